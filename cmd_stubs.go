@@ -1,0 +1,32 @@
+package main
+
+// Placeholders for commands whose issues are in progress; each moves to its
+// own cmd_<name>.go file when implemented.
+
+import "errors"
+
+var errNotYet = errors.New("not implemented yet")
+
+type checkCmd struct{}
+
+func (c *checkCmd) Run(g *globals) error { return errNotYet }
+
+type trustCmd struct{}
+
+func (c *trustCmd) Run(g *globals) error { return errNotYet }
+
+type statusCmd struct{}
+
+func (c *statusCmd) Run(g *globals) error { return errNotYet }
+
+type generationsCmd struct{}
+
+func (c *generationsCmd) Run(g *globals) error { return errNotYet }
+
+type diffCmd struct{}
+
+func (c *diffCmd) Run(g *globals) error { return errNotYet }
+
+type labCmd struct{}
+
+func (c *labCmd) Run(g *globals) error { return errNotYet }

@@ -1,0 +1,105 @@
+// Command nixdeck deploys NixOS system closures to fleets of hosts over SSH,
+// from a keyboard-driven console or headless for CI.
+//
+// main.go only wires things together: it parses the command line and hands
+// each subcommand to its Run method (one cmd_*.go file per command group).
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/alecthomas/kong"
+)
+
+// cli is the whole command line; kong generates --help from its tags.
+type cli struct {
+	globals
+
+	Check       checkCmd       `cmd:"" help:"Validate the fleet file and print a summary."`
+	Trust       trustCmd       `cmd:"" help:"Show host key fingerprints and add them to known_hosts after confirmation."`
+	Status      statusCmd      `cmd:"" help:"Show the live state of the selected hosts."`
+	Generations generationsCmd `cmd:"" help:"List the system generations of the selected hosts."`
+	Diff        diffCmd        `cmd:"" help:"Show what would change: nvd-style closure diff (local OLD NEW, or per host)."`
+	Lab         labCmd         `cmd:"" help:"Run a local fleet of NixOS-like hosts (real sshd, private Nix store per host)."`
+}
+
+// globals are the flags every command accepts.
+type globals struct {
+	File string `short:"f" name:"file" placeholder:"FILE" help:"Fleet file (default ./fleet.yaml, then $$NIXDECK_FLEET)."`
+}
+
+// exitError carries a process exit code with the error that caused it.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// exitCode wraps err so that main exits with code.
+func exitCode(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: code, err: err}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+// run parses args, runs the chosen command and returns the exit code:
+// 0 success, 1 operation failed, 2 usage or fleet file error.
+func run(args []string) int {
+	var c cli
+	parser, err := kong.New(&c,
+		kong.Name("nixdeck"),
+		kong.Description("Deploy NixOS to fleets of machines, from a terminal console or headless."),
+		kong.UsageOnError(),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Exit(func(code int) { panic(kongExit(code)) }),
+	)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nixdeck:", err)
+		return 2
+	}
+	ctx, code, ok := parse(parser, args)
+	if !ok {
+		return code
+	}
+	if err := ctx.Run(&c.globals); err != nil {
+		fmt.Fprintln(os.Stderr, "nixdeck:", err)
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
+		return 1
+	}
+	return 0
+}
+
+// kongExit is how kong asks to stop the program (after --help); parse
+// recovers it so that run stays the only place that decides exit codes.
+type kongExit int
+
+// parse runs kong's parser; ok is false when the program should exit with code.
+func parse(p *kong.Kong, args []string) (ctx *kong.Context, code int, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			k, isExit := r.(kongExit)
+			if !isExit {
+				panic(r)
+			}
+			ctx, code, ok = nil, int(k), false
+		}
+	}()
+	ctx, err := p.Parse(args)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nixdeck:", err)
+		return nil, 2, false
+	}
+	return ctx, 0, true
+}

@@ -1,0 +1,101 @@
+// Package nix knows Nix and NixOS: it builds argv for the Nix CLI
+// (nix, nix-store, nix-env) and for NixOS's switch-to-configuration, runs
+// them through a Runner (local exec or a remote SSH session) and parses what
+// comes back. It never dials SSH itself and never imports Bubble Tea.
+package nix
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Cmd is one command to run, locally or on a host.
+type Cmd struct {
+	// Argv is the program and its arguments; remote runners quote each
+	// element for the remote shell.
+	Argv []string
+	// Stdin feeds the command; nil means no input. Long path lists go here,
+	// never on the command line (Linux caps one argument string at 128 KiB).
+	Stdin io.Reader
+	// Stdout and Stderr receive the command's output as it arrives; nil
+	// discards it. Runners read both concurrently.
+	Stdout, Stderr io.Writer
+	// Privileged marks commands that need root (store imports, profile
+	// changes, activation); remote runners prefix `sudo -n --` when the
+	// login user is not root and the host's sudo mode asks for it.
+	Privileged bool
+}
+
+// String renders the argv as an operator would type it, for logs and errors.
+func (c Cmd) String() string { return ShellJoin(c.Argv) }
+
+// Runner runs commands. Implementations return an *ExitError when the
+// command ran and failed, and an error wrapping ErrConnectionLost when the
+// transport died before the exit status arrived.
+type Runner interface {
+	Run(ctx context.Context, c Cmd) error
+}
+
+// ErrConnectionLost marks errors where the command's fate is unknown because
+// the connection to the host went away.
+var ErrConnectionLost = errors.New("connection lost")
+
+// ExitError reports a command that ran and did not exit 0.
+type ExitError struct {
+	// Argv is the command that failed.
+	Argv []string
+	// Code is the exit status; -1 when the command died of a signal.
+	Code int
+	// Signal names the signal that killed the command ("KILL"), if any.
+	Signal string
+	// Stderr holds the last lines the command wrote to stderr, if the runner kept them.
+	Stderr string
+}
+
+func (e *ExitError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: ", ShellJoin(e.Argv))
+	if e.Signal != "" {
+		fmt.Fprintf(&b, "killed by signal %s", e.Signal)
+	} else {
+		fmt.Fprintf(&b, "exit status %d", e.Code)
+	}
+	if s := strings.TrimSpace(e.Stderr); s != "" {
+		fmt.Fprintf(&b, ": %s", s)
+	}
+	return b.String()
+}
+
+// ExitCode returns the command's exit status (-1 when killed by a signal).
+func (e *ExitError) ExitCode() int { return e.Code }
+
+// ShellJoin quotes argv for a POSIX shell: plain words stay as they are,
+// anything else is single-quoted.
+func ShellJoin(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = ShellQuote(a)
+	}
+	return strings.Join(q, " ")
+}
+
+// ShellQuote quotes one word for a POSIX shell.
+func ShellQuote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	safe := true
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:@+,%^", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
