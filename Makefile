@@ -1,0 +1,41 @@
+# nixdeck — the two commands a fresh Debian machine needs (run as root):
+#   make demo   the console on a local lab fleet
+#   make test   vet and test everything, lab integration tests included
+
+GO      ?= go
+BIN     ?= ./nixdeck
+DEBS    := nix-bin openssh-server tmux
+# Nix here must never wait on a binary cache it cannot reach.
+export NIX_CONFIG ?= substituters =
+
+.PHONY: all build deps test vet bench demo clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) .
+
+# deps installs what the lab and the tests need, only when something is missing.
+deps:
+	@missing=""; \
+	for p in $(DEBS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "make: missing Debian packages:$$missing (run as root to install them)"; exit 1; fi; \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+vet:
+	$(GO) vet ./...
+
+test: deps vet
+	$(GO) test -race -count=1 -timeout 40m ./...
+
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchtime 5x -timeout 40m ./...
+
+demo: deps build
+	$(BIN) check -f fleet.example.yaml
+
+clean:
+	rm -f $(BIN)
