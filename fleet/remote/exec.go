@@ -1,0 +1,165 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Cmd is one command to run on a host.
+type Cmd struct {
+	// Argv is the program and its arguments; each is quoted for the remote
+	// shell, so no word splitting or expansion happens there.
+	Argv []string
+	// Stdin feeds the command; nil means no input.
+	Stdin io.Reader
+	// Stdout and Stderr receive the output as it arrives, read
+	// concurrently; nil discards it. Wrap them in nix.LineWriter to get
+	// one callback per line.
+	Stdout, Stderr io.Writer
+	// Privileged commands run through `sudo -n --` when the host's sudo
+	// mode asks for it (auto: when the login user is not root; always).
+	Privileged bool
+}
+
+// cancelGrace is how long a cancelled command gets between the TERM
+// signal and the session being torn down.
+const cancelGrace = 2 * time.Second
+
+// Run runs c in a new session on the shared connection and waits for it.
+// It returns nil on exit status 0, *ExitError when the command failed or
+// was killed, *SudoError when sudo wanted a password, an error wrapping
+// ErrConnectionLost when the connection died first, and ctx.Err() wrapped
+// when ctx ended (the remote command is sent TERM and its session closed).
+func (c *Client) Run(ctx context.Context, cmd Cmd) error {
+	if len(cmd.Argv) == 0 {
+		return c.ep.fail("run", errors.New("empty command"))
+	}
+	if err := c.Err(); err != nil {
+		return err
+	}
+	sess, err := c.conn.NewSession()
+	if err != nil {
+		return c.lost("open session", err)
+	}
+	defer sess.Close()
+	line, sudo := c.commandLine(cmd)
+	tail := &tailWriter{max: 4096}
+	if cmd.Stdin != nil {
+		// Feed stdin ourselves: x/crypto's Wait would otherwise wait for a
+		// Stdin reader that may never return after the command exited.
+		w, err := sess.StdinPipe()
+		if err != nil {
+			return c.lost("stdin", err)
+		}
+		go func() {
+			_, _ = io.Copy(w, cmd.Stdin)
+			w.Close()
+		}()
+	}
+	sess.Stdout = orDiscard(cmd.Stdout)
+	sess.Stderr = io.MultiWriter(orDiscard(cmd.Stderr), tail)
+	if err := sess.Start(line); err != nil {
+		return c.lost("start "+shellJoin(cmd.Argv), err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- sess.Wait() }()
+	select {
+	case err = <-waited:
+	case <-ctx.Done():
+		// Ask the remote process to stop, give it a moment, then tear
+		// the session down; its output up to here has been delivered.
+		_ = sess.Signal(ssh.SIGTERM)
+		select {
+		case <-waited:
+		case <-time.After(cancelGrace):
+		case <-c.done:
+		}
+		sess.Close()
+		return fmt.Errorf("%s: %s: %w", c.ep.name, shellJoin(cmd.Argv), ctx.Err())
+	}
+	return c.result(cmd, sudo, tail.String(), err)
+}
+
+// commandLine renders argv for the remote shell, with the sudo prefix
+// when needed; sudo reports whether it was added.
+func (c *Client) commandLine(cmd Cmd) (string, bool) {
+	line := shellJoin(cmd.Argv)
+	sudo := cmd.Privileged && (c.ep.sudo == "always" || c.ep.sudo == "auto" && c.ep.user != "root")
+	if sudo {
+		line = "sudo -n -- " + line
+	}
+	return line, sudo
+}
+
+// result turns a session's end into the error Run documents.
+func (c *Client) result(cmd Cmd, sudo bool, stderr string, err error) error {
+	var ee *ssh.ExitError
+	if errors.As(err, &ee) {
+		if m := sudoComplaint(stderr); sudo && m != "" && ee.ExitStatus() == 1 {
+			return &SudoError{Name: c.ep.name, Addr: c.ep.addr(), User: c.ep.user, Argv: cmd.Argv, Message: m}
+		}
+		x := &ExitError{Name: c.ep.name, Argv: cmd.Argv, Code: ee.ExitStatus(), Stderr: stderr}
+		if ee.Signal() != "" {
+			x.Code, x.Signal = -1, ee.Signal()
+		}
+		return x
+	}
+	if err == nil {
+		return nil
+	}
+	// No exit status: the channel or the connection went away, so the
+	// command's fate is unknown.
+	return c.lost(shellJoin(cmd.Argv), err)
+}
+
+// lost reports a command whose fate is unknown because the session or the
+// connection ended; it wraps ErrConnectionLost and, when known, why the
+// connection died.
+func (c *Client) lost(what string, err error) error {
+	select {
+	case <-c.done:
+	case <-time.After(100 * time.Millisecond):
+		// The session ended but the connection may still be closing.
+	}
+	if cause := c.Err(); cause != nil {
+		return fmt.Errorf("%s: %w", what, cause)
+	}
+	return fmt.Errorf("%s: %s: %w: %v", c.ep.label(), what, ErrConnectionLost, err)
+}
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
+// tailWriter keeps the last max bytes written, for error messages and for
+// spotting sudo's password complaint.
+type tailWriter struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailWriter) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}

@@ -1,0 +1,232 @@
+package remote
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// HostKeyKind says why a host key was refused.
+type HostKeyKind int
+
+// The ways a host key can fail strict checking.
+const (
+	// HostKeyUnknown: known_hosts has no key for this host.
+	HostKeyUnknown HostKeyKind = iota + 1
+	// HostKeyChanged: known_hosts has other keys for this host.
+	HostKeyChanged
+	// HostKeyRevoked: the key is marked @revoked.
+	HostKeyRevoked
+)
+
+func (k HostKeyKind) String() string {
+	switch k {
+	case HostKeyUnknown:
+		return "unknown"
+	case HostKeyChanged:
+		return "changed"
+	case HostKeyRevoked:
+		return "revoked"
+	}
+	return "invalid"
+}
+
+// HostKeyError is a refused host key. Connections are never made to such
+// hosts and known_hosts is never rewritten.
+type HostKeyError struct {
+	// Kind is unknown, changed or revoked.
+	Kind HostKeyKind
+	// Name is the node name; Addr the host:port looked up in known_hosts.
+	Name, Addr string
+	// Key is the key the host offered (the plain key of a certificate).
+	Key ssh.PublicKey
+	// Fingerprint is Key's SHA256 fingerprint ("SHA256:...").
+	Fingerprint string
+	// KnownHosts is the file checked.
+	KnownHosts string
+	// Known lists the keys known_hosts holds for this host (file:line),
+	// when the key changed or was revoked.
+	Known []knownhosts.KnownKey
+	// Detail is extra context, e.g. why a certificate was not accepted.
+	Detail string
+}
+
+func (e *HostKeyError) Error() string {
+	who := hostLabel(e.Name, e.Addr)
+	kind := keyKind(e.Key)
+	var b strings.Builder
+	switch e.Kind {
+	case HostKeyUnknown:
+		fmt.Fprintf(&b, "%s: host key unknown: %s key %s is not in %s", who, kind, e.Fingerprint, e.KnownHosts)
+		if e.Detail != "" {
+			fmt.Fprintf(&b, " (%s)", e.Detail)
+		}
+		fmt.Fprintf(&b, "; verify the fingerprint, then run `nixdeck trust %s`", e.Name)
+	case HostKeyChanged:
+		fmt.Fprintf(&b, "%s: HOST KEY CHANGED, refusing to connect (possible man-in-the-middle): host offered %s key %s", who, kind, e.Fingerprint)
+		for _, k := range e.Known {
+			fmt.Fprintf(&b, "; %s:%d has %s key %s", k.Filename, k.Line, keyKind(k.Key), ssh.FingerprintSHA256(k.Key))
+		}
+		b.WriteString("; if the change is legitimate, remove the old line yourself — nixdeck never overwrites it")
+	case HostKeyRevoked:
+		fmt.Fprintf(&b, "%s: host key REVOKED, refusing to connect: %s key %s", who, kind, e.Fingerprint)
+		for _, k := range e.Known {
+			fmt.Fprintf(&b, " is marked @revoked at %s:%d", k.Filename, k.Line)
+		}
+	default:
+		fmt.Fprintf(&b, "%s: host key refused", who)
+	}
+	return b.String()
+}
+
+// keyKind names a key type the way ssh-keygen -l does ("ED25519", "RSA").
+func keyKind(k ssh.PublicKey) string {
+	if k == nil {
+		return "no"
+	}
+	t := k.Type()
+	if c, ok := k.(*ssh.Certificate); ok {
+		t = c.Key.Type()
+	}
+	switch {
+	case t == ssh.KeyAlgoED25519:
+		return "ED25519"
+	case t == ssh.KeyAlgoRSA:
+		return "RSA"
+	case strings.HasPrefix(t, "ecdsa-"):
+		return "ECDSA"
+	}
+	return strings.ToUpper(t)
+}
+
+// hostKeys checks host keys strictly against one known_hosts file.
+type hostKeys struct {
+	file  string
+	check ssh.HostKeyCallback // nil when the file does not exist yet
+}
+
+// loadHostKeys reads a known_hosts file; a missing file makes every host
+// unknown.
+func loadHostKeys(file string) (*hostKeys, error) {
+	cb, err := knownhosts.New(file)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return &hostKeys{file: file}, nil
+		}
+		return nil, fmt.Errorf("known_hosts: %w", err)
+	}
+	return &hostKeys{file: file, check: cb}, nil
+}
+
+// verify checks key for the node name at addr (host:port) and returns
+// nil or a *HostKeyError.
+func (h *hostKeys) verify(name, addr string, remote net.Addr, key ssh.PublicKey) error {
+	plain := key
+	if c, ok := key.(*ssh.Certificate); ok {
+		plain = c.Key
+	}
+	herr := &HostKeyError{Name: name, Addr: addr, Key: plain, Fingerprint: ssh.FingerprintSHA256(plain), KnownHosts: h.file}
+	if h.check == nil {
+		herr.Kind = HostKeyUnknown
+		return herr
+	}
+	if remote == nil {
+		remote = &net.TCPAddr{IP: net.IPv4zero}
+	}
+	err := h.check(knownhosts.Normalize(addr), remote, key)
+	var ke *knownhosts.KeyError
+	var re *knownhosts.RevokedError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &re):
+		herr.Kind, herr.Known = HostKeyRevoked, []knownhosts.KnownKey{re.Revoked}
+	case errors.As(err, &ke) && len(ke.Want) == 0:
+		herr.Kind = HostKeyUnknown
+	case errors.As(err, &ke):
+		herr.Kind, herr.Known = HostKeyChanged, ke.Want
+	default:
+		// Certificates signed by an unknown authority, expired ones, or a
+		// certificate for another principal: no trusted key vouches for
+		// the host, so it is treated as unknown.
+		herr.Kind, herr.Detail = HostKeyUnknown, err.Error()
+	}
+	return herr
+}
+
+// probeKey never matches a real host key: checking it reveals which keys
+// known_hosts holds for an address (knownhosts.KeyError.Want).
+var probeKey = func() ssh.PublicKey {
+	k, err := ssh.NewPublicKey(ed25519.PublicKey(make([]byte, ed25519.PublicKeySize)))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+// knownTypes returns the key types known_hosts holds for addr, in file order.
+func (h *hostKeys) knownTypes(addr string) []string {
+	if h.check == nil {
+		return nil
+	}
+	err := h.check(knownhosts.Normalize(addr), &net.TCPAddr{IP: net.IPv4zero}, probeKey)
+	var ke *knownhosts.KeyError
+	if !errors.As(err, &ke) {
+		return nil
+	}
+	var types []string
+	for _, k := range ke.Want {
+		if !slices.Contains(types, k.Key.Type()) {
+			types = append(types, k.Key.Type())
+		}
+	}
+	return types
+}
+
+// algorithms orders the host-key algorithms offered for addr so that the
+// types already in known_hosts come first; otherwise the server may pick a
+// type we do not know and the check reports a false mismatch
+// (golang/go#29286). nil means "the library default" (no key known).
+func (h *hostKeys) algorithms(addr string) []string {
+	types := h.knownTypes(addr)
+	if len(types) == 0 {
+		return nil
+	}
+	var algos []string
+	for _, t := range types {
+		algos = append(algos, algorithmsFor(t)...)
+	}
+	for _, a := range ssh.SupportedAlgorithms().HostKeys {
+		if !slices.Contains(algos, a) {
+			algos = append(algos, a)
+		}
+	}
+	return algos
+}
+
+// algorithmsFor maps a key type to the signature algorithms that prove it.
+func algorithmsFor(keyType string) []string {
+	if keyType == ssh.KeyAlgoRSA {
+		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256}
+	}
+	return []string{keyType}
+}
+
+// plainAlgorithms are the host-key algorithms without certificates, for
+// scanning the key nixdeck trust records.
+func plainAlgorithms() []string {
+	var out []string
+	for _, a := range ssh.SupportedAlgorithms().HostKeys {
+		if !strings.Contains(a, "-cert-") {
+			out = append(out, a)
+		}
+	}
+	return out
+}

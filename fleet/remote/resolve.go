@@ -1,0 +1,201 @@
+package remote
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/kevinburke/ssh_config"
+)
+
+// endpoint is a Target after ~/.ssh/config and defaults were applied:
+// everything needed to dial, authenticate and check the host key.
+type endpoint struct {
+	name       string   // node name for errors
+	host       string   // network host name or address (HostName applied)
+	port       int      // TCP port
+	user       string   // login user
+	identities []string // key files to try, in order
+	explicitID bool     // identities came from the fleet file or ssh_config: missing files are errors
+	knownHosts string   // known_hosts file
+	jumps      []string // bastions, outermost first ("[user@]host[:port]")
+	sudo       string   // auto | always | never
+}
+
+// addr is host:port as dialled and as looked up in known_hosts.
+func (e endpoint) addr() string { return net.JoinHostPort(e.host, strconv.Itoa(e.port)) }
+
+// label is "name (addr)" for messages.
+func (e endpoint) label() string { return hostLabel(e.name, e.addr()) }
+
+// fail wraps err as an *Error for this endpoint.
+func (e endpoint) fail(op string, err error) error {
+	return &Error{Name: e.name, Addr: e.addr(), Op: op, Err: err}
+}
+
+// sshConfig is the parsed ssh_config file, or nil when there is none.
+type sshConfig struct{ cfg *ssh_config.Config }
+
+// loadSSHConfig reads the ssh_config named by Options.SSHConfigPath. A
+// missing default ~/.ssh/config is not an error; a missing explicit one is.
+func loadSSHConfig(path string) (sshConfig, error) {
+	if path == "none" {
+		return sshConfig{}, nil
+	}
+	explicit := path != ""
+	if !explicit {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return sshConfig{}, nil
+		}
+		path = filepath.Join(home, ".ssh", "config")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		if os.IsNotExist(err) && !explicit {
+			return sshConfig{}, nil
+		}
+		return sshConfig{}, fmt.Errorf("ssh config: %w", err)
+	}
+	defer f.Close()
+	cfg, err := ssh_config.Decode(f)
+	if err != nil {
+		return sshConfig{}, fmt.Errorf("ssh config %s: %w", path, err)
+	}
+	return sshConfig{cfg: cfg}, nil
+}
+
+// get returns the first value of key for host alias, or "".
+func (c sshConfig) get(alias, key string) string {
+	if c.cfg == nil {
+		return ""
+	}
+	v, _ := c.cfg.Get(alias, key)
+	return v
+}
+
+// getAll returns every value of key for host alias.
+func (c sshConfig) getAll(alias, key string) []string {
+	if c.cfg == nil {
+		return nil
+	}
+	v, _ := c.cfg.GetAll(alias, key)
+	return v
+}
+
+// defaultIdentities are the key files tried when nothing names one.
+var defaultIdentities = []string{"id_ed25519", "id_ecdsa", "id_rsa"}
+
+// resolve applies ssh_config and the built-in defaults to t. Fields set in
+// t win over ssh_config, which wins over the defaults.
+func resolve(t Target, cfg sshConfig) (endpoint, error) {
+	alias := t.Host
+	e := endpoint{name: t.Name, host: alias, port: t.Port, user: t.User, knownHosts: t.KnownHosts}
+	if e.name == "" {
+		e.name = alias
+	}
+	if alias == "" {
+		return e, fmt.Errorf("%s: no host to connect to", e.name)
+	}
+	if hn := cfg.get(alias, "HostName"); hn != "" {
+		e.host = strings.ReplaceAll(hn, "%h", alias)
+	}
+	if e.port == 0 {
+		if p := cfg.get(alias, "Port"); p != "" {
+			n, err := strconv.Atoi(p)
+			if err != nil || n <= 0 || n > 65535 {
+				return e, fmt.Errorf("%s: ssh config: bad Port %q for %s", e.name, p, alias)
+			}
+			e.port = n
+		} else {
+			e.port = 22
+		}
+	}
+	if e.user == "" {
+		e.user = cfg.get(alias, "User")
+	}
+	if e.user == "" {
+		e.user = "root"
+	}
+	home, _ := os.UserHomeDir()
+	switch {
+	case t.Identity != "":
+		e.identities, e.explicitID = []string{expandHome(t.Identity, home)}, true
+	case len(cfg.getAll(alias, "IdentityFile")) > 0:
+		for _, f := range cfg.getAll(alias, "IdentityFile") {
+			f = strings.NewReplacer("%d", home, "%h", e.host, "%r", e.user, "%u", e.user).Replace(f)
+			e.identities = append(e.identities, expandHome(f, home))
+		}
+		e.explicitID = true
+	default:
+		for _, f := range defaultIdentities {
+			e.identities = append(e.identities, filepath.Join(home, ".ssh", f))
+		}
+	}
+	if e.knownHosts == "" {
+		e.knownHosts = filepath.Join(home, ".ssh", "known_hosts")
+	} else {
+		e.knownHosts = expandHome(e.knownHosts, home)
+	}
+	jump := t.Jump
+	if jump == "" {
+		jump = cfg.get(alias, "ProxyJump")
+	}
+	if jump != "" && jump != "none" {
+		for _, j := range strings.Split(jump, ",") {
+			if j = strings.TrimSpace(j); j != "" {
+				e.jumps = append(e.jumps, j)
+			}
+		}
+	}
+	switch t.Sudo {
+	case "", "auto":
+		e.sudo = "auto"
+	case "always", "never":
+		e.sudo = t.Sudo
+	default:
+		return e, fmt.Errorf("%s: sudo mode %q: want auto, always or never", e.name, t.Sudo)
+	}
+	return e, nil
+}
+
+// jumpTarget parses a ProxyJump hop "[user@]host[:port]" (an ssh:// URL
+// prefix is accepted too) into a Target that shares the node's
+// known_hosts and identity.
+func jumpTarget(spec string, node Target) (Target, error) {
+	s := strings.TrimPrefix(spec, "ssh://")
+	t := Target{Name: node.Name + " via jump " + s, KnownHosts: node.KnownHosts, Identity: node.Identity, Sudo: "never", Jump: "none"}
+	if i := strings.LastIndexByte(s, '@'); i >= 0 {
+		t.User, s = s[:i], s[i+1:]
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		// No port: the whole thing is the host (possibly a bracketed IPv6).
+		host = strings.Trim(s, "[]")
+	} else {
+		n, err := strconv.Atoi(port)
+		if err != nil || n <= 0 || n > 65535 {
+			return t, fmt.Errorf("%s: jump host %q: bad port", node.Name, spec)
+		}
+		t.Port = n
+	}
+	if host == "" {
+		return t, fmt.Errorf("%s: jump host %q: no host", node.Name, spec)
+	}
+	t.Host = host
+	return t, nil
+}
+
+// expandHome replaces a leading ~/ with home.
+func expandHome(p, home string) string {
+	if p == "~" {
+		return home
+	}
+	if strings.HasPrefix(p, "~/") {
+		return filepath.Join(home, p[2:])
+	}
+	return p
+}
