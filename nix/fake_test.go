@@ -1,0 +1,117 @@
+package nix
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// fakeRunner is a Runner for unit tests: it expects an exact sequence of
+// commands (argv, and stdin when the test names it) and answers each with
+// canned output, the way lazygit's git_commands tests script git. Every
+// unexpected or missing command fails the test.
+type fakeRunner struct {
+	t     testing.TB
+	mu    sync.Mutex
+	calls []*fakeCall
+	next  int
+}
+
+// fakeCall is one expected command and its scripted reply.
+type fakeCall struct {
+	argv       []string
+	stdin      *string
+	privileged bool
+	stdout     string
+	stderr     string
+	err        error
+	gotStdin   string
+}
+
+// newFakeRunner returns a fakeRunner that checks, when the test ends, that
+// every expected command ran.
+func newFakeRunner(t testing.TB) *fakeRunner {
+	f := &fakeRunner{t: t}
+	t.Cleanup(func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.next != len(f.calls) {
+			t.Errorf("fake runner: %d expected commands never ran, first: %s", len(f.calls)-f.next, ShellJoin(f.calls[f.next].argv))
+		}
+	})
+	return f
+}
+
+// expect adds the next expected command.
+func (f *fakeRunner) expect(argv ...string) *fakeCall {
+	c := &fakeCall{argv: argv}
+	f.mu.Lock()
+	f.calls = append(f.calls, c)
+	f.mu.Unlock()
+	return c
+}
+
+// in requires the command's stdin to equal s.
+func (c *fakeCall) in(s string) *fakeCall { c.stdin = &s; return c }
+
+// priv requires the command to be marked Privileged.
+func (c *fakeCall) priv() *fakeCall { c.privileged = true; return c }
+
+// out sets what the command prints on stdout.
+func (c *fakeCall) out(s string) *fakeCall { c.stdout = s; return c }
+
+// errout sets what the command prints on stderr.
+func (c *fakeCall) errout(s string) *fakeCall { c.stderr = s; return c }
+
+// exit makes the command fail with the given status.
+func (c *fakeCall) exit(code int) *fakeCall {
+	c.err = &ExitError{Argv: c.argv, Code: code, Stderr: c.stderr}
+	return c
+}
+
+// fail makes the command fail with err (e.g. a lost connection).
+func (c *fakeCall) fail(err error) *fakeCall { c.err = err; return c }
+
+// Run implements Runner.
+func (f *fakeRunner) Run(ctx context.Context, cmd Cmd) error {
+	f.mu.Lock()
+	if f.next >= len(f.calls) {
+		f.mu.Unlock()
+		f.t.Errorf("fake runner: unexpected command %s", ShellJoin(cmd.Argv))
+		return fmt.Errorf("unexpected command %s", ShellJoin(cmd.Argv))
+	}
+	c := f.calls[f.next]
+	f.next++
+	f.mu.Unlock()
+	if !slices.Equal(c.argv, cmd.Argv) {
+		f.t.Errorf("fake runner: command %d\n got: %s\nwant: %s", f.next, ShellJoin(cmd.Argv), ShellJoin(c.argv))
+		return fmt.Errorf("wrong command %s", ShellJoin(cmd.Argv))
+	}
+	if c.privileged != cmd.Privileged {
+		f.t.Errorf("fake runner: %s: Privileged = %v, want %v", ShellJoin(cmd.Argv), cmd.Privileged, c.privileged)
+	}
+	if cmd.Stdin != nil {
+		b, err := io.ReadAll(cmd.Stdin)
+		if err != nil {
+			return err
+		}
+		c.gotStdin = string(b)
+	}
+	if c.stdin != nil && *c.stdin != c.gotStdin {
+		f.t.Errorf("fake runner: %s: stdin\n got: %q\nwant: %q", ShellJoin(cmd.Argv), c.gotStdin, *c.stdin)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if cmd.Stdout != nil && c.stdout != "" {
+		io.Copy(cmd.Stdout, strings.NewReader(c.stdout))
+	}
+	if cmd.Stderr != nil && c.stderr != "" {
+		io.Copy(cmd.Stderr, strings.NewReader(c.stderr))
+	}
+	return c.err
+}
