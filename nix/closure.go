@@ -1,0 +1,150 @@
+package nix
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Closure is what a closure diff needs to know about one system or package:
+// every store path it depends on with its NAR size, and the direct
+// references that decide which packages count as "selected".
+type Closure struct {
+	// Root is the resolved store path of the top level.
+	Root string `json:"root"`
+	// Paths maps every store path of the closure (Root included) to its NAR size in bytes.
+	Paths map[string]int64 `json:"paths"`
+	// Refs are the direct references of Root.
+	Refs []string `json:"refs"`
+	// SW is the store path Root/sw points to ("" when there is no sw directory).
+	SW string `json:"sw,omitempty"`
+	// SWRefs are the direct references of SW: environment.systemPackages.
+	SWRefs []string `json:"swRefs,omitempty"`
+	// Kernel and Initrd are what Root/kernel and Root/initrd point to ("" if absent);
+	// when they change, the new system needs a reboot to take full effect.
+	Kernel string `json:"kernel,omitempty"`
+	Initrd string `json:"initrd,omitempty"`
+}
+
+// NarSize is the closure's total NAR size, what `nix path-info -S` reports.
+func (c *Closure) NarSize() int64 {
+	var n int64
+	for _, s := range c.Paths {
+		n += s
+	}
+	return n
+}
+
+// ResolveStorePath follows symlinks from p (a store path, /run/current-system,
+// a result or profile link) to the store object it names.
+func ResolveStorePath(p string) (string, error) {
+	r, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", p, err)
+	}
+	if !strings.HasPrefix(r, StoreDir+"/") {
+		return "", fmt.Errorf("resolve %s: %s is not in %s", p, r, StoreDir)
+	}
+	rest := strings.TrimPrefix(r, StoreDir+"/")
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		return "", fmt.Errorf("resolve %s: %s is inside store object %s, not a store object", p, r, StoreDir+"/"+rest[:i])
+	}
+	return r, nil
+}
+
+// LocalClosures reads closures from this machine's Nix store. It queries
+// the Nix database read-only (one recursive query per closure) and falls
+// back to the nix-store CLI through Runner when the database can't be used.
+type LocalClosures struct {
+	// DBPath is the Nix database; "" means DefaultDBPath.
+	DBPath string
+	// Runner runs the CLI fallback; nil means LocalRunner{}.
+	Runner Runner
+	// NoDB skips the database and always uses the CLI (for tests and --no-db).
+	NoDB bool
+	// UsedCLI is set when a query fell back to the CLI, for tests and diagnostics.
+	UsedCLI bool
+	// DBErr keeps why the database could not be used, when it could not.
+	DBErr error
+
+	db *storeDB
+}
+
+// DefaultDBPath is where single-user and daemon Nix installs keep the store database.
+const DefaultDBPath = "/nix/var/nix/db/db.sqlite"
+
+// Query resolves root (a store path or a link to one) and reads its closure.
+func (l *LocalClosures) Query(ctx context.Context, root string) (*Closure, error) {
+	rp, err := ResolveStorePath(root)
+	if err != nil {
+		return nil, err
+	}
+	sw := ""
+	if fi, err := os.Stat(filepath.Join(rp, "sw")); err == nil && fi.IsDir() {
+		if sw, err = ResolveStorePath(filepath.Join(rp, "sw")); err != nil {
+			return nil, err
+		}
+	}
+	c, err := l.query(ctx, rp, sw)
+	if err != nil {
+		return nil, err
+	}
+	c.Kernel, c.Initrd = resolveOrEmpty(filepath.Join(rp, "kernel")), resolveOrEmpty(filepath.Join(rp, "initrd"))
+	return c, nil
+}
+
+func (l *LocalClosures) query(ctx context.Context, rp, sw string) (*Closure, error) {
+	if !l.NoDB && l.DBErr == nil {
+		if l.db == nil {
+			l.db, l.DBErr = openStoreDB(l.dbPath())
+		}
+		if l.DBErr == nil {
+			c, err := l.db.closure(ctx, rp, sw)
+			if err == nil || errors.Is(err, errNotValid) {
+				return c, err
+			}
+			l.DBErr = err
+		}
+	}
+	l.UsedCLI = true
+	return cliClosure(ctx, l.runner(), rp, sw)
+}
+
+// Close releases the database handle, if one was opened.
+func (l *LocalClosures) Close() error {
+	if l.db == nil {
+		return nil
+	}
+	err := l.db.close()
+	l.db = nil
+	return err
+}
+
+func (l *LocalClosures) dbPath() string {
+	if l.DBPath != "" {
+		return l.DBPath
+	}
+	return DefaultDBPath
+}
+
+func (l *LocalClosures) runner() Runner {
+	if l.Runner != nil {
+		return l.Runner
+	}
+	return LocalRunner{}
+}
+
+// resolveOrEmpty resolves p, or returns "" when p does not exist.
+func resolveOrEmpty(p string) string {
+	r, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return ""
+	}
+	return r
+}
+
+// errNotValid marks a root that the store does not know (not a DB failure).
+var errNotValid = errors.New("not a valid store path")

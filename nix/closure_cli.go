@@ -1,0 +1,133 @@
+package nix
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// closureScript prints, in one run, everything a closure diff needs about
+// the store object named by $1 (a store path or a link such as
+// /run/current-system), using only nix-store queries that exist from Nix
+// 1.x to current Nix. Sections are introduced by "#name" lines; paths and
+// sizes come in the same order, so line i of #sizes belongs to line i of
+// #paths. Word splitting of $paths is safe: store paths contain no blanks.
+const closureScript = `set -eu
+root=$(readlink -f "$1")
+sw=
+if [ -d "$root/sw" ]; then sw=$(readlink -f "$root/sw"); fi
+echo "#root $root"
+echo "#sw $sw"
+echo "#kernel $(readlink -f "$root/kernel" 2>/dev/null || true)"
+echo "#initrd $(readlink -f "$root/initrd" 2>/dev/null || true)"
+echo "#refs"
+nix-store -q --references "$root"
+echo "#swrefs"
+if [ -n "$sw" ]; then nix-store -q --references "$sw"; fi
+paths=$(nix-store -q --requisites "$root")
+echo "#paths"
+echo "$paths"
+echo "#sizes"
+nix-store -q --size $paths
+echo "#end"
+`
+
+// ClosureCmd is the single command that reads the closure of target (a
+// store path or a link to one) through a Runner: one round trip, also over SSH.
+func ClosureCmd(target string) Cmd {
+	return Cmd{Argv: []string{"sh", "-c", closureScript, "sh", target}}
+}
+
+// QueryClosure runs ClosureCmd(target) through r and parses its output.
+func QueryClosure(ctx context.Context, r Runner, target string) (*Closure, error) {
+	var out bytes.Buffer
+	if err := r.Run(ctx, Cmd{Argv: ClosureCmd(target).Argv, Stdout: &out}); err != nil {
+		return nil, fmt.Errorf("query closure of %s: %w", target, err)
+	}
+	c, err := parseClosureOutput(out.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("query closure of %s: %w", target, err)
+	}
+	return c, nil
+}
+
+// cliClosure is the local fallback when the Nix database can't be read.
+func cliClosure(ctx context.Context, r Runner, root, sw string) (*Closure, error) {
+	c, err := QueryClosure(ctx, r, root)
+	if err != nil {
+		return nil, err
+	}
+	if c.SW != sw {
+		return nil, fmt.Errorf("query closure of %s: sw resolved to %q, expected %q", root, c.SW, sw)
+	}
+	return c, nil
+}
+
+// parseClosureOutput reads closureScript's output.
+func parseClosureOutput(b []byte) (*Closure, error) {
+	c := &Closure{}
+	var paths, sizes []string
+	section := ""
+	ended := false
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			key, val, _ := strings.Cut(line[1:], " ")
+			switch key {
+			case "root":
+				c.Root = val
+			case "sw":
+				c.SW = val
+			case "kernel":
+				c.Kernel = val
+			case "initrd":
+				c.Initrd = val
+			case "end":
+				ended = true
+			}
+			section = key
+			continue
+		}
+		if line == "" {
+			continue
+		}
+		switch section {
+		case "refs":
+			c.Refs = append(c.Refs, line)
+		case "swrefs":
+			c.SWRefs = append(c.SWRefs, line)
+		case "paths":
+			paths = append(paths, line)
+		case "sizes":
+			sizes = append(sizes, line)
+		default:
+			return nil, fmt.Errorf("unexpected output line %q", line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if !ended || !strings.HasPrefix(c.Root, StoreDir+"/") {
+		return nil, fmt.Errorf("truncated output (root %q)", c.Root)
+	}
+	if len(paths) != len(sizes) {
+		return nil, fmt.Errorf("%d paths but %d sizes", len(paths), len(sizes))
+	}
+	c.Paths = make(map[string]int64, len(paths))
+	for i, p := range paths {
+		n, err := strconv.ParseInt(strings.TrimSpace(sizes[i]), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("size of %s: %w", p, err)
+		}
+		c.Paths[p] = n
+	}
+	if _, ok := c.Paths[c.Root]; !ok {
+		return nil, fmt.Errorf("closure of %s does not contain it", c.Root)
+	}
+	return c, nil
+}

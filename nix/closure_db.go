@@ -1,0 +1,116 @@
+package nix
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// storeDB reads the Nix store database (ValidPaths, Refs) read-only.
+//
+// Nix keeps the database in WAL mode, so a reader never blocks Nix's
+// writers; mode=ro guarantees we never write, and query_only makes sure no
+// statement could even try. A busy timeout bounds waits for a checkpoint.
+type storeDB struct {
+	db *sql.DB
+}
+
+func openStoreDB(path string) (*storeDB, error) {
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
+		"?mode=ro&_pragma=busy_timeout(5000)&_pragma=query_only(1)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open Nix database %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	// Opening is lazy; a trivial query proves the file is a readable Nix DB.
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name IN ('ValidPaths','Refs')`).Scan(&n); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("read Nix database %s: %w", path, err)
+	}
+	if n != 2 {
+		db.Close()
+		return nil, fmt.Errorf("read Nix database %s: no ValidPaths/Refs tables", path)
+	}
+	return &storeDB{db: db}, nil
+}
+
+func (s *storeDB) close() error { return s.db.Close() }
+
+// closureQuery walks Refs from the root: UNION (not UNION ALL) stops at
+// paths already seen, so shared dependencies are visited once.
+const closureQuery = `
+WITH RECURSIVE closure(id) AS (
+  SELECT id FROM ValidPaths WHERE path = ?
+  UNION
+  SELECT r.reference FROM Refs r JOIN closure c ON r.referrer = c.id
+)
+SELECT v.path, coalesce(v.narSize, 0) FROM ValidPaths v JOIN closure c ON v.id = c.id`
+
+const refsQuery = `
+SELECT t.path FROM ValidPaths f JOIN Refs r ON r.referrer = f.id JOIN ValidPaths t ON t.id = r.reference
+WHERE f.path = ?`
+
+// closure reads root's closure, its references and those of sw (if any)
+// in one read transaction, so they describe one consistent store state.
+func (s *storeDB) closure(ctx context.Context, root, sw string) (*Closure, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("query Nix database: %w", err)
+	}
+	defer tx.Rollback()
+	c := &Closure{Root: root, SW: sw, Paths: make(map[string]int64, 4096)}
+	rows, err := tx.QueryContext(ctx, closureQuery, root)
+	if err != nil {
+		return nil, fmt.Errorf("query closure of %s: %w", root, err)
+	}
+	for rows.Next() {
+		var p string
+		var n int64
+		if err := rows.Scan(&p, &n); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("query closure of %s: %w", root, err)
+		}
+		c.Paths[p] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query closure of %s: %w", root, err)
+	}
+	rows.Close()
+	if len(c.Paths) == 0 {
+		return nil, fmt.Errorf("%s: %w", root, errNotValid)
+	}
+	if c.Refs, err = queryRefs(ctx, tx, root); err != nil {
+		return nil, err
+	}
+	if sw != "" {
+		if c.SWRefs, err = queryRefs(ctx, tx, sw); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func queryRefs(ctx context.Context, tx *sql.Tx, p string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, refsQuery, p)
+	if err != nil {
+		return nil, fmt.Errorf("query references of %s: %w", p, err)
+	}
+	defer rows.Close()
+	var refs []string
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			return nil, fmt.Errorf("query references of %s: %w", p, err)
+		}
+		refs = append(refs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query references of %s: %w", p, err)
+	}
+	return refs, nil
+}

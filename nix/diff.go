@@ -1,0 +1,175 @@
+package nix
+
+import (
+	"sort"
+)
+
+// ClosureDiff is an nvd-style comparison of two closures: which package
+// names changed version, selection state, appeared or disappeared, and how
+// the closure grew. It is what `nixdeck diff --json` prints.
+type ClosureDiff struct {
+	// Old and New name the two sides as the user gave them.
+	Old string `json:"old"`
+	New string `json:"new"`
+	// Versions lists names whose versions differ (states U, D, C).
+	Versions []PackageChange `json:"versionChanges"`
+	// Selection lists names with equal versions whose selection changed (state C).
+	Selection []PackageChange `json:"selectionChanges"`
+	// Added lists names only in New (state A); Removed names only in Old (state R).
+	Added   []PackageChange `json:"added"`
+	Removed []PackageChange `json:"removed"`
+	// OldPaths and NewPaths count the closures' store paths.
+	OldPaths int `json:"oldPaths"`
+	NewPaths int `json:"newPaths"`
+	// PathsAdded and PathsRemoved count store paths (not names) only on one side.
+	PathsAdded   int `json:"pathsAdded"`
+	PathsRemoved int `json:"pathsRemoved"`
+	// OldSize and NewSize are the closures' total NAR sizes in bytes.
+	OldSize int64 `json:"oldSize"`
+	NewSize int64 `json:"newSize"`
+}
+
+// PackageChange is one line of a diff section.
+type PackageChange struct {
+	// Name is the package name from the store path (see SplitName).
+	Name string `json:"name"`
+	// State is U (upgrade), D (downgrade), C (changed), A (added) or R (removed).
+	State string `json:"state"`
+	// Selection is * (selected on both sides), + (newly selected),
+	// - (no longer selected) or . (selected on neither).
+	Selection string `json:"selection"`
+	// Old and New are the versions on each side, ascending; a section that
+	// shows one side only (selection, added, removed) fills just that side.
+	Old []string `json:"old,omitempty"`
+	New []string `json:"new,omitempty"`
+}
+
+// Empty reports whether the diff lists no package at all.
+func (d *ClosureDiff) Empty() bool {
+	return len(d.Versions)+len(d.Selection)+len(d.Added)+len(d.Removed) == 0
+}
+
+// DiffClosures compares two closures as nvd does; oldName and newName are
+// shown in the header.
+func DiffClosures(oldName, newName string, old, new *Closure) *ClosureDiff {
+	d := &ClosureDiff{Old: oldName, New: newName, OldPaths: len(old.Paths), NewPaths: len(new.Paths),
+		OldSize: old.NarSize(), NewSize: new.NarSize(),
+		Versions: []PackageChange{}, Selection: []PackageChange{}, Added: []PackageChange{}, Removed: []PackageChange{}}
+	for p := range new.Paths {
+		if _, ok := old.Paths[p]; !ok {
+			d.PathsAdded++
+		}
+	}
+	d.PathsRemoved = d.OldPaths - (d.NewPaths - d.PathsAdded)
+
+	// Selection comes from sw when both sides have one, else from the roots.
+	oldSel, newSel := old.Refs, new.Refs
+	if old.SW != "" && new.SW != "" {
+		oldSel, newSel = old.SWRefs, new.SWRefs
+	}
+	sel := selection{old: nameSet(oldSel), new: nameSet(newSel)}
+
+	ov, nv := versionsByName(old.Paths), versionsByName(new.Paths)
+	for _, name := range sortedKeys(nv) {
+		n := nv[name]
+		o, both := ov[name]
+		switch {
+		case !both:
+			d.Added = append(d.Added, PackageChange{Name: name, State: "A", Selection: sel.marker(name), New: texts(n)})
+		case !equalVersions(o, n):
+			d.Versions = append(d.Versions, PackageChange{Name: name, State: versionState(o, n),
+				Selection: sel.marker(name), Old: texts(o), New: texts(n)})
+		case sel.old[name] != sel.new[name]:
+			d.Selection = append(d.Selection, PackageChange{Name: name, State: "C", Selection: sel.marker(name), Old: texts(o)})
+		}
+	}
+	for _, name := range sortedKeys(ov) {
+		if _, ok := nv[name]; !ok {
+			d.Removed = append(d.Removed, PackageChange{Name: name, State: "R", Selection: sel.marker(name), Old: texts(ov[name])})
+		}
+	}
+	return d
+}
+
+// versionState classifies a version change: U when every old version is
+// below every new one, D when every old one is above, C otherwise.
+func versionState(o, n []Version) string {
+	switch {
+	case o[len(o)-1].Compare(n[0]) < 0:
+		return "U"
+	case o[0].Compare(n[len(n)-1]) > 0:
+		return "D"
+	}
+	return "C"
+}
+
+type selection struct{ old, new map[string]bool }
+
+func (s selection) marker(name string) string {
+	switch o, n := s.old[name], s.new[name]; {
+	case o && n:
+		return "*"
+	case n:
+		return "+"
+	case o:
+		return "-"
+	}
+	return "."
+}
+
+func nameSet(paths []string) map[string]bool {
+	m := make(map[string]bool, len(paths))
+	for _, p := range paths {
+		name, _ := SplitName(p)
+		m[name] = true
+	}
+	return m
+}
+
+// versionsByName groups a closure's versions by package name, each list
+// ascending (ties broken by text so the output is deterministic).
+func versionsByName(paths map[string]int64) map[string][]Version {
+	m := make(map[string][]Version, len(paths))
+	for p := range paths {
+		name, v := SplitName(p)
+		m[name] = append(m[name], ParseVersion(v))
+	}
+	for _, vs := range m {
+		sort.Slice(vs, func(i, j int) bool {
+			if c := vs[i].Compare(vs[j]); c != 0 {
+				return c < 0
+			}
+			return vs[i].Text < vs[j].Text
+		})
+	}
+	return m
+}
+
+func equalVersions(a, b []Version) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !a[i].Equal(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func texts(vs []Version) []string {
+	t := make([]string, len(vs))
+	for i, v := range vs {
+		t[i] = v.Text
+	}
+	return t
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,95 @@
+package nix
+
+import (
+	"image/color"
+	"io"
+	"os"
+
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/term"
+)
+
+// DiffStyles colours a rendered closure diff the way nvd does. A nil
+// *DiffStyles renders plain text, byte for byte what nvd prints without colour.
+type DiffStyles struct {
+	// States colours the state letter by state (U, D, C, A, R).
+	States map[string]lipgloss.Style
+	// SelectedState is added to the state letter of selected packages.
+	SelectedState lipgloss.Style
+	// Name and SelectedName colour the selection marker and the package name.
+	Name, SelectedName lipgloss.Style
+	// Version colours versions; OldChange and NewChange colour the part of
+	// an old or new version from where the versions start to differ.
+	Version, OldChange, NewChange lipgloss.Style
+}
+
+// DefaultDiffStyles returns nvd's colours (its default "xmas" version highlight).
+func DefaultDiffStyles() *DiffStyles {
+	fg := func(c color.Color) lipgloss.Style { return lipgloss.NewStyle().Foreground(c) }
+	return &DiffStyles{
+		States: map[string]lipgloss.Style{
+			"U": fg(lipgloss.BrightCyan),
+			"D": fg(lipgloss.BrightYellow),
+			"C": fg(lipgloss.BrightMagenta),
+			"A": fg(lipgloss.BrightGreen),
+			"R": fg(lipgloss.BrightRed),
+		},
+		SelectedState: lipgloss.NewStyle().Bold(true),
+		Name:          fg(lipgloss.Green),
+		SelectedName:  fg(lipgloss.BrightGreen).Bold(true),
+		Version:       fg(lipgloss.Yellow),
+		OldChange:     fg(lipgloss.Red),
+		NewChange:     fg(lipgloss.Green),
+	}
+}
+
+// StylesFor returns DefaultDiffStyles when w is a terminal and NO_COLOR is
+// unset or empty, and nil (plain text) otherwise.
+func StylesFor(w io.Writer) *DiffStyles {
+	if os.Getenv("NO_COLOR") != "" {
+		return nil
+	}
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(f.Fd()) {
+		return nil
+	}
+	return DefaultDiffStyles()
+}
+
+// state renders the state letter.
+func (s *DiffStyles) state(letter string, selected bool) string {
+	if s == nil {
+		return letter
+	}
+	st := s.States[letter]
+	if selected {
+		st = st.Inherit(s.SelectedState).Bold(true)
+	}
+	return st.Render(letter)
+}
+
+// name renders the selection marker or the package name.
+func (s *DiffStyles) name(text string, selected bool) string {
+	if s == nil {
+		return text
+	}
+	if selected {
+		return s.SelectedName.Render(text)
+	}
+	return s.Name.Render(text)
+}
+
+// version renders one version; from >= 0 marks where the change starts.
+func (s *DiffStyles) version(text string, from int, newSide bool) string {
+	if s == nil {
+		return text
+	}
+	if from < 0 || from >= len(text) {
+		return s.Version.Render(text)
+	}
+	hl := s.OldChange
+	if newSide {
+		hl = s.NewChange
+	}
+	return s.Version.Render(text[:from]) + hl.Render(text[from:])
+}
