@@ -1,0 +1,207 @@
+package fleet
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// decoder walks the YAML node tree of one fleet file and collects every
+// error it finds, so that an operator sees all of them at once.
+type decoder struct {
+	file string // as given to Load, for messages
+	dir  string // absolute directory, for relative paths
+	home string // for ~ expansion; "" when unknown
+	errs FileErrors
+}
+
+// errorf records an error at v's position for the value of key.
+func (d *decoder) errorf(v *yaml.Node, key, format string, args ...any) {
+	d.errs = append(d.errs, &FileError{File: d.file, Line: v.Line, Col: v.Column, Key: key, Msg: fmt.Sprintf(format, args...)})
+}
+
+// deref follows YAML aliases (*anchor) to the value they name.
+func deref(v *yaml.Node) *yaml.Node {
+	for v.Kind == yaml.AliasNode && v.Alias != nil {
+		v = v.Alias
+	}
+	return v
+}
+
+// scalar checks that v is a scalar of one of the given tags.
+func (d *decoder) scalar(v *yaml.Node, key, want string, tags ...string) bool {
+	if v.Kind == yaml.ScalarNode && slices.Contains(tags, v.ShortTag()) {
+		return true
+	}
+	d.errorf(v, key, "expected %s, got %s", want, describe(v))
+	return false
+}
+
+// str decodes a string. Bare numbers are accepted as strings (a host named
+// 1234 is still a host name); booleans, lists and mappings are not.
+func (d *decoder) str(v *yaml.Node, key string) (string, bool) {
+	if !d.scalar(v, key, "a string", "!!str", "!!int", "!!float") {
+		return "", false
+	}
+	return v.Value, true
+}
+
+// integer decodes an integer within [lo, hi]; what says what the number is
+// for ("a port (1-65535)") in the range error.
+func (d *decoder) integer(v *yaml.Node, key string, lo, hi int, what string) (int, bool) {
+	if !d.scalar(v, key, "an integer", "!!int") {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v.Value, 0, 64)
+	if err != nil || n < int64(lo) || n > int64(hi) {
+		d.errorf(v, key, "%s is not %s", v.Value, what)
+		return 0, false
+	}
+	return int(n), true
+}
+
+// port decodes a TCP port.
+func (d *decoder) port(v *yaml.Node, key string) (int, bool) {
+	return d.integer(v, key, 1, 65535, "a port (1-65535)")
+}
+
+// boolean decodes true or false.
+func (d *decoder) boolean(v *yaml.Node, key string) (bool, bool) {
+	if !d.scalar(v, key, "true or false", "!!bool") {
+		return false, false
+	}
+	b, err := strconv.ParseBool(strings.ToLower(v.Value))
+	if err != nil {
+		d.errorf(v, key, "expected true or false, got %q", v.Value)
+	}
+	return b, err == nil
+}
+
+// duration decodes a Go duration ("30s", "10m", "1h30m") of at least lo.
+func (d *decoder) duration(v *yaml.Node, key string, lo time.Duration) (time.Duration, bool) {
+	if !d.scalar(v, key, "a duration", "!!str", "!!int") {
+		return 0, false
+	}
+	t, err := time.ParseDuration(v.Value)
+	switch {
+	case err != nil && v.ShortTag() == "!!int":
+		d.errorf(v, key, "%s has no unit (e.g. %[1]ss, %[1]sm)", v.Value)
+		return 0, false
+	case err != nil:
+		d.errorf(v, key, "%q is not a duration (e.g. 30s, 10m, 1h30m)", v.Value)
+		return 0, false
+	case t < lo:
+		d.errorf(v, key, "%s is too short (at least %s)", v.Value, lo)
+		return 0, false
+	}
+	return t, true
+}
+
+// enum decodes a string that must be one of allowed.
+func (d *decoder) enum(v *yaml.Node, key string, allowed ...string) (string, bool) {
+	s, ok := d.str(v, key)
+	if !ok {
+		return "", false
+	}
+	if !slices.Contains(allowed, s) {
+		d.errorf(v, key, "%q is not one of %s", s, joinWords(allowed))
+		return "", false
+	}
+	return s, true
+}
+
+// batch decodes a wave size: a count ("3") or a percentage ("25%").
+func (d *decoder) batch(v *yaml.Node, key string) (Batch, bool) {
+	s, ok := d.str(v, key)
+	if !ok {
+		return Batch{}, false
+	}
+	if p, isPct := strings.CutSuffix(s, "%"); isPct {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || n < 1 || n > 100 {
+			d.errorf(v, key, "%q is not a percentage (1%%-100%%)", s)
+			return Batch{}, false
+		}
+		return Batch{Percent: n}, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		d.errorf(v, key, "%q is not a host count (1 or more) or a percentage (25%%)", s)
+		return Batch{}, false
+	}
+	return Batch{Count: n}, true
+}
+
+// strList decodes a list of strings; a single string is accepted as a
+// one-element list only when single is true. The returned nodes give each
+// element's position.
+func (d *decoder) strList(v *yaml.Node, key string, single bool) ([]string, []*yaml.Node, bool) {
+	if single && v.Kind == yaml.ScalarNode {
+		s, ok := d.str(v, key)
+		return []string{s}, []*yaml.Node{v}, ok
+	}
+	if v.Kind != yaml.SequenceNode {
+		d.errorf(v, key, "expected a list, got %s", describe(v))
+		return nil, nil, false
+	}
+	var out []string
+	var nodes []*yaml.Node
+	ok := true
+	for i, e := range v.Content {
+		e = deref(e)
+		s, good := d.str(e, fmt.Sprintf("%s[%d]", key, i))
+		ok = ok && good
+		out = append(out, s)
+		nodes = append(nodes, e)
+	}
+	return out, nodes, ok
+}
+
+// path decodes a file path: ~ expands to the home directory and relative
+// paths resolve against the fleet file's directory.
+func (d *decoder) path(v *yaml.Node, key string) (string, bool) {
+	s, ok := d.str(v, key)
+	if !ok {
+		return "", false
+	}
+	if s == "" {
+		d.errorf(v, key, "must not be empty")
+		return "", false
+	}
+	return d.resolve(v, key, s)
+}
+
+// resolve makes p absolute; it is separate from path for values that are
+// only sometimes paths (flake references).
+func (d *decoder) resolve(v *yaml.Node, key, p string) (string, bool) {
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		if d.home == "" {
+			d.errorf(v, key, "cannot expand ~: no home directory ($HOME is not set)")
+			return "", false
+		}
+		return filepath.Join(d.home, p[1:]), true
+	}
+	if strings.HasPrefix(p, "~") {
+		d.errorf(v, key, "%q: only ~/ is expanded, not ~user", p)
+		return "", false
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(d.dir, p)
+	}
+	return filepath.Clean(p), true
+}
+
+// homeDir is the home directory for ~ expansion, "" when unknown.
+func homeDir() string {
+	h, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return h
+}
