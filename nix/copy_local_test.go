@@ -1,0 +1,79 @@
+package nix_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"nixdeck/nix"
+)
+
+// bigClosure builds a system-like path whose closure holds n+1 paths with
+// realistic names (builtins.toFile adds them at evaluation time, no builds).
+func bigClosure(t *testing.T, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	stamp := time.Now().Format(time.RFC3339Nano)
+	expr := fmt.Sprintf(`let
+  names = [ "glibc-2.39-52" "bash-5.2p32" "systemd-256.8" "openssl-3.0.15" "coreutils-9.5" ];
+  pkg = i: builtins.toFile "${builtins.elemAt names (i - i / 5 * 5)}-${toString i}" "content %s ${toString i}";
+in derivation {
+  name = "nixos-system-big-24.05"; system = "x86_64-linux"; builder = "/bin/sh";
+  paths = toString (builtins.genList pkg %d); passAsFile = [ "paths" ];
+  args = [ "-c" "read -r l < $pathsPath; echo \"$l\" > $out" ];
+}`, stamp, n)
+	file := filepath.Join(dir, "big.nix")
+	if err := os.WriteFile(file, []byte(expr), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := nix.Build(context.Background(), nix.LocalRunner{}, nix.BuildRequest{File: file, Attrs: map[string]string{"big": ""}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out["big"]
+}
+
+// TestCopyLocalStores copies a 3,000-path closure into a second store on
+// this machine (a chroot store, as a lab host has), then copies it again.
+func TestCopyLocalStores(t *testing.T) {
+	needNix(t)
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true but not root: a chroot store needs root")
+		}
+		t.Skip("needs root for a chroot store")
+	}
+	sys := bigClosure(t, 3000)
+	root := t.TempDir()
+	target := nix.LocalRunner{Env: append(os.Environ(), "NIX_REMOTE=local?root="+root)}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var last nix.CopyProgress
+	calls := 0
+	res, err := nix.Copy(ctx, nix.LocalRunner{}, target, nix.CopyRequest{Paths: []string{sys},
+		Progress: func(p nix.CopyProgress) { last, calls = p, calls+1 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Closure != 3001 || len(res.Missing) != 3001 {
+		t.Fatalf("first copy: closure %d, missing %d; want 3001 and 3001", res.Closure, len(res.Missing))
+	}
+	if last.PathsDone != 3001 || last.BytesDone != res.Bytes || calls < 2 {
+		t.Errorf("progress: last %+v after %d calls, sent %d bytes", last, calls, res.Bytes)
+	}
+	if _, err := os.Stat(filepath.Join(root, sys)); err != nil {
+		t.Errorf("system missing in the target store: %v", err)
+	}
+	again, err := nix.Copy(ctx, nix.LocalRunner{}, target, nix.CopyRequest{Paths: []string{sys}})
+	if err != nil || len(again.Missing) != 0 || again.Bytes != 0 {
+		t.Fatalf("second copy sent %d paths (%d bytes), err %v; want nothing", len(again.Missing), again.Bytes, err)
+	}
+	ok, err := nix.Invalid(ctx, target, []string{sys, strings.Replace(sys, "-big-", "-gone-", 1)})
+	if err != nil || len(ok) != 1 {
+		t.Errorf("Invalid() = %v, %v; want only the unknown path", ok, err)
+	}
+}
