@@ -31,9 +31,9 @@ func (h HealthCheck) URL(n *Node) string {
 }
 
 // deploy decodes the `deploy` section over the defaults already in dp. It
-// returns the canary elements' nodes so that Load can check each selector
+// returns where each canary selector was written so that Load can check each selector
 // once the nodes are known.
-func (d *decoder) deploy(v *yaml.Node, path string, dp *Deploy) (canary []*yaml.Node) {
+func (d *decoder) deploy(v *yaml.Node, path string, dp *Deploy) (canary []selectorAt) {
 	const huge = 1 << 20
 	d.fields(v, path, map[string]field{
 		"action": func(v *yaml.Node, key string) {
@@ -65,20 +65,32 @@ func (d *decoder) deploy(v *yaml.Node, path string, dp *Deploy) (canary []*yaml.
 	return canary
 }
 
+// selectorAt is where one deploy.canary selector was written, for errors
+// found once the nodes are known.
+type selectorAt struct {
+	v   *yaml.Node
+	key string
+}
+
 // selectors decodes deploy.canary: a list of selector expressions, or one
 // expression as a plain string. Elements must not be empty.
-func (d *decoder) selectors(v *yaml.Node, key string) ([]string, []*yaml.Node) {
+func (d *decoder) selectors(v *yaml.Node, key string) ([]string, []selectorAt) {
 	exprs, nodes, ok := d.strList(v, key, true)
 	if !ok {
 		return nil, nil
 	}
+	at := make([]selectorAt, len(exprs))
 	for i, e := range exprs {
+		at[i] = selectorAt{nodes[i], key}
+		if v.Kind == yaml.SequenceNode {
+			at[i].key = fmt.Sprintf("%s[%d]", key, i)
+		}
 		if strings.TrimSpace(e) == "" {
-			d.errorf(nodes[i], fmt.Sprintf("%s[%d]", key, i), "empty selector")
+			d.errorf(nodes[i], at[i].key, "empty selector")
 			return nil, nil
 		}
 	}
-	return exprs, nodes
+	return exprs, at
 }
 
 // health decodes the list of health checks.

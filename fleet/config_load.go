@@ -104,7 +104,7 @@ func (d *decoder) fleet(root *yaml.Node, f *Fleet) {
 	var defaults rawSettings
 	var nodes []rawNode
 	nodesSet := false
-	var canary []*yaml.Node
+	var canary []selectorAt
 	f.Deploy = DefaultDeploy()
 	ok := d.fields(root, "", map[string]field{
 		"flake":    func(v *yaml.Node, key string) { flake = v },
@@ -127,9 +127,9 @@ func (d *decoder) fleet(root *yaml.Node, f *Fleet) {
 	if !nodesSet {
 		d.errorf(keyNode(root, "nodes"), "nodes", "missing: the fleet needs at least one node")
 	}
-	for i, v := range canary {
+	for i, at := range canary {
 		if _, err := f.Select(f.Deploy.Canary[i]); err != nil {
-			d.errorf(v, fmt.Sprintf("deploy.canary[%d]", i), "%v", err)
+			d.errorf(at.v, at.key, "%v", err)
 		}
 	}
 }

@@ -26,6 +26,9 @@ func (d *decoder) fields(m *yaml.Node, path string, fs map[string]field) bool {
 	for _, p := range d.pairs(m, path, "key") {
 		key := joinKey(path, p.key.Value)
 		f, known := fs[p.key.Value]
+		if !known && path == "" && strings.HasPrefix(p.key.Value, "x-") {
+			continue // top-level x-* keys hold YAML anchors, as in compose files
+		}
 		if !known {
 			names := make([]string, 0, len(fs))
 			for k := range fs {

@@ -1,0 +1,172 @@
+package fleet
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"nixdeck/fleet/remote"
+)
+
+// load loads a testdata fleet file with HOME pointing at a fixed place.
+func load(t *testing.T, name string) *Fleet {
+	t.Helper()
+	t.Setenv("HOME", "/home/op")
+	f, err := Load(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatalf("Load(%s): %v", name, err)
+	}
+	return f
+}
+
+func TestLoadResolvesSettings(t *testing.T) {
+	f := load(t, "resolve/fleet.yaml")
+	dir, _ := filepath.Abs("testdata/resolve")
+	if f.Path != filepath.Join(dir, "fleet.yaml") || f.Dir != dir || f.Flake != filepath.Join(dir, "flake") || f.File != "" {
+		t.Errorf("Path, Dir, Flake, File = %q, %q, %q, %q", f.Path, f.Dir, f.Flake, f.File)
+	}
+	key := filepath.Join(dir, "keys/deploy_ed25519")
+	known := "/home/op/fleet_known_hosts"
+	want := map[string]Node{
+		"web01": {Name: "web01", Host: "10.0.0.11", Attr: DefaultAttr("web01"), Tags: []string{"web"},
+			Settings: Settings{Port: 2222, Identity: key, KnownHosts: known, Sudo: SudoAlways, BuildOn: BuildTarget}},
+		"web02": {Name: "web02", Host: "10.0.0.12", Attr: DefaultAttr("web02"), Tags: []string{"web", "canary"},
+			Settings: Settings{Port: 22, Identity: key, KnownHosts: known, Sudo: SudoAlways, BuildOn: BuildTarget}},
+		"db01": {Name: "db01", Host: "db01.internal", Attr: "nixosConfigurations.db.config.system.build.toplevel",
+			Settings: Settings{User: "postgres", Identity: "/etc/nixdeck/db_key", KnownHosts: known,
+				Jump: "admin@bastion.internal:2200", Sudo: SudoNever, BuildOn: BuildLocal, SubstituteOnDestination: true}},
+		"edge-1": {Name: "edge-1", Host: "edge1", Attr: DefaultAttr("edge-1"),
+			Settings: Settings{Identity: key, KnownHosts: filepath.Join(filepath.Dir(dir), "known_hosts"), Sudo: SudoAlways, BuildOn: BuildTarget}},
+	}
+	var order []string
+	for _, n := range f.Nodes {
+		order = append(order, n.Name)
+		if !reflect.DeepEqual(*n, want[n.Name]) {
+			t.Errorf("node %s:\n got %+v\nwant %+v", n.Name, *n, want[n.Name])
+		}
+	}
+	if !reflect.DeepEqual(order, []string{"web01", "web02", "db01", "edge-1"}) {
+		t.Errorf("node order = %v, want file order", order)
+	}
+	wantDefaults := Settings{Identity: key, KnownHosts: known, Sudo: SudoAlways, BuildOn: BuildTarget}
+	if f.Defaults != wantDefaults {
+		t.Errorf("Defaults = %+v, want %+v", f.Defaults, wantDefaults)
+	}
+	if !reflect.DeepEqual(f.Deploy, DefaultDeploy()) {
+		t.Errorf("Deploy = %+v, want the defaults", f.Deploy)
+	}
+	// Neither node nor defaults set user and port for edge-1: the Target
+	// leaves them to ~/.ssh/config.
+	got := f.Node("edge-1").Target()
+	wantT := remote.Target{Name: "edge-1", Host: "edge1", Identity: key, KnownHosts: want["edge-1"].KnownHosts, Sudo: SudoAlways}
+	if got != wantT {
+		t.Errorf("Target() = %+v, want %+v", got, wantT)
+	}
+	if got := f.Node("db01").Target(); got.User != "postgres" || got.Jump != "admin@bastion.internal:2200" || got.Port != 0 || got.Sudo != SudoNever {
+		t.Errorf("db01 Target() = %+v", got)
+	}
+}
+
+func TestLoadSourcesAndPolicy(t *testing.T) {
+	classic := load(t, "classic.yaml")
+	abs, _ := filepath.Abs("testdata/default.nix")
+	if classic.File != abs || classic.Flake != "" {
+		t.Errorf("classic: File, Flake = %q, %q; want %q, \"\"", classic.File, classic.Flake, abs)
+	}
+	f := load(t, "flakeref.yaml")
+	if f.Flake != "github:example/fleet" {
+		t.Errorf("Flake = %q, want the reference as written", f.Flake)
+	}
+	want := Deploy{
+		Action: ActionBoot, Parallel: 2, Canary: []string{"@canary,!b"}, Batch: Batch{Count: 3},
+		MaxFailures: 1, OnFailure: OnFailureRollbackFailed, Soak: 0, MagicRollback: false,
+		ConfirmTimeout: 90 * time.Second, ActivationTimeout: time.Hour,
+		Health: []HealthCheck{{Name: "http", HTTP: "https://{name}.example.com/health", Expect: 200, Timeout: DefaultHealthTimeout}},
+	}
+	if !reflect.DeepEqual(f.Deploy, want) {
+		t.Errorf("Deploy:\n got %+v\nwant %+v", f.Deploy, want)
+	}
+	if got := f.Deploy.Health[0].URL(f.Node("a")); got != "https://a.example.com/health" {
+		t.Errorf("URL = %q", got)
+	}
+	if ns := f.CanaryNodes(); len(ns) != 1 || ns[0].Name != "a" {
+		t.Errorf("CanaryNodes = %v, want [a]", ns)
+	}
+	if f.Defaults.Sudo != SudoAuto || f.Defaults.BuildOn != BuildLocal {
+		t.Errorf("built-in defaults = %+v", f.Defaults)
+	}
+}
+
+func TestLoadExample(t *testing.T) {
+	f := load(t, "../../fleet.example.yaml")
+	if len(f.Nodes) != 2 || f.Nodes[1].User != "deploy" || f.Nodes[1].Port != 2222 || f.Nodes[0].User != "root" {
+		t.Errorf("nodes = %+v, %+v", *f.Nodes[0], *f.Nodes[1])
+	}
+	if f.Nodes[0].Identity != "/home/op/.ssh/id_ed25519" || len(f.Deploy.Health) != 2 || f.Deploy.Health[0].Timeout != time.Minute {
+		t.Errorf("identity %q, health %+v", f.Nodes[0].Identity, f.Deploy.Health)
+	}
+}
+
+func TestLoadUnreadable(t *testing.T) {
+	_, err := Load("testdata/no-such-fleet.yaml")
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("err = %v, want a wrapped ErrNotExist", err)
+	}
+}
+
+func TestFileErrorsUnwrap(t *testing.T) {
+	_, err := Parse("f.yaml", "/f.yaml", []byte("flake: ./\nnodes:\n  a: {host: h, port: 0}\n  b: {}\n"))
+	var fe *FileError
+	if !errors.As(err, &fe) {
+		t.Fatalf("errors.As(%v, *FileError) = false", err)
+	}
+	want := FileError{File: "f.yaml", Line: 3, Col: 16, Key: "nodes.a.port", Msg: "0 is not a port (1-65535)"}
+	if *fe != want {
+		t.Errorf("first error = %+v, want %+v", *fe, want)
+	}
+	if s := (&FileError{File: "f.yaml", Msg: "broken"}).Error(); s != "f.yaml: broken" {
+		t.Errorf("FileError without position = %q", s)
+	}
+}
+
+func TestLocate(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv(EnvFleet, "")
+	if _, err := Locate(""); !errors.Is(err, ErrNoFleetFile) {
+		t.Errorf("nothing anywhere: err = %v", err)
+	}
+	t.Setenv(EnvFleet, "/etc/fleet.yaml")
+	for _, c := range []struct{ flag, want string }{{"", "/etc/fleet.yaml"}, {"x.yaml", "x.yaml"}} {
+		if got, err := Locate(c.flag); got != c.want || err != nil {
+			t.Errorf("Locate(%q) with $%s = %q, %v; want %q", c.flag, EnvFleet, got, err, c.want)
+		}
+	}
+	if err := os.WriteFile(DefaultFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := Locate(""); got != DefaultFile {
+		t.Errorf("with ./fleet.yaml: Locate = %q", got)
+	}
+	if got, _ := Locate("other.yaml"); got != "other.yaml" {
+		t.Errorf("-f wins over ./fleet.yaml: Locate = %q", got)
+	}
+}
+
+func TestBatchSize(t *testing.T) {
+	for _, c := range []struct {
+		b       Batch
+		n, want int
+	}{
+		{Batch{Percent: 25}, 10, 3}, {Batch{Percent: 25}, 4, 1}, {Batch{Percent: 25}, 1, 1},
+		{Batch{Percent: 100}, 7, 7}, {Batch{Percent: 1}, 250, 3}, {Batch{Count: 3}, 10, 3},
+		{Batch{Count: 30}, 10, 10}, {Batch{Count: 3}, 0, 0},
+	} {
+		if got := c.b.Size(c.n); got != c.want {
+			t.Errorf("%s of %d = %d, want %d", c.b, c.n, got, c.want)
+		}
+	}
+}
