@@ -1,0 +1,46 @@
+package lab
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// fleetHeader is the top of the lab's fleet file (the Foundation schema):
+// the lab flake, root logins with the lab key against the lab's
+// known_hosts, and a rollout shaped for a small local fleet.
+const fleetHeader = `# nixdeck lab fleet, written by ` + "`nixdeck lab up`" + `.
+# Hosts are sshd processes on 127.0.0.1, each with its own /nix and /run.
+flake: ./flake
+defaults:
+  user: root
+  identity: ./id_ed25519
+  known_hosts: ./known_hosts
+deploy:
+  action: switch
+  parallel: 10
+  canary: ["@canary"]
+  batch: 50%
+  max_failures: 0
+  on_failure: halt
+  soak: 5s
+  magic_rollback: true
+  confirm_timeout: 15s
+  activation_timeout: 2m
+  health:
+    - name: system
+      run: systemctl is-system-running
+      timeout: 10s
+nodes:
+`
+
+// writeFleetFile writes Dir/fleet.yaml with every host.
+func (l *Lab) writeFleetFile() error {
+	var b strings.Builder
+	b.WriteString(fleetHeader)
+	for _, h := range l.Hosts {
+		fmt.Fprintf(&b, "  %s:\n    host: 127.0.0.1\n    port: %d\n    tags: [%s]\n",
+			h.Name, h.Port, strings.Join(h.Tags, ", "))
+	}
+	return writeFileAtomic(filepath.Join(l.Dir, "fleet.yaml"), []byte(b.String()), 0o644)
+}

@@ -1,0 +1,130 @@
+// Package lab runs a local fleet of NixOS-like hosts for tests, demos and
+// rehearsals. Each lab host is a real OpenSSH sshd on 127.0.0.1 inside a
+// private mount namespace in which the host's own directories are mounted on
+// /nix and /run, so every host has its own Nix store, system profile and
+// running system while sharing the machine's /usr and /etc. The lab writes
+// a fleet file and a flake whose nixosConfigurations build NixOS-shaped
+// systems from plain derivations.
+package lab
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Lab is a lab fleet on this machine, up or down.
+type Lab struct {
+	// Dir holds everything of the lab: keys, fleet file, flake, host trees.
+	Dir string
+	// FleetPath is the lab's fleet file, Dir/fleet.yaml.
+	FleetPath string
+	// FlakeDir is the lab's flake, Dir/flake.
+	FlakeDir string
+	// Hosts are the lab hosts in fleet file order.
+	Hosts []Host
+}
+
+// Host is one lab host.
+type Host struct {
+	// Name is the node name in the fleet file and the flake.
+	Name string `json:"name"`
+	// Port is the TCP port of the host's sshd on 127.0.0.1.
+	Port int `json:"port"`
+	// Tags are the host's fleet file tags (canary, web, db).
+	Tags []string `json:"tags"`
+}
+
+// Options say how to bring a lab up.
+type Options struct {
+	// Dir is the lab directory; "" means DefaultDir().
+	Dir string
+	// Hosts is the number of hosts; 0 means 6.
+	Hosts int
+}
+
+// manifestName is the file in Dir that records the lab's hosts and ports.
+const manifestName = "lab.json"
+
+// DefaultDir is where `nixdeck lab` keeps its lab without --dir:
+// $XDG_STATE_HOME/nixdeck/lab, else ~/.local/state/nixdeck/lab.
+func DefaultDir() string {
+	if x := os.Getenv("XDG_STATE_HOME"); x != "" {
+		return filepath.Join(x, "nixdeck", "lab")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		home = "/root"
+	}
+	return filepath.Join(home, ".local", "state", "nixdeck", "lab")
+}
+
+// newLab returns the Lab value for dir with its standard paths.
+func newLab(dir string, hosts []Host) *Lab {
+	return &Lab{
+		Dir:       dir,
+		FleetPath: filepath.Join(dir, "fleet.yaml"),
+		FlakeDir:  filepath.Join(dir, "flake"),
+		Hosts:     hosts,
+	}
+}
+
+// Open reads the lab in dir, as left by Up; it does not check that the
+// hosts are running (see Status).
+func Open(dir string) (*Lab, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(abs, manifestName))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, fmt.Errorf("no lab in %s (run `nixdeck lab up` first)", abs)
+		}
+		return nil, err
+	}
+	var hosts []Host
+	if err := json.Unmarshal(b, &hosts); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(abs, manifestName), err)
+	}
+	return newLab(abs, hosts), nil
+}
+
+// save writes the manifest that Open reads.
+func (l *Lab) save() error {
+	b, err := json.MarshalIndent(l.Hosts, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(l.Dir, manifestName), append(b, '\n'), 0o644)
+}
+
+// host returns the named host.
+func (l *Lab) host(name string) (Host, error) {
+	for _, h := range l.Hosts {
+		if h.Name == name {
+			return h, nil
+		}
+	}
+	return Host{}, fmt.Errorf("lab %s has no host %q", l.Dir, name)
+}
+
+// hostDir is the directory of the named host: its nix/ and run/ trees, keys,
+// sshd configuration and log.
+func (l *Lab) hostDir(name string) string { return filepath.Join(l.Dir, "hosts", name) }
+
+// nsDir holds the files that keep the hosts' mount namespaces alive.
+func (l *Lab) nsDir() string { return filepath.Join(l.Dir, "ns") }
+
+// nsFile is the bind-mounted namespace file of the named host.
+func (l *Lab) nsFile(name string) string { return filepath.Join(l.nsDir(), name) }
+
+// writeFileAtomic replaces path with data so that readers never see half a file.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

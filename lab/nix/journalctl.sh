@@ -1,0 +1,31 @@
+#!/bin/sh
+# journalctl for the nixdeck lab: shows /run/log/journal/lab.log, whose lines
+# are "UNIT<TAB>message". Understands -n N, -f, -u UNIT (and ignores the
+# usual display flags such as --no-pager, -b, -q, -o short).
+PATH=/usr/bin:/bin
+file=/run/log/journal/lab.log
+n="" unit="" follow=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-n | --lines) n=$2; shift ;;
+	-n*) n=${1#-n} ;;
+	--lines=*) n=${1#--lines=} ;;
+	-u | --unit) unit=$2; shift ;;
+	--unit=*) unit=${1#--unit=} ;;
+	-f | --follow) follow=1 ;;
+	-o | --output) shift ;;
+	-*) ;;
+	*) ;;
+	esac
+	shift
+done
+case "$unit" in "" | *.*) ;; *) unit=$unit.service ;; esac
+[ -n "$follow" ] && [ -z "$n" ] && n=10
+[ "$n" = all ] && n=""
+touch "$file" 2>/dev/null
+
+pick() { awk -F '\t' -v u="$unit" '(u == "" || $1 == u) { sub(/^[^\t]*\t/, ""); print; fflush() }'; }
+
+if [ -n "$n" ]; then pick <"$file" | tail -n "$n"; else pick <"$file"; fi
+[ -n "$follow" ] && exec tail -n 0 -F "$file" 2>/dev/null | pick
+exit 0

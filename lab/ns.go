@@ -1,0 +1,191 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// A host's mount namespace lives without a holder process: unshare binds it
+// to a file under Dir/ns, a mount point with private propagation (as
+// `ip netns` does), and every later command enters it with nsenter.
+
+// prepareNSDir makes Dir/ns a private bind mount of itself, once.
+func (l *Lab) prepareNSDir() error {
+	dir := l.nsDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if isMountPoint(dir) {
+		return nil
+	}
+	if err := syscall.Mount(dir, dir, "", syscall.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind-mount %s: %w", dir, err)
+	}
+	if err := syscall.Mount("", dir, "", syscall.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make %s private: %w", dir, err)
+	}
+	return nil
+}
+
+// isMountPoint reports whether path is listed as a mount point of this
+// process's mount namespace.
+func isMountPoint(path string) bool {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && unescapeMount(f[4]) == path {
+			return true
+		}
+	}
+	return false
+}
+
+// unescapeMount undoes the octal escapes of /proc/self/mountinfo (\040 for space).
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// nsSetup runs inside a new namespace: the host's trees go on /nix and /run,
+// and the namespace files of this and other labs are dropped from the copy
+// so that no namespace pins another.
+const nsSetup = `set -e
+mount --bind "$1/nix" /nix
+mount --bind "$1/run" /run
+findmnt -rn -t nsfs -o TARGET | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+umount -l "$2" 2>/dev/null || true
+`
+
+// createNS makes the named host's mount namespace.
+func (l *Lab) createNS(ctx context.Context, name string) error {
+	f := l.nsFile(name)
+	if err := os.WriteFile(f, nil, 0o644); err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "unshare", "--mount="+f, "--propagation", "private",
+		"/bin/sh", "-c", nsSetup, "sh", l.hostDir(name), l.nsDir())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("lab host %s: mount namespace: %w: %s", name, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// nsCommand returns a command that runs argv inside the host's namespace,
+// with the environment an SSH session on the host gets.
+func (l *Lab) nsCommand(ctx context.Context, name string, argv ...string) *exec.Cmd {
+	args := append([]string{"--mount=" + l.nsFile(name), "--"}, argv...)
+	cmd := exec.CommandContext(ctx, "nsenter", args...)
+	cmd.Env = append(os.Environ(), "PATH="+hostPATH, "NIX_CONFIG=substituters =")
+	cmd.Dir = "/"
+	// A command may leave children holding its output open (a hung
+	// activation's sleep); do not wait for them once it has exited.
+	cmd.WaitDelay = 2 * time.Second
+	return cmd
+}
+
+// hostPATH is the PATH of commands on a lab host, as on NixOS: the running
+// system's sw/bin first.
+const hostPATH = "/run/current-system/sw/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// nsInode returns the inode number that identifies the host's namespace, as
+// seen in /proc/PID/ns/mnt ("mnt:[INODE]"); 0 when the namespace is gone.
+func (l *Lab) nsInode(name string) uint64 {
+	f := l.nsFile(name)
+	if !isMountPoint(f) {
+		return 0
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(f, &st); err != nil {
+		return 0
+	}
+	return st.Ino
+}
+
+// processesIn returns the pids of all processes whose mount namespace is one
+// of inodes, keyed by pid.
+func processesIn(inodes map[uint64]string) map[int]string {
+	found := map[int]string{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		link, err := os.Readlink(filepath.Join("/proc", e.Name(), "ns", "mnt"))
+		if err != nil {
+			continue
+		}
+		var ino uint64
+		if _, err := fmt.Sscanf(link, "mnt:[%d]", &ino); err != nil {
+			continue
+		}
+		if host, ok := inodes[ino]; ok {
+			found[pid] = host
+		}
+	}
+	return found
+}
+
+// killNamespaces kills every process in the given namespaces and waits
+// until none is left.
+func killNamespaces(ctx context.Context, inodes map[uint64]string) error {
+	for {
+		procs := processesIn(inodes)
+		if len(procs) == 0 {
+			return nil
+		}
+		for pid := range procs {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		select {
+		case <-ctx.Done():
+			var left []string
+			for pid, host := range processesIn(inodes) {
+				left = append(left, fmt.Sprintf("%d (%s)", pid, host))
+			}
+			if len(left) == 0 {
+				return nil
+			}
+			return fmt.Errorf("processes still running in the lab: %s: %w", strings.Join(left, ", "), ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// removeNS unmounts and removes the host's namespace file.
+func (l *Lab) removeNS(name string) error {
+	f := l.nsFile(name)
+	if isMountPoint(f) {
+		if err := syscall.Unmount(f, syscall.MNT_DETACH); err != nil {
+			return fmt.Errorf("lab host %s: unmount %s: %w", name, f, err)
+		}
+	}
+	if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,189 @@
+package lab
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// sshdConfig is a lab host's sshd configuration: key-only root login with
+// the lab operator key, its own host key, pid file in the host's /run, and
+// the NixOS-like PATH for sessions.
+const sshdConfig = `# sshd of nixdeck lab host %[1]s (written by nixdeck lab)
+ListenAddress 127.0.0.1:%[2]d
+HostKey %[3]s/ssh_host_ed25519_key
+AuthorizedKeysFile %[4]s/authorized_keys
+PidFile /run/sshd.pid
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PrintMotd no
+LogLevel VERBOSE
+MaxSessions 100
+MaxStartups 100:30:200
+Subsystem sftp internal-sftp
+SetEnv PATH=%[5]s "NIX_CONFIG=substituters ="
+`
+
+// writeKeyPair writes an ed25519 key pair as OpenSSH files path and
+// path.pub and returns the public key line.
+func writeKeyPair(path, comment string) (string, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	block, err := ssh.MarshalPrivateKey(priv, comment)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		return "", err
+	}
+	sp, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		return "", err
+	}
+	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sp))) + " " + comment
+	return line, os.WriteFile(path+".pub", []byte(line+"\n"), 0o644)
+}
+
+// freePort asks the kernel for a free TCP port on 127.0.0.1. Another
+// process may take it before sshd binds it; startSSHD then retries.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// writeSSHDConfig writes the host's sshd_config for port and the file
+// through which activations find it again (run/nixdeck-lab/host.env).
+func (l *Lab) writeSSHDConfig(name string, port int) error {
+	hd := l.hostDir(name)
+	conf := fmt.Sprintf(sshdConfig, name, port, hd, l.Dir, hostPATH)
+	if err := os.WriteFile(filepath.Join(hd, "sshd_config"), []byte(conf), 0o644); err != nil {
+		return err
+	}
+	env := fmt.Sprintf("LAB_HOST=%s\nLAB_SSHD_CONFIG=%s\nLAB_SSHD_LOG=%s\n",
+		shQuote(name), shQuote(filepath.Join(hd, "sshd_config")), shQuote(filepath.Join(hd, "sshd.log")))
+	return os.WriteFile(filepath.Join(hd, "run", "nixdeck-lab", "host.env"), []byte(env), 0o644)
+}
+
+// shQuote quotes s for /bin/sh.
+func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// startSSHD starts the host's sshd in its namespace. With port 0 it picks a
+// free port, retrying when another process wins the race for it; it returns
+// the port sshd listens on. sshd daemonizes only after it bound its port.
+func (l *Lab) startSSHD(ctx context.Context, name string, port int) (int, error) {
+	pick := port == 0
+	var lastErr error
+	for attempt := 0; attempt < 8; attempt++ {
+		if pick {
+			p, err := freePort()
+			if err != nil {
+				return 0, err
+			}
+			port = p
+		}
+		if err := l.writeSSHDConfig(name, port); err != nil {
+			return 0, err
+		}
+		hd := l.hostDir(name)
+		out, err := l.nsCommand(ctx, name, sshdPath, "-f", filepath.Join(hd, "sshd_config"),
+			"-E", filepath.Join(hd, "sshd.log")).CombinedOutput()
+		if err == nil {
+			return port, nil
+		}
+		lastErr = fmt.Errorf("lab host %s: sshd on port %d: %w: %s%s", name, port, err,
+			strings.TrimSpace(string(out)), logTail(filepath.Join(hd, "sshd.log")))
+		if !pick || ctx.Err() != nil {
+			break
+		}
+	}
+	return 0, lastErr
+}
+
+// logTail returns the last lines of a log file, for error messages.
+func logTail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > 3 {
+		lines = lines[len(lines)-3:]
+	}
+	return " (" + strings.Join(lines, "; ") + ")"
+}
+
+// sshdPid returns the pid of the host's sshd listener, 0 when it is not running.
+func (l *Lab) sshdPid(name string) int {
+	b, err := os.ReadFile(filepath.Join(l.hostDir(name), "run", "sshd.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	if syscall.Kill(pid, 0) != nil {
+		return 0
+	}
+	return pid
+}
+
+// stopSSHD stops the host's sshd listener (sessions already open go on) and
+// waits until its port is free.
+func (l *Lab) stopSSHD(ctx context.Context, name string) error {
+	pid := l.sshdPid(name)
+	if pid == 0 {
+		return nil
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("lab host %s: stop sshd (pid %d): %w", name, pid, err)
+	}
+	for syscall.Kill(pid, 0) == nil {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("lab host %s: sshd (pid %d) did not stop: %w", name, pid, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	_ = os.Remove(filepath.Join(l.hostDir(name), "run", "sshd.pid"))
+	return nil
+}
+
+// writeKnownHosts writes Dir/known_hosts with every host's key at its port.
+func (l *Lab) writeKnownHosts() error {
+	var b strings.Builder
+	for _, h := range l.Hosts {
+		pub, err := os.ReadFile(filepath.Join(l.hostDir(h.Name), "ssh_host_ed25519_key.pub"))
+		if err != nil {
+			return err
+		}
+		f := strings.Fields(string(pub))
+		if len(f) < 2 {
+			return fmt.Errorf("lab host %s: bad host key file", h.Name)
+		}
+		fmt.Fprintf(&b, "[127.0.0.1]:%d %s %s\n", h.Port, f[0], f[1])
+	}
+	return writeFileAtomic(filepath.Join(l.Dir, "known_hosts"), []byte(b.String()), 0o644)
+}

@@ -1,0 +1,185 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// Up starts a fresh lab in opts.Dir: an operator key, one sshd per host in
+// its own mount namespace, generation 1 of every host's system built with
+// one `nix build` and installed into each host's store, then the fleet
+// file and known_hosts. A lab already in Dir is taken down first. On error
+// Up leaves nothing running.
+func Up(ctx context.Context, opts Options) (*Lab, error) {
+	if err := Check(); err != nil {
+		return nil, err
+	}
+	if opts.Dir == "" {
+		opts.Dir = DefaultDir()
+	}
+	if opts.Hosts == 0 {
+		opts.Hosts = 6
+	}
+	if opts.Hosts < 1 || opts.Hosts > 500 {
+		return nil, fmt.Errorf("lab: --hosts must be between 1 and 500, not %d", opts.Hosts)
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if old, err := Open(dir); err == nil {
+		if err := old.Down(ctx); err != nil {
+			return nil, fmt.Errorf("lab: taking down the lab already in %s: %w", dir, err)
+		}
+	}
+	l := newLab(dir, makeHosts(opts.Hosts))
+	if err := l.up(ctx); err != nil {
+		return nil, errors.Join(err, l.Down(context.WithoutCancel(ctx)))
+	}
+	return l, nil
+}
+
+// makeHosts names n hosts: the canary first, then web and db hosts in turn.
+func makeHosts(n int) []Host {
+	hosts := make([]Host, n)
+	web, db := 0, 0
+	for i := range hosts {
+		switch {
+		case i == 0:
+			hosts[i] = Host{Name: "canary", Tags: []string{"canary"}}
+		case i%2 == 1:
+			web++
+			hosts[i] = Host{Name: fmt.Sprintf("web%02d", web), Tags: []string{"web"}}
+		default:
+			db++
+			hosts[i] = Host{Name: fmt.Sprintf("db%02d", db), Tags: []string{"db"}}
+		}
+	}
+	return hosts
+}
+
+// role is the service set of a host: db hosts run postgresql, the others nginx.
+func role(h Host) string {
+	for _, t := range h.Tags {
+		if t == "db" {
+			return "db"
+		}
+	}
+	return "web"
+}
+
+// up does Up's work on a fresh Lab value.
+func (l *Lab) up(ctx context.Context) error {
+	for _, sub := range []string{"hosts", "flake"} {
+		if err := os.RemoveAll(filepath.Join(l.Dir, sub)); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(l.Dir, 0o755); err != nil {
+		return err
+	}
+	if err := l.writeOperatorKey(); err != nil {
+		return err
+	}
+	if err := l.writeFlake(); err != nil {
+		return err
+	}
+	st := &flakeState{Hosts: map[string]*hostConfig{}}
+	names := make([]string, len(l.Hosts))
+	for i, h := range l.Hosts {
+		st.Hosts[h.Name] = &hostConfig{Role: role(h), Release: "a"}
+		names[i] = h.Name
+	}
+	if err := l.writeState(st); err != nil {
+		return err
+	}
+	if err := l.prepareNSDir(); err != nil {
+		return err
+	}
+
+	// The build is the long pole; the hosts come up meanwhile.
+	var systems map[string]string
+	var buildErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		systems, buildErr = l.Build(ctx, names)
+	}()
+	err := forEach(ctx, len(l.Hosts), 4, func(i int) error {
+		port, err := l.bootHost(ctx, l.Hosts[i].Name)
+		l.Hosts[i].Port = port
+		return err
+	})
+	wg.Wait()
+	if err := errors.Join(err, buildErr); err != nil {
+		return err
+	}
+	if err := forEach(ctx, len(l.Hosts), 4, func(i int) error {
+		return l.install(ctx, names[i], systems[names[i]])
+	}); err != nil {
+		return err
+	}
+	if err := l.writeKnownHosts(); err != nil {
+		return err
+	}
+	if err := l.writeFleetFile(); err != nil {
+		return err
+	}
+	return l.save()
+}
+
+// writeOperatorKey writes the lab's operator key pair and authorizes it on
+// every host.
+func (l *Lab) writeOperatorKey() error {
+	pub, err := writeKeyPair(filepath.Join(l.Dir, "id_ed25519"), "nixdeck-lab-operator")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(l.Dir, "authorized_keys"), []byte(pub+"\n"), 0o644)
+}
+
+// bootHost creates the host's trees, host key and namespace and starts its
+// sshd; it returns the sshd port.
+func (l *Lab) bootHost(ctx context.Context, name string) (int, error) {
+	hd := l.hostDir(name)
+	for _, d := range []string{"nix/var/nixdeck-lab", "run/sshd", "run/nixos", "run/nixdeck-lab", "run/log/journal"} {
+		if err := os.MkdirAll(filepath.Join(hd, d), 0o755); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := writeKeyPair(filepath.Join(hd, "ssh_host_ed25519_key"), "root@"+name); err != nil {
+		return 0, err
+	}
+	if err := l.createNS(ctx, name); err != nil {
+		return 0, err
+	}
+	return l.startSSHD(ctx, name, 0)
+}
+
+// forEach runs fn(0..n-1) with at most workers at a time and joins the errors.
+func forEach(ctx context.Context, n, workers int, fn func(i int) error) error {
+	errs := make([]error, n)
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			errs[i] = fn(i)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
