@@ -7,10 +7,6 @@ import "errors"
 
 var errNotYet = errors.New("not implemented yet")
 
-type checkCmd struct{}
-
-func (c *checkCmd) Run(g *globals) error { return errNotYet }
-
 type trustCmd struct{}
 
 func (c *trustCmd) Run(g *globals) error { return errNotYet }
