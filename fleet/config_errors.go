@@ -24,6 +24,7 @@ type FileError struct {
 	Msg string
 }
 
+// Error prints `file:line:col: key: message`, leaving out what is unknown.
 func (e *FileError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)

@@ -18,6 +18,7 @@ type SelectError struct {
 	Reason string
 }
 
+// Error names the term at fault, or the whole expression.
 func (e *SelectError) Error() string {
 	if e.Term != "" {
 		return fmt.Sprintf("selector %q: %s", e.Term, e.Reason)
