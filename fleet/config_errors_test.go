@@ -89,6 +89,9 @@ func TestParseErrors(t *testing.T) {
 		{"canary empty element", ok + "deploy: {canary: ['']}\n", []string{"fleet.yaml:4:19: deploy.canary[0]: empty selector"}},
 		{"merge with unknown key", "flake: ./\nx-base: &b {host: h, prot: 2}\nnodes:\n  a: {<<: *b}\n", []string{"fleet.yaml:2:22: nodes.a.prot: unknown key (did you mean port?)"}},
 		{"errors found late sort first", "deploy: {canary: [x]}\nflake: ./\nnodes:\n  a: {host: h, sudo: true}\n", []string{"fleet.yaml:1:19: deploy.canary[0]: selector \"x\": no node of that name", "fleet.yaml:4:16: nodes.a.sudo: expected a string, got true (a boolean)"}},
+		{"merge of itself", "flake: ./\nnodes: &n\n  a: {host: h}\n  <<: *n\n", []string{"fleet.yaml:4:3: nodes.<<: a merge key brings in the mapping it is part of"}},
+		{"merge cycle (forward anchor)", "flake: ./\nx-a: &a {<<: *b}\nx-b: &b {<<: *a}\nnodes:\n  a: {host: h, <<: *a}\n", []string{"fleet.yaml: YAML syntax: unknown anchor 'b' referenced"}},
+		{"merge of a list", "flake: ./\nnodes:\n  a: {host: h, <<: [1]}\n", []string{"fleet.yaml:3:21: nodes.a.<<: a merge key needs a mapping, got 1 (an integer)"}},
 		{"many errors sorted", "nodes:\n  b: {host: h, port: 0}\n  a: {user: x}\ndeploy: {soak: x}\nflake: ./\nfile: ./x.nix\n", []string{"fleet.yaml:2:16: nodes.b.port: 0 is not a port (1-65535)", "fleet.yaml:3:3: nodes.a: missing host", "fleet.yaml:4:10: deploy.soak: \"x\" is not a duration (e.g. 30s, 10m, 1h30m)", "fleet.yaml:6:1: file: flake and file exclude each other; set only one"}},
 	}
 	for _, c := range cases {

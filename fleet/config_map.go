@@ -16,7 +16,8 @@ type pair struct{ key, val *yaml.Node }
 
 // fields walks mapping m: it reports unknown and duplicate keys, skips keys
 // whose value is null (not set) and hands every other value, aliases
-// followed and positioned at its key, to its field. It returns false when m is not a mapping.
+// followed and positioned at its key, to its field. It returns false when
+// m is not a mapping.
 func (d *decoder) fields(m *yaml.Node, path string, fs map[string]field) bool {
 	m = deref(m)
 	if m.Kind != yaml.MappingNode {
@@ -56,8 +57,14 @@ func (d *decoder) fields(m *yaml.Node, path string, fs map[string]field) bool {
 // pairs lists the entries of mapping m in file order. It applies YAML merge
 // keys (`<<: *anchor`, explicit keys win) and reports keys that are not
 // scalars and keys given twice; what names a key in that message ("key",
-// "node name"). Of a duplicate only the first entry is kept.
+// "node name"). Of a duplicate only the first entry is kept. A mapping that
+// merges itself, directly or not, is an error rather than endless recursion.
 func (d *decoder) pairs(m *yaml.Node, path, what string) []pair {
+	if d.expanding == nil {
+		d.expanding = map[*yaml.Node]bool{}
+	}
+	d.expanding[m] = true
+	defer delete(d.expanding, m)
 	first := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k := m.Content[i]
@@ -82,7 +89,7 @@ func (d *decoder) pairs(m *yaml.Node, path, what string) []pair {
 			continue
 		}
 		if k.Value == "<<" && k.ShortTag() == "!!merge" {
-			for _, p := range d.merged(v, path, what) {
+			for _, p := range d.merged(k, v, path, what) {
 				if first[p.key.Value] == nil && !seen[p.key.Value] {
 					seen[p.key.Value] = true
 					out = append(out, p)
@@ -100,7 +107,7 @@ func (d *decoder) pairs(m *yaml.Node, path, what string) []pair {
 
 // merged lists the entries a merge key brings in: one mapping or a list of
 // them, earlier mappings winning.
-func (d *decoder) merged(v *yaml.Node, path, what string) []pair {
+func (d *decoder) merged(k, v *yaml.Node, path, what string) []pair {
 	v = deref(v)
 	srcs := []*yaml.Node{v}
 	if v.Kind == yaml.SequenceNode {
@@ -111,6 +118,10 @@ func (d *decoder) merged(v *yaml.Node, path, what string) []pair {
 		s = deref(s)
 		if s.Kind != yaml.MappingNode {
 			d.errorf(s, joinKey(path, "<<"), "a merge key needs a mapping, got %s", describe(s))
+			continue
+		}
+		if d.expanding[s] {
+			d.errorf(k, joinKey(path, "<<"), "a merge key brings in the mapping it is part of")
 			continue
 		}
 		out = append(out, d.pairs(s, path, what)...)

@@ -19,6 +19,9 @@ type decoder struct {
 	dir  string // absolute directory, for relative paths
 	home string // for ~ expansion; "" when unknown
 	errs FileErrors
+	// expanding holds the mappings whose entries are being listed, to
+	// catch merge keys that bring in their own mapping.
+	expanding map[*yaml.Node]bool
 }
 
 // errorf records an error at v's position for the value of key.
