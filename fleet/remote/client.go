@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -190,7 +191,7 @@ func (d *dialer) connect(ctx context.Context, t Target) (endpoint, *hostKeys, ne
 		owned = []*Client{bastion}
 	}
 	if err != nil {
-		return ep, nil, nil, nil, err
+		return ep, nil, nil, nil, viaJumpError(ep, err)
 	}
 	nc, err := bastion.conn.DialContext(dctx, "tcp", ep.addr())
 	if err != nil {
@@ -200,6 +201,19 @@ func (d *dialer) connect(ctx context.Context, t Target) (endpoint, *hostKeys, ne
 		return ep, nil, nil, nil, ep.fail("dial via "+bastion.ep.addr(), err)
 	}
 	return ep, hk, nc, owned, nil
+}
+
+// viaJumpError attributes a bastion's failure to the node behind it: a
+// refused bastion key keeps its type (with the node to trust), anything
+// else is prefixed with the node.
+func viaJumpError(ep endpoint, err error) error {
+	var he *HostKeyError
+	if errors.As(err, &he) {
+		cp := *he // the original may be shared by Pool callers
+		cp.Node = ep.name
+		return &cp
+	}
+	return fmt.Errorf("%s: %w", ep.label(), err)
 }
 
 // handshake runs the SSH handshake on nc, bounded by timeout and ctx.
@@ -243,7 +257,11 @@ func isTimeout(err error) bool {
 func trimOpError(err error) error {
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Err != nil {
-		return oe.Err
+		err = oe.Err
+	}
+	var se *os.SyscallError
+	if errors.As(err, &se) {
+		err = se.Err
 	}
 	return err
 }

@@ -43,8 +43,12 @@ func (k HostKeyKind) String() string {
 type HostKeyError struct {
 	// Kind is unknown, changed or revoked.
 	Kind HostKeyKind
-	// Name is the node name; Addr the host:port looked up in known_hosts.
+	// Name is the node name (or "jump HOST" for a bastion); Addr the
+	// host:port looked up in known_hosts.
 	Name, Addr string
+	// Node is the node whose connection needed this host, when it is not
+	// Name itself (a bastion's key): `nixdeck trust Node` records both.
+	Node string
 	// Key is the key the host offered (the plain key of a certificate).
 	Key ssh.PublicKey
 	// Fingerprint is Key's SHA256 fingerprint ("SHA256:...").
@@ -68,7 +72,7 @@ func (e *HostKeyError) Error() string {
 		if e.Detail != "" {
 			fmt.Fprintf(&b, " (%s)", e.Detail)
 		}
-		fmt.Fprintf(&b, "; verify the fingerprint, then run `nixdeck trust %s`", e.Name)
+		fmt.Fprintf(&b, "; verify the fingerprint, then run `nixdeck trust %s`", e.node())
 	case HostKeyChanged:
 		fmt.Fprintf(&b, "%s: HOST KEY CHANGED, refusing to connect (possible man-in-the-middle): host offered %s key %s", who, kind, e.Fingerprint)
 		for _, k := range e.Known {
@@ -84,6 +88,14 @@ func (e *HostKeyError) Error() string {
 		fmt.Fprintf(&b, "%s: host key refused", who)
 	}
 	return b.String()
+}
+
+// node is the node to name in the trust hint.
+func (e *HostKeyError) node() string {
+	if e.Node != "" {
+		return e.Node
+	}
+	return e.Name
 }
 
 // keyKind names a key type the way ssh-keygen -l does ("ED25519", "RSA").
@@ -140,7 +152,7 @@ func (h *hostKeys) verify(name, addr string, remote net.Addr, key ssh.PublicKey)
 	if remote == nil {
 		remote = &net.TCPAddr{IP: net.IPv4zero}
 	}
-	err := h.check(knownhosts.Normalize(addr), remote, key)
+	err := h.check(addr, remote, key)
 	var ke *knownhosts.KeyError
 	var re *knownhosts.RevokedError
 	switch {
@@ -176,7 +188,7 @@ func (h *hostKeys) knownTypes(addr string) []string {
 	if h.check == nil {
 		return nil
 	}
-	err := h.check(knownhosts.Normalize(addr), &net.TCPAddr{IP: net.IPv4zero}, probeKey)
+	err := h.check(addr, &net.TCPAddr{IP: net.IPv4zero}, probeKey)
 	var ke *knownhosts.KeyError
 	if !errors.As(err, &ke) {
 		return nil

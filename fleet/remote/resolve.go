@@ -164,10 +164,11 @@ func resolve(t Target, cfg sshConfig) (endpoint, error) {
 
 // jumpTarget parses a ProxyJump hop "[user@]host[:port]" (an ssh:// URL
 // prefix is accepted too) into a Target that shares the node's
-// known_hosts and identity.
+// known_hosts and identity. Its name does not mention the node, so that
+// a Pool shares one bastion connection between the nodes behind it.
 func jumpTarget(spec string, node Target) (Target, error) {
 	s := strings.TrimPrefix(spec, "ssh://")
-	t := Target{Name: node.Name + " via jump " + s, KnownHosts: node.KnownHosts, Identity: node.Identity, Sudo: "never", Jump: "none"}
+	t := Target{Name: "jump " + s, KnownHosts: node.KnownHosts, Identity: node.Identity, Sudo: "never", Jump: "none"}
 	if i := strings.LastIndexByte(s, '@'); i >= 0 {
 		t.User, s = s[:i], s[i+1:]
 	}

@@ -1,0 +1,134 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestKeepaliveDetectsDeadPeer(t *testing.T) {
+	s := startServer(t)
+	f := newFixture(t, s)
+	f.trust(t, s)
+	o := testOptions()
+	o.KeepAliveInterval, o.KeepAliveMaxMissed = 50*time.Millisecond, 3
+	c, err := Dial(context.Background(), f.target(s), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Alive: keepalives are answered (with a refusal) and nothing closes.
+	time.Sleep(300 * time.Millisecond)
+	if err := c.Err(); err != nil {
+		t.Fatalf("connection died while the peer answered: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(context.Background(), Cmd{Argv: []string{"sleep", "20"}}) }()
+	time.Sleep(100 * time.Millisecond)
+	s.freeze()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrConnectionLost) {
+			t.Fatalf("Run error = %v, want ErrConnectionLost", err)
+		}
+		assertErrContains(t, err, "web01", "keepalive")
+	case <-time.After(5 * time.Second):
+		t.Fatal("a running command did not notice the dead peer")
+	}
+	select {
+	case <-c.Done():
+	default:
+		t.Error("Done not closed")
+	}
+	if !errors.Is(c.Err(), ErrConnectionLost) {
+		t.Errorf("Err() = %v", c.Err())
+	}
+	if err := c.Run(context.Background(), Cmd{Argv: []string{"true"}}); !errors.Is(err, ErrConnectionLost) {
+		t.Errorf("Run on a dead client = %v, want ErrConnectionLost", err)
+	}
+}
+
+func TestConnectionClosedUnderCommand(t *testing.T) {
+	_, _, c := dialTest(t)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(context.Background(), Cmd{Argv: []string{"sleep", "20"}}) }()
+	time.Sleep(100 * time.Millisecond)
+	c.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrConnectionLost) {
+			t.Fatalf("Run error = %v, want ErrConnectionLost", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after Close")
+	}
+}
+
+func TestDialFailures(t *testing.T) {
+	// A port nobody listens on.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedPort := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	// A listener that accepts and never speaks SSH.
+	mute, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mute.Close()
+	go func() {
+		for {
+			c, err := mute.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	mutePort := mute.Addr().(*net.TCPAddr).Port
+	f := newFixture(t)
+	o := testOptions()
+	o.HandshakeTimeout = 300 * time.Millisecond
+	tests := []struct {
+		name    string
+		port    int
+		ctx     func() (context.Context, context.CancelFunc)
+		wantErr []string
+		within  time.Duration
+	}{
+		{name: "refused", port: closedPort, wantErr: []string{"web01 (127.0.0.1:" + strconv.Itoa(closedPort) + "): dial: connection refused"}, within: time.Second},
+		{name: "handshake timeout", port: mutePort, wantErr: []string{"web01 (127.0.0.1:", "handshake", "no SSH handshake within 300ms"}, within: 2 * time.Second},
+		{
+			name: "cancelled during handshake", port: mutePort,
+			ctx: func() (context.Context, context.CancelFunc) {
+				return context.WithTimeout(context.Background(), 100*time.Millisecond)
+			},
+			wantErr: []string{"web01", "deadline exceeded"}, within: time.Second,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.Background(), func() {}
+			if tt.ctx != nil {
+				ctx, cancel = tt.ctx()
+			}
+			defer cancel()
+			tg := Target{Name: "web01", Host: "127.0.0.1", Port: tt.port, Identity: f.identity, KnownHosts: f.knownHosts}
+			start := time.Now()
+			c, err := Dial(ctx, tg, o)
+			if err == nil {
+				c.Close()
+				t.Fatal("Dial succeeded")
+			}
+			if d := time.Since(start); d > tt.within {
+				t.Errorf("took %v, want under %v", d, tt.within)
+			}
+			assertErrContains(t, err, tt.wantErr...)
+		})
+	}
+}

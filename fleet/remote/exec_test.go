@@ -1,0 +1,242 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// dialTest starts a server the fixture trusts and dials it.
+func dialTest(t *testing.T) (*testServer, *fixture, *Client) {
+	t.Helper()
+	s := startServer(t)
+	f := newFixture(t, s)
+	f.trust(t, s)
+	c, err := Dial(context.Background(), f.target(s), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return s, f, c
+}
+
+func TestRunResults(t *testing.T) {
+	_, _, c := dialTest(t)
+	tests := []struct {
+		name       string
+		argv       []string
+		stdin      string
+		wantOut    string
+		wantErr    string
+		wantCode   int
+		wantSignal string
+	}{
+		{name: "ok", argv: []string{"echo", "hello"}, wantOut: "hello\n"},
+		{name: "exit code", argv: []string{"sh", "-c", "echo boom >&2; exit 3"}, wantCode: 3, wantErr: "boom"},
+		{name: "killed", argv: []string{"sh", "-c", "kill -KILL $PPID"}, wantCode: -1, wantSignal: "KILL"},
+		{name: "terminated", argv: []string{"sh", "-c", "kill -TERM $PPID"}, wantCode: -1, wantSignal: "TERM"},
+		{name: "quoting", argv: []string{"printf", "%s|", "a b", "it's", "$HOME", "*", ""}, wantOut: "a b|it's|$HOME|*||"},
+		{name: "stdin", argv: []string{"tr", "a-z", "A-Z"}, stdin: "nixos\n", wantOut: "NIXOS\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			cmd := Cmd{Argv: tt.argv, Stdout: &out}
+			if tt.stdin != "" {
+				cmd.Stdin = strings.NewReader(tt.stdin)
+			}
+			err := c.Run(context.Background(), cmd)
+			if out.String() != tt.wantOut && tt.wantOut != "" {
+				t.Errorf("stdout = %q, want %q", out.String(), tt.wantOut)
+			}
+			if tt.wantCode == 0 {
+				if err != nil {
+					t.Fatalf("Run: %v", err)
+				}
+				return
+			}
+			var ee *ExitError
+			if !errors.As(err, &ee) {
+				t.Fatalf("Run error = %v (%T), want *ExitError", err, err)
+			}
+			if ee.Code != tt.wantCode || ee.Signal != tt.wantSignal {
+				t.Errorf("ExitError code=%d signal=%q, want %d %q", ee.Code, ee.Signal, tt.wantCode, tt.wantSignal)
+			}
+			if !strings.Contains(err.Error(), "web01") || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("error %q should name web01 and contain %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestStdoutStderrApart(t *testing.T) {
+	_, _, c := dialTest(t)
+	var out, errOut bytes.Buffer
+	err := c.Run(context.Background(), Cmd{
+		Argv:   []string{"sh", "-c", "for i in 1 2 3; do echo out$i; echo err$i >&2; done"},
+		Stdout: &out, Stderr: &errOut,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "out1\nout2\nout3\n" || errOut.String() != "err1\nerr2\nerr3\n" {
+		t.Errorf("stdout %q stderr %q", out.String(), errOut.String())
+	}
+}
+
+// countWriter counts bytes, slowly enough that flow control matters.
+type countWriter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (w *countWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.n += len(p)
+	return len(p), nil
+}
+
+func TestLargeOutputNoDeadlock(t *testing.T) {
+	_, _, c := dialTest(t)
+	const size = 20 << 20
+	var out, errOut countWriter
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// Both streams at once: a reader that drained only stdout would stall
+	// once stderr filled the channel window.
+	err := c.Run(ctx, Cmd{
+		Argv:   []string{"sh", "-c", "head -c 20971520 /dev/zero >&2 & head -c 20971520 /dev/zero; wait"},
+		Stdout: &out, Stderr: &errOut,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.n != size || errOut.n != size {
+		t.Errorf("got %d bytes stdout, %d stderr, want %d each", out.n, errOut.n, size)
+	}
+}
+
+func TestRunCancel(t *testing.T) {
+	s, _, c := dialTest(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := c.Run(ctx, Cmd{Argv: []string{"sleep", "30"}})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Run error = %v, want DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("cancel took %v", d)
+	}
+	select {
+	case sig := <-s.signals:
+		if sig != "TERM" {
+			t.Errorf("remote got signal %q, want TERM", sig)
+		}
+	case <-time.After(2 * time.Second):
+		t.Error("remote command was not signalled")
+	}
+	// The connection survives a cancelled command.
+	if err := c.Run(context.Background(), Cmd{Argv: []string{"true"}}); err != nil {
+		t.Errorf("Run after cancel: %v", err)
+	}
+}
+
+func TestSessionsMultiplexed(t *testing.T) {
+	s, _, c := dialTest(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- c.Run(context.Background(), Cmd{Argv: []string{"sh", "-c", "sleep 0.2; echo x"}, Stdout: io.Discard})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if n := s.connCount(); n != 1 {
+		t.Errorf("server saw %d connections, want 1", n)
+	}
+}
+
+// fakeSudo puts a `sudo` first on the server's PATH. With password set it
+// complains like the real one does under -n; otherwise it checks for
+// `-n --` and runs the command.
+func fakeSudo(t *testing.T, s *testServer, password bool) {
+	dir := t.TempDir()
+	script := "#!/bin/sh\n[ \"$1\" = -n ] && [ \"$2\" = -- ] || { echo \"fake sudo: want -n --, got $*\" >&2; exit 99; }\nshift 2\n"
+	if password {
+		script += "echo 'sudo: a password is required' >&2\nexit 1\n"
+	} else {
+		script += "echo SUDO >&2\nexec \"$@\"\n"
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sudo"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s.env = append(s.env, "PATH="+dir+":"+os.Getenv("PATH"))
+}
+
+func TestSudo(t *testing.T) {
+	tests := []struct {
+		name, user, mode string
+		privileged       bool
+		password         bool
+		wantSudo         bool
+		wantSudoErr      bool
+	}{
+		{name: "root needs no sudo", user: "root", privileged: true},
+		{name: "auto non-root", user: "deploy", privileged: true, wantSudo: true},
+		{name: "unprivileged command", user: "deploy"},
+		{name: "never", user: "deploy", mode: "never", privileged: true},
+		{name: "always as root", user: "root", mode: "always", privileged: true, wantSudo: true},
+		{name: "password required", user: "deploy", privileged: true, password: true, wantSudoErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := startServer(t)
+			fakeSudo(t, s, tt.password)
+			f := newFixture(t, s)
+			f.trust(t, s)
+			tg := f.target(s)
+			tg.User, tg.Sudo = tt.user, tt.mode
+			c, err := Dial(context.Background(), tg, testOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			var out, errOut bytes.Buffer
+			err = c.Run(context.Background(), Cmd{Argv: []string{"id", "-n", "-u"}, Privileged: tt.privileged, Stdout: &out, Stderr: &errOut})
+			var se *SudoError
+			if tt.wantSudoErr {
+				if !errors.As(err, &se) {
+					t.Fatalf("Run error = %v, want *SudoError", err)
+				}
+				assertErrContains(t, err, "web01", "password", "deploy")
+				return
+			}
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if got := strings.Contains(errOut.String(), "SUDO"); got != tt.wantSudo {
+				t.Errorf("ran through sudo = %v, want %v (stderr %q)", got, tt.wantSudo, errOut.String())
+			}
+			if !s.sawUser(tt.user) {
+				t.Errorf("server did not see login user %q", tt.user)
+			}
+		})
+	}
+}

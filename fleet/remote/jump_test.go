@@ -1,0 +1,138 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// startBastion starts a server that forwards direct-tcpip channels.
+func startBastion(t *testing.T) *testServer {
+	s := startServer(t)
+	s.forward = true
+	return s
+}
+
+func TestJumpHost(t *testing.T) {
+	b1, b2, target := startBastion(t), startBastion(t), startServer(t)
+	tests := []struct {
+		name    string
+		jump    string
+		trusted []*testServer
+		wantErr []string
+		used    []*testServer // bastions that must have forwarded
+	}{
+		{name: "one bastion", jump: fmt.Sprintf("jumper@127.0.0.1:%d", b1.port), trusted: []*testServer{b1, target}, used: []*testServer{b1}},
+		{name: "two hops", jump: fmt.Sprintf("127.0.0.1:%d,jumper@127.0.0.1:%d", b1.port, b2.port), trusted: []*testServer{b1, b2, target}, used: []*testServer{b1, b2}},
+		{
+			name: "unknown bastion", jump: fmt.Sprintf("127.0.0.1:%d", b1.port), trusted: []*testServer{target},
+			wantErr: []string{"jump 127.0.0.1:", "host key unknown", "nixdeck trust web01`"},
+		},
+		{
+			name: "unknown target behind a known bastion", jump: fmt.Sprintf("127.0.0.1:%d", b1.port), trusted: []*testServer{b1},
+			wantErr: []string{"web01 (127.0.0.1:", "host key unknown"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, b1, b2, target)
+			for _, s := range tt.trusted {
+				f.trust(t, s)
+			}
+			before := map[*testServer]int32{}
+			for _, s := range tt.used {
+				before[s] = s.forwards.Load()
+			}
+			tg := f.target(target)
+			tg.Jump = tt.jump
+			c, err := Dial(context.Background(), tg, testOptions())
+			if len(tt.wantErr) > 0 {
+				var he *HostKeyError
+				if !errors.As(err, &he) {
+					t.Fatalf("Dial error = %v, want *HostKeyError", err)
+				}
+				assertErrContains(t, err, tt.wantErr...)
+				return
+			}
+			mustRun(t, c, err)
+			for _, s := range tt.used {
+				if s.forwards.Load() == before[s] {
+					t.Errorf("bastion %s forwarded nothing", s.addr)
+				}
+			}
+			if !b1.sawUser("jumper") && !b2.sawUser("jumper") {
+				t.Error("the jump spec's user was not used")
+			}
+		})
+	}
+}
+
+// writeSSHConfig writes an ssh_config file and returns its path.
+func writeSSHConfig(t *testing.T, dir, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, "ssh_config")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestSSHConfigDial(t *testing.T) {
+	bastion, target := startBastion(t), startServer(t)
+	f := newFixture(t, bastion, target)
+	f.trust(t, bastion)
+	f.trust(t, target)
+	cfg := writeSSHConfig(t, f.home, fmt.Sprintf(`
+Host web
+  HostName 127.0.0.1
+  Port %d
+  User deploy
+  IdentityFile ~/id_test
+
+Host bastion
+  HostName 127.0.0.1
+  Port %d
+  User cfgjumper
+  IdentityFile ~/id_test
+
+Host behind
+  HostName 127.0.0.1
+  Port %d
+  IdentityFile ~/id_test
+  ProxyJump bastion
+`, target.port, bastion.port, target.port))
+	o := testOptions()
+	o.SSHConfigPath = cfg
+	tests := []struct {
+		name     string
+		target   Target
+		wantUser string
+		viaJump  bool
+	}{
+		{name: "alias", target: Target{Name: "web01", Host: "web", KnownHosts: f.knownHosts}, wantUser: "deploy"},
+		{name: "fleet file wins", target: Target{Name: "web01", Host: "web", User: "root", KnownHosts: f.knownHosts}, wantUser: "root"},
+		{name: "ProxyJump", target: Target{Name: "web01", Host: "behind", KnownHosts: f.knownHosts}, wantUser: "root", viaJump: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fw := bastion.forwards.Load()
+			c, err := Dial(context.Background(), tt.target, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if c.User() != tt.wantUser || !target.sawUser(tt.wantUser) {
+				t.Errorf("user %q (server saw it: %v), want %q", c.User(), target.sawUser(tt.wantUser), tt.wantUser)
+			}
+			if via := bastion.forwards.Load() > fw; via != tt.viaJump {
+				t.Errorf("through the bastion = %v, want %v", via, tt.viaJump)
+			}
+			if tt.viaJump && !bastion.sawUser("cfgjumper") {
+				t.Error("the bastion's ssh_config User was not used")
+			}
+		})
+	}
+}

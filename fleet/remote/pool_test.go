@@ -1,0 +1,106 @@
+package remote
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+)
+
+func TestPool(t *testing.T) {
+	s := startServer(t)
+	f := newFixture(t, s)
+	f.trust(t, s)
+	tg := f.target(s)
+	p := NewPool(testOptions())
+	defer p.Close()
+	ctx := context.Background()
+
+	// Concurrent Gets share one dial.
+	var wg sync.WaitGroup
+	got := make([]*Client, 8)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := p.Get(ctx, tg)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = c
+		}()
+	}
+	wg.Wait()
+	for _, c := range got[1:] {
+		if c != got[0] {
+			t.Fatal("Get returned different clients for one target")
+		}
+	}
+	if n := s.connCount(); n != 1 {
+		t.Errorf("%d connections after 8 Gets, want 1", n)
+	}
+
+	fresh, err := p.Fresh(ctx, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh == got[0] || s.connCount() != 2 {
+		t.Errorf("Fresh did not make a new connection (server saw %d)", s.connCount())
+	}
+	if c, _ := p.Get(ctx, tg); c != got[0] {
+		t.Error("Fresh replaced a live pooled connection")
+	}
+
+	// A dead pooled connection is replaced on the next Get.
+	got[0].Close()
+	again, err := p.Get(ctx, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again == got[0] {
+		t.Error("Get returned a closed client")
+	}
+	if err := again.Run(ctx, Cmd{Argv: []string{"true"}}); err != nil {
+		t.Error(err)
+	}
+
+	p.Close()
+	for _, c := range []*Client{again, fresh} {
+		select {
+		case <-c.Done():
+		default:
+			t.Error("Pool.Close left a connection open")
+		}
+	}
+	if _, err := p.Get(ctx, tg); err == nil {
+		t.Error("Get after Close succeeded")
+	}
+}
+
+func TestPoolSharesBastion(t *testing.T) {
+	bastion, a, b := startBastion(t), startServer(t), startServer(t)
+	f := newFixture(t, bastion, a, b)
+	for _, s := range []*testServer{bastion, a, b} {
+		f.trust(t, s)
+	}
+	p := NewPool(testOptions())
+	defer p.Close()
+	for i, s := range []*testServer{a, b} {
+		tg := f.target(s)
+		tg.Name = fmt.Sprintf("web%02d", i+1)
+		tg.Jump = fmt.Sprintf("127.0.0.1:%d", bastion.port)
+		c, err := p.Get(context.Background(), tg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Run(context.Background(), Cmd{Argv: []string{"true"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := bastion.connCount(); n != 1 {
+		t.Errorf("bastion saw %d connections, want 1 shared", n)
+	}
+	if n := bastion.forwards.Load(); n != 2 {
+		t.Errorf("bastion forwarded %d channels, want 2", n)
+	}
+}
