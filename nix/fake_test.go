@@ -29,6 +29,7 @@ type fakeCall struct {
 	stdout     string
 	stderr     string
 	err        error
+	block      bool
 	gotStdin   string
 }
 
@@ -73,6 +74,9 @@ func (c *fakeCall) exit(code int) *fakeCall {
 	return c
 }
 
+// hang makes the command run until its context ends.
+func (c *fakeCall) hang() *fakeCall { c.block = true; return c }
+
 // fail makes the command fail with err (e.g. a lost connection).
 func (c *fakeCall) fail(err error) *fakeCall { c.err = err; return c }
 
@@ -103,6 +107,10 @@ func (f *fakeRunner) Run(ctx context.Context, cmd Cmd) error {
 	}
 	if c.stdin != nil && *c.stdin != c.gotStdin {
 		f.t.Errorf("fake runner: %s: stdin\n got: %q\nwant: %q", ShellJoin(cmd.Argv), c.gotStdin, *c.stdin)
+	}
+	if c.block {
+		<-ctx.Done()
+		return ctx.Err()
 	}
 	if err := ctx.Err(); err != nil {
 		return err

@@ -1,0 +1,130 @@
+package nix
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Outcome classifies how an activation ended, from NixOS's exit codes.
+type Outcome int
+
+// Activation outcomes.
+const (
+	// OutcomeDone: exit 0, the system is active.
+	OutcomeDone Outcome = iota
+	// OutcomeRefused: exit 1, bad arguments or the switch lock was held; nothing changed.
+	OutcomeRefused
+	// OutcomeActivationFailed: exit 2, an activation script failed; the new system runs anyway.
+	OutcomeActivationFailed
+	// OutcomeUnitsFailed: exit 4, switched, but some units failed.
+	OutcomeUnitsFailed
+	// OutcomeRebootRequired: exit 100, the change only takes effect after a reboot.
+	OutcomeRebootRequired
+	// OutcomeConnectionLost: the host could not be reached again; result unknown.
+	OutcomeConnectionLost
+	// OutcomeTimedOut: the activation exceeded its timeout and was killed.
+	OutcomeTimedOut
+	// OutcomeFailed: any other failure (other exit codes, profile update failed).
+	OutcomeFailed
+)
+
+var outcomeNames = [...]string{"done", "refused", "activation failed", "units failed", "reboot required", "connection lost", "timed out", "failed"}
+
+// String names the outcome for tables and logs.
+func (o Outcome) String() string {
+	if o < 0 || int(o) >= len(outcomeNames) {
+		return fmt.Sprintf("outcome(%d)", int(o))
+	}
+	return outcomeNames[o]
+}
+
+// MarshalText makes outcomes readable in JSON.
+func (o Outcome) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
+// OK reports whether the new configuration is in place as asked.
+func (o Outcome) OK() bool { return o == OutcomeDone }
+
+// outcomeOf maps switch-to-configuration's exit status.
+func outcomeOf(code int) Outcome {
+	switch code {
+	case 0:
+		return OutcomeDone
+	case 1:
+		return OutcomeRefused
+	case 2:
+		return OutcomeActivationFailed
+	case 4:
+		return OutcomeUnitsFailed
+	case 100:
+		return OutcomeRebootRequired
+	}
+	return OutcomeFailed
+}
+
+// follower streams a detached activation's output across reconnections.
+type follower struct {
+	req        ActivateRequest
+	lines      *Lines
+	offset     int64
+	reconnects int
+	runner     Runner
+	lost       error
+}
+
+// run follows until the activation records a status; on a lost connection
+// it reconnects (with backoff, until actx ends) and resumes at offset.
+func (f *follower) run(actx, ctx context.Context, r Runner) (string, error) {
+	f.runner = r
+	for attempt := 0; ; attempt++ {
+		if f.lost == nil {
+			status, err := f.follow(actx)
+			if !errors.Is(err, ErrConnectionLost) {
+				return status, err
+			}
+			f.lost = err
+		}
+		if f.req.Reconnect == nil {
+			return "", f.lost
+		}
+		select {
+		case <-actx.Done():
+			return "", fmt.Errorf("%w; gave up reconnecting: %w", f.lost, actx.Err())
+		case <-time.After(reconnectBackoff(attempt)):
+		}
+		nr, err := f.req.Reconnect(actx)
+		if err != nil {
+			continue
+		}
+		f.runner, f.lost = nr, nil
+		f.reconnects++
+	}
+}
+
+// follow runs one follow command from the current offset.
+func (f *follower) follow(ctx context.Context) (string, error) {
+	var errb bytes.Buffer
+	c := f.req.followCmd(f.offset)
+	c.Stdout = writerFunc(func(p []byte) (int, error) {
+		f.offset += int64(len(p))
+		return f.lines.Write(p)
+	})
+	c.Stderr = &errb
+	if err := f.runner.Run(ctx, c); err != nil {
+		return "", fmt.Errorf("follow activation: %w", err)
+	}
+	for _, l := range strings.Split(errb.String(), "\n") {
+		if st, ok := strings.CutPrefix(l, "status="); ok {
+			return st, nil
+		}
+	}
+	return "", fmt.Errorf("follow activation: no status in %q", errb.String())
+}
+
+// writerFunc adapts a function to io.Writer.
+type writerFunc func(p []byte) (int, error)
+
+func (w writerFunc) Write(p []byte) (int, error) { return w(p) }

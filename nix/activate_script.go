@@ -1,0 +1,116 @@
+package nix
+
+import "strconv"
+
+// The activation runs detached from the SSH session in /run/nixdeck/<op>/
+// (root-only): out (stdout and stderr), pid, mode (systemd or setsid) and,
+// when it has finished, status ("activate N", "profile N" or "killed -").
+// Separate short commands start it, follow its output from a byte offset
+// and stop it, so a dropped connection only interrupts the following.
+
+// activateRunScript is the detached process: set the profile for
+// switch/boot, then run the system's switch-to-configuration, and record
+// the exit status atomically. Arguments: dir, system, action, generation.
+const activateRunScript = `dir=$1 sys=$2 action=$3 gen=$4
+exec >>"$dir/out" 2>&1 </dev/null
+echo $$ >"$dir/pid.tmp" && mv "$dir/pid.tmp" "$dir/pid"
+finish() { echo "$1 $2" >"$dir/status.tmp"; mv "$dir/status.tmp" "$dir/status"; exit 0; }
+case $action in
+switch | boot)
+  if [ -n "$gen" ]; then
+    nix-env -p ` + SystemProfile + ` --switch-generation "$gen" || finish profile $?
+  else
+    nix-env -p ` + SystemProfile + ` --set "$sys" || finish profile $?
+  fi
+  ;;
+esac
+"$sys/bin/switch-to-configuration" "$action"
+finish activate $?
+`
+
+// activateLaunchScript creates the run directory and starts the run
+// script under systemd-run (its own unit, outside the SSH session's scope)
+// or, without systemd, in a new session with setsid/nohup. It returns once
+// the process has written its pid. Arguments: dir, system, action,
+// generation, unit.
+var activateLaunchScript = `set -eu
+dir=$1 unit=$5
+run=` + ShellQuote(activateRunScript) + `
+mkdir -p -m 0755 ` + NixdeckRunDir + `
+mkdir -m 0700 "$dir"
+: >"$dir/out"
+if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then
+  echo systemd >"$dir/mode"
+  systemd-run --unit="$unit" --collect --quiet --service-type=exec -- sh -c "$run" sh "$1" "$2" "$3" "$4"
+else
+  echo setsid >"$dir/mode"
+  setsid nohup sh -c "$run" sh "$1" "$2" "$3" "$4" </dev/null >/dev/null 2>&1 &
+fi
+i=0
+while [ ! -e "$dir/pid" ] && [ ! -e "$dir/status" ]; do
+  i=$((i + 1))
+  if [ $i -gt 100 ]; then echo "activation did not start" >&2; exit 1; fi
+  sleep 0.1
+done
+`
+
+// activateFollowScript prints the output from byte offset $2 as it grows
+// and, when the activation has ended, its status on stderr as
+// "status=…" ("gone" when the directory vanished, e.g. after a reboot;
+// "vanished" when the process died without recording a status).
+const activateFollowScript = `dir=$1 off=$2
+if [ ! -d "$dir" ]; then echo "status=gone" >&2; exit 0; fi
+while :; do
+  st=
+  if [ -e "$dir/status" ]; then st=$(cat "$dir/status"); fi
+  sz=$(stat -c %s "$dir/out")
+  if [ "$sz" -gt "$off" ]; then
+    tail -c +$((off + 1)) "$dir/out" | head -c $((sz - off))
+    off=$sz
+  fi
+  if [ -n "$st" ]; then echo "status=$st" >&2; exit 0; fi
+  if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
+    if [ -e "$dir/status" ]; then continue; fi
+    echo "status=vanished" >&2
+    exit 0
+  fi
+  sleep 0.2
+done
+`
+
+// activateKillScript stops a timed-out activation: the unit under systemd,
+// else the process group setsid gave it, and records "killed".
+// Arguments: dir, unit.
+const activateKillScript = `dir=$1 unit=$2
+if [ "$(cat "$dir/mode" 2>/dev/null)" = systemd ]; then
+  systemctl kill --signal=KILL "$unit" 2>/dev/null
+  systemctl stop "$unit" 2>/dev/null
+else
+  pid=$(cat "$dir/pid" 2>/dev/null)
+  pg=$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')
+  if [ -n "$pg" ]; then kill -KILL "-$pg" 2>/dev/null; fi
+fi
+if [ ! -e "$dir/status" ]; then echo "killed -" >"$dir/status"; fi
+`
+
+func (q ActivateRequest) dir() string  { return NixdeckRunDir + "/" + q.OpID }
+func (q ActivateRequest) unit() string { return "nixdeck-" + q.OpID }
+
+// launchCmd starts the detached activation.
+func (q ActivateRequest) launchCmd() Cmd {
+	gen := ""
+	if q.Generation > 0 {
+		gen = strconv.Itoa(q.Generation)
+	}
+	return Cmd{Argv: []string{"sh", "-c", activateLaunchScript, "sh", q.dir(), q.Path, string(q.Action), gen, q.unit()}, Privileged: true}
+}
+
+// followCmd streams the output from offset and ends with the status.
+func (q ActivateRequest) followCmd(offset int64) Cmd {
+	return Cmd{Argv: []string{"sh", "-c", activateFollowScript, "sh", q.dir(), strconv.FormatInt(offset, 10)}, Privileged: true}
+}
+
+// killCmd stops the activation.
+func (q ActivateRequest) killCmd() Cmd {
+	return Cmd{Argv: []string{"sh", "-c", activateKillScript, "sh", q.dir(), q.unit()}, Privileged: true}
+}
