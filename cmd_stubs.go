@@ -18,11 +18,3 @@ func (c *statusCmd) Run(g *globals) error { return errNotYet }
 type generationsCmd struct{}
 
 func (c *generationsCmd) Run(g *globals) error { return errNotYet }
-
-type diffCmd struct{}
-
-func (c *diffCmd) Run(g *globals) error { return errNotYet }
-
-type labCmd struct{}
-
-func (c *labCmd) Run(g *globals) error { return errNotYet }

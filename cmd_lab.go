@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"nixdeck/lab"
+)
+
+// labCmd groups the lab subcommands: a local fleet of NixOS-like hosts.
+type labCmd struct {
+	Up     labUpCmd     `cmd:"" help:"Start a fresh lab (taking down one already in the directory) and print its fleet file."`
+	Down   labDownCmd   `cmd:"" help:"Stop every process of the lab."`
+	Status labStatusCmd `cmd:"" help:"Show each lab host: sshd, port, generations, current system, next build."`
+	Change labChangeCmd `cmd:"" help:"Change the selected hosts' configuration so that their next build differs."`
+	Host   labHostCmd   `cmd:"" help:"Stop or start one host's sshd (an unreachable host)."`
+}
+
+// labDir is the --dir flag every lab subcommand takes.
+type labDir struct {
+	Dir string `placeholder:"D" help:"Lab directory (default $$XDG_STATE_HOME/nixdeck/lab, else ~/.local/state/nixdeck/lab)."`
+}
+
+// path returns the lab directory to use.
+func (d labDir) path() string {
+	if d.Dir == "" {
+		return lab.DefaultDir()
+	}
+	return d.Dir
+}
+
+// open reads the lab in the directory.
+func (d labDir) open() (*lab.Lab, error) { return lab.Open(d.path()) }
+
+// labUpCmd implements `nixdeck lab up`.
+type labUpCmd struct {
+	labDir
+	Hosts int `default:"6" help:"Number of hosts (the first is the canary, then web and db hosts)."`
+}
+
+// Run implements `nixdeck lab up`.
+func (c *labUpCmd) Run(g *globals) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	start := time.Now()
+	l, err := lab.Up(ctx, lab.Options{Dir: c.path(), Hosts: c.Hosts})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "lab: %d hosts up in %s (ports %d-%d); try: nixdeck -f %s check\n",
+		len(l.Hosts), time.Since(start).Round(100*time.Millisecond), minPort(l), maxPort(l), l.FleetPath)
+	fmt.Println(l.FleetPath)
+	return nil
+}
+
+func minPort(l *lab.Lab) int {
+	m := l.Hosts[0].Port
+	for _, h := range l.Hosts {
+		m = min(m, h.Port)
+	}
+	return m
+}
+
+func maxPort(l *lab.Lab) int {
+	m := 0
+	for _, h := range l.Hosts {
+		m = max(m, h.Port)
+	}
+	return m
+}
+
+// labDownCmd implements `nixdeck lab down`.
+type labDownCmd struct{ labDir }
+
+// Run implements `nixdeck lab down`.
+func (c *labDownCmd) Run(g *globals) error {
+	l, err := c.open()
+	if err != nil {
+		return err
+	}
+	if err := l.Down(context.Background()); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "lab: %d hosts down (%s)\n", len(l.Hosts), l.Dir)
+	return nil
+}
+
+// labStatusCmd implements `nixdeck lab status`.
+type labStatusCmd struct{ labDir }
+
+// Run implements `nixdeck lab status`.
+func (c *labStatusCmd) Run(g *globals) error {
+	l, err := c.open()
+	if err != nil {
+		return err
+	}
+	sts, err := l.Status()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("lab %s (fleet file %s)\n", l.Dir, l.FleetPath)
+	writeLabStatus(os.Stdout, sts)
+	return nil
+}
+
+// writeLabStatus prints one table row per host.
+func writeLabStatus(w io.Writer, sts []lab.HostStatus) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tPORT\tSSHD\tGENERATIONS\tCURRENT SYSTEM\tNEXT BUILD")
+	for _, s := range sts {
+		sshd := "down"
+		if s.SSHD {
+			sshd = "up"
+		}
+		gens := make([]string, len(s.Generations))
+		for i, g := range s.Generations {
+			gens[i] = fmt.Sprint(g)
+			if g == s.Profile {
+				gens[i] += "*"
+			}
+		}
+		cur := shortStorePath(s.Current)
+		if s.Booted != "" && s.Booted != s.Current {
+			cur += " (booted " + shortStorePath(s.Booted) + ")"
+		}
+		next := "release " + s.Release
+		if s.Fault != "" {
+			next += ", fault " + s.Fault
+		}
+		if s.Bump > 0 {
+			next += fmt.Sprintf(", bump %d", s.Bump)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", s.Name, s.Port, sshd, strings.Join(gens, " "), cur, next)
+	}
+	tw.Flush()
+}
+
+// shortStorePath shows a store path as its hash prefix and name.
+func shortStorePath(p string) string {
+	if p == "" {
+		return "-"
+	}
+	base := filepath.Base(p)
+	if hash, name, ok := strings.Cut(base, "-"); ok && len(hash) > 7 {
+		return hash[:7] + "…-" + name
+	}
+	return base
+}
+
+// labChangeCmd implements `nixdeck lab change`.
+type labChangeCmd struct {
+	labDir
+	Selector string `arg:"" name:"SEL" help:"Hosts: comma list of names, @tags, globs, !exclusions."`
+	Release  string `enum:",a,b" default:"" help:"Package set of the next build: a or b."`
+	Fault    string `enum:",none,fail,units,hang,breakssh,reboot" default:"" placeholder:"KIND" help:"Fault in the next build: fail, units, hang, breakssh, reboot, or none to clear."`
+	Bump     bool   `help:"Make the next build new (a new app version) even if nothing else changed."`
+}
+
+// Run implements `nixdeck lab change`.
+func (c *labChangeCmd) Run(g *globals) error {
+	if c.Release == "" && c.Fault == "" && !c.Bump {
+		return exitCode(2, fmt.Errorf("lab change: nothing to change: give --release, --fault or --bump"))
+	}
+	l, err := c.open()
+	if err != nil {
+		return err
+	}
+	names, err := l.Select(c.Selector)
+	if err != nil {
+		return exitCode(2, err)
+	}
+	if err := l.Change(c.Selector, lab.ChangeOptions{Release: c.Release, Fault: c.Fault, Bump: c.Bump}); err != nil {
+		return err
+	}
+	sts, err := l.Status()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("changed %s; next build:\n", strings.Join(names, ", "))
+	writeLabStatus(os.Stdout, selectStatus(sts, names))
+	return nil
+}
+
+// selectStatus keeps the statuses of the named hosts.
+func selectStatus(sts []lab.HostStatus, names []string) []lab.HostStatus {
+	var out []lab.HostStatus
+	for _, s := range sts {
+		for _, n := range names {
+			if s.Name == n {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// labHostCmd implements `nixdeck lab host NAME down|up`.
+type labHostCmd struct {
+	labDir
+	Name  string `arg:"" help:"Lab host name."`
+	State string `arg:"" enum:"down,up" help:"down stops the host's sshd, up starts it again."`
+}
+
+// Run implements `nixdeck lab host`.
+func (c *labHostCmd) Run(g *globals) error {
+	l, err := c.open()
+	if err != nil {
+		return err
+	}
+	if err := l.SetHost(c.Name, c.State == "up"); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "lab host %s: sshd %s\n", c.Name, c.State)
+	return nil
+}

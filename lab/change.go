@@ -1,0 +1,153 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+)
+
+// ChangeOptions say how `lab change` alters the selected hosts' next build.
+type ChangeOptions struct {
+	// Release switches the package set: "a" or "b"; "" keeps it.
+	Release string
+	// Fault bakes a fault into the next system: fail (activation exits 2),
+	// units (exits 4), hang (never returns), breakssh (stops the sshd
+	// listener), reboot (a new kernel); "none" clears it, "" keeps it.
+	Fault string
+	// Bump makes the next system new even when nothing else changed.
+	Bump bool
+}
+
+// Faults are the fault kinds ChangeOptions.Fault accepts besides "none".
+var Faults = []string{"fail", "units", "hang", "breakssh", "reboot"}
+
+// Change rewrites the lab flake's state so that the next build of the
+// hosts matching sel differs as opts say. sel is a comma list of host
+// names, @tags, globs and !exclusions; "" selects every host.
+func (l *Lab) Change(sel string, opts ChangeOptions) error {
+	switch opts.Release {
+	case "", "a", "b":
+	default:
+		return fmt.Errorf("lab change: release %q: want a or b", opts.Release)
+	}
+	if opts.Fault != "" && opts.Fault != "none" && !contains(Faults, opts.Fault) {
+		return fmt.Errorf("lab change: fault %q: want one of %s or none", opts.Fault, strings.Join(Faults, ", "))
+	}
+	names, err := l.Select(sel)
+	if err != nil {
+		return err
+	}
+	st, err := l.readState()
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		hc := st.Hosts[n]
+		if hc == nil {
+			return fmt.Errorf("lab change: host %s is missing from %s/state.json", n, l.FlakeDir)
+		}
+		if opts.Release != "" {
+			hc.Release = opts.Release
+		}
+		switch opts.Fault {
+		case "":
+		case "none":
+			hc.Fault = ""
+		default:
+			hc.Fault = opts.Fault
+		}
+		if opts.Bump {
+			hc.Bump++
+		}
+	}
+	return l.writeState(st)
+}
+
+// Select returns the names of the hosts that sel matches, in lab order:
+// a comma list of names, @tags and globs, where !x removes matches of x;
+// an empty sel or one of only exclusions starts from every host.
+func (l *Lab) Select(sel string) ([]string, error) {
+	var include, exclude []string
+	for _, term := range strings.Split(sel, ",") {
+		term = strings.TrimSpace(term)
+		switch {
+		case term == "":
+		case strings.HasPrefix(term, "!"):
+			exclude = append(exclude, term[1:])
+		default:
+			include = append(include, term)
+		}
+	}
+	for _, term := range append(append([]string{}, include...), exclude...) {
+		if !l.anyMatches(term) {
+			return nil, fmt.Errorf("lab: selector %q matches no lab host", term)
+		}
+	}
+	var names []string
+	for _, h := range l.Hosts {
+		in := len(include) == 0
+		for _, term := range include {
+			in = in || matches(h, term)
+		}
+		for _, term := range exclude {
+			in = in && !matches(h, term)
+		}
+		if in {
+			names = append(names, h.Name)
+		}
+	}
+	return names, nil
+}
+
+// anyMatches reports whether a selector term matches some host.
+func (l *Lab) anyMatches(term string) bool {
+	for _, h := range l.Hosts {
+		if matches(h, term) {
+			return true
+		}
+	}
+	return false
+}
+
+// matches reports whether one selector term (name, @tag or glob) matches h.
+func matches(h Host, term string) bool {
+	if tag, ok := strings.CutPrefix(term, "@"); ok {
+		return contains(h.Tags, tag)
+	}
+	ok, err := path.Match(term, h.Name)
+	return err == nil && ok
+}
+
+// contains reports whether list holds s.
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// SetHost stops (up false) or starts (up true) the named host's sshd, to
+// make the host unreachable or bring it back; the host keeps its port.
+func (l *Lab) SetHost(name string, up bool) error {
+	h, err := l.host(name)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if !up {
+		return l.stopSSHD(ctx, name)
+	}
+	if l.sshdPid(name) != 0 {
+		return nil
+	}
+	if l.nsInode(name) == 0 {
+		return fmt.Errorf("lab host %s: its namespace is gone (the lab is down; run `nixdeck lab up`)", name)
+	}
+	_, err = l.startSSHD(ctx, name, h.Port)
+	return err
+}

@@ -1,0 +1,80 @@
+package lab
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDownLeavesNothing starts a lab, leaves detached processes in its
+// hosts (as a detached activation would), takes it down and checks that no
+// process of any host namespace survives and no namespace stays mounted.
+func TestDownLeavesNothing(t *testing.T) {
+	l := Start(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	inodes := map[uint64]string{}
+	var pids []int
+	for _, h := range l.Hosts {
+		inodes[l.nsInode(h.Name)] = h.Name
+		pids = append(pids, l.sshdPid(h.Name))
+		if _, err := l.Exec(ctx, h.Name, []string{"sh", "-c", "setsid -f sleep 600 </dev/null >/dev/null 2>&1"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(processesIn(inodes)); n < 2*len(l.Hosts) {
+		t.Fatalf("%d processes in the lab before down, want sshd and a sleeper per host", n)
+	}
+	if err := l.Down(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if left := processesIn(inodes); len(left) != 0 {
+		t.Errorf("processes left after down: %v", left)
+	}
+	for _, pid := range pids {
+		// A killed daemon may stay a zombie until init reaps it; it runs no more.
+		if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil && !strings.Contains(string(b), ") Z ") {
+			t.Errorf("sshd pid %d still runs: %s", pid, b)
+		}
+	}
+	for _, h := range l.Hosts {
+		if isMountPoint(l.nsFile(h.Name)) {
+			t.Errorf("%s: namespace file still mounted", h.Name)
+		}
+	}
+	if isMountPoint(l.nsDir()) {
+		t.Errorf("%s still mounted", l.nsDir())
+	}
+}
+
+// TestSelect checks host selection for lab change.
+func TestSelect(t *testing.T) {
+	l := newLab("/nonexistent", makeHosts(5)) // canary web01 db01 web02 db02
+	tests := []struct {
+		sel  string
+		want string
+		err  bool
+	}{
+		{"", "canary web01 db01 web02 db02", false},
+		{"canary", "canary", false},
+		{"@web", "web01 web02", false},
+		{"web*,!web02", "web01", false},
+		{"!@db", "canary web01 web02", false},
+		{"@db,canary", "canary db01 db02", false},
+		{"nosuch", "", true},
+		{"@web,!@nosuch", "", true},
+	}
+	for _, tt := range tests {
+		got, err := l.Select(tt.sel)
+		if (err != nil) != tt.err {
+			t.Errorf("Select(%q) error %v, want error %v", tt.sel, err, tt.err)
+			continue
+		}
+		if s := strings.Join(got, " "); !tt.err && s != tt.want {
+			t.Errorf("Select(%q) = %q, want %q", tt.sel, s, tt.want)
+		}
+	}
+}
