@@ -1,0 +1,143 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"nixdeck/nix"
+)
+
+// runnerFunc adapts a function to nix.Runner.
+type runnerFunc func(ctx context.Context, c nix.Cmd) error
+
+func (f runnerFunc) Run(ctx context.Context, c nix.Cmd) error { return f(ctx, c) }
+
+// fakeConnector hands out one runner per node name, or that node's dial error.
+type fakeConnector struct {
+	runners map[string]nix.Runner
+	errs    map[string]error
+}
+
+func (f fakeConnector) Runner(_ context.Context, n *Node) (nix.Runner, error) {
+	if err := f.errs[n.Name]; err != nil {
+		return nil, err
+	}
+	return f.runners[n.Name], nil
+}
+
+func (f fakeConnector) Fresh(ctx context.Context, n *Node) (nix.Runner, error) { return f.Runner(ctx, n) }
+
+func nodes(names ...string) []*Node {
+	var ns []*Node
+	for _, n := range names {
+		ns = append(ns, &Node{Name: n, Host: n + ".example.org"})
+	}
+	return ns
+}
+
+func TestRunHostsBoundsParallelismAndReportsEveryHost(t *testing.T) {
+	var running, peak atomic.Int32
+	slow := runnerFunc(func(ctx context.Context, c nix.Cmd) error {
+		n := running.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(30 * time.Millisecond)
+		running.Add(-1)
+		return nil
+	})
+	ns := nodes("a", "b", "c", "d", "e")
+	conn := fakeConnector{runners: map[string]nix.Runner{"a": slow, "b": slow, "c": slow, "e": slow},
+		errs: map[string]error{"d": errors.New("d (d.example.org:22): dial: connection refused")}}
+	events := RunHosts(context.Background(), conn, ns, 2, func(ctx context.Context, h *HostRun) error {
+		h.Log("test")("hello from " + h.Node.Name)
+		return h.Runner.Run(ctx, nix.Cmd{Argv: []string{"true"}})
+	})
+	seq := map[string][]string{}
+	for e := range events {
+		var s string
+		switch e := e.(type) {
+		case PhaseEvent:
+			s = string(e.Phase)
+		case LogEvent:
+			s = "log:" + e.Line
+		case DoneEvent:
+			s = fmt.Sprintf("done:%v", e.Err)
+		}
+		if e.At().IsZero() {
+			t.Errorf("event without time: %#v", e)
+		}
+		seq[e.Host()] = append(seq[e.Host()], s)
+	}
+	if p := peak.Load(); p != 2 {
+		t.Errorf("peak parallelism %d, want 2", p)
+	}
+	want := map[string]string{
+		"a": "queued|connecting|log:hello from a|done|done:<nil>",
+		"d": "queued|connecting|failed|done:d (d.example.org:22): dial: connection refused",
+	}
+	for h, w := range want {
+		if got := strings.Join(seq[h], "|"); got != w {
+			t.Errorf("host %s events %q, want %q", h, got, w)
+		}
+	}
+	if len(seq) != 5 {
+		t.Errorf("events for %d hosts, want 5", len(seq))
+	}
+}
+
+func TestReadStates(t *testing.T) {
+	state := "hostname=web1\ncurrent=/nix/store/lwgy6jr0kqfbnjh3lb8ss0yf4cvksxv3-nixos-system-web1-24.05\n" +
+		"profile_link=system-3-link\nswitch_lock=free\nnixdeck_lock=free\nuptime=61.2\nend=1\n"
+	ok := runnerFunc(func(ctx context.Context, c nix.Cmd) error {
+		if len(c.Argv) != 3 || c.Argv[0] != "sh" || c.Privileged {
+			return fmt.Errorf("unexpected %v", c.Argv)
+		}
+		_, err := io.WriteString(c.Stdout, state)
+		return err
+	})
+	broken := runnerFunc(func(ctx context.Context, c nix.Cmd) error {
+		return fmt.Errorf("db1 (10.0.0.2:22): %w", nix.ErrConnectionLost)
+	})
+	ns := nodes("web1", "db1", "cache")
+	conn := fakeConnector{runners: map[string]nix.Runner{"web1": ok, "db1": broken},
+		errs: map[string]error{"cache": errors.New("cache (cache.example.org:22): dial: no route to host")}}
+	got := CollectStates(ns, ReadStates(context.Background(), conn, ns, 10))
+	if got[0].Err != nil || got[0].State == nil || got[0].State.ProfileGeneration != 3 || got[0].State.Uptime != 61*time.Second {
+		t.Errorf("web1: %+v", got[0])
+	}
+	if got[1].State != nil || !errors.Is(got[1].Err, nix.ErrConnectionLost) || !strings.HasPrefix(got[1].Err.Error(), "db1") {
+		t.Errorf("db1: %+v", got[1])
+	}
+	if got[2].Node.Name != "cache" || got[2].Err == nil || !strings.Contains(got[2].Err.Error(), "no route to host") {
+		t.Errorf("cache: %+v", got[2])
+	}
+}
+
+func TestRunHostsCancelledStillEndsEveryHost(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	block := runnerFunc(func(ctx context.Context, c nix.Cmd) error { <-ctx.Done(); return ctx.Err() })
+	ns := nodes("a", "b", "c")
+	conn := fakeConnector{runners: map[string]nix.Runner{"a": block, "b": block, "c": block}}
+	events := RunHosts(ctx, conn, ns, 1, func(ctx context.Context, h *HostRun) error {
+		return h.Runner.Run(ctx, nix.Cmd{Argv: []string{"sleep"}})
+	})
+	time.AfterFunc(50*time.Millisecond, cancel)
+	done := 0
+	for e := range events {
+		if d, ok := e.(DoneEvent); ok {
+			done++
+			if !errors.Is(d.Err, context.Canceled) {
+				t.Errorf("%s: %v, want context.Canceled", d.Host(), d.Err)
+			}
+		}
+	}
+	if done != 3 {
+		t.Errorf("%d hosts ended, want 3", done)
+	}
+}
