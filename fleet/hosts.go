@@ -67,7 +67,9 @@ func (h *HostRun) Log(source string) func(string) {
 }
 
 // Reconnect returns a runner on a fresh connection, for nix.ActivateRequest.Reconnect.
-func (h *HostRun) Reconnect(ctx context.Context) (nix.Runner, error) { return h.conn.Fresh(ctx, h.Node) }
+func (h *HostRun) Reconnect(ctx context.Context) (nix.Runner, error) {
+	return h.conn.Fresh(ctx, h.Node)
+}
 
 // RunHosts runs fn for every node, at most parallel at a time, and returns
 // the stream of their events; the channel closes when every host is done.

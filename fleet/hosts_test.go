@@ -31,7 +31,9 @@ func (f fakeConnector) Runner(_ context.Context, n *Node) (nix.Runner, error) {
 	return f.runners[n.Name], nil
 }
 
-func (f fakeConnector) Fresh(ctx context.Context, n *Node) (nix.Runner, error) { return f.Runner(ctx, n) }
+func (f fakeConnector) Fresh(ctx context.Context, n *Node) (nix.Runner, error) {
+	return f.Runner(ctx, n)
+}
 
 func nodes(names ...string) []*Node {
 	var ns []*Node
