@@ -10,11 +10,3 @@ var errNotYet = errors.New("not implemented yet")
 type trustCmd struct{}
 
 func (c *trustCmd) Run(g *globals) error { return errNotYet }
-
-type statusCmd struct{}
-
-func (c *statusCmd) Run(g *globals) error { return errNotYet }
-
-type generationsCmd struct{}
-
-func (c *generationsCmd) Run(g *globals) error { return errNotYet }

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"nixdeck/fleet"
+	"nixdeck/nix"
+)
+
+// generationsCmd lists the system generations of the selected hosts.
+type generationsCmd struct {
+	On   string `required:"" placeholder:"SEL" help:"Hosts to list: names, @tags, globs, !exclusions, comma-separated."`
+	JSON bool   `name:"json" help:"Print JSON instead of tables."`
+}
+
+// Run implements `nixdeck generations`.
+func (c *generationsCmd) Run(g *globals) error {
+	sts, err := readStatuses(g, c.On, os.Stderr)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		err = writeJSON(os.Stdout, generationsJSON(sts))
+	} else {
+		err = writeGenerations(os.Stdout, sts)
+	}
+	if err != nil {
+		return err
+	}
+	return failedHosts(sts)
+}
+
+// writeGenerations prints a table per host, oldest generation first, with
+// the marks: current (the profile, next boot), running, booted.
+func writeGenerations(w io.Writer, sts []fleet.HostStatus) error {
+	for i, s := range sts {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		if s.Err != nil {
+			fmt.Fprintf(w, "%s: error: %v\n", s.Node.Name, s.Err)
+			continue
+		}
+		fmt.Fprintf(w, "%s\n", s.Node.Name)
+		if len(s.State.Generations) == 0 {
+			fmt.Fprintln(w, "  no system generations")
+			continue
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  GEN\tCREATED\tSYSTEM\tMARKS")
+		for _, g := range s.State.Generations {
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\n", g.Number, g.Created.Local().Format("2006-01-02 15:04:05"), storeName(g.Path), genMarks(g))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func genMarks(g nix.Generation) string {
+	var m []string
+	if g.Profile {
+		m = append(m, "current")
+	}
+	if g.Running {
+		m = append(m, "running")
+	}
+	if g.Booted {
+		m = append(m, "booted")
+	}
+	return strings.Join(m, ", ")
+}
+
+// hostGenerationsJSON is one host in `generations --json`.
+type hostGenerationsJSON struct {
+	Host        string           `json:"host"`
+	Error       string           `json:"error,omitempty"`
+	Generations []nix.Generation `json:"generations"`
+}
+
+func generationsJSON(sts []fleet.HostStatus) []hostGenerationsJSON {
+	out := make([]hostGenerationsJSON, len(sts))
+	for i, s := range sts {
+		out[i] = hostGenerationsJSON{Host: s.Node.Name, Generations: []nix.Generation{}}
+		if s.Err != nil {
+			out[i].Error = s.Err.Error()
+		} else if s.State.Generations != nil {
+			out[i].Generations = s.State.Generations
+		}
+	}
+	return out
+}

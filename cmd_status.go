@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"nixdeck/fleet"
+	"nixdeck/fleet/remote"
+	"nixdeck/nix"
+)
+
+// statusCmd prints the live state of the selected hosts.
+type statusCmd struct {
+	On   string `placeholder:"SEL" help:"Hosts to show: names, @tags, globs, !exclusions, comma-separated (default all)."`
+	JSON bool   `name:"json" help:"Print JSON instead of a table."`
+}
+
+// statusTimeout bounds a whole status run; each dial has its own, shorter bound.
+const statusTimeout = 2 * time.Minute
+
+// Run implements `nixdeck status`.
+func (c *statusCmd) Run(g *globals) error {
+	sts, err := readStatuses(g, c.On, os.Stderr)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		err = writeJSON(os.Stdout, statusJSON(sts))
+	} else {
+		err = writeStatusTable(os.Stdout, sts)
+	}
+	if err != nil {
+		return err
+	}
+	return failedHosts(sts)
+}
+
+// readStatuses loads the fleet, selects hosts and reads their state in
+// parallel (deploy.parallel at a time), in file order.
+func readStatuses(g *globals, on string, errOut io.Writer) ([]fleet.HostStatus, error) {
+	f, err := loadFleet(g.File, errOut)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := f.Select(on)
+	if err != nil {
+		return nil, exitCode(2, err)
+	}
+	if len(nodes) == 0 {
+		return nil, exitCode(2, fmt.Errorf("--on %q selects no host", on))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
+	defer cancel()
+	pool := remote.NewPool(remote.Options{})
+	defer pool.Close()
+	events := fleet.ReadStates(ctx, fleet.PoolConnector{Pool: pool}, nodes, f.Deploy.Parallel)
+	return fleet.CollectStates(nodes, events), nil
+}
+
+// failedHosts is the exit status of a status-like command: an error (exit
+// 1) when any host could not be read.
+func failedHosts(sts []fleet.HostStatus) error {
+	var failed []string
+	for _, s := range sts {
+		if s.Err != nil {
+			failed = append(failed, s.Node.Name)
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d hosts could not be read: %s", len(failed), len(sts), strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// writeStatusTable prints one row per host; unreachable hosts show the cause.
+func writeStatusTable(w io.Writer, sts []fleet.HostStatus) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tGEN\tRUNNING\tVERSION\tREBOOT\tSWITCH LOCK\tNIXDECK LOCK\tUPTIME")
+	for _, s := range sts {
+		if s.Err != nil {
+			fmt.Fprintf(tw, "%s\t-\terror: %v\n", s.Node.Name, s.Err)
+			continue
+		}
+		st := s.State
+		running := storeName(st.Current)
+		if st.Current != "" && st.Current != st.Profile {
+			running += " (profile: " + storeName(st.Profile) + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Node.Name, genNumber(st.ProfileGeneration), running,
+			orDash(st.Version), yesNo(st.RebootNeeded), st.SwitchLock, st.NixdeckLock, formatUptime(st.Uptime))
+	}
+	return tw.Flush()
+}
+
+// hostStatusJSON is one host in `status --json`.
+type hostStatusJSON struct {
+	Host              string           `json:"host"`
+	Error             string           `json:"error,omitempty"`
+	Hostname          string           `json:"hostname,omitempty"`
+	Current           string           `json:"current,omitempty"`
+	Booted            string           `json:"booted,omitempty"`
+	Profile           string           `json:"profile,omitempty"`
+	ProfileGeneration int              `json:"profile_generation,omitempty"`
+	Version           string           `json:"version,omitempty"`
+	RebootNeeded      bool             `json:"reboot_needed"`
+	SwitchLock        string           `json:"switch_lock,omitempty"`
+	NixdeckLock       string           `json:"nixdeck_lock,omitempty"`
+	UptimeSeconds     int64            `json:"uptime_seconds,omitempty"`
+	Systemd           bool             `json:"systemd"`
+	Generations       []nix.Generation `json:"generations,omitempty"`
+}
+
+func statusJSON(sts []fleet.HostStatus) []hostStatusJSON {
+	out := make([]hostStatusJSON, len(sts))
+	for i, s := range sts {
+		j := hostStatusJSON{Host: s.Node.Name}
+		if s.Err != nil {
+			j.Error = s.Err.Error()
+		} else {
+			st := s.State
+			j.Hostname, j.Current, j.Booted, j.Profile = st.Hostname, st.Current, st.Booted, st.Profile
+			j.ProfileGeneration, j.Version, j.RebootNeeded = st.ProfileGeneration, st.Version, st.RebootNeeded
+			j.SwitchLock, j.NixdeckLock = st.SwitchLock.String(), st.NixdeckLock.String()
+			j.UptimeSeconds, j.Systemd = int64(st.Uptime/time.Second), st.Systemd
+			j.Generations = st.Generations
+		}
+		out[i] = j
+	}
+	return out
+}
+
+// storeName strips /nix/store/<hash>- from a store path.
+func storeName(p string) string {
+	if p == "" {
+		return "-"
+	}
+	b := path.Base(p)
+	if i := strings.IndexByte(b, '-'); i == 32 {
+		return b[i+1:]
+	}
+	return b
+}
+
+func genNumber(n int) string {
+	if n == 0 {
+		return "-"
+	}
+	return strconv.Itoa(n)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// formatUptime renders an uptime as 3d4h, 5h12m or 42m.
+func formatUptime(d time.Duration) string {
+	switch {
+	case d >= 24*time.Hour:
+		return fmt.Sprintf("%dd%dh", d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh%dm", d/time.Hour, d%time.Hour/time.Minute)
+	}
+	return fmt.Sprintf("%dm", d/time.Minute)
+}

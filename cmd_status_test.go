@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"nixdeck/fleet"
+	"nixdeck/nix"
+)
+
+func testStatuses(t *testing.T) []fleet.HostStatus {
+	t.Helper()
+	st, err := nix.ParseHostState(`hostname=web1
+current=/nix/store/lwgy6jr0kqfbnjh3lb8ss0yf4cvksxv3-nixos-system-web1-24.05.20240701.89abcde
+booted=/nix/store/0c8wq1ks8fbi3v6d81dmyrbgxhx8grr0-nixos-system-web1-24.05.20240601.abcdef0
+profile=/nix/store/lwgy6jr0kqfbnjh3lb8ss0yf4cvksxv3-nixos-system-web1-24.05.20240701.89abcde
+profile_link=system-2-link
+gen=1 1717236000 /nix/store/0c8wq1ks8fbi3v6d81dmyrbgxhx8grr0-nixos-system-web1-24.05.20240601.abcdef0
+gen=2 1719820800 /nix/store/lwgy6jr0kqfbnjh3lb8ss0yf4cvksxv3-nixos-system-web1-24.05.20240701.89abcde
+version=24.05.20240701.89abcde (Uakari)
+booted_kernel=/nix/store/3ylr5i6n1x1lz0c2q7xy9a7yqzgrczgq-linux-6.6.32/bzImage
+profile_kernel=/nix/store/p8s1vxa9bmmhk8kr3bm8v8p0gs8yqfm6-linux-6.6.36/bzImage
+switch_lock=free
+nixdeck_lock=free
+uptime=93784.2
+end=1
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []fleet.HostStatus{
+		{Node: &fleet.Node{Name: "web1"}, State: st},
+		{Node: &fleet.Node{Name: "db1"}, Err: errors.New("db1 (127.0.0.1:2202): dial: connection refused")},
+	}
+}
+
+func TestStatusTable(t *testing.T) {
+	var b bytes.Buffer
+	if err := writeStatusTable(&b, testStatuses(t)); err != nil {
+		t.Fatal(err)
+	}
+	want := `HOST  GEN  RUNNING                                   VERSION                          REBOOT  SWITCH LOCK  NIXDECK LOCK  UPTIME
+web1  2    nixos-system-web1-24.05.20240701.89abcde  24.05.20240701.89abcde (Uakari)  yes     free         free          1d2h
+db1   -    error: db1 (127.0.0.1:2202): dial: connection refused
+`
+	if b.String() != want {
+		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
+	}
+	if err := failedHosts(testStatuses(t)); err == nil || !strings.Contains(err.Error(), "1 of 2 hosts could not be read: db1") {
+		t.Errorf("failedHosts() = %v", err)
+	}
+}
+
+func TestGenerationsTable(t *testing.T) {
+	var b bytes.Buffer
+	sts := testStatuses(t)
+	for i := range sts[0].State.Generations {
+		g := &sts[0].State.Generations[i]
+		g.Created = time.Date(2024, 7, 1, 10, 0, i, 0, time.Local)
+	}
+	if err := writeGenerations(&b, sts); err != nil {
+		t.Fatal(err)
+	}
+	want := `web1
+  GEN  CREATED              SYSTEM                                    MARKS
+  1    2024-07-01 10:00:00  nixos-system-web1-24.05.20240601.abcdef0  booted
+  2    2024-07-01 10:00:01  nixos-system-web1-24.05.20240701.89abcde  current, running
+
+db1: error: db1 (127.0.0.1:2202): dial: connection refused
+`
+	if b.String() != want {
+		t.Errorf("generations:\n%s\nwant:\n%s", b.String(), want)
+	}
+	j := generationsJSON(sts)
+	if len(j[0].Generations) != 2 || j[1].Error == "" || j[1].Generations == nil {
+		t.Errorf("json %+v", j)
+	}
+}
