@@ -1,6 +1,8 @@
 package remote
 
 import (
+	"nixdeck/fleet/remote/sshtest"
+
 	"context"
 	"net"
 	"path/filepath"
@@ -56,24 +58,24 @@ func TestAuth(t *testing.T) {
 			name: "agent key plus a wrong identity file",
 			setup: func(t *testing.T, f *fixture, tg *Target) {
 				startAgent(t, f)
-				other, _ := newKeyPair(t)
+				other, _ := sshtest.NewKey(t)
 				tg.Identity = filepath.Join(f.home, "other")
-				writeKeyFile(t, tg.Identity, other)
+				sshtest.WriteKeyFile(t, tg.Identity, other)
 			},
 		},
 		{
 			name: "default ~/.ssh/id_ed25519",
 			setup: func(t *testing.T, f *fixture, tg *Target) {
-				writeKeyFile(t, filepath.Join(f.home, ".ssh", "id_ed25519"), f.priv)
+				sshtest.WriteKeyFile(t, filepath.Join(f.home, ".ssh", "id_ed25519"), f.priv)
 				tg.Identity = ""
 			},
 		},
 		{
 			name: "key not authorized",
 			setup: func(t *testing.T, f *fixture, tg *Target) {
-				other, _ := newKeyPair(t)
+				other, _ := sshtest.NewKey(t)
 				tg.Identity = filepath.Join(f.home, "other")
-				writeKeyFile(t, tg.Identity, other)
+				sshtest.WriteKeyFile(t, tg.Identity, other)
 			},
 			wantErr: []string{"web01 (127.0.0.1:", "auth", "unable to authenticate"},
 		},

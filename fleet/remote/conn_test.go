@@ -28,7 +28,7 @@ func TestKeepaliveDetectsDeadPeer(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- c.Run(context.Background(), Cmd{Argv: []string{"sleep", "20"}}) }()
 	time.Sleep(100 * time.Millisecond)
-	s.freeze()
+	s.Freeze()
 	select {
 	case err := <-done:
 		if !errors.Is(err, ErrConnectionLost) {

@@ -1,6 +1,8 @@
 package remote
 
 import (
+	"nixdeck/fleet/remote/sshtest"
+
 	"bytes"
 	"context"
 	"errors"
@@ -14,7 +16,7 @@ import (
 )
 
 // dialTest starts a server the fixture trusts and dials it.
-func dialTest(t *testing.T) (*testServer, *fixture, *Client) {
+func dialTest(t *testing.T) (*sshtest.Server, *fixture, *Client) {
 	t.Helper()
 	s := startServer(t)
 	f := newFixture(t, s)
@@ -137,7 +139,7 @@ func TestRunCancel(t *testing.T) {
 		t.Errorf("cancel took %v", d)
 	}
 	select {
-	case sig := <-s.signals:
+	case sig := <-s.Signals():
 		if sig != "TERM" {
 			t.Errorf("remote got signal %q, want TERM", sig)
 		}
@@ -168,15 +170,15 @@ func TestSessionsMultiplexed(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if n := s.connCount(); n != 1 {
+	if n := s.Conns(); n != 1 {
 		t.Errorf("server saw %d connections, want 1", n)
 	}
 }
 
-// fakeSudo puts a `sudo` first on the server's PATH. With password set it
-// complains like the real one does under -n; otherwise it checks for
-// `-n --` and runs the command.
-func fakeSudo(t *testing.T, s *testServer, password bool) {
+// fakeSudo returns the environment that puts a fake `sudo` first on the
+// server's PATH. With password set it complains like the real one does
+// under -n; otherwise it checks for `-n --` and runs the command.
+func fakeSudo(t *testing.T, password bool) []string {
 	dir := t.TempDir()
 	script := "#!/bin/sh\n[ \"$1\" = -n ] && [ \"$2\" = -- ] || { echo \"fake sudo: want -n --, got $*\" >&2; exit 99; }\nshift 2\n"
 	if password {
@@ -187,7 +189,7 @@ func fakeSudo(t *testing.T, s *testServer, password bool) {
 	if err := os.WriteFile(filepath.Join(dir, "sudo"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s.env = append(s.env, "PATH="+dir+":"+os.Getenv("PATH"))
+	return []string{"PATH=" + dir + ":" + os.Getenv("PATH")}
 }
 
 func TestSudo(t *testing.T) {
@@ -207,8 +209,7 @@ func TestSudo(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := startServer(t)
-			fakeSudo(t, s, tt.password)
+			s := sshtest.Start(t, sshtest.Config{Env: fakeSudo(t, tt.password)})
 			f := newFixture(t, s)
 			f.trust(t, s)
 			tg := f.target(s)
@@ -234,7 +235,7 @@ func TestSudo(t *testing.T) {
 			if got := strings.Contains(errOut.String(), "SUDO"); got != tt.wantSudo {
 				t.Errorf("ran through sudo = %v, want %v (stderr %q)", got, tt.wantSudo, errOut.String())
 			}
-			if !s.sawUser(tt.user) {
+			if !s.SawUser(tt.user) {
 				t.Errorf("server did not see login user %q", tt.user)
 			}
 		})

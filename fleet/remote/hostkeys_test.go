@@ -1,6 +1,8 @@
 package remote
 
 import (
+	"nixdeck/fleet/remote/sshtest"
+
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -116,8 +118,8 @@ func TestHostKeyChecking(t *testing.T) {
 			}
 			s := startServer(t, signers...)
 			f := newFixture(t, s)
-			if text := tt.known(s.addr); text != "" {
-				appendFile(t, f.knownHosts, text+"\n")
+			if text := tt.known(s.Addr); text != "" {
+				sshtest.AppendFile(t, f.knownHosts, text+"\n")
 			}
 			before, _ := os.ReadFile(f.knownHosts)
 			c, err := Dial(context.Background(), f.target(s), testOptions())
@@ -139,7 +141,7 @@ func TestHostKeyChecking(t *testing.T) {
 			if after, _ := os.ReadFile(f.knownHosts); string(after) != string(before) {
 				t.Error("known_hosts was modified")
 			}
-			if s.conns.Load() != 0 {
+			if s.Conns() != 0 {
 				t.Error("the server saw an authenticated connection")
 			}
 		})
@@ -158,7 +160,7 @@ func TestHostKeyAlgorithmOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if algos := hk.algorithms(s.addr); len(algos) == 0 || algos[0] != ssh.KeyAlgoED25519 {
+	if algos := hk.algorithms(s.Addr); len(algos) == 0 || algos[0] != ssh.KeyAlgoED25519 {
 		t.Errorf("algorithms = %v, want ssh-ed25519 first", algos)
 	}
 	if algos := hk.algorithms("127.0.0.1:1"); algos != nil {

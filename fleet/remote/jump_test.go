@@ -1,6 +1,8 @@
 package remote
 
 import (
+	"nixdeck/fleet/remote/sshtest"
+
 	"context"
 	"errors"
 	"fmt"
@@ -9,30 +11,23 @@ import (
 	"testing"
 )
 
-// startBastion starts a server that forwards direct-tcpip channels.
-func startBastion(t *testing.T) *testServer {
-	s := startServer(t)
-	s.forward = true
-	return s
-}
-
 func TestJumpHost(t *testing.T) {
 	b1, b2, target := startBastion(t), startBastion(t), startServer(t)
 	tests := []struct {
 		name    string
 		jump    string
-		trusted []*testServer
+		trusted []*sshtest.Server
 		wantErr []string
-		used    []*testServer // bastions that must have forwarded
+		used    []*sshtest.Server // bastions that must have forwarded
 	}{
-		{name: "one bastion", jump: fmt.Sprintf("jumper@127.0.0.1:%d", b1.port), trusted: []*testServer{b1, target}, used: []*testServer{b1}},
-		{name: "two hops", jump: fmt.Sprintf("127.0.0.1:%d,jumper@127.0.0.1:%d", b1.port, b2.port), trusted: []*testServer{b1, b2, target}, used: []*testServer{b1, b2}},
+		{name: "one bastion", jump: fmt.Sprintf("jumper@127.0.0.1:%d", b1.Port), trusted: []*sshtest.Server{b1, target}, used: []*sshtest.Server{b1}},
+		{name: "two hops", jump: fmt.Sprintf("127.0.0.1:%d,jumper@127.0.0.1:%d", b1.Port, b2.Port), trusted: []*sshtest.Server{b1, b2, target}, used: []*sshtest.Server{b1, b2}},
 		{
-			name: "unknown bastion", jump: fmt.Sprintf("127.0.0.1:%d", b1.port), trusted: []*testServer{target},
+			name: "unknown bastion", jump: fmt.Sprintf("127.0.0.1:%d", b1.Port), trusted: []*sshtest.Server{target},
 			wantErr: []string{"jump 127.0.0.1:", "host key unknown", "nixdeck trust web01`"},
 		},
 		{
-			name: "unknown target behind a known bastion", jump: fmt.Sprintf("127.0.0.1:%d", b1.port), trusted: []*testServer{b1},
+			name: "unknown target behind a known bastion", jump: fmt.Sprintf("127.0.0.1:%d", b1.Port), trusted: []*sshtest.Server{b1},
 			wantErr: []string{"web01 (127.0.0.1:", "host key unknown"},
 		},
 	}
@@ -42,9 +37,9 @@ func TestJumpHost(t *testing.T) {
 			for _, s := range tt.trusted {
 				f.trust(t, s)
 			}
-			before := map[*testServer]int32{}
+			before := map[*sshtest.Server]int32{}
 			for _, s := range tt.used {
-				before[s] = s.forwards.Load()
+				before[s] = s.Forwards()
 			}
 			tg := f.target(target)
 			tg.Jump = tt.jump
@@ -59,11 +54,11 @@ func TestJumpHost(t *testing.T) {
 			}
 			mustRun(t, c, err)
 			for _, s := range tt.used {
-				if s.forwards.Load() == before[s] {
-					t.Errorf("bastion %s forwarded nothing", s.addr)
+				if s.Forwards() == before[s] {
+					t.Errorf("bastion %s forwarded nothing", s.Addr)
 				}
 			}
-			if !b1.sawUser("jumper") && !b2.sawUser("jumper") {
+			if !b1.SawUser("jumper") && !b2.SawUser("jumper") {
 				t.Error("the jump spec's user was not used")
 			}
 		})
@@ -103,7 +98,7 @@ Host behind
   Port %d
   IdentityFile ~/id_test
   ProxyJump bastion
-`, target.port, bastion.port, target.port))
+`, target.Port, bastion.Port, target.Port))
 	o := testOptions()
 	o.SSHConfigPath = cfg
 	tests := []struct {
@@ -118,19 +113,19 @@ Host behind
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fw := bastion.forwards.Load()
+			fw := bastion.Forwards()
 			c, err := Dial(context.Background(), tt.target, o)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			if c.User() != tt.wantUser || !target.sawUser(tt.wantUser) {
-				t.Errorf("user %q (server saw it: %v), want %q", c.User(), target.sawUser(tt.wantUser), tt.wantUser)
+			if c.User() != tt.wantUser || !target.SawUser(tt.wantUser) {
+				t.Errorf("user %q (server saw it: %v), want %q", c.User(), target.SawUser(tt.wantUser), tt.wantUser)
 			}
-			if via := bastion.forwards.Load() > fw; via != tt.viaJump {
+			if via := bastion.Forwards() > fw; via != tt.viaJump {
 				t.Errorf("through the bastion = %v, want %v", via, tt.viaJump)
 			}
-			if tt.viaJump && !bastion.sawUser("cfgjumper") {
+			if tt.viaJump && !bastion.SawUser("cfgjumper") {
 				t.Error("the bastion's ssh_config User was not used")
 			}
 		})

@@ -1,6 +1,8 @@
 package remote
 
 import (
+	"nixdeck/fleet/remote/sshtest"
+
 	"context"
 	"fmt"
 	"sync"
@@ -36,7 +38,7 @@ func TestPool(t *testing.T) {
 			t.Fatal("Get returned different clients for one target")
 		}
 	}
-	if n := s.connCount(); n != 1 {
+	if n := s.Conns(); n != 1 {
 		t.Errorf("%d connections after 8 Gets, want 1", n)
 	}
 
@@ -44,8 +46,8 @@ func TestPool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fresh == got[0] || s.connCount() != 2 {
-		t.Errorf("Fresh did not make a new connection (server saw %d)", s.connCount())
+	if fresh == got[0] || s.Conns() != 2 {
+		t.Errorf("Fresh did not make a new connection (server saw %d)", s.Conns())
 	}
 	if c, _ := p.Get(ctx, tg); c != got[0] {
 		t.Error("Fresh replaced a live pooled connection")
@@ -80,15 +82,15 @@ func TestPool(t *testing.T) {
 func TestPoolSharesBastion(t *testing.T) {
 	bastion, a, b := startBastion(t), startServer(t), startServer(t)
 	f := newFixture(t, bastion, a, b)
-	for _, s := range []*testServer{bastion, a, b} {
+	for _, s := range []*sshtest.Server{bastion, a, b} {
 		f.trust(t, s)
 	}
 	p := NewPool(testOptions())
 	defer p.Close()
-	for i, s := range []*testServer{a, b} {
+	for i, s := range []*sshtest.Server{a, b} {
 		tg := f.target(s)
 		tg.Name = fmt.Sprintf("web%02d", i+1)
-		tg.Jump = fmt.Sprintf("127.0.0.1:%d", bastion.port)
+		tg.Jump = fmt.Sprintf("127.0.0.1:%d", bastion.Port)
 		c, err := p.Get(context.Background(), tg)
 		if err != nil {
 			t.Fatal(err)
@@ -97,10 +99,10 @@ func TestPoolSharesBastion(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := bastion.connCount(); n != 1 {
+	if n := bastion.Conns(); n != 1 {
 		t.Errorf("bastion saw %d connections, want 1 shared", n)
 	}
-	if n := bastion.forwards.Load(); n != 2 {
+	if n := bastion.Forwards(); n != 2 {
 		t.Errorf("bastion forwarded %d channels, want 2", n)
 	}
 }

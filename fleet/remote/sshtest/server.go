@@ -1,0 +1,218 @@
+// Package sshtest is an in-process SSH server for tests of code that runs
+// commands over SSH (the transport, SSHRunner, nixdeck trust, the rollout
+// engine). It authenticates public keys, runs "exec" requests with `sh -c`
+// on this machine so exit codes, signals and output are real, honours
+// "signal" requests, answers keepalives, optionally forwards direct-tcpip
+// channels (a jump host), and can play dead.
+package sshtest
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// Config configures a Server.
+type Config struct {
+	// HostKeys are the server's host keys (certificate signers allowed);
+	// empty means one fresh ed25519 key.
+	HostKeys []ssh.Signer
+	// Env is added to the environment of every command ("PATH=..." to put
+	// fakes such as sudo first).
+	Env []string
+	// Forward allows direct-tcpip channels, making the server a jump host.
+	Forward bool
+}
+
+// Server is a running in-process SSH server, stopped when the test ends.
+type Server struct {
+	// Addr is "127.0.0.1:PORT"; Port the port alone.
+	Addr string
+	Port int
+	// HostKeys are the public host keys (certificates included).
+	HostKeys []ssh.PublicKey
+
+	cfg        Config
+	sshCfg     *ssh.ServerConfig
+	authorized sync.Map // string(key.Marshal()) -> true
+	users      sync.Map // login users seen
+	conns      atomic.Int32
+	forwards   atomic.Int32
+	signals    chan string
+	frozen     atomic.Bool
+	mu         sync.Mutex
+	raw        []*freezeConn
+}
+
+// Start listens on 127.0.0.1 and serves until the test ends.
+func Start(t testing.TB, cfg Config) *Server {
+	t.Helper()
+	if len(cfg.HostKeys) == 0 {
+		_, k := NewKey(t)
+		cfg.HostKeys = []ssh.Signer{k}
+	}
+	s := &Server{cfg: cfg, signals: make(chan string, 16)}
+	s.sshCfg = &ssh.ServerConfig{
+		PublicKeyCallback: func(md ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+			if _, ok := s.authorized.Load(string(key.Marshal())); ok {
+				s.users.Store(md.User(), true)
+				return nil, nil
+			}
+			return nil, errors.New("key not authorized")
+		},
+	}
+	for _, hs := range cfg.HostKeys {
+		s.sshCfg.AddHostKey(hs)
+		s.HostKeys = append(s.HostKeys, hs.PublicKey())
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Addr = ln.Addr().String()
+	s.Port = ln.Addr().(*net.TCPAddr).Port
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		s.mu.Lock()
+		for _, c := range s.raw {
+			c.Close()
+		}
+		s.mu.Unlock()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			fc := &freezeConn{Conn: nc, frozen: &s.frozen, closed: make(chan struct{})}
+			s.mu.Lock()
+			s.raw = append(s.raw, fc)
+			s.mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.serve(fc)
+			}()
+		}
+	}()
+	return s
+}
+
+// Authorize lets key log in, as any user.
+func (s *Server) Authorize(key ssh.PublicKey) { s.authorized.Store(string(key.Marshal()), true) }
+
+// SawUser reports whether user logged in.
+func (s *Server) SawUser(user string) bool { _, ok := s.users.Load(user); return ok }
+
+// Forwards is the number of direct-tcpip channels forwarded so far.
+func (s *Server) Forwards() int32 { return s.forwards.Load() }
+
+// Signals delivers the names of "signal" requests received ("TERM").
+func (s *Server) Signals() <-chan string { return s.signals }
+
+// Freeze makes the server stop reading from its connections, like a peer
+// whose network vanished without a FIN: keepalives go unanswered.
+func (s *Server) Freeze() { s.frozen.Store(true) }
+
+// Conns returns the number of authenticated connections once the count has
+// been stable for a moment (the server finishes its handshake a little
+// after the client does).
+func (s *Server) Conns() int32 {
+	n, stable := s.conns.Load(), 0
+	for stable < 5 {
+		time.Sleep(10 * time.Millisecond)
+		m := s.conns.Load()
+		if m == n {
+			stable++
+		} else {
+			n, stable = m, 0
+		}
+	}
+	return n
+}
+
+// KnownHosts renders the server's host keys (or only keys, when given) as
+// known_hosts lines for its address.
+func (s *Server) KnownHosts(keys ...ssh.PublicKey) string {
+	if len(keys) == 0 {
+		keys = s.HostKeys
+	}
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintln(&b, knownhosts.Line([]string{s.Addr}, k))
+	}
+	return b.String()
+}
+
+func (s *Server) serve(nc net.Conn) {
+	defer nc.Close()
+	sc, chans, reqs, err := ssh.NewServerConn(nc, s.sshCfg)
+	if err != nil {
+		return
+	}
+	defer sc.Close()
+	s.conns.Add(1)
+	go func() {
+		for r := range reqs {
+			// Keepalives get a refusal, as OpenSSH answers unknown requests.
+			if r.WantReply {
+				r.Reply(false, nil)
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for nch := range chans {
+		switch nch.ChannelType() {
+		case "session":
+			wg.Add(1)
+			go func() { defer wg.Done(); s.session(nch) }()
+		case "direct-tcpip":
+			if !s.cfg.Forward {
+				nch.Reject(ssh.Prohibited, "forwarding disabled")
+				continue
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); s.directTCPIP(nch) }()
+		default:
+			nch.Reject(ssh.UnknownChannelType, "unsupported")
+		}
+	}
+}
+
+// freezeConn stops delivering reads while frozen, until closed.
+type freezeConn struct {
+	net.Conn
+	frozen    *atomic.Bool
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func (f *freezeConn) Read(p []byte) (int, error) {
+	for f.frozen.Load() {
+		select {
+		case <-f.closed:
+			return 0, net.ErrClosed
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return f.Conn.Read(p)
+}
+
+func (f *freezeConn) Close() error {
+	f.closeOnce.Do(func() { close(f.closed) })
+	return f.Conn.Close()
+}
