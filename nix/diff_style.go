@@ -4,6 +4,7 @@ import (
 	"image/color"
 	"io"
 	"os"
+	"strings"
 
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/term"
@@ -21,6 +22,9 @@ type DiffStyles struct {
 	// Version colours versions; OldChange and NewChange colour the part of
 	// an old or new version from where the versions start to differ.
 	Version, OldChange, NewChange lipgloss.Style
+	// FileHeader and Hunk colour the ---/+++ and @@ lines of file diffs;
+	// their removed and added lines use OldChange and NewChange.
+	FileHeader, Hunk lipgloss.Style
 }
 
 // DefaultDiffStyles returns nvd's colours (its default "xmas" version highlight).
@@ -40,6 +44,8 @@ func DefaultDiffStyles() *DiffStyles {
 		Version:       fg(lipgloss.Yellow),
 		OldChange:     fg(lipgloss.Red),
 		NewChange:     fg(lipgloss.Green),
+		FileHeader:    lipgloss.NewStyle().Bold(true),
+		Hunk:          fg(lipgloss.Cyan),
 	}
 }
 
@@ -92,4 +98,30 @@ func (s *DiffStyles) version(text string, from int, newSide bool) string {
 		hl = s.NewChange
 	}
 	return s.Version.Render(text[:from]) + hl.Render(text[from:])
+}
+
+// fileLine colours one line of a file diff by kind: 'h' header, '@' hunk,
+// '-' removed, '+' added; other lines stay plain.
+func (s *DiffStyles) fileLine(line string, kind byte) string {
+	if s == nil {
+		return line
+	}
+	body, nl := strings.CutSuffix(line, "\n")
+	var st lipgloss.Style
+	switch kind {
+	case 'h':
+		return s.FileHeader.Render(strings.TrimSuffix(line, "\n")) + "\n"
+	case '@':
+		st = s.Hunk
+	case '-':
+		st = s.OldChange
+	case '+':
+		st = s.NewChange
+	default:
+		return line
+	}
+	if nl {
+		return st.Render(body) + "\n"
+	}
+	return st.Render(body)
 }

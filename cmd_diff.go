@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+
+	"nixdeck/nix"
+)
+
+// diffCmd is `nixdeck diff`: an nvd-compatible closure diff, either of two
+// local store paths (a drop-in for `nvd diff`) or per host, of each
+// selected host's running system against its newly built one.
+type diffCmd struct {
+	Old string `arg:"" optional:"" help:"Old system: a store path or a link to one (e.g. /run/current-system)."`
+	New string `arg:"" optional:"" help:"New system: a store path or a link to one (e.g. ./result)."`
+
+	On    string `placeholder:"SEL" help:"Per host: the hosts to diff (names, @tags, globs, !exclusions; default all)."`
+	Files bool   `help:"Also show unified diffs of the text files under etc/ that differ."`
+	JSON  bool   `name:"json" help:"Print the diff as JSON instead of text."`
+	NoDB  bool   `name:"no-db" help:"Read local closures with nix-store instead of the Nix database."`
+}
+
+// Run picks the local or the per-host form from the arguments.
+func (c *diffCmd) Run(g *globals) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	switch {
+	case c.Old != "" && c.New == "":
+		return exitCode(2, errors.New("diff: give both OLD and NEW, or neither for the per-host diff"))
+	case c.Old != "" && c.On != "":
+		return exitCode(2, errors.New("diff: --on selects hosts; it does not go with OLD NEW"))
+	case c.Old != "":
+		return c.runLocal(ctx, os.Stdout)
+	}
+	return c.runHosts(ctx, g, os.Stdout)
+}
+
+// runLocal diffs two local closures, like `nvd diff OLD NEW`.
+func (c *diffCmd) runLocal(ctx context.Context, w io.Writer) error {
+	lc := &nix.LocalClosures{NoDB: c.NoDB}
+	defer lc.Close()
+	old, err := lc.Query(ctx, c.Old)
+	if err != nil {
+		return err
+	}
+	new, err := lc.Query(ctx, c.New)
+	if err != nil {
+		return err
+	}
+	d := nix.DiffClosures(c.Old, c.New, old, new)
+	var files []nix.FileDiff
+	if c.Files {
+		if files, err = nix.DiffEtc(ctx, nix.LocalTree(old.Root), nix.LocalTree(new.Root)); err != nil {
+			return err
+		}
+	}
+	if c.JSON {
+		return writeJSON(w, struct {
+			*nix.ClosureDiff
+			Files []nix.FileDiff `json:"files,omitempty"`
+		}{d, files})
+	}
+	st := nix.StylesFor(w)
+	if err := d.Render(w, st); err != nil {
+		return err
+	}
+	return renderFiles(w, files, st)
+}
+
+// renderFiles prints the etc/ diffs after a package diff.
+func renderFiles(w io.Writer, files []nix.FileDiff, st *nix.DiffStyles) error {
+	var b strings.Builder
+	for _, f := range files {
+		b.WriteString(f.Render(st))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("write JSON: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,117 @@
+package nix
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// closureOutput is what ClosureCmd prints on a small NixOS-like system.
+const closureOutput = `#root /nix/store/8jh7rcm1bdhy2bfy1q8jz6g5f5qvvf6n-nixos-system-web1-24.05.20240901.abc
+#sw /nix/store/5k2sxqk9s6w5cj6lq5rqrgdl2j0pz7ra-system-path
+#kernel /nix/store/1xg0hgxkxv7hvqk9p3cgkq1lq2w2a3fs-linux-6.6.58/bzImage
+#initrd /nix/store/7h2kb9n3rlm7q1wwj2y0k8vbd4ss5lbf-initrd-linux-6.6.58/initrd
+#refs
+/nix/store/5k2sxqk9s6w5cj6lq5rqrgdl2j0pz7ra-system-path
+/nix/store/1xg0hgxkxv7hvqk9p3cgkq1lq2w2a3fs-linux-6.6.58
+#swrefs
+/nix/store/0i6lxm1l9ykkw0v9q4i8fkk4mmaw1y3p-bash-interactive-5.2p32
+#paths
+/nix/store/0i6lxm1l9ykkw0v9q4i8fkk4mmaw1y3p-bash-interactive-5.2p32
+/nix/store/1xg0hgxkxv7hvqk9p3cgkq1lq2w2a3fs-linux-6.6.58
+/nix/store/5k2sxqk9s6w5cj6lq5rqrgdl2j0pz7ra-system-path
+/nix/store/8jh7rcm1bdhy2bfy1q8jz6g5f5qvvf6n-nixos-system-web1-24.05.20240901.abc
+#sizes
+1599872
+136318976
+52224
+13872
+#end
+`
+
+func TestQueryClosure(t *testing.T) {
+	tests := []struct {
+		name, out, err string
+		fail           error
+	}{
+		{name: "ok", out: closureOutput},
+		{name: "truncated", out: closureOutput[:strings.Index(closureOutput, "#sizes")], err: "truncated output"},
+		{name: "missing size", out: strings.Replace(closureOutput, "13872\n", "", 1), err: "4 paths but 3 sizes"},
+		{name: "bad size", out: strings.Replace(closureOutput, "13872", "13k", 1), err: "size of"},
+		{name: "garbage", out: "hello\n", err: "unexpected output line"},
+		{name: "host fails", fail: &ExitError{Code: 1, Stderr: "readlink: /run/current-system: No such file"}, err: "No such file"},
+		{name: "connection lost", fail: ErrConnectionLost, err: "connection lost"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeRunner(t)
+			call := f.expect(ClosureCmd("/run/current-system").Argv...).out(tt.out)
+			if tt.fail != nil {
+				call.fail(tt.fail)
+			}
+			c, err := QueryClosure(context.Background(), f, "/run/current-system")
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				if tt.fail == ErrConnectionLost && !errors.Is(err, ErrConnectionLost) {
+					t.Errorf("err = %v does not wrap ErrConnectionLost", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c.Paths) != 4 || c.NarSize() != 1599872+136318976+52224+13872 {
+				t.Errorf("paths %v, size %d", c.Paths, c.NarSize())
+			}
+			if len(c.Refs) != 2 || len(c.SWRefs) != 1 || !strings.HasSuffix(c.SW, "-system-path") ||
+				!strings.HasSuffix(c.Kernel, "/bzImage") || !strings.HasSuffix(c.Initrd, "/initrd") {
+				t.Errorf("parsed %+v", c)
+			}
+		})
+	}
+}
+
+// countingRunner answers every closure query with closureOutput and counts them.
+type countingRunner struct{ closureQueries, other atomic.Int32 }
+
+func (r *countingRunner) Run(ctx context.Context, c Cmd) error {
+	if len(c.Argv) > 2 && c.Argv[2] == closureScript {
+		r.closureQueries.Add(1)
+		_, err := c.Stdout.Write([]byte(closureOutput))
+		return err
+	}
+	r.other.Add(1)
+	return errors.New("unexpected command")
+}
+
+func TestClosureCacheSharesQueries(t *testing.T) {
+	var cache ClosureCache
+	hosts := make([]*countingRunner, 6)
+	var wg sync.WaitGroup
+	for i := range hosts {
+		hosts[i] = &countingRunner{}
+		// Hosts 0-3 run system A, hosts 4-5 system B.
+		sys := "/nix/store/8jh7rcm1bdhy2bfy1q8jz6g5f5qvvf6n-nixos-system-web1-24.05.20240901.abc"
+		if i >= 4 {
+			sys = "/nix/store/9jh7rcm1bdhy2bfy1q8jz6g5f5qvvf6n-nixos-system-db1-24.05.20240901.abc"
+		}
+		wg.Go(func() {
+			if _, err := cache.Get(context.Background(), hosts[i], sys); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	total := 0
+	for _, h := range hosts {
+		total += int(h.closureQueries.Load()) + int(h.other.Load())
+	}
+	if total != 2 {
+		t.Errorf("%d round trips for 2 distinct systems on 6 hosts, want 2", total)
+	}
+}

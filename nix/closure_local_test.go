@@ -1,0 +1,84 @@
+package nix_test
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"nixdeck/nix"
+	"nixdeck/nix/closurebench"
+)
+
+// TestLocalClosures reads real closures from the local store through the
+// Nix database, through the CLI, and through the CLI after the database
+// failed to open, and checks all three against each other and against Nix.
+func TestLocalClosures(t *testing.T) {
+	a, b := closurebench.Pair(t, 300)
+	ctx := context.Background()
+	readers := map[string]*nix.LocalClosures{
+		"db":       {},
+		"cli":      {NoDB: true},
+		"fallback": {DBPath: filepath.Join(t.TempDir(), "no-such-db.sqlite")},
+	}
+	got := map[string][2]*nix.Closure{}
+	for name, lc := range readers {
+		ca, err := lc.Query(ctx, a)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		cb, err := lc.Query(ctx, b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		lc.Close()
+		if wantCLI := name != "db"; lc.UsedCLI != wantCLI {
+			t.Errorf("%s: UsedCLI = %v, want %v (DBErr %v)", name, lc.UsedCLI, wantCLI, lc.DBErr)
+		}
+		if name == "fallback" && lc.DBErr == nil {
+			t.Errorf("fallback: DBErr is nil although the database does not exist")
+		}
+		for _, c := range []*nix.Closure{ca, cb} {
+			slices.Sort(c.Refs)
+			slices.Sort(c.SWRefs)
+		}
+		got[name] = [2]*nix.Closure{ca, cb}
+	}
+	for _, name := range []string{"cli", "fallback"} {
+		if !reflect.DeepEqual(got["db"], got[name]) {
+			t.Errorf("%s closures differ from the database's", name)
+		}
+	}
+
+	ca := got["db"][0]
+	out, err := exec.Command("nix-store", "-qR", a).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(strings.Fields(string(out))); n != len(ca.Paths) || n < 300 {
+		t.Errorf("closure has %d paths, nix-store -qR lists %d", len(ca.Paths), n)
+	}
+	out, err = exec.Command("nix", "--extra-experimental-features", "nix-command", "path-info", "-S", a).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(out))
+	if size, _ := strconv.ParseInt(f[len(f)-1], 10, 64); size != ca.NarSize() {
+		t.Errorf("NarSize = %d, nix path-info -S says %d", ca.NarSize(), size)
+	}
+	if ca.SW == "" || len(ca.SWRefs) == 0 || ca.Kernel == "" || ca.Initrd == "" {
+		t.Errorf("sw %q (%d refs), kernel %q, initrd %q: want all set", ca.SW, len(ca.SWRefs), ca.Kernel, ca.Initrd)
+	}
+
+	d := nix.DiffClosures(a, b, got["db"][0], got["db"][1])
+	var text bytes.Buffer
+	d.Render(&text, nil)
+	if d.Empty() || d.PathsAdded == 0 || !strings.Contains(text.String(), "Version changes:") {
+		t.Errorf("diff of two releases shows no version changes:\n%s", text.String())
+	}
+}

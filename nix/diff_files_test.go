@@ -1,0 +1,148 @@
+package nix
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestUnifiedDiff(t *testing.T) {
+	tests := []struct {
+		name, old, new, want string
+	}{
+		{"equal", "a\nb\n", "a\nb\n", ""},
+		{"one line", "PermitRootLogin no\nPort 22\n", "PermitRootLogin prohibit-password\nPort 22\n",
+			"@@ -1,2 +1,2 @@\n-PermitRootLogin no\n+PermitRootLogin prohibit-password\n Port 22\n"},
+		{"added file", "", "x\ny\n", "@@ -0,0 +1,2 @@\n+x\n+y\n"},
+		{"removed file", "x\n", "", "@@ -1 +0,0 @@\n-x\n"},
+		{"no newline", "a\nb", "a\nc", "@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n+c\n\\ No newline at end of file\n"},
+		{"two hunks",
+			"1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n13\n14\n15\n",
+			"1\nTWO\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n13\nFOURTEEN\n15\n",
+			"@@ -1,5 +1,5 @@\n 1\n-2\n+TWO\n 3\n 4\n 5\n@@ -11,5 +11,5 @@\n 11\n 12\n 13\n-14\n+FOURTEEN\n 15\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := UnifiedDiff(tt.old, tt.new, 3); got != tt.want {
+				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
+			}
+			// GNU diff -u must agree on the hunks (it is on Debian and NixOS).
+			if _, err := exec.LookPath("diff"); err != nil || tt.want == "" {
+				return
+			}
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "a"), []byte(tt.old), 0o644)
+			os.WriteFile(filepath.Join(dir, "b"), []byte(tt.new), 0o644)
+			out, _ := exec.Command("diff", "-u", filepath.Join(dir, "a"), filepath.Join(dir, "b")).Output()
+			lines := strings.SplitN(string(out), "\n", 3)
+			if len(lines) == 3 && lines[2] != tt.want {
+				t.Errorf("diff -u says\n%s", lines[2])
+			}
+		})
+	}
+}
+
+func TestCksumMatchesPOSIX(t *testing.T) {
+	if _, err := exec.LookPath("cksum"); err != nil {
+		t.Skip("no cksum(1)")
+	}
+	dir := t.TempDir()
+	for i, content := range []string{"", "a", "hello world\n", strings.Repeat("nixos ", 50000)} {
+		p := filepath.Join(dir, "f")
+		os.WriteFile(p, []byte(content), 0o644)
+		out, err := exec.Command("cksum", p).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := cksumFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(string(out))
+		if want := f[0] + " " + f[1]; want != fmt.Sprintf("%d %d", got.CRC, got.Size) {
+			t.Errorf("case %d: cksum says %s, we say %d %d", i, want, got.CRC, got.Size)
+		}
+	}
+}
+
+// etcFixture writes a NixOS-like etc/ under a fresh system directory:
+// files are symlinks into a "store" directory, one subdirectory is a link.
+func etcFixture(t *testing.T, files map[string]string) string {
+	t.Helper()
+	sys, store := t.TempDir(), t.TempDir()
+	for rel, content := range files {
+		if rel == "#unit" {
+			continue
+		}
+		target := filepath.Join(store, strings.ReplaceAll(rel, "/", "-"))
+		if err := os.WriteFile(target, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(sys, "etc", rel)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	units := filepath.Join(store, "system-units")
+	os.MkdirAll(units, 0o755)
+	os.WriteFile(filepath.Join(units, "nginx.service"), []byte(files["#unit"]), 0o644)
+	os.MkdirAll(filepath.Join(sys, "etc", "systemd"), 0o755)
+	if err := os.Symlink(units, filepath.Join(sys, "etc", "systemd", "system")); err != nil {
+		t.Fatal(err)
+	}
+	return sys
+}
+
+func TestDiffEtc(t *testing.T) {
+	big := strings.Repeat("x", MaxFileDiffSize+1)
+	old := etcFixture(t, map[string]string{
+		"ssh/sshd_config": "PermitRootLogin no\nPort 22\n", "hosts": "127.0.0.1 localhost\n",
+		"gone.conf": "bye\n", "locale.bin": "a\x00b", "ssl/bundle.crt": big, "#unit": "ExecStart=nginx-1.26.1\n",
+	})
+	new := etcFixture(t, map[string]string{
+		"ssh/sshd_config": "PermitRootLogin prohibit-password\nPort 22\n", "hosts": "127.0.0.1 localhost\n",
+		"new.conf": "hi\n", "locale.bin": "a\x00c", "ssl/bundle.crt": big + "y", "#unit": "ExecStart=nginx-1.26.2\n",
+	})
+	ctx := context.Background()
+	local, err := DiffEtc(ctx, LocalTree(old), LocalTree(new))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range local {
+		got = append(got, fmt.Sprintf("%s %s bin=%v big=%v", f.Path, f.Status, f.Binary, f.TooLarge))
+	}
+	want := []string{
+		"etc/gone.conf removed bin=false big=false",
+		"etc/locale.bin modified bin=true big=false",
+		"etc/new.conf added bin=false big=false",
+		"etc/ssh/sshd_config modified bin=false big=false",
+		"etc/ssl/bundle.crt modified bin=false big=true",
+		"etc/systemd/system/nginx.service modified bin=false big=false",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if u := local[3].Unified; !strings.Contains(u, "-PermitRootLogin no\n+PermitRootLogin prohibit-password\n") {
+		t.Errorf("sshd_config diff:\n%s", u)
+	}
+	if r := local[0].Render(nil); !strings.HasPrefix(r, "--- a/etc/gone.conf\n+++ /dev/null\n@@ -1 +0,0 @@\n-bye\n") {
+		t.Errorf("removed file renders as\n%s", r)
+	}
+
+	// The host side runs the same comparison through shell scripts (find,
+	// cksum, wc, cat); run them locally and expect the same result.
+	remote, err := DiffEtc(ctx, RemoteTree{Runner: LocalRunner{}, Root: old}, LocalTree(new))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(local, remote) {
+		t.Errorf("remote tree result differs:\n%+v\n%+v", remote, local)
+	}
+}

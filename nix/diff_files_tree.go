@@ -1,0 +1,139 @@
+package nix
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// LocalTree is the etc/ directory of a system in the local store.
+type LocalTree string
+
+// List walks root/etc, following symlinks (NixOS's etc is a tree of links
+// into the store), and checksums every regular file like cksum(1).
+func (t LocalTree) List(ctx context.Context) (map[string]FileSum, error) {
+	out := map[string]FileSum{}
+	root := filepath.Join(string(t), "etc")
+	if _, err := os.Stat(root); os.IsNotExist(err) {
+		return out, nil
+	}
+	return out, walkFollow(ctx, root, "", 0, out)
+}
+
+func walkFollow(ctx context.Context, dir, rel string, depth int, out map[string]FileSum) error {
+	if depth > 40 {
+		return fmt.Errorf("%s: too deeply nested (symlink loop?)", dir)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		p, r := filepath.Join(dir, e.Name()), filepath.Join(rel, e.Name())
+		fi, err := os.Stat(p)
+		if err != nil {
+			continue // dangling link: find -L skips it from the listing too
+		}
+		switch {
+		case fi.IsDir():
+			if err := walkFollow(ctx, p, r, depth+1, out); err != nil {
+				return err
+			}
+		case fi.Mode().IsRegular():
+			sum, err := cksumFile(p)
+			if err != nil {
+				return err
+			}
+			out[r] = sum
+		}
+	}
+	return nil
+}
+
+// Read reads the files from root/etc.
+func (t LocalTree) Read(ctx context.Context, paths []string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(paths))
+	for _, p := range paths {
+		b, err := os.ReadFile(filepath.Join(string(t), "etc", p))
+		if err != nil {
+			return nil, err
+		}
+		out[p] = b
+	}
+	return out, nil
+}
+
+// RemoteTree is the etc/ directory of the system Root on a host.
+type RemoteTree struct {
+	Runner Runner
+	// Root is the system's store path (or /run/current-system).
+	Root string
+}
+
+// listScript prints "CRC SIZE ./path" for every file under $1/etc; cksum
+// and find are POSIX, so it runs on any host.
+const listScript = `cd "$1/etc" 2>/dev/null || exit 0; find -L . -type f -exec cksum {} +`
+
+// readScript prints, per file, a "SIZE PATH" line and then exactly SIZE bytes.
+const readScript = `cd "$1/etc" || exit 1; shift
+for f in "$@"; do printf '%s %s\n' "$(wc -c < "$f" | tr -d ' ')" "$f"; cat "$f"; done`
+
+// List runs listScript on the host (one round trip).
+func (t RemoteTree) List(ctx context.Context) (map[string]FileSum, error) {
+	var out bytes.Buffer
+	if err := t.Runner.Run(ctx, Cmd{Argv: []string{"sh", "-c", listScript, "sh", t.Root}, Stdout: &out}); err != nil {
+		return nil, fmt.Errorf("list %s/etc: %w", t.Root, err)
+	}
+	sums := map[string]FileSum{}
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		f := strings.SplitN(sc.Text(), " ", 3)
+		if len(f) != 3 {
+			return nil, fmt.Errorf("list %s/etc: bad cksum line %q", t.Root, sc.Text())
+		}
+		crc, err1 := strconv.ParseUint(f[0], 10, 32)
+		size, err2 := strconv.ParseInt(f[1], 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("list %s/etc: bad cksum line %q", t.Root, sc.Text())
+		}
+		sums[strings.TrimPrefix(f[2], "./")] = FileSum{CRC: uint32(crc), Size: size}
+	}
+	return sums, sc.Err()
+}
+
+// Read fetches the files in one round trip.
+func (t RemoteTree) Read(ctx context.Context, paths []string) (map[string][]byte, error) {
+	var out bytes.Buffer
+	argv := append([]string{"sh", "-c", readScript, "sh", t.Root}, paths...)
+	if err := t.Runner.Run(ctx, Cmd{Argv: argv, Stdout: &out}); err != nil {
+		return nil, fmt.Errorf("read files under %s/etc: %w", t.Root, err)
+	}
+	files := make(map[string][]byte, len(paths))
+	r := bufio.NewReader(&out)
+	for range paths {
+		head, err := r.ReadString('\n')
+		if err != nil {
+			return nil, fmt.Errorf("read files under %s/etc: truncated output", t.Root)
+		}
+		size, name, _ := strings.Cut(strings.TrimSuffix(head, "\n"), " ")
+		n, err := strconv.Atoi(size)
+		if err != nil {
+			return nil, fmt.Errorf("read files under %s/etc: bad header %q", t.Root, head)
+		}
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, fmt.Errorf("read %s/etc/%s: truncated output", t.Root, name)
+		}
+		files[name] = b
+	}
+	return files, nil
+}

@@ -1,0 +1,116 @@
+package nix
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// CurrentSystemLink is where NixOS points at the running system.
+const CurrentSystemLink = "/run/current-system"
+
+// CurrentSystemCmd resolves a host's running system to its store path.
+func CurrentSystemCmd() Cmd {
+	return Cmd{Argv: []string{"readlink", "-f", CurrentSystemLink}}
+}
+
+// CurrentSystem asks a host (through r) which store path it runs.
+func CurrentSystem(ctx context.Context, r Runner) (string, error) {
+	var out bytes.Buffer
+	c := CurrentSystemCmd()
+	c.Stdout = &out
+	if err := r.Run(ctx, c); err != nil {
+		return "", fmt.Errorf("read %s: %w", CurrentSystemLink, err)
+	}
+	p := strings.TrimSpace(out.String())
+	if !strings.HasPrefix(p, StoreDir+"/") {
+		return "", fmt.Errorf("read %s: %q is not a store path", CurrentSystemLink, p)
+	}
+	return p, nil
+}
+
+// ClosureCache remembers remote closures by store path, so hosts that run
+// the same system share one query: concurrent callers asking for the same
+// path wait for the first one's round trip instead of making their own.
+// A failed query is not cached (the next host may answer).
+type ClosureCache struct {
+	mu sync.Mutex
+	m  map[string]*closureCall
+}
+
+type closureCall struct {
+	done chan struct{}
+	c    *Closure
+	err  error
+}
+
+// Get returns the closure of storePath, querying it through r (one round
+// trip, ClosureCmd) unless another host already did.
+func (cc *ClosureCache) Get(ctx context.Context, r Runner, storePath string) (*Closure, error) {
+	for {
+		cc.mu.Lock()
+		if cc.m == nil {
+			cc.m = map[string]*closureCall{}
+		}
+		call, ok := cc.m[storePath]
+		if !ok {
+			call = &closureCall{done: make(chan struct{})}
+			cc.m[storePath] = call
+			cc.mu.Unlock()
+			call.c, call.err = QueryClosure(ctx, r, storePath)
+			if call.err != nil {
+				cc.mu.Lock()
+				delete(cc.m, storePath)
+				cc.mu.Unlock()
+			}
+			close(call.done)
+			return call.c, call.err
+		}
+		cc.mu.Unlock()
+		select {
+		case <-call.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if call.err == nil {
+			return call.c, nil
+		}
+		// The first caller failed; try ourselves through our own host.
+	}
+}
+
+// HostDiff is the per-host result of `nixdeck diff`: the package diff of
+// the running system against the new one, whether a reboot is needed, and
+// optionally the /etc file diffs.
+type HostDiff struct {
+	// Host is the node name.
+	Host string `json:"host"`
+	// Current and New are the store paths of the running and the new system.
+	Current string `json:"current"`
+	New     string `json:"new"`
+	// Diff is the nvd-style package diff.
+	Diff *ClosureDiff `json:"diff"`
+	// KernelChanged and InitrdChanged mean the new system needs a reboot
+	// to take full effect.
+	KernelChanged bool `json:"kernelChanged"`
+	InitrdChanged bool `json:"initrdChanged"`
+	// Files lists changed files under etc/ (with --files).
+	Files []FileDiff `json:"files,omitempty"`
+	// Error says why this host could not be diffed ("" on success).
+	Error string `json:"error,omitempty"`
+}
+
+// NewHostDiff compares a host's current closure with the new one.
+func NewHostDiff(host string, cur, new *Closure) *HostDiff {
+	return &HostDiff{
+		Host: host, Current: cur.Root, New: new.Root,
+		Diff:          DiffClosures(host+":"+CurrentSystemLink, new.Root, cur, new),
+		KernelChanged: cur.Kernel != new.Kernel,
+		InitrdChanged: cur.Initrd != new.Initrd,
+	}
+}
+
+// RebootNeeded reports whether the kernel or initrd changes.
+func (h *HostDiff) RebootNeeded() bool { return h.KernelChanged || h.InitrdChanged }
