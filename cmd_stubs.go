@@ -7,6 +7,3 @@ import "errors"
 
 var errNotYet = errors.New("not implemented yet")
 
-type trustCmd struct{}
-
-func (c *trustCmd) Run(g *globals) error { return errNotYet }

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"nixdeck/fleet"
+	"nixdeck/fleet/remote"
+)
+
+// trustCmd shows the host keys of the selected nodes and, once confirmed,
+// appends the new ones to each node's known_hosts file.
+type trustCmd struct {
+	On   string `placeholder:"SEL" help:"Nodes to trust: names, @tags, globs, !exclusions, comma-separated (default all)."`
+	Yes  bool   `help:"Append the new keys without asking."`
+	Hash bool   `help:"Write hashed host names, as ssh-keygen -H does."`
+}
+
+// confirmTimeout bounds how long trust waits for the operator's answer.
+const confirmTimeout = 5 * time.Minute
+
+// Run implements `nixdeck trust`.
+func (c *trustCmd) Run(g *globals) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	return c.run(ctx, g, remote.Options{}, os.Stdin, os.Stdout, os.Stderr)
+}
+
+// trustResult is what scanning one node found.
+type trustResult struct {
+	node *fleet.Node
+	keys []remote.HostKey // bastions first, then the node's own key
+	err  error
+}
+
+func (c *trustCmd) run(ctx context.Context, g *globals, o remote.Options, in io.Reader, out, errOut io.Writer) error {
+	f, err := loadFleet(g.File, errOut)
+	if err != nil {
+		return err
+	}
+	nodes, err := f.Select(c.On)
+	if err != nil {
+		return exitCode(2, err)
+	}
+	if len(nodes) == 0 {
+		return exitCode(2, fmt.Errorf("--on %q selects no node", c.On))
+	}
+	results := scanNodes(ctx, nodes, o, f.Deploy.Parallel)
+	writeScan(out, results)
+	failed := scanFailures(errOut, results)
+	fresh := newKeys(results)
+	if len(fresh) == 0 {
+		fmt.Fprintln(out, "Nothing to add: the keys shown are already trusted.")
+		return failed
+	}
+	if !c.Yes {
+		ok, err := confirm(ctx, in, out, fmt.Sprintf("Append %s to %s?", plural(len(fresh), "host key"), keyFiles(fresh)))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("not confirmed; %s left unchanged", keyFiles(fresh))
+		}
+	}
+	added, err := remote.AppendKnownHosts(fresh, c.Hash)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Added %s to %s.\n", plural(added, "host key"), keyFiles(fresh))
+	return failed
+}
+
+// scanNodes scans every node, parallel at a time, keeping file order.
+func scanNodes(ctx context.Context, nodes []*fleet.Node, o remote.Options, parallel int) []trustResult {
+	if parallel <= 0 {
+		parallel = 10
+	}
+	results := make([]trustResult, len(nodes))
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			keys, err := remote.Scan(ctx, n.Target(), o)
+			results[i] = trustResult{node: n, keys: keys, err: err}
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// writeScan prints one line per key: node, address, fingerprint, state.
+func writeScan(w io.Writer, results []trustResult) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tADDRESS\tKEY\tSTATE")
+	for _, r := range results {
+		if r.err != nil {
+			fmt.Fprintf(tw, "%s\t%s\t-\tfailed (below)\n", r.node.Name, r.node.Host)
+			continue
+		}
+		for _, k := range r.keys {
+			addr := k.Addr
+			if k.Name != r.node.Name {
+				addr = "via " + k.Name
+			}
+			state := "new"
+			if k.Known {
+				state = "already trusted"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\n", r.node.Name, addr, k.Type(), k.Fingerprint, state)
+		}
+	}
+	tw.Flush()
+}
+
+// scanFailures prints each failed node's error and returns a summary
+// error (exit 1), or nil when every node was scanned.
+func scanFailures(errOut io.Writer, results []trustResult) error {
+	var failed []string
+	for _, r := range results {
+		if r.err != nil {
+			fmt.Fprintln(errOut, r.err)
+			failed = append(failed, r.node.Name)
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d of %d nodes could not be scanned: %s", len(failed), len(results), strings.Join(failed, ", "))
+}
+
+// newKeys returns the keys not yet trusted, each once.
+func newKeys(results []trustResult) []remote.HostKey {
+	seen := map[string]bool{}
+	var fresh []remote.HostKey
+	for _, r := range results {
+		for _, k := range r.keys {
+			id := k.KnownHosts + " " + k.Addr + " " + k.Fingerprint
+			if !k.Known && !seen[id] {
+				seen[id] = true
+				fresh = append(fresh, k)
+			}
+		}
+	}
+	return fresh
+}
+
+// keyFiles names the known_hosts files the keys go to.
+func keyFiles(keys []remote.HostKey) string {
+	set := map[string]bool{}
+	for _, k := range keys {
+		set[k.KnownHosts] = true
+	}
+	files := make([]string, 0, len(set))
+	for f := range set {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	return strings.Join(files, ", ")
+}
+
+// confirm asks a yes/no question on out and reads the answer from in,
+// bounded by ctx and confirmTimeout. Only "y" or "yes" is a yes.
+func confirm(ctx context.Context, in io.Reader, out io.Writer, question string) (bool, error) {
+	fmt.Fprintf(out, "%s [y/N] ", question)
+	answer := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(in).ReadString('\n')
+		answer <- strings.ToLower(strings.TrimSpace(line))
+	}()
+	select {
+	case a := <-answer:
+		return a == "y" || a == "yes", nil
+	case <-ctx.Done():
+		fmt.Fprintln(out)
+		return false, ctx.Err()
+	case <-time.After(confirmTimeout):
+		fmt.Fprintln(out)
+		return false, fmt.Errorf("no answer within %v", confirmTimeout)
+	}
+}
