@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 
+	"nixdeck/fleet"
 	"nixdeck/nix"
 )
 
@@ -24,6 +25,10 @@ type diffCmd struct {
 	Files bool   `help:"Also show unified diffs of the text files under etc/ that differ."`
 	JSON  bool   `name:"json" help:"Print the diff as JSON instead of text."`
 	NoDB  bool   `name:"no-db" help:"Read local closures with nix-store instead of the Nix database."`
+
+	// conn reaches the hosts; nil means SSH through a fresh remote.Pool
+	// (tests put a counting connector here).
+	conn fleet.Connector
 }
 
 // Run picks the local or the per-host form from the arguments.

@@ -43,8 +43,12 @@ func (c *diffCmd) runHosts(ctx context.Context, g *globals, w io.Writer) error {
 		return err
 	}
 
-	pool := remote.NewPool(remote.Options{})
-	defer pool.Close()
+	conn := c.conn
+	if conn == nil {
+		pool := remote.NewPool(remote.Options{})
+		defer pool.Close()
+		conn = fleet.PoolConnector{Pool: pool}
+	}
 	cache := &nix.ClosureCache{}
 	results := make([]*nix.HostDiff, len(nodes))
 	sem := make(chan struct{}, maxDiffHosts)
@@ -58,7 +62,7 @@ func (c *diffCmd) runHosts(ctx context.Context, g *globals, w io.Writer) error {
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			hd, err := c.diffHost(ctx, pool, cache, n, newClosures[newPath])
+			hd, err := c.diffHost(ctx, conn, cache, n, newClosures[newPath])
 			if err != nil {
 				hd = &nix.HostDiff{Host: n.Name, New: newPath, Error: err.Error()}
 			}
@@ -71,12 +75,11 @@ func (c *diffCmd) runHosts(ctx context.Context, g *globals, w io.Writer) error {
 
 // diffHost diffs one host: its current system comes from the cache when
 // another host runs the same one.
-func (c *diffCmd) diffHost(ctx context.Context, pool *remote.Pool, cache *nix.ClosureCache, n *fleet.Node, newC *nix.Closure) (*nix.HostDiff, error) {
-	client, err := pool.Get(ctx, n.Target())
+func (c *diffCmd) diffHost(ctx context.Context, conn fleet.Connector, cache *nix.ClosureCache, n *fleet.Node, newC *nix.Closure) (*nix.HostDiff, error) {
+	r, err := conn.Runner(ctx, n)
 	if err != nil {
 		return nil, err
 	}
-	r := fleet.SSHRunner{Client: client}
 	cur, err := nix.CurrentSystem(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", n.Name, err)

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"nixdeck/fleet"
+	"nixdeck/fleet/remote"
+	"nixdeck/lab"
+	"nixdeck/nix"
+)
+
+// countingConnector counts the commands each node runs, by program.
+type countingConnector struct {
+	fleet.PoolConnector
+	mu   sync.Mutex
+	runs map[string]int // "node argv0 argv2-prefix"
+}
+
+func (c *countingConnector) Runner(ctx context.Context, n *fleet.Node) (nix.Runner, error) {
+	r, err := c.PoolConnector.Runner(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	return countingRunner{r, c, n.Name}, nil
+}
+
+type countingRunner struct {
+	nix.Runner
+	c    *countingConnector
+	node string
+}
+
+func (r countingRunner) Run(ctx context.Context, cmd nix.Cmd) error {
+	kind := cmd.Argv[0]
+	if cmd.Argv[0] == "sh" && cmd.Argv[2] == nix.ClosureCmd("").Argv[2] {
+		kind = "closure-query"
+	}
+	r.c.mu.Lock()
+	r.c.runs[kind]++
+	r.c.mu.Unlock()
+	return r.Runner.Run(ctx, cmd)
+}
+
+// TestDiffLab diffs lab hosts: one host moves to release b, one stays put,
+// and a second fleet node that reaches the first host shares its closure
+// query. With --files the etc/ diff of the changed host is read over SSH.
+func TestDiffLab(t *testing.T) {
+	l := lab.Start(t, 2)
+	web, other := l.Hosts[0], l.Hosts[1]
+	// An alias node for the first host: same machine, same running system.
+	fleetFile, err := os.ReadFile(l.FleetPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alias := fmt.Sprintf("  %s-alias:\n    host: 127.0.0.1\n    port: %d\n    attr: %s\n", web.Name, web.Port, lab.AttrPath(web.Name))
+	aliased := filepath.Join(l.Dir, "fleet-alias.yaml")
+	if err := os.WriteFile(aliased, append(fleetFile, alias...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Change(web.Name, lab.ChangeOptions{Release: "b"}); err != nil {
+		t.Fatal(err)
+	}
+
+	pool := remote.NewPool(remote.Options{})
+	defer pool.Close()
+	conn := &countingConnector{PoolConnector: fleet.PoolConnector{Pool: pool}, runs: map[string]int{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	cmd := &diffCmd{JSON: true, Files: true, conn: conn}
+	if err := cmd.runHosts(ctx, &globals{File: aliased}, &out); err != nil {
+		t.Fatalf("diff: %v\n%s", err, out.String())
+	}
+	var diffs []*nix.HostDiff
+	if err := json.Unmarshal(out.Bytes(), &diffs); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if len(diffs) != 3 {
+		t.Fatalf("%d host diffs, want 3", len(diffs))
+	}
+	byName := map[string]*nix.HostDiff{}
+	for _, d := range diffs {
+		if d.Error != "" {
+			t.Errorf("%s: %s", d.Host, d.Error)
+		}
+		byName[d.Host] = d
+	}
+	changed, same, twin := byName[web.Name], byName[other.Name], byName[web.Name+"-alias"]
+	if changed == nil || same == nil || twin == nil {
+		t.Fatalf("hosts missing in %v", byName)
+	}
+	if len(changed.Diff.Versions) == 0 || changed.Current == changed.New {
+		t.Errorf("%s moved to release b but shows no version change: %+v", web.Name, changed.Diff)
+	}
+	if !same.Diff.Empty() || same.Current != same.New || len(same.Files) != 0 {
+		t.Errorf("%s did not change but shows %+v, %d files", other.Name, same.Diff, len(same.Files))
+	}
+	if twin.Current != changed.Current || len(twin.Diff.Versions) != len(changed.Diff.Versions) {
+		t.Errorf("alias node differs from its host: %+v vs %+v", twin, changed)
+	}
+	// Two distinct running systems on three nodes: two closure queries.
+	if n := conn.runs["closure-query"]; n != 2 {
+		t.Errorf("%d closure queries for 2 distinct systems, want 2 (runs %v)", n, conn.runs)
+	}
+
+	// The host's side of --files: compare with what the host really has.
+	if len(changed.Files) == 0 {
+		t.Fatalf("%s: release b changes no file under etc/", web.Name)
+	}
+	for _, f := range changed.Files {
+		if f.Status != "modified" || f.Binary || f.TooLarge || f.Unified == "" {
+			continue
+		}
+		got, err := l.Exec(ctx, web.Name, []string{"cat", "/run/current-system/" + f.Path}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(f.Unified, "\n") {
+			if strings.HasPrefix(line, "-") && !strings.Contains(string(got), line[1:]) {
+				t.Errorf("%s: removed line %q is not in the host's file", f.Path, line[1:])
+			}
+		}
+		return
+	}
+	t.Errorf("%s: no modified text file among %+v", web.Name, changed.Files)
+}
