@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 
 	"nixdeck/fleet"
 	"nixdeck/nix"
@@ -48,13 +49,18 @@ func (c *diffCmd) Run(g *globals) error {
 
 // runLocal diffs two local closures, like `nvd diff OLD NEW`.
 func (c *diffCmd) runLocal(ctx context.Context, w io.Writer) error {
-	lc := &nix.LocalClosures{NoDB: c.NoDB}
-	defer lc.Close()
-	old, err := lc.Query(ctx, c.Old)
-	if err != nil {
-		return err
+	// Both sides are read at once, each with its own reader: the database
+	// queries use both cores, and the CLI fallback waits on two nix-stores
+	// at a time instead of one after the other.
+	var old, new *nix.Closure
+	var oldErr, err error
+	var wg sync.WaitGroup
+	wg.Go(func() { old, oldErr = queryLocal(ctx, c.Old, c.NoDB) })
+	new, err = queryLocal(ctx, c.New, c.NoDB)
+	wg.Wait()
+	if oldErr != nil {
+		return oldErr
 	}
-	new, err := lc.Query(ctx, c.New)
 	if err != nil {
 		return err
 	}
@@ -76,6 +82,12 @@ func (c *diffCmd) runLocal(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	return renderFiles(w, files, st)
+}
+
+func queryLocal(ctx context.Context, path string, noDB bool) (*nix.Closure, error) {
+	lc := &nix.LocalClosures{NoDB: noDB}
+	defer lc.Close()
+	return lc.Query(ctx, path)
 }
 
 // renderFiles prints the etc/ diffs after a package diff.
