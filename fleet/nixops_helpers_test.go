@@ -1,0 +1,164 @@
+package fleet_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"nixdeck/fleet"
+	"nixdeck/fleet/remote"
+	"nixdeck/lab"
+	"nixdeck/nix"
+)
+
+// opsLab is a running lab with its fleet file loaded and a connection pool.
+type opsLab struct {
+	t    *testing.T
+	lab  *lab.Lab
+	f    *fleet.Fleet
+	pool *remote.Pool
+	conn fleet.PoolConnector
+}
+
+func startOpsLab(t *testing.T, n int) *opsLab {
+	t.Setenv("NIX_CONFIG", "substituters =")
+	l := lab.Start(t, n)
+	f, err := fleet.Load(l.FleetPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := newPool()
+	t.Cleanup(func() { pool.Close() })
+	return &opsLab{t: t, lab: l, f: f, pool: pool, conn: fleet.PoolConnector{Pool: pool}}
+}
+
+// newPool is a connection pool that ignores the operator's ~/.ssh/config.
+func newPool() *remote.Pool { return remote.NewPool(remote.Options{SSHConfigPath: "none"}) }
+
+func (o *opsLab) node(name string) *fleet.Node {
+	n := o.f.Node(name)
+	if n == nil {
+		o.t.Fatalf("no node %s", name)
+	}
+	return n
+}
+
+// change applies a lab change to hosts and builds their next systems with
+// nix.Build (one nix build for all of them).
+func (o *opsLab) change(ctx context.Context, sel string, opts lab.ChangeOptions, names ...string) map[string]string {
+	o.t.Helper()
+	if err := o.lab.Change(sel, opts); err != nil {
+		o.t.Fatal(err)
+	}
+	attrs := map[string]string{}
+	for _, n := range names {
+		attrs[n] = o.node(n).AttrPath()
+	}
+	built, err := nix.Build(ctx, nix.LocalRunner{}, nix.BuildRequest{Flake: "path:" + o.f.Flake, Attrs: attrs, RootDir: o.t.TempDir()})
+	if err != nil {
+		o.t.Fatalf("build %v: %v", names, err)
+	}
+	return built
+}
+
+// copyAll copies each host's system over its pooled connection, all hosts
+// in parallel through fleet.RunHosts, and returns each host's result.
+func (o *opsLab) copyAll(ctx context.Context, systems map[string]string) map[string]nix.CopyResult {
+	o.t.Helper()
+	var nodes []*fleet.Node
+	for n := range systems {
+		nodes = append(nodes, o.node(n))
+	}
+	results := make(chan struct {
+		host string
+		res  nix.CopyResult
+	}, len(nodes))
+	events := fleet.RunHosts(ctx, o.conn, nodes, 3, func(ctx context.Context, h *fleet.HostRun) error {
+		h.Phase(fleet.PhaseCopying)
+		res, err := nix.Copy(ctx, nix.LocalRunner{}, h.Runner, nix.CopyRequest{Paths: []string{systems[h.Node.Name]},
+			Progress: func(p nix.CopyProgress) { h.Emit(fleet.CopyEvent{HostEvent: h.Base(), CopyProgress: p}) }})
+		results <- struct {
+			host string
+			res  nix.CopyResult
+		}{h.Node.Name, res}
+		return err
+	})
+	progress := map[string]nix.CopyProgress{}
+	for e := range events {
+		switch e := e.(type) {
+		case fleet.CopyEvent:
+			progress[e.Host()] = e.CopyProgress
+		case fleet.DoneEvent:
+			if e.Err != nil {
+				o.t.Fatalf("copy: %v", e.Err)
+			}
+		}
+	}
+	close(results)
+	out := map[string]nix.CopyResult{}
+	for r := range results {
+		out[r.host] = r.res
+		if p := progress[r.host]; p.PathsDone != len(r.res.Missing) || p.BytesDone != r.res.Bytes {
+			o.t.Errorf("%s: last progress %+v, result %d paths %d bytes", r.host, p, len(r.res.Missing), r.res.Bytes)
+		}
+	}
+	return out
+}
+
+// state reads a host's state over SSH.
+func (o *opsLab) state(ctx context.Context, host string) *nix.HostState {
+	o.t.Helper()
+	sts := fleet.CollectStates([]*fleet.Node{o.node(host)}, fleet.ReadStates(ctx, o.conn, []*fleet.Node{o.node(host)}, 1))
+	if sts[0].Err != nil {
+		o.t.Fatalf("state of %s: %v", host, sts[0].Err)
+	}
+	return sts[0].State
+}
+
+var opSeq atomic.Int64
+
+// activate runs one detached activation on host over its pooled connection.
+func (o *opsLab) activate(ctx context.Context, host string, req nix.ActivateRequest) (nix.ActivateResult, []string, error) {
+	o.t.Helper()
+	n := o.node(host)
+	r, err := o.conn.Runner(ctx, n)
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	var logs []string
+	req.OpID = fmt.Sprintf("test-%d-%d", time.Now().Unix(), opSeq.Add(1))
+	if req.Log == nil {
+		req.Log = func(l string) { logs = append(logs, l) }
+	}
+	if req.Reconnect == nil {
+		req.Reconnect = func(ctx context.Context) (nix.Runner, error) { return o.conn.Fresh(ctx, n) }
+	}
+	res, err := nix.Activate(ctx, r, req)
+	return res, logs, err
+}
+
+// hostClosure lists the closure of the host's running system, read inside
+// the host's namespace without nixdeck.
+func (o *opsLab) hostClosure(ctx context.Context, host string) []string {
+	o.t.Helper()
+	out, err := o.lab.Exec(ctx, host, []string{"nix-store", "-qR", "/run/current-system"}, nil)
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	return strings.Fields(string(out))
+}
+
+// missingFrom returns the paths of closure that have is lacks, in order.
+func missingFrom(closure, has []string) []string {
+	var m []string
+	for _, p := range closure {
+		if !slices.Contains(has, p) {
+			m = append(m, p)
+		}
+	}
+	return m
+}

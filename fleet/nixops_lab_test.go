@@ -1,0 +1,197 @@
+package fleet_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"nixdeck/fleet"
+	"nixdeck/lab"
+	"nixdeck/nix"
+)
+
+// TestNixOpsOnLab is the acceptance run of issue 4 on a 3-host lab: build
+// a release, copy only what is missing, the four actions, the exit codes,
+// a hang, a lock-out survived by reconnecting, rollback, reboot-needed and
+// status with a host down.
+func TestNixOpsOnLab(t *testing.T) {
+	o := startOpsLab(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	hosts := []string{"canary", "web01", "db01"}
+	gen1 := map[string]*nix.HostState{}
+	for _, h := range hosts {
+		gen1[h] = o.state(ctx, h)
+		if gen1[h].ProfileGeneration != 1 || gen1[h].Current == "" || gen1[h].Current != gen1[h].Booted {
+			t.Fatalf("%s starts at %+v, want generation 1 running and booted", h, gen1[h])
+		}
+	}
+
+	b := o.change(ctx, "", lab.ChangeOptions{Release: "b"}, hosts...)
+	t.Run("copy sends exactly the missing paths, then nothing", func(t *testing.T) {
+		want := map[string][]string{}
+		for _, h := range hosts {
+			closure, err := nix.Requisites(ctx, nix.LocalRunner{}, []string{b[h]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[h] = missingFrom(closure, o.hostClosure(ctx, h))
+			if len(want[h]) == 0 || len(want[h]) == len(closure) {
+				t.Fatalf("%s: release b shares nothing or everything with a (%d of %d new)", h, len(want[h]), len(closure))
+			}
+		}
+		first := o.copyAll(ctx, b)
+		for _, h := range hosts {
+			if !slices.Equal(first[h].Missing, want[h]) || first[h].Bytes == 0 {
+				t.Errorf("%s: sent %d paths (%d bytes), want the %d it lacked", h, len(first[h].Missing), first[h].Bytes, len(want[h]))
+			}
+		}
+		again := o.copyAll(ctx, b)
+		for _, h := range hosts {
+			if len(again[h].Missing) != 0 || again[h].Bytes != 0 {
+				t.Errorf("%s: second copy sent %d paths", h, len(again[h].Missing))
+			}
+		}
+	})
+
+	t.Run("actions do what NixOS does", func(t *testing.T) {
+		res, logs, err := o.activate(ctx, "canary", nix.ActivateRequest{Action: nix.DryActivate, Path: b["canary"]})
+		s := o.state(ctx, "canary")
+		if err != nil || res.Outcome != nix.OutcomeDone || !strings.Contains(strings.Join(logs, "\n"), "would activate") {
+			t.Errorf("dry-activate: %+v %v %q", res, err, logs)
+		}
+		if s.Current != gen1["canary"].Current || s.ProfileGeneration != 1 || len(s.Generations) != 1 {
+			t.Errorf("dry-activate changed the host: %+v", s)
+		}
+
+		res, _, err = o.activate(ctx, "canary", nix.ActivateRequest{Action: nix.Test, Path: b["canary"]})
+		s = o.state(ctx, "canary")
+		if err != nil || res.Outcome != nix.OutcomeDone || s.Current != b["canary"] || s.Profile != gen1["canary"].Profile || len(s.Generations) != 1 {
+			t.Errorf("test: %+v %v; state current %s profile %s, %d generations", res, err, s.Current, s.Profile, len(s.Generations))
+		}
+
+		res, _, err = o.activate(ctx, "web01", nix.ActivateRequest{Action: nix.Boot, Path: b["web01"]})
+		s = o.state(ctx, "web01")
+		if err != nil || res.Outcome != nix.OutcomeDone || s.Current != gen1["web01"].Current || s.Profile != b["web01"] || s.ProfileGeneration != 2 {
+			t.Errorf("boot: %+v %v; state %+v", res, err, s)
+		}
+
+		res, _, err = o.activate(ctx, "db01", nix.ActivateRequest{Action: nix.Switch, Path: b["db01"]})
+		s = o.state(ctx, "db01")
+		if err != nil || res.Outcome != nix.OutcomeDone || s.Current != b["db01"] || s.Profile != b["db01"] || s.ProfileGeneration != 2 || s.Booted != gen1["db01"].Booted {
+			t.Errorf("switch: %+v %v; state %+v", res, err, s)
+		}
+	})
+
+	t.Run("exit codes 2 and 4 and a hang are classified", func(t *testing.T) {
+		for _, tc := range []struct {
+			fault   string
+			timeout time.Duration
+			want    nix.Outcome
+		}{{"fail", 0, nix.OutcomeActivationFailed}, {"units", 0, nix.OutcomeUnitsFailed}, {"hang", 5 * time.Second, nix.OutcomeTimedOut}} {
+			sys := o.change(ctx, "canary", lab.ChangeOptions{Fault: tc.fault}, "canary")
+			o.copyAll(ctx, sys)
+			res, logs, err := o.activate(ctx, "canary", nix.ActivateRequest{Action: nix.Switch, Path: sys["canary"], Timeout: tc.timeout})
+			if err != nil || res.Outcome != tc.want {
+				t.Errorf("fault %s: %+v (%s), %v; want %s\n%s", tc.fault, res, res.Outcome, err, tc.want, strings.Join(logs, "\n"))
+			}
+			if s := o.state(ctx, "canary"); s.SwitchLock.Held || (tc.fault == "fail" && s.Current != sys["canary"]) {
+				t.Errorf("fault %s: after the activation: lock %s, current %s", tc.fault, s.SwitchLock, s.Current)
+			}
+		}
+	})
+
+	t.Run("a lock-out is survived by reconnecting once sshd is back", func(t *testing.T) {
+		sys := o.change(ctx, "web01", lab.ChangeOptions{Fault: "breakssh"}, "web01")
+		o.copyAll(ctx, sys)
+		client, err := o.pool.Get(ctx, o.node("web01").Target())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var once sync.Once
+		var failedDials int
+		res, logs, err := o.activate(ctx, "web01", nix.ActivateRequest{Action: nix.Switch, Path: sys["web01"], Timeout: 2 * time.Minute,
+			Log: func(l string) {
+				// The listener is gone now; drop our session too, as a
+				// network cut would.
+				if strings.Contains(l, "sshd.service") {
+					once.Do(func() { go client.Close() })
+				}
+			},
+			Reconnect: func(ctx context.Context) (nix.Runner, error) {
+				r, err := o.conn.Fresh(ctx, o.node("web01"))
+				if err != nil {
+					if failedDials++; failedDials == 2 {
+						if err := o.lab.SetHost("web01", true); err != nil {
+							t.Error(err)
+						}
+					}
+				}
+				return r, err
+			}})
+		if err != nil || res.Outcome != nix.OutcomeDone || res.Reconnects != 1 || failedDials < 2 {
+			t.Fatalf("breakssh: %+v %v after %d failed dials; logs %q", res, err, failedDials, logs)
+		}
+		if s := o.state(ctx, "web01"); s.Current != sys["web01"] {
+			t.Errorf("breakssh: running %s, want %s", s.Current, sys["web01"])
+		}
+	})
+
+	t.Run("rollback to a chosen generation", func(t *testing.T) {
+		before := o.state(ctx, "db01")
+		g, err := nix.RollbackTarget(before, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := o.conn.Runner(ctx, o.node("db01"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := nix.Rollback(ctx, r, g, nix.ActivateRequest{OpID: "rollback-db01"})
+		s := o.state(ctx, "db01")
+		if err != nil || res.Outcome != nix.OutcomeDone || s.ProfileGeneration != 1 || s.Current != gen1["db01"].Current || len(s.Generations) != len(before.Generations) {
+			t.Errorf("rollback: %+v %v; state gen %d current %s, %d generations (had %d)", res, err, s.ProfileGeneration, s.Current, len(s.Generations), len(before.Generations))
+		}
+	})
+
+	t.Run("reboot needed after a kernel change", func(t *testing.T) {
+		sys := o.change(ctx, "db01", lab.ChangeOptions{Fault: "reboot"}, "db01")
+		o.copyAll(ctx, sys)
+		if res, _, err := o.activate(ctx, "db01", nix.ActivateRequest{Action: nix.Switch, Path: sys["db01"]}); err != nil || res.Outcome != nix.OutcomeDone {
+			t.Fatalf("switch: %+v %v", res, err)
+		}
+		if s := o.state(ctx, "db01"); !s.RebootNeeded {
+			t.Errorf("reboot not flagged: %+v", s)
+		}
+		if s := o.state(ctx, "web01"); s.RebootNeeded {
+			t.Errorf("web01 flagged for reboot without a kernel change")
+		}
+	})
+
+	t.Run("status with a host down shows the others", func(t *testing.T) {
+		if err := o.lab.SetHost("canary", false); err != nil {
+			t.Fatal(err)
+		}
+		o.pool.Close() // no reuse of the old connection: dial afresh like a new `nixdeck status`
+		o.pool = nil
+		conn := o.conn
+		conn.Pool = newPool()
+		defer conn.Pool.Close()
+		var nodes []*fleet.Node
+		for _, h := range hosts {
+			nodes = append(nodes, o.node(h))
+		}
+		sts := fleet.CollectStates(nodes, fleet.ReadStates(ctx, conn, nodes, 3))
+		if sts[0].Err == nil || !strings.Contains(sts[0].Err.Error(), "canary") {
+			t.Errorf("canary down: %+v", sts[0])
+		}
+		for _, s := range sts[1:] {
+			if s.Err != nil || s.State == nil {
+				t.Errorf("%s: %v", s.Node.Name, s.Err)
+			}
+		}
+	})
+}
