@@ -50,8 +50,8 @@ func (r countingRunner) Run(ctx context.Context, cmd nix.Cmd) error {
 	return r.Runner.Run(ctx, cmd)
 }
 
-// TestDiffLab diffs lab hosts: one host moves to release b, one stays put,
-// and a second fleet node that reaches the first host shares its closure
+// TestDiffLab diffs lab hosts: one host moves to release b with a new
+// kernel, one stays put, and a second fleet node that reaches the first host shares its closure
 // query. With --files the etc/ diff of the changed host is read over SSH.
 func TestDiffLab(t *testing.T) {
 	l := lab.Start(t, 2)
@@ -66,7 +66,7 @@ func TestDiffLab(t *testing.T) {
 	if err := os.WriteFile(aliased, append(fleetFile, alias...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Change(web.Name, lab.ChangeOptions{Release: "b"}); err != nil {
+	if err := l.Change(web.Name, lab.ChangeOptions{Release: "b", Fault: "reboot"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -103,6 +103,9 @@ func TestDiffLab(t *testing.T) {
 	}
 	if !same.Diff.Empty() || same.Current != same.New || len(same.Files) != 0 {
 		t.Errorf("%s did not change but shows %+v, %d files", other.Name, same.Diff, len(same.Files))
+	}
+	if !changed.KernelChanged || !changed.RebootNeeded() || same.RebootNeeded() {
+		t.Errorf("reboot needed: %s %v (want true), %s %v (want false)", web.Name, changed.RebootNeeded(), other.Name, same.RebootNeeded())
 	}
 	if twin.Current != changed.Current || len(twin.Diff.Versions) != len(changed.Diff.Versions) {
 		t.Errorf("alias node differs from its host: %+v vs %+v", twin, changed)

@@ -3,6 +3,7 @@ package nix
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -113,5 +114,29 @@ func TestClosureCacheSharesQueries(t *testing.T) {
 	}
 	if total != 2 {
 		t.Errorf("%d round trips for 2 distinct systems on 6 hosts, want 2", total)
+	}
+}
+
+// failingRunner fails every command as an unreachable host would.
+type failingRunner struct{}
+
+func (failingRunner) Run(ctx context.Context, c Cmd) error {
+	return fmt.Errorf("web1: %w", ErrConnectionLost)
+}
+
+func TestClosureCacheDoesNotKeepFailures(t *testing.T) {
+	var cache ClosureCache
+	sys := "/nix/store/8jh7rcm1bdhy2bfy1q8jz6g5f5qvvf6n-nixos-system-web1-24.05.20240901.abc"
+	if _, err := cache.Get(context.Background(), failingRunner{}, sys); !errors.Is(err, ErrConnectionLost) {
+		t.Fatalf("err = %v, want connection lost", err)
+	}
+	ok := &countingRunner{}
+	c, err := cache.Get(context.Background(), ok, sys)
+	if err != nil || c == nil || ok.closureQueries.Load() != 1 {
+		t.Fatalf("second host: %v, %d queries; the failure must not be cached", err, ok.closureQueries.Load())
+	}
+	again := &countingRunner{}
+	if _, err := cache.Get(context.Background(), again, sys); err != nil || again.closureQueries.Load() != 0 {
+		t.Errorf("third host queried again (%d) or failed (%v); the success must be cached", again.closureQueries.Load(), err)
 	}
 }

@@ -175,3 +175,30 @@ func TestCommonVersionPrefix(t *testing.T) {
 		}
 	}
 }
+
+func TestStylesFor(t *testing.T) {
+	if st := StylesFor(&bytes.Buffer{}); st != nil {
+		t.Error("a buffer is not a terminal, but StylesFor gave colours")
+	}
+	f, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if st := StylesFor(f); st != nil {
+		t.Error("a regular file is not a terminal, but StylesFor gave colours")
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_WRONLY, 0)
+	if err != nil {
+		return // no controlling terminal here (CI, go test's pipes)
+	}
+	defer tty.Close()
+	t.Setenv("NO_COLOR", "1")
+	if st := StylesFor(tty); st != nil {
+		t.Error("NO_COLOR is set, but StylesFor gave colours on a terminal")
+	}
+	t.Setenv("NO_COLOR", "")
+	if st := StylesFor(tty); st == nil {
+		t.Error("no colours on a terminal without NO_COLOR")
+	}
+}
