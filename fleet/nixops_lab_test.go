@@ -171,6 +171,32 @@ func TestNixOpsOnLab(t *testing.T) {
 		}
 	})
 
+	t.Run("build on the target: the outputs never cross the link", func(t *testing.T) {
+		if err := o.lab.Change("canary", lab.ChangeOptions{Fault: "none", Bump: true}); err != nil {
+			t.Fatal(err)
+		}
+		drvs, err := nix.Instantiate(ctx, nix.LocalRunner{}, nix.BuildRequest{Flake: "path:" + o.f.Flake,
+			Attrs: map[string]string{"canary": o.node("canary").AttrPath()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := o.conn.Runner(ctx, o.node("canary"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logs []string
+		sys, err := nix.BuildOnTarget(ctx, nix.LocalRunner{}, r, drvs["canary"].DrvPath, func(l string) { logs = append(logs, l) })
+		if err != nil || sys != drvs["canary"].OutPath || len(logs) == 0 {
+			t.Fatalf("BuildOnTarget() = %q, %v; want %s and build output (got %d lines)", sys, err, drvs["canary"].OutPath, len(logs))
+		}
+		if missing, err := nix.Invalid(ctx, nix.LocalRunner{}, []string{sys}); err != nil || len(missing) != 1 {
+			t.Errorf("the system reached the operator's store: %v %v", missing, err)
+		}
+		if _, err := o.lab.Exec(ctx, "canary", []string{"nix-store", "--check-validity", sys}, nil); err != nil {
+			t.Errorf("not built on the host: %v", err)
+		}
+	})
+
 	t.Run("status with a host down shows the others", func(t *testing.T) {
 		if err := o.lab.SetHost("canary", false); err != nil {
 			t.Fatal(err)

@@ -23,13 +23,16 @@ func NixCmd(args ...string) []string {
 	return append([]string{"nix", "--extra-experimental-features", "nix-command flakes"}, args...)
 }
 
-// Instantiate evaluates the flake attributes of req in one `nix eval` and
-// returns each node's derivation. Nix 2.8's `nix build --json` returns its
-// results sorted, not in the order of the installables, so the derivation
-// paths are what maps build results back to nodes. Classic (File) builds do
-// not need it: nix-build prints its results in -A order.
+// Instantiate evaluates the attributes of req and returns each node's
+// derivation: for a flake in one `nix eval` (Nix 2.8's `nix build --json`
+// returns its results sorted, not in the order of the installables, so the
+// derivation paths are what maps build results back to nodes), for a
+// classic file with one `nix-instantiate` (OutPath is then left empty).
 func Instantiate(ctx context.Context, r Runner, req BuildRequest) (map[string]Derivation, error) {
 	nodes, attrs := req.order()
+	if req.File != "" {
+		return instantiateClassic(ctx, r, req, nodes, attrs)
+	}
 	paths := make([][]string, len(attrs))
 	for i, a := range attrs {
 		paths[i] = splitAttrPath(a)
@@ -66,6 +69,28 @@ func Instantiate(ctx context.Context, r Runner, req BuildRequest) (map[string]De
 	var drvs []Derivation
 	if err := json.Unmarshal(out.Bytes(), &drvs); err != nil || len(drvs) != len(attrs) {
 		return nil, fmt.Errorf("evaluate %s: unexpected output %q", strings.Join(nodes, ", "), out.String())
+	}
+	return byNode(req, nodes, attrs, drvs), nil
+}
+
+// instantiateClassic runs nix-instantiate, which prints one derivation per
+// -A in order.
+func instantiateClassic(ctx context.Context, r Runner, req BuildRequest, nodes, attrs []string) (map[string]Derivation, error) {
+	argv := []string{"nix-instantiate", req.File}
+	for _, a := range attrs {
+		argv = append(argv, "-A", a)
+	}
+	var out, errb bytes.Buffer
+	if err := r.Run(ctx, Cmd{Argv: argv, Stdout: &out, Stderr: &errb}); err != nil {
+		return nil, evalError(nodes, err, errb.String())
+	}
+	lines := strings.Fields(out.String())
+	if len(lines) != len(attrs) {
+		return nil, fmt.Errorf("evaluate %s: nix-instantiate printed %d derivations for %d attributes", strings.Join(nodes, ", "), len(lines), len(attrs))
+	}
+	drvs := make([]Derivation, len(attrs))
+	for i, l := range lines {
+		drvs[i].DrvPath = l
 	}
 	return byNode(req, nodes, attrs, drvs), nil
 }

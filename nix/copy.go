@@ -3,9 +3,9 @@ package nix
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -128,12 +128,12 @@ func Invalid(ctx context.Context, r Runner, paths []string) ([]string, error) {
 	return missing, nil
 }
 
-// PathInfo is what `nix path-info --json` says about one store path.
+// PathInfo is what the store records about one path (its registration).
 type PathInfo struct {
-	Path       string   `json:"path"`
-	NarSize    int64    `json:"narSize"`
-	References []string `json:"references"`
-	Deriver    string   `json:"deriver"`
+	Path       string
+	NarSize    int64
+	References []string
+	Deriver    string
 }
 
 // ExportSize is the number of bytes `nix-store --export` writes for the
@@ -150,19 +150,21 @@ func (p PathInfo) ExportSize() int64 {
 // bytes padded to 8.
 func wireString(s string) int64 { return 8 + int64((len(s)+7)/8*8) }
 
-// PathInfos queries r about paths, returned in the order of paths; long
-// lists are split over several command lines.
+// PathInfos queries r about paths with `nix-store --dump-db PATHS` (Nix
+// 2.8's `nix path-info` would take a .drv argument to mean its outputs),
+// returned in the order of paths; long lists are split over several
+// command lines.
 func PathInfos(ctx context.Context, r Runner, paths []string) ([]PathInfo, error) {
 	byPath := map[string]PathInfo{}
 	for _, chunk := range argChunks(paths, maxArgBytes) {
 		var out bytes.Buffer
-		argv := append(NixCmd("path-info", "--json"), chunk...)
+		argv := append([]string{"nix-store", "--dump-db"}, chunk...)
 		if err := r.Run(ctx, Cmd{Argv: argv, Stdout: &out}); err != nil {
 			return nil, fmt.Errorf("path info: %w", err)
 		}
-		var infos []PathInfo
-		if err := json.Unmarshal(out.Bytes(), &infos); err != nil {
-			return nil, fmt.Errorf("path info: parse nix path-info --json: %w", err)
+		infos, err := parseDumpDB(out.String())
+		if err != nil {
+			return nil, fmt.Errorf("path info: %w", err)
 		}
 		for _, i := range infos {
 			byPath[i.Path] = i
@@ -177,6 +179,26 @@ func PathInfos(ctx context.Context, r Runner, paths []string) ([]PathInfo, error
 		res[i] = info
 	}
 	return res, nil
+}
+
+// parseDumpDB parses nix-store --dump-db output: per path, lines of path,
+// NAR hash, NAR size, deriver (may be empty), reference count, references.
+func parseDumpDB(out string) ([]PathInfo, error) {
+	lines := strings.Split(out, "\n")
+	var infos []PathInfo
+	for i := 0; i+4 < len(lines); {
+		info := PathInfo{Path: lines[i], Deriver: lines[i+3]}
+		size, err1 := strconv.ParseInt(lines[i+2], 10, 64)
+		n, err2 := strconv.Atoi(lines[i+4])
+		if !strings.HasPrefix(info.Path, "/") || err1 != nil || err2 != nil || n < 0 || i+5+n > len(lines) {
+			return nil, fmt.Errorf("unexpected nix-store --dump-db record at line %d: %q", i+1, strings.Join(lines[i:min(i+5, len(lines))], "|"))
+		}
+		info.NarSize = size
+		info.References = lines[i+5 : i+5+n]
+		infos = append(infos, info)
+		i += 5 + n
+	}
+	return infos, nil
 }
 
 // argChunks splits paths into consecutive runs whose total length stays

@@ -52,10 +52,15 @@ func TestCopyLocalStores(t *testing.T) {
 	target := nix.LocalRunner{Env: append(os.Environ(), "NIX_REMOTE=local?root="+root)}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var last nix.CopyProgress
+	var first, last nix.CopyProgress
 	calls := 0
 	res, err := nix.Copy(ctx, nix.LocalRunner{}, target, nix.CopyRequest{Paths: []string{sys},
-		Progress: func(p nix.CopyProgress) { last, calls = p, calls+1 }})
+		Progress: func(p nix.CopyProgress) {
+			if calls == 0 {
+				first = p
+			}
+			last, calls = p, calls+1
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +69,11 @@ func TestCopyLocalStores(t *testing.T) {
 	}
 	if last.PathsDone != 3001 || last.BytesDone != res.Bytes || calls < 2 {
 		t.Errorf("progress: last %+v after %d calls, sent %d bytes", last, calls, res.Bytes)
+	}
+	// The total announced up front, computed from the store's records,
+	// is exactly what the export stream turned out to be.
+	if first.BytesTotal != res.Bytes || first.PathsTotal != 3001 || first.PathsDone == 0 || first.PathsDone == 3001 {
+		t.Errorf("first progress %+v, sent %d bytes", first, res.Bytes)
 	}
 	if _, err := os.Stat(filepath.Join(root, sys)); err != nil {
 		t.Errorf("system missing in the target store: %v", err)

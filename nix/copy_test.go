@@ -16,9 +16,20 @@ const (
 	pDrv  = "/nix/store/am461qf92mmpwwl8dilcryk7blx5dly4-nixos-system-web1-24.05.drv"
 )
 
-// pathInfoJSON is nix path-info --json output (Nix 2.8 sorts it by path).
-const pathInfoJSON = `[{"path":"` + pTop + `","narHash":"sha256-aoipNdKz2HHibaoctRs1dokAD/POKnD7YE1Hp2Mdnpc=","narSize":224,"references":["` + pMid + `"],"deriver":"` + pDrv + `","registrationTime":1795608478,"ultimate":true},` +
-	`{"path":"` + pMid + `","narHash":"sha256-7cbxwdTPbzmljIysjo8MXbJNu43rAhMfPP+Fyu2jrX0=","narSize":168,"references":["` + pLeaf + `"],"ca":"text:sha256:1i0wpfn78dzng5jxvraw3clwj34vacb3y1wi4w9xajcj5b2030fa","registrationTime":1795608478}]`
+// dumpDB is nix-store --dump-db output for pMid and pTop (Nix 2.8).
+const dumpDB = pMid + `
+edc6f1c1d70b7e4b7a5cee8f5dbe8f31b6df3a7e83fd0f0e3bb0e8e53a2a1d33
+168
+
+1
+` + pLeaf + `
+` + pTop + `
+6a88a935d2b3d871e26daa1cb51b357689000ff3ce2a70fb604d47a7631d9e97
+224
+` + pDrv + `
+1
+` + pMid + `
+`
 
 func TestCopy(t *testing.T) {
 	closure := pLeaf + "\n" + pMid + "\n" + pTop + "\n"
@@ -38,7 +49,7 @@ func TestCopy(t *testing.T) {
 		script: func(local, remote *fakeRunner) {
 			local.expect("nix-store", "--query", "--requisites", pTop).out(closure)
 			remote.expect(check...).in(closure).out(pMid + "\n" + pTop + "\n")
-			local.expect(NixCmd("path-info", "--json", pMid, pTop)...).out(pathInfoJSON)
+			local.expect("nix-store", "--dump-db", pMid, pTop).out(dumpDB)
 			local.expect("nix-store", "--export", pMid, pTop).out("EXPORT-STREAM")
 			remote.expect("nix-store", "--import").priv().in("EXPORT-STREAM")
 		},
@@ -62,7 +73,7 @@ func TestCopy(t *testing.T) {
 			remote.expect("sh", "-c", substituteScript).priv().in(closure).
 				errout("error: path '" + pTop + "' is required, but there is no substituter that can build it\n").exit(1)
 			remote.expect(check...).in(closure).out(pMid + "\n" + pTop + "\n")
-			local.expect(NixCmd("path-info", "--json", pMid, pTop)...).out(pathInfoJSON)
+			local.expect("nix-store", "--dump-db", pMid, pTop).out(dumpDB)
 			local.expect("nix-store", "--export", pMid, pTop).out("XX")
 			remote.expect("nix-store", "--import").priv().in("XX")
 		},
@@ -75,7 +86,7 @@ func TestCopy(t *testing.T) {
 		script: func(local, remote *fakeRunner) {
 			local.expect("nix-store", "--query", "--requisites", pTop).out(closure)
 			remote.expect(check...).in(closure).out(pTop + "\n")
-			local.expect(NixCmd("path-info", "--json", pTop)...).out(pathInfoJSON)
+			local.expect("nix-store", "--dump-db", pTop).out(dumpDB)
 			local.expect("nix-store", "--export", pTop).out("X")
 			remote.expect("nix-store", "--import").priv().errout("error: writing to file: No space left on device\n").exit(1)
 		},
@@ -134,6 +145,22 @@ func TestExportSize(t *testing.T) {
 	for _, tt := range tests {
 		if got := tt.info.ExportSize(); got != tt.want {
 			t.Errorf("ExportSize(%s) = %d, want %d", tt.info.Path, got, tt.want)
+		}
+	}
+}
+
+func TestParseDumpDB(t *testing.T) {
+	infos, err := parseDumpDB(dumpDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != 2 || infos[0].Deriver != "" || infos[0].NarSize != 168 || !slices.Equal(infos[0].References, []string{pLeaf}) ||
+		infos[1].Path != pTop || infos[1].Deriver != pDrv || infos[1].NarSize != 224 {
+		t.Errorf("parseDumpDB() = %+v", infos)
+	}
+	for _, bad := range []string{pTop + "\nhash\nbig\n\n0\n", pTop + "\nhash\n1\n\n3\n" + pMid + "\n"} {
+		if _, err := parseDumpDB(bad); err == nil {
+			t.Errorf("parseDumpDB(%q) accepted", bad)
 		}
 	}
 }

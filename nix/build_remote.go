@@ -1,0 +1,41 @@
+package nix
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+)
+
+// BuildOnTarget realises a system on the host that will run it (build_on:
+// target, like deploy-rs' remote build): the derivation's closure (the
+// .drv files and sources, `nix-store -qR DRV`) is copied over remote's
+// connection, then `nix-store --realise DRV` runs there, so the outputs
+// never cross the operator's link. It returns the system's store path on
+// the host; log receives the remote build output. Get drv from Instantiate.
+func BuildOnTarget(ctx context.Context, local, remote Runner, drv string, log func(string)) (string, error) {
+	if !strings.HasSuffix(drv, ".drv") {
+		return "", fmt.Errorf("build on target: %q is not a derivation", drv)
+	}
+	if _, err := Copy(ctx, local, remote, CopyRequest{Paths: []string{drv}}); err != nil {
+		return "", fmt.Errorf("build on target: copy %s: %w", drv, err)
+	}
+	var out bytes.Buffer
+	tail := &lineTail{max: 25}
+	lines := LineWriter(func(l string) {
+		tail.add(l)
+		if log != nil {
+			log(l)
+		}
+	})
+	err := remote.Run(ctx, Cmd{Argv: []string{"nix-store", "--realise", drv}, Stdout: &out, Stderr: lines, Privileged: true})
+	lines.Flush()
+	if err != nil {
+		return "", fmt.Errorf("build on target: realise %s: %w\n%s", drv, err, tail.String())
+	}
+	paths := strings.Fields(out.String())
+	if len(paths) != 1 {
+		return "", fmt.Errorf("build on target: realise %s printed %q, want one output", drv, out.String())
+	}
+	return paths[0], nil
+}
