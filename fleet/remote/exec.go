@@ -27,15 +27,11 @@ type Cmd struct {
 	Privileged bool
 }
 
-// cancelGrace is how long a cancelled command gets between the TERM
-// signal and the session being torn down.
-const cancelGrace = 2 * time.Second
-
 // Run runs c in a new session on the shared connection and waits for it.
 // It returns nil on exit status 0, *ExitError when the command failed or
 // was killed, *SudoError when sudo wanted a password, an error wrapping
 // ErrConnectionLost when the connection died first, and ctx.Err() wrapped
-// when ctx ended (the remote command is sent TERM and its session closed).
+// when ctx ended (the remote command is then stopped; see stop).
 func (c *Client) Run(ctx context.Context, cmd Cmd) error {
 	if len(cmd.Argv) == 0 {
 		return c.ep.fail("run", errors.New("empty command"))
@@ -50,6 +46,7 @@ func (c *Client) Run(ctx context.Context, cmd Cmd) error {
 	defer sess.Close()
 	line, sudo := c.commandLine(cmd)
 	tail := &tailWriter{max: 4096}
+	stderr := newPIDFilter(io.MultiWriter(orDiscard(cmd.Stderr), tail))
 	if cmd.Stdin != nil {
 		// Feed stdin ourselves: x/crypto's Wait would otherwise wait for a
 		// Stdin reader that may never return after the command exited.
@@ -62,8 +59,7 @@ func (c *Client) Run(ctx context.Context, cmd Cmd) error {
 			w.Close()
 		}()
 	}
-	sess.Stdout = orDiscard(cmd.Stdout)
-	sess.Stderr = io.MultiWriter(orDiscard(cmd.Stderr), tail)
+	sess.Stdout, sess.Stderr = orDiscard(cmd.Stdout), stderr
 	if err := sess.Start(line); err != nil {
 		return c.lost("start "+shellJoin(cmd.Argv), err)
 	}
@@ -72,29 +68,23 @@ func (c *Client) Run(ctx context.Context, cmd Cmd) error {
 	select {
 	case err = <-waited:
 	case <-ctx.Done():
-		// Ask the remote process to stop, give it a moment, then tear
-		// the session down; its output up to here has been delivered.
-		_ = sess.Signal(ssh.SIGTERM)
-		select {
-		case <-waited:
-		case <-time.After(cancelGrace):
-		case <-c.done:
-		}
-		sess.Close()
+		c.stop(sess, waited, stderr, cmd.Privileged)
 		return fmt.Errorf("%s: %s: %w", c.ep.name, shellJoin(cmd.Argv), ctx.Err())
 	}
+	stderr.Flush()
 	return c.result(cmd, sudo, tail.String(), err)
 }
 
 // commandLine renders argv for the remote shell, with the sudo prefix
-// when needed; sudo reports whether it was added.
-func (c *Client) commandLine(cmd Cmd) (string, bool) {
-	line := shellJoin(cmd.Argv)
-	sudo := cmd.Privileged && (c.ep.sudo == "always" || c.ep.sudo == "auto" && c.ep.user != "root")
+// when needed (sudo reports whether it was added), after the line that
+// reports the command's PID (see pidFilter).
+func (c *Client) commandLine(cmd Cmd) (line string, sudo bool) {
+	line = shellJoin(cmd.Argv)
+	sudo = cmd.Privileged && (c.ep.sudo == "always" || c.ep.sudo == "auto" && c.ep.user != "root")
 	if sudo {
 		line = "sudo -n -- " + line
 	}
-	return line, sudo
+	return pidPreamble + line, sudo
 }
 
 // result turns a session's end into the error Run documents.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -42,8 +43,8 @@ func TestRunResults(t *testing.T) {
 	}{
 		{name: "ok", argv: []string{"echo", "hello"}, wantOut: "hello\n"},
 		{name: "exit code", argv: []string{"sh", "-c", "echo boom >&2; exit 3"}, wantCode: 3, wantErr: "boom"},
-		{name: "killed", argv: []string{"sh", "-c", "kill -KILL $PPID"}, wantCode: -1, wantSignal: "KILL"},
-		{name: "terminated", argv: []string{"sh", "-c", "kill -TERM $PPID"}, wantCode: -1, wantSignal: "TERM"},
+		{name: "killed", argv: []string{"sh", "-c", "kill -KILL $$"}, wantCode: -1, wantSignal: "KILL"},
+		{name: "terminated", argv: []string{"sh", "-c", "kill -TERM $$"}, wantCode: -1, wantSignal: "TERM"},
 		{name: "quoting", argv: []string{"printf", "%s|", "a b", "it's", "$HOME", "*", ""}, wantOut: "a b|it's|$HOME|*||"},
 		{name: "stdin", argv: []string{"tr", "a-z", "A-Z"}, stdin: "nixos\n", wantOut: "NIXOS\n"},
 	}
@@ -127,28 +128,48 @@ func TestLargeOutputNoDeadlock(t *testing.T) {
 }
 
 func TestRunCancel(t *testing.T) {
-	s, _, c := dialTest(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	err := c.Run(ctx, Cmd{Argv: []string{"sleep", "30"}})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Run error = %v, want DeadlineExceeded", err)
+	tests := []struct {
+		name          string
+		ignoreSignals bool
+		sleep         string
+	}{
+		{name: "signal request", sleep: "3031"},
+		// OpenSSH ignores signal requests in root sessions: the command is
+		// killed by PID from a second session.
+		{name: "signals ignored", ignoreSignals: true, sleep: "3032"},
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("cancel took %v", d)
-	}
-	select {
-	case sig := <-s.Signals():
-		if sig != "TERM" {
-			t.Errorf("remote got signal %q, want TERM", sig)
-		}
-	case <-time.After(2 * time.Second):
-		t.Error("remote command was not signalled")
-	}
-	// The connection survives a cancelled command.
-	if err := c.Run(context.Background(), Cmd{Argv: []string{"true"}}); err != nil {
-		t.Errorf("Run after cancel: %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := sshtest.Start(t, sshtest.Config{IgnoreSignals: tt.ignoreSignals})
+			f := newFixture(t, s)
+			f.trust(t, s)
+			c, err := Dial(context.Background(), f.target(s), testOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			err = c.Run(ctx, Cmd{Argv: []string{"sleep", tt.sleep}})
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Run error = %v, want DeadlineExceeded", err)
+			}
+			assertErrContains(t, err, "web01", "sleep "+tt.sleep)
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("cancel took %v", d)
+			}
+			if sig := <-s.Signals(); sig != "TERM" {
+				t.Errorf("remote got signal %q, want TERM", sig)
+			}
+			if exec.Command("pgrep", "-f", "sleep "+tt.sleep).Run() == nil {
+				t.Error("the remote command survived cancellation")
+			}
+			// The connection survives a cancelled command.
+			if err := c.Run(context.Background(), Cmd{Argv: []string{"true"}}); err != nil {
+				t.Errorf("Run after cancel: %v", err)
+			}
+		})
 	}
 }
 

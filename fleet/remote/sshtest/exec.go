@@ -42,6 +42,9 @@ func (s *Server) session(nch ssh.NewChannel) {
 				return
 			}
 			r.Reply(true, nil)
+			s.mu.Lock()
+			s.pgids = append(s.pgids, cmd.Process.Pid)
+			s.mu.Unlock()
 			go func() {
 				cmd.Wait()
 				sendExit(ch, cmd.ProcessState)
@@ -55,7 +58,7 @@ func (s *Server) session(nch ssh.NewChannel) {
 				case s.signals <- p.Signal:
 				default:
 				}
-				if sig, ok := signalByName[p.Signal]; ok {
+				if sig, ok := signalByName[p.Signal]; ok && !s.cfg.IgnoreSignals {
 					syscall.Kill(-cmd.Process.Pid, sig)
 				}
 			}
@@ -68,7 +71,7 @@ func (s *Server) session(nch ssh.NewChannel) {
 			}
 		}
 	}
-	if cmd != nil {
+	if cmd != nil && !s.cfg.IgnoreSignals {
 		// The client closed the channel: stop the command, as sshd does.
 		select {
 		case <-exited:

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,6 +31,10 @@ type Config struct {
 	Env []string
 	// Forward allows direct-tcpip channels, making the server a jump host.
 	Forward bool
+	// IgnoreSignals refuses "signal" requests and leaves commands running
+	// when their channel closes, as OpenSSH does for root logins (no
+	// privilege separation). Leftovers are killed when the test ends.
+	IgnoreSignals bool
 }
 
 // Server is a running in-process SSH server, stopped when the test ends.
@@ -50,6 +55,7 @@ type Server struct {
 	frozen     atomic.Bool
 	mu         sync.Mutex
 	raw        []*freezeConn
+	pgids      []int // process groups of commands started
 }
 
 // Start listens on 127.0.0.1 and serves until the test ends.
@@ -85,6 +91,9 @@ func Start(t testing.TB, cfg Config) *Server {
 		s.mu.Lock()
 		for _, c := range s.raw {
 			c.Close()
+		}
+		for _, g := range s.pgids {
+			syscall.Kill(-g, syscall.SIGKILL)
 		}
 		s.mu.Unlock()
 		wg.Wait()

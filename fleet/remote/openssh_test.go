@@ -1,0 +1,204 @@
+package remote
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"nixdeck/fleet/remote/sshtest"
+)
+
+// openSSH is a real OpenSSH sshd started for one test, so the transport is
+// also checked against the server it will meet in production (the
+// in-process server only mimics it).
+type openSSH struct {
+	port     int
+	hostKeys map[string]ssh.PublicKey // by key type
+}
+
+// startOpenSSH runs /usr/sbin/sshd -D on a free 127.0.0.1 port with the
+// given client key authorized for root. It needs root; it skips with the
+// reason otherwise, and fails instead when CI=true.
+func startOpenSSH(t *testing.T, client ssh.PublicKey) *openSSH {
+	t.Helper()
+	const sshd = "/usr/sbin/sshd"
+	missing := ""
+	if _, err := os.Stat(sshd); err != nil {
+		missing = sshd + " is not installed"
+	} else if os.Geteuid() != 0 {
+		missing = "sshd needs root"
+	}
+	if missing != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but %s", missing)
+		}
+		t.Skip(missing)
+	}
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil { // sshd's privilege separation directory
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	o := &openSSH{hostKeys: map[string]ssh.PublicKey{}}
+	var hostKeyLines strings.Builder
+	for name, key := range map[string]any{"ed25519": sshtestPriv(t), "ecdsa": mustECDSA(t), "rsa": mustRSA(t)} {
+		block, err := ssh.MarshalPrivateKey(key, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, "host_"+name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(block), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := ssh.NewSignerFromKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.hostKeys[s.PublicKey().Type()] = s.PublicKey()
+		fmt.Fprintf(&hostKeyLines, "HostKey %s\n", p)
+	}
+	sshtest.AppendFile(t, filepath.Join(dir, "authorized_keys"), string(ssh.MarshalAuthorizedKey(client)))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.port = ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	cfg := fmt.Sprintf(`ListenAddress 127.0.0.1:%d
+%sAuthorizedKeysFile %s/authorized_keys
+PidFile %s/sshd.pid
+StrictModes no
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+AllowTcpForwarding yes
+LogLevel ERROR
+`, o.port, hostKeyLines.String(), dir, dir)
+	cfgPath := filepath.Join(dir, "sshd_config")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(sshd, "-D", "-e", "-f", cfgPath)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { // surface sshd's own complaints in the test log
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			t.Log("sshd:", sc.Text())
+		}
+	}()
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", o.port)); err == nil {
+			c.Close()
+			return o
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("sshd did not start listening")
+		}
+	}
+}
+
+func sshtestPriv(t *testing.T) any { priv, _ := sshtest.NewKey(t); return priv }
+
+func mustECDSA(t *testing.T) any {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func mustRSA(t *testing.T) any {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestOpenSSH(t *testing.T) {
+	f := newFixture(t)
+	o := startOpenSSH(t, f.key.PublicKey())
+	// Only the RSA key is trusted: the transport must ask for it although
+	// x/crypto would prefer ECDSA (golang/go#29286).
+	sshtest.AppendFile(t, f.knownHosts, fmt.Sprintf("[127.0.0.1]:%d %s", o.port, ssh.MarshalAuthorizedKey(o.hostKeys[ssh.KeyAlgoRSA])))
+	tg := Target{Name: "web01", Host: "127.0.0.1", Port: o.port, Identity: f.identity, KnownHosts: f.knownHosts}
+	opts := testOptions()
+	opts.KeepAliveInterval, opts.KeepAliveMaxMissed = 50*time.Millisecond, 2
+	c, err := Dial(context.Background(), tg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+
+	t.Run("exit status and streams", func(t *testing.T) {
+		var out, errOut strings.Builder
+		err := c.Run(ctx, Cmd{Argv: []string{"sh", "-c", "echo out; echo err >&2; exit 7"}, Stdout: &out, Stderr: &errOut})
+		var ee *ExitError
+		if !errors.As(err, &ee) || ee.Code != 7 || out.String() != "out\n" || errOut.String() != "err\n" {
+			t.Errorf("err %v, stdout %q, stderr %q", err, out.String(), errOut.String())
+		}
+	})
+	t.Run("signal", func(t *testing.T) {
+		// bash, root's login shell, execs the lone command: sh is the
+		// session's process and its own death is reported.
+		err := c.Run(ctx, Cmd{Argv: []string{"sh", "-c", "kill -KILL $$"}})
+		var ee *ExitError
+		if !errors.As(err, &ee) || ee.Signal != "KILL" {
+			t.Errorf("err %v, want killed by KILL", err)
+		}
+	})
+	t.Run("cancel signals the command", func(t *testing.T) {
+		cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		if err := c.Run(cctx, Cmd{Argv: []string{"sleep", "3017"}}); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err %v", err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if exec.Command("pgrep", "-f", "sleep 3017").Run() != nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the remote sleep survived cancellation")
+			}
+		}
+	})
+	t.Run("jump through sshd", func(t *testing.T) {
+		jt := tg
+		jt.Jump = fmt.Sprintf("root@127.0.0.1:%d", o.port)
+		jc, err := Dial(ctx, jt, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jc.Close()
+	})
+	t.Run("scan", func(t *testing.T) {
+		keys, err := Scan(ctx, tg, opts)
+		if err != nil || len(keys) != 1 || !keys[0].Known || keys[0].Key.Type() != ssh.KeyAlgoRSA {
+			t.Errorf("Scan = %+v, %v; want the known RSA key", keys, err)
+		}
+	})
+	// sshd answered every keepalive (one each 50ms) during all of the above.
+	if err := c.Err(); err != nil {
+		t.Errorf("connection died: %v", err)
+	}
+}
