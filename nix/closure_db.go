@@ -20,7 +20,7 @@ type storeDB struct {
 
 func openStoreDB(path string) (*storeDB, error) {
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() +
-		"?mode=ro&_pragma=busy_timeout(5000)&_pragma=query_only(1)"
+		"?mode=ro&_pragma=busy_timeout(5000)&_pragma=query_only(1)&_pragma=mmap_size(268435456)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open Nix database %s: %w", path, err)
