@@ -1,12 +1,17 @@
 package fleet
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"nixdeck/fleet/remote"
+	"nixdeck/fleet/remote/sshtest"
 	"nixdeck/nix"
 )
 
@@ -73,5 +78,40 @@ func TestNixError(t *testing.T) {
 				t.Errorf("message\n got %q\nwant %q", got.Error(), tt.wantError)
 			}
 		})
+	}
+}
+
+// TestSSHRunner runs nix.Cmds through a real transport to an in-process
+// SSH server.
+func TestSSHRunner(t *testing.T) {
+	s := sshtest.Start(t, sshtest.Config{})
+	dir := t.TempDir()
+	t.Setenv("SSH_AUTH_SOCK", "")
+	priv, key := sshtest.NewKey(t)
+	s.Authorize(key.PublicKey())
+	id, known := filepath.Join(dir, "id"), filepath.Join(dir, "known_hosts")
+	sshtest.WriteKeyFile(t, id, priv)
+	sshtest.AppendFile(t, known, s.KnownHosts())
+	o := remote.Options{KeepAliveInterval: 50 * time.Millisecond, KeepAliveMaxMissed: 2, SSHConfigPath: "none"}
+	c, err := remote.Dial(context.Background(), remote.Target{Name: "web01", Host: "127.0.0.1", Port: s.Port, Identity: id, KnownHosts: known}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var r nix.Runner = SSHRunner{Client: c}
+	ctx := context.Background()
+
+	var out bytes.Buffer
+	if err := r.Run(ctx, nix.Cmd{Argv: []string{"cat"}, Stdin: strings.NewReader("/nix/store/abc-hello\n"), Stdout: &out}); err != nil || out.String() != "/nix/store/abc-hello\n" {
+		t.Errorf("cat: %v, %q", err, out.String())
+	}
+	err = r.Run(ctx, nix.Cmd{Argv: []string{"sh", "-c", "echo 'error: no space left' >&2; exit 3"}})
+	var ee *nix.ExitError
+	if !errors.As(err, &ee) || ee.Code != 3 || !strings.HasPrefix(err.Error(), "web01: ") || !strings.Contains(ee.Stderr, "no space left") {
+		t.Errorf("failing command: %v", err)
+	}
+	s.Freeze()
+	if err := r.Run(ctx, nix.Cmd{Argv: []string{"sleep", "10"}}); !errors.Is(err, nix.ErrConnectionLost) {
+		t.Errorf("dead peer: %v, want nix.ErrConnectionLost", err)
 	}
 }

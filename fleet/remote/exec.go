@@ -14,7 +14,9 @@ import (
 // Cmd is one command to run on a host.
 type Cmd struct {
 	// Argv is the program and its arguments; each is quoted for the remote
-	// shell, so no word splitting or expansion happens there.
+	// shell, so no word splitting or expansion happens there. Argv[0] must
+	// be a program (the remote shell execs it), not a builtin or an
+	// environment assignment; use "env" or "sh -c" for those.
 	Argv []string
 	// Stdin feeds the command; nil means no input.
 	Stdin io.Reader
@@ -38,6 +40,9 @@ func (c *Client) Run(ctx context.Context, cmd Cmd) error {
 	}
 	if err := c.Err(); err != nil {
 		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %s: %w", c.ep.name, shellJoin(cmd.Argv), err)
 	}
 	sess, err := c.conn.NewSession()
 	if err != nil {
