@@ -14,7 +14,9 @@ const MaxFileDiffSize = 256 << 10
 
 // FileSum identifies a file's content cheaply: its POSIX cksum and size.
 type FileSum struct {
-	CRC  uint32
+	// CRC is the checksum cksum(1) prints (CRC-32/POSIX over content and length).
+	CRC uint32
+	// Size is the file's length in bytes.
 	Size int64
 }
 

@@ -74,6 +74,7 @@ func (t LocalTree) Read(ctx context.Context, paths []string) (map[string][]byte,
 
 // RemoteTree is the etc/ directory of the system Root on a host.
 type RemoteTree struct {
+	// Runner runs commands on the host (one per List or Read).
 	Runner Runner
 	// Root is the system's store path (or /run/current-system).
 	Root string
