@@ -231,14 +231,15 @@ func algorithmsFor(keyType string) []string {
 	return []string{keyType}
 }
 
-// plainAlgorithms are the host-key algorithms without certificates, for
-// scanning the key nixdeck trust records.
+// plainAlgorithms are the host-key algorithms without certificates, in
+// OpenSSH's order of preference (Ed25519, ECDSA, RSA), for scanning the key
+// nixdeck trust records.
 func plainAlgorithms() []string {
-	var out []string
+	algos := []string{ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256}
 	for _, a := range ssh.SupportedAlgorithms().HostKeys {
-		if !strings.Contains(a, "-cert-") {
-			out = append(out, a)
+		if !strings.Contains(a, "-cert-") && !slices.Contains(algos, a) {
+			algos = append(algos, a)
 		}
 	}
-	return out
+	return algos
 }

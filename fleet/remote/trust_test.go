@@ -125,3 +125,14 @@ func TestAppendLineAddsMissingNewline(t *testing.T) {
 		t.Errorf("file = %q", got)
 	}
 }
+
+// TestScanPrefersEd25519: with nothing known, the key recorded is the one
+// OpenSSH would pick, not x/crypto's default preference (ECDSA first).
+func TestScanPrefersEd25519(t *testing.T) {
+	s := startServer(t, ecdsaKey(t), newKey(t))
+	f := newFixture(t)
+	keys, err := Scan(context.Background(), f.target(s), testOptions())
+	if err != nil || len(keys) != 1 || keys[0].Key.Type() != ssh.KeyAlgoED25519 {
+		t.Fatalf("Scan = %+v, %v; want the Ed25519 key", keys, err)
+	}
+}
