@@ -51,7 +51,7 @@ func (c *Client) stop(sess *ssh.Session, waited <-chan error, stderr *pidFilter,
 	}
 	if pid := stderr.PID(); pid > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), cancelGrace)
-		_ = c.Run(ctx, Cmd{Argv: []string{"kill", "-TERM", strconv.Itoa(pid)}, Privileged: privileged})
+		_ = c.run(ctx, Cmd{Argv: []string{"kill", "-TERM", strconv.Itoa(pid)}, Privileged: privileged}, false)
 		cancel()
 		c.await(waited, cancelGrace)
 	}

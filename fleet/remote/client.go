@@ -20,7 +20,8 @@ type Client struct {
 	ep    endpoint
 	opts  Options
 	conn  *ssh.Client
-	owned []*Client // bastions dialled for this client alone, closed with it
+	owned []*Client     // bastions dialled for this client alone, closed with it
+	slots chan struct{} // one per open session, at most maxSessions
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -139,7 +140,7 @@ func (d *dialer) dial(ctx context.Context, t Target) (*Client, error) {
 		}
 		return nil, ep.fail("handshake", err)
 	}
-	c := &Client{ep: ep, opts: d.opts, conn: ssh.NewClient(sc, chans, reqs), owned: owned, done: make(chan struct{})}
+	c := &Client{ep: ep, opts: d.opts, conn: ssh.NewClient(sc, chans, reqs), owned: owned, slots: make(chan struct{}, maxSessions), done: make(chan struct{})}
 	go c.watch()
 	go c.keepalive()
 	return c, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 	"time"
 
@@ -35,6 +36,12 @@ type Cmd struct {
 // ErrConnectionLost when the connection died first, and ctx.Err() wrapped
 // when ctx ended (the remote command is then stopped; see stop).
 func (c *Client) Run(ctx context.Context, cmd Cmd) error {
+	return c.run(ctx, cmd, true)
+}
+
+// run is Run; limited says whether the command waits for a session slot
+// (stop's kill does not: the cancelled command still holds one).
+func (c *Client) run(ctx context.Context, cmd Cmd, limited bool) error {
 	if len(cmd.Argv) == 0 {
 		return c.ep.fail("run", errors.New("empty command"))
 	}
@@ -44,10 +51,11 @@ func (c *Client) Run(ctx context.Context, cmd Cmd) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s: %s: %w", c.ep.name, shellJoin(cmd.Argv), err)
 	}
-	sess, err := c.conn.NewSession()
+	sess, release, err := c.openSession(ctx, cmd, limited)
 	if err != nil {
-		return c.lost("open session", err)
+		return err
 	}
+	defer release()
 	defer sess.Close()
 	line, sudo := c.commandLine(cmd)
 	tail := &tailWriter{max: 4096}
@@ -78,6 +86,39 @@ func (c *Client) Run(ctx context.Context, cmd Cmd) error {
 	}
 	stderr.Flush()
 	return c.result(cmd, sudo, tail.String(), err)
+}
+
+// maxSessions is how many sessions Run keeps open at once on one
+// connection: OpenSSH's default MaxSessions, beyond which sshd refuses new
+// ones.
+const maxSessions = 10
+
+// openSession opens a session, first waiting (bounded by ctx) for one of
+// the connection's session slots when limited; release frees the slot.
+func (c *Client) openSession(ctx context.Context, cmd Cmd, limited bool) (*ssh.Session, func(), error) {
+	release := func() {}
+	if limited {
+		select {
+		case c.slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("%s: %s: waiting for a free session: %w", c.ep.name, shellJoin(cmd.Argv), ctx.Err())
+		case <-c.done:
+			return nil, nil, c.lost("open session", net.ErrClosed)
+		}
+		release = func() { <-c.slots }
+	}
+	sess, err := c.conn.NewSession()
+	var oce *ssh.OpenChannelError
+	switch {
+	case errors.As(err, &oce):
+		// The server refused the session; the connection itself is fine.
+		release()
+		return nil, nil, c.ep.fail("open session", err)
+	case err != nil:
+		release()
+		return nil, nil, c.lost("open session", err)
+	}
+	return sess, release, nil
 }
 
 // commandLine renders argv for the remote shell, with the sudo prefix

@@ -174,14 +174,22 @@ func TestRunCancel(t *testing.T) {
 }
 
 func TestSessionsMultiplexed(t *testing.T) {
-	s, _, c := dialTest(t)
+	// sshd refuses an 11th open session by default; Run queues instead.
+	s := sshtest.Start(t, sshtest.Config{MaxSessions: maxSessions})
+	f := newFixture(t, s)
+	f.trust(t, s)
+	c, err := Dial(context.Background(), f.target(s), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
 	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for range 8 {
+	errs := make(chan error, 15)
+	for range 15 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- c.Run(context.Background(), Cmd{Argv: []string{"sh", "-c", "sleep 0.2; echo x"}, Stdout: io.Discard})
+			errs <- c.Run(context.Background(), Cmd{Argv: []string{"sh", "-c", "sleep 0.5; echo x"}, Stdout: io.Discard})
 		}()
 	}
 	wg.Wait()
@@ -193,6 +201,28 @@ func TestSessionsMultiplexed(t *testing.T) {
 	}
 	if n := s.Conns(); n != 1 {
 		t.Errorf("server saw %d connections, want 1", n)
+	}
+}
+
+func TestSessionRefused(t *testing.T) {
+	s := sshtest.Start(t, sshtest.Config{MaxSessions: 1})
+	f := newFixture(t, s)
+	f.trust(t, s)
+	c, err := Dial(context.Background(), f.target(s), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	done := make(chan error, 1)
+	go func() { done <- c.Run(context.Background(), Cmd{Argv: []string{"sleep", "0.5"}}) }()
+	time.Sleep(200 * time.Millisecond)
+	err = c.Run(context.Background(), Cmd{Argv: []string{"true"}})
+	if err == nil || errors.Is(err, ErrConnectionLost) {
+		t.Fatalf("second session: %v, want a refusal that is not a lost connection", err)
+	}
+	assertErrContains(t, err, "web01 (127.0.0.1:", "open session", "resource shortage")
+	if err := <-done; err != nil {
+		t.Errorf("first session: %v", err)
 	}
 }
 

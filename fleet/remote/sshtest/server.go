@@ -35,6 +35,9 @@ type Config struct {
 	// when their channel closes, as OpenSSH does for root logins (no
 	// privilege separation). Leftovers are killed when the test ends.
 	IgnoreSignals bool
+	// MaxSessions refuses sessions beyond this many open at once on one
+	// connection, as sshd's MaxSessions does (0: no limit).
+	MaxSessions int
 }
 
 // Server is a running in-process SSH server, stopped when the test ends.
@@ -184,11 +187,17 @@ func (s *Server) serve(nc net.Conn) {
 	}()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	var open atomic.Int32
 	for nch := range chans {
 		switch nch.ChannelType() {
 		case "session":
+			if s.cfg.MaxSessions > 0 && !waitBelow(&open, s.cfg.MaxSessions) {
+				nch.Reject(ssh.ResourceShortage, "too many sessions")
+				continue
+			}
+			open.Add(1)
 			wg.Add(1)
-			go func() { defer wg.Done(); s.session(nch) }()
+			go func() { defer wg.Done(); defer open.Add(-1); s.session(nch) }()
 		case "direct-tcpip":
 			if !s.cfg.Forward {
 				nch.Reject(ssh.Prohibited, "forwarding disabled")
@@ -200,6 +209,20 @@ func (s *Server) serve(nc net.Conn) {
 			nch.Reject(ssh.UnknownChannelType, "unsupported")
 		}
 	}
+}
+
+// waitBelow reports whether n drops below max within a moment. A closed
+// session's goroutine finishes a little after the client has seen the
+// close (sshd frees it in order), so a new session is not refused for
+// that.
+func waitBelow(n *atomic.Int32, max int) bool {
+	for range 20 {
+		if int(n.Load()) < max {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
 }
 
 // freezeConn stops delivering reads while frozen, until closed.
