@@ -3,6 +3,7 @@ package nix_test
 import (
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -80,5 +81,43 @@ func TestLocalClosures(t *testing.T) {
 	d.Render(&text, nil)
 	if d.Empty() || d.PathsAdded == 0 || !strings.Contains(text.String(), "Version changes:") {
 		t.Errorf("diff of two releases shows no version changes:\n%s", text.String())
+	}
+}
+
+// TestMatchesNvd compares `nixdeck diff` with the real nvd, line for line,
+// when nvd is installed (or $NIXDECK_NVD names its script); nixdeck does
+// not depend on nvd, so without it the test skips even under CI.
+func TestMatchesNvd(t *testing.T) {
+	nvd := []string{"python3", os.Getenv("NIXDECK_NVD")}
+	if nvd[1] == "" {
+		p, err := exec.LookPath("nvd")
+		if err != nil {
+			t.Skip("nvd is not installed (set NIXDECK_NVD to its script to run this)")
+		}
+		nvd = []string{p}
+	}
+	a, b := closurebench.Pair(t, 600)
+	ctx := context.Background()
+	for _, pair := range [][2]string{{a, b}, {b, a}, {a, a}} {
+		argv := append(append([]string{}, nvd...), "diff", pair[0], pair[1])
+		want, err := exec.CommandContext(ctx, argv[0], argv[1:]...).Output()
+		if err != nil {
+			t.Fatalf("nvd: %v", err)
+		}
+		lc := &nix.LocalClosures{}
+		old, err := lc.Query(ctx, pair[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		new, err := lc.Query(ctx, pair[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		lc.Close()
+		var got bytes.Buffer
+		nix.DiffClosures(pair[0], pair[1], old, new).Render(&got, nil)
+		if got.String() != string(want) {
+			t.Errorf("nixdeck and nvd differ on %s -> %s:\n--- nixdeck\n%s\n--- nvd\n%s", pair[0], pair[1], got.String(), want)
+		}
 	}
 }
