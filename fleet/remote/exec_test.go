@@ -19,10 +19,19 @@ import (
 // dialTest starts a server the fixture trusts and dials it.
 func dialTest(t *testing.T) (*sshtest.Server, *fixture, *Client) {
 	t.Helper()
-	s := startServer(t)
+	return dialConfig(t, sshtest.Config{}, func(*Target) {})
+}
+
+// dialConfig starts a server with cfg, trusts it and dials it with the
+// target edit applied; the client is closed when the test ends.
+func dialConfig(t *testing.T, cfg sshtest.Config, edit func(*Target)) (*sshtest.Server, *fixture, *Client) {
+	t.Helper()
+	s := sshtest.Start(t, cfg)
 	f := newFixture(t, s)
 	f.trust(t, s)
-	c, err := Dial(context.Background(), f.target(s), testOptions())
+	tg := f.target(s)
+	edit(&tg)
+	c, err := Dial(context.Background(), tg, testOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,18 +149,11 @@ func TestRunCancel(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := sshtest.Start(t, sshtest.Config{IgnoreSignals: tt.ignoreSignals})
-			f := newFixture(t, s)
-			f.trust(t, s)
-			c, err := Dial(context.Background(), f.target(s), testOptions())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			s, _, c := dialConfig(t, sshtest.Config{IgnoreSignals: tt.ignoreSignals}, func(*Target) {})
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			defer cancel()
 			start := time.Now()
-			err = c.Run(ctx, Cmd{Argv: []string{"sleep", tt.sleep}})
+			err := c.Run(ctx, Cmd{Argv: []string{"sleep", tt.sleep}})
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("Run error = %v, want DeadlineExceeded", err)
 			}
@@ -175,14 +177,7 @@ func TestRunCancel(t *testing.T) {
 
 func TestSessionsMultiplexed(t *testing.T) {
 	// sshd refuses an 11th open session by default; Run queues instead.
-	s := sshtest.Start(t, sshtest.Config{MaxSessions: maxSessions})
-	f := newFixture(t, s)
-	f.trust(t, s)
-	c, err := Dial(context.Background(), f.target(s), testOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	s, _, c := dialConfig(t, sshtest.Config{MaxSessions: maxSessions}, func(*Target) {})
 	var wg sync.WaitGroup
 	errs := make(chan error, 15)
 	for range 15 {
@@ -205,18 +200,11 @@ func TestSessionsMultiplexed(t *testing.T) {
 }
 
 func TestSessionRefused(t *testing.T) {
-	s := sshtest.Start(t, sshtest.Config{MaxSessions: 1})
-	f := newFixture(t, s)
-	f.trust(t, s)
-	c, err := Dial(context.Background(), f.target(s), testOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	_, _, c := dialConfig(t, sshtest.Config{MaxSessions: 1}, func(*Target) {})
 	done := make(chan error, 1)
 	go func() { done <- c.Run(context.Background(), Cmd{Argv: []string{"sleep", "0.5"}}) }()
 	time.Sleep(200 * time.Millisecond)
-	err = c.Run(context.Background(), Cmd{Argv: []string{"true"}})
+	err := c.Run(context.Background(), Cmd{Argv: []string{"true"}})
 	if err == nil || errors.Is(err, ErrConnectionLost) {
 		t.Fatalf("second session: %v, want a refusal that is not a lost connection", err)
 	}
@@ -260,18 +248,9 @@ func TestSudo(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := sshtest.Start(t, sshtest.Config{Env: fakeSudo(t, tt.password)})
-			f := newFixture(t, s)
-			f.trust(t, s)
-			tg := f.target(s)
-			tg.User, tg.Sudo = tt.user, tt.mode
-			c, err := Dial(context.Background(), tg, testOptions())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			s, _, c := dialConfig(t, sshtest.Config{Env: fakeSudo(t, tt.password)}, func(tg *Target) { tg.User, tg.Sudo = tt.user, tt.mode })
 			var out, errOut bytes.Buffer
-			err = c.Run(context.Background(), Cmd{Argv: []string{"id", "-n", "-u"}, Privileged: tt.privileged, Stdout: &out, Stderr: &errOut})
+			err := c.Run(context.Background(), Cmd{Argv: []string{"id", "-n", "-u"}, Privileged: tt.privileged, Stdout: &out, Stderr: &errOut})
 			var se *SudoError
 			if tt.wantSudoErr {
 				if !errors.As(err, &se) {
