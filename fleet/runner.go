@@ -52,5 +52,8 @@ func nixError(node string, argv []string, err error) error {
 // nix.ErrConnectionLost, keeping the transport's message.
 type connectionLost struct{ err error }
 
-func (c connectionLost) Error() string   { return c.err.Error() }
+// Error is the transport's message.
+func (c connectionLost) Error() string { return c.err.Error() }
+
+// Unwrap matches both the transport error and nix.ErrConnectionLost.
 func (c connectionLost) Unwrap() []error { return []error{c.err, nix.ErrConnectionLost} }

@@ -1,14 +1,14 @@
 package remote
 
 import (
-	"nixdeck/fleet/remote/sshtest"
-
 	"context"
 	"net"
 	"path/filepath"
 	"testing"
 
 	"golang.org/x/crypto/ssh/agent"
+
+	"nixdeck/fleet/remote/sshtest"
 )
 
 // startAgent serves an in-process ssh-agent holding the fixture's key on

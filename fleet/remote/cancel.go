@@ -86,6 +86,7 @@ type pidFilter struct {
 	pid  int
 }
 
+// Write passes b on, minus the PID line.
 func (p *pidFilter) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -25,6 +25,7 @@ type Error struct {
 	Err error
 }
 
+// Error renders "name (addr): op: cause".
 func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %s: %v", hostLabel(e.Name, e.Addr), e.Op, e.Err)
 }
@@ -58,6 +59,7 @@ type ExitError struct {
 	Stderr string
 }
 
+// Error renders "name: argv: exit status N: last stderr line".
 func (e *ExitError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s: ", e.Name, shellJoin(e.Argv))
@@ -83,6 +85,7 @@ type SudoError struct {
 	Message string
 }
 
+// Error says which host and user sudo refused, and how to fix it.
 func (e *SudoError) Error() string {
 	return fmt.Sprintf("%s: sudo needs a password for user %q (%s) to run %s; "+
 		"allow it passwordless sudo (NOPASSWD), log in as root, or set sudo: never",

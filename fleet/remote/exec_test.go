@@ -1,8 +1,6 @@
 package remote
 
 import (
-	"nixdeck/fleet/remote/sshtest"
-
 	"bytes"
 	"context"
 	"errors"
@@ -14,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"nixdeck/fleet/remote/sshtest"
 )
 
 // dialTest starts a server the fixture trusts and dials it.

@@ -26,6 +26,7 @@ const (
 	HostKeyRevoked
 )
 
+// String names the kind: "unknown", "changed" or "revoked".
 func (k HostKeyKind) String() string {
 	switch k {
 	case HostKeyUnknown:
@@ -62,6 +63,7 @@ type HostKeyError struct {
 	Detail string
 }
 
+// Error explains the refusal with the fingerprints involved and what to do.
 func (e *HostKeyError) Error() string {
 	who := hostLabel(e.Name, e.Addr)
 	kind := keyKind(e.Key)

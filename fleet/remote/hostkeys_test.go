@@ -1,8 +1,6 @@
 package remote
 
 import (
-	"nixdeck/fleet/remote/sshtest"
-
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -15,6 +13,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"nixdeck/fleet/remote/sshtest"
 )
 
 func ecdsaKey(t *testing.T) ssh.Signer {

@@ -1,14 +1,14 @@
 package remote
 
 import (
-	"nixdeck/fleet/remote/sshtest"
-
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"nixdeck/fleet/remote/sshtest"
 )
 
 func TestJumpHost(t *testing.T) {

@@ -1,12 +1,16 @@
 package remote
 
 import (
-	"nixdeck/fleet/remote/sshtest"
-
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"nixdeck/fleet/remote/sshtest"
 )
 
 func TestPool(t *testing.T) {
@@ -104,5 +108,48 @@ func TestPoolSharesBastion(t *testing.T) {
 	}
 	if n := bastion.Forwards(); n != 2 {
 		t.Errorf("bastion forwarded %d channels, want 2", n)
+	}
+}
+
+func TestPoolDialFailures(t *testing.T) {
+	// A listener that accepts and never speaks: dials hang in the handshake.
+	mute, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mute.Close()
+	go func() {
+		for {
+			c, err := mute.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	f := newFixture(t)
+	o := testOptions()
+	o.HandshakeTimeout = 500 * time.Millisecond
+	p := NewPool(o)
+	defer p.Close()
+	tg := Target{Name: "web01", Host: "127.0.0.1", Port: mute.Addr().(*net.TCPAddr).Port, Identity: f.identity, KnownHosts: f.knownHosts}
+
+	first := make(chan error, 1)
+	go func() { _, err := p.Get(context.Background(), tg); first <- err }()
+	time.Sleep(50 * time.Millisecond)
+	// A second caller waiting on that dial gives up with its own context.
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := p.Get(ctx, tg); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 400*time.Millisecond {
+		t.Errorf("waiting Get = %v after %v, want its own deadline", err, time.Since(start))
+	}
+	if err := <-first; err == nil || !strings.Contains(err.Error(), "handshake") {
+		t.Errorf("first Get = %v, want a handshake timeout", err)
+	}
+	// The failure is not cached: the next Get dials again (and fails again).
+	start = time.Now()
+	if _, err := p.Get(context.Background(), tg); err == nil || time.Since(start) < 400*time.Millisecond {
+		t.Errorf("Get after a failed dial = %v after %v, want a new dial", err, time.Since(start))
 	}
 }

@@ -233,6 +233,7 @@ type freezeConn struct {
 	closeOnce sync.Once
 }
 
+// Read blocks while the server is frozen.
 func (f *freezeConn) Read(p []byte) (int, error) {
 	for f.frozen.Load() {
 		select {
@@ -244,6 +245,7 @@ func (f *freezeConn) Read(p []byte) (int, error) {
 	return f.Conn.Read(p)
 }
 
+// Close also releases a Read blocked by a freeze.
 func (f *freezeConn) Close() error {
 	f.closeOnce.Do(func() { close(f.closed) })
 	return f.Conn.Close()
