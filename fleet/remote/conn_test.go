@@ -75,22 +75,7 @@ func TestDialFailures(t *testing.T) {
 	}
 	closedPort := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	// A listener that accepts and never speaks SSH.
-	mute, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mute.Close()
-	go func() {
-		for {
-			c, err := mute.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-	mutePort := mute.Addr().(*net.TCPAddr).Port
+	mutePort := muteListener(t)
 	f := newFixture(t)
 	o := testOptions()
 	o.HandshakeTimeout = 300 * time.Millisecond

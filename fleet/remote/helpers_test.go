@@ -3,8 +3,10 @@ package remote
 import (
 	"context"
 	"crypto/ed25519"
+	"net"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -94,4 +96,36 @@ func mustRun(t *testing.T, c *Client, dialErr error) {
 	if err := c.Run(context.Background(), Cmd{Argv: []string{"true"}}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// muteListener returns the port of a listener that accepts connections
+// and never speaks SSH, so dials hang in the handshake.
+func muteListener(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
 }

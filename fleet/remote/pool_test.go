@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -112,27 +111,12 @@ func TestPoolSharesBastion(t *testing.T) {
 }
 
 func TestPoolDialFailures(t *testing.T) {
-	// A listener that accepts and never speaks: dials hang in the handshake.
-	mute, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mute.Close()
-	go func() {
-		for {
-			c, err := mute.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
 	f := newFixture(t)
 	o := testOptions()
 	o.HandshakeTimeout = 500 * time.Millisecond
 	p := NewPool(o)
 	defer p.Close()
-	tg := Target{Name: "web01", Host: "127.0.0.1", Port: mute.Addr().(*net.TCPAddr).Port, Identity: f.identity, KnownHosts: f.knownHosts}
+	tg := Target{Name: "web01", Host: "127.0.0.1", Port: muteListener(t), Identity: f.identity, KnownHosts: f.knownHosts}
 
 	first := make(chan error, 1)
 	go func() { _, err := p.Get(context.Background(), tg); first <- err }()
