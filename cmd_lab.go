@@ -50,7 +50,7 @@ func (c *labUpCmd) Run(g *globals) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	start := time.Now()
-	l, err := lab.Up(ctx, lab.Options{Dir: c.path(), Hosts: c.Hosts})
+	l, err := lab.Up(ctx, lab.Options{Dir: c.path(), Hosts: c.Hosts, Progress: os.Stderr})
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,8 @@ package lab
 
 import (
 	"context"
+	"errors"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -76,5 +78,30 @@ func TestSelect(t *testing.T) {
 		if s := strings.Join(got, " "); !tt.err && s != tt.want {
 			t.Errorf("Select(%q) = %q, want %q", tt.sel, s, tt.want)
 		}
+	}
+}
+
+// TestSSHDPortTaken checks that a host whose port was taken while its sshd
+// was down reports the bind failure instead of claiming to be up.
+func TestSSHDPortTaken(t *testing.T) {
+	l := Start(t, 1)
+	h := l.Hosts[0]
+	if err := l.SetHost(h.Name, false); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(h.Port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = l.SetHost(h.Name, true)
+	ln.Close()
+	if !errors.Is(err, errBind) {
+		t.Fatalf("SetHost up on a taken port: %v, want the bind failure", err)
+	}
+	if err := l.SetHost(h.Name, true); err != nil {
+		t.Fatalf("SetHost up on a free port: %v", err)
+	}
+	if l.sshdPid(h.Name) == 0 {
+		t.Fatal("sshd not running after SetHost up")
 	}
 }

@@ -92,7 +92,7 @@ var nixFlags = []string{"--extra-experimental-features", "nix-command flakes", "
 // `nix build` and returns their store paths by host name.
 func (l *Lab) Build(ctx context.Context, names []string) (map[string]string, error) {
 	args := append([]string{}, nixFlags...)
-	args = append(args, "build", "--json", "--no-link", "--max-jobs", "4")
+	args = append(args, "build", "--json", "--no-link", "--max-jobs", "8")
 	for _, n := range names {
 		args = append(args, "path:"+l.FlakeDir+"#"+AttrPath(n))
 	}

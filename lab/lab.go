@@ -10,6 +10,7 @@ package lab
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -42,6 +43,8 @@ type Options struct {
 	Dir string
 	// Hosts is the number of hosts; 0 means 6.
 	Hosts int
+	// Progress, when set, receives one line per finished phase with its time.
+	Progress io.Writer
 }
 
 // manifestName is the file in Dir that records the lab's hosts and ports.

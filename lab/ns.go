@@ -70,11 +70,11 @@ func unescapeMount(s string) string {
 	return b.String()
 }
 
-// nsSetup runs inside a new namespace: the host's trees go on /nix and /run,
-// and the namespace files of this and other labs are dropped from the copy
-// so that no namespace pins another.
+// nsSetup runs inside a new namespace: the host's run tree goes on /run
+// (its /nix is mounted when its system is installed), and the namespace
+// files of this and other labs are dropped from the copy so that no
+// namespace pins another.
 const nsSetup = `set -e
-mount --bind "$1/nix" /nix
 mount --bind "$1/run" /run
 findmnt -rn -t nsfs -o TARGET | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 umount -l "$2" 2>/dev/null || true
@@ -99,7 +99,7 @@ func (l *Lab) createNS(ctx context.Context, name string) error {
 func (l *Lab) nsCommand(ctx context.Context, name string, argv ...string) *exec.Cmd {
 	args := append([]string{"--mount=" + l.nsFile(name), "--"}, argv...)
 	cmd := exec.CommandContext(ctx, "nsenter", args...)
-	cmd.Env = append(os.Environ(), "PATH="+hostPATH, "NIX_CONFIG=substituters =")
+	cmd.Env = append(os.Environ(), "PATH="+hostPATH, "NIX_USER_CONF_FILES="+l.nixConf())
 	cmd.Dir = "/"
 	// A command may leave children holding its output open (a hung
 	// activation's sleep); do not wait for them once it has exited.
@@ -110,6 +110,14 @@ func (l *Lab) nsCommand(ctx context.Context, name string, argv ...string) *exec.
 // hostPATH is the PATH of commands on a lab host, as on NixOS: the running
 // system's sw/bin first.
 const hostPATH = "/run/current-system/sw/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// nixConf is the Nix configuration of commands on lab hosts, added to the
+// machine's /etc/nix/nix.conf through NIX_USER_CONF_FILES.
+func (l *Lab) nixConf() string { return filepath.Join(l.Dir, "nix.conf") }
+
+// nixConf keeps hosts off binary caches they cannot reach and stops each
+// host's store from reserving 8 MiB of disk for garbage collection.
+const nixConf = "substituters =\ngc-reserved-space = 0\n"
 
 // nsInode returns the inode number that identifies the host's namespace, as
 // seen in /proc/PID/ns/mnt ("mnt:[INODE]"); 0 when the namespace is gone.

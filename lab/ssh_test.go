@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,9 +29,27 @@ func dial(ctx context.Context, l *lab.Lab, h lab.Host) (*remote.Client, error) {
 
 // run runs argv over c and returns stdout and stderr together.
 func run(ctx context.Context, c *remote.Client, argv ...string) (string, error) {
-	var out bytes.Buffer
+	var out lockedBuffer
 	err := c.Run(ctx, remote.Cmd{Argv: argv, Stdout: &out, Stderr: &out})
 	return out.String(), err
+}
+
+// lockedBuffer is a buffer that stdout and stderr may share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // TestSSHSeesOwnHost checks through SSH that every host shows its own

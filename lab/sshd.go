@@ -37,7 +37,7 @@ LogLevel VERBOSE
 MaxSessions 100
 MaxStartups 100:30:200
 Subsystem sftp internal-sftp
-SetEnv PATH=%[5]s "NIX_CONFIG=substituters ="
+SetEnv PATH=%[5]s "NIX_USER_CONF_FILES=%[6]s"
 `
 
 // writeKeyPair writes an ed25519 key pair as OpenSSH files path and
@@ -77,7 +77,7 @@ func freePort() (int, error) {
 // through which activations find it again (run/nixdeck-lab/host.env).
 func (l *Lab) writeSSHDConfig(name string, port int) error {
 	hd := l.hostDir(name)
-	conf := fmt.Sprintf(sshdConfig, name, port, hd, l.Dir, hostPATH)
+	conf := fmt.Sprintf(sshdConfig, name, port, hd, l.Dir, hostPATH, l.nixConf())
 	if err := os.WriteFile(filepath.Join(hd, "sshd_config"), []byte(conf), 0o644); err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) 
 
 // startSSHD starts the host's sshd in its namespace. With port 0 it picks a
 // free port, retrying when another process wins the race for it; it returns
-// the port sshd listens on. sshd daemonizes only after it bound its port.
+// the port sshd listens on.
 func (l *Lab) startSSHD(ctx context.Context, name string, port int) (int, error) {
 	pick := port == 0
 	var lastErr error
@@ -107,18 +107,60 @@ func (l *Lab) startSSHD(ctx context.Context, name string, port int) (int, error)
 			return 0, err
 		}
 		hd := l.hostDir(name)
-		out, err := l.nsCommand(ctx, name, sshdPath, "-f", filepath.Join(hd, "sshd_config"),
-			"-E", filepath.Join(hd, "sshd.log")).CombinedOutput()
+		pidFile := filepath.Join(hd, "run", "sshd.pid")
+		_ = os.Remove(pidFile)
+		logFile := filepath.Join(hd, "sshd.log")
+		logStart := fileSize(logFile)
+		out, err := l.nsCommand(ctx, name, sshdPath, "-f", filepath.Join(hd, "sshd_config"), "-E", logFile).CombinedOutput()
+		if err == nil {
+			err = l.waitListening(ctx, name, logFile, logStart)
+		}
 		if err == nil {
 			return port, nil
 		}
 		lastErr = fmt.Errorf("lab host %s: sshd on port %d: %w: %s%s", name, port, err,
-			strings.TrimSpace(string(out)), logTail(filepath.Join(hd, "sshd.log")))
+			strings.TrimSpace(string(out)), logTail(logFile))
 		if !pick || ctx.Err() != nil {
 			break
 		}
 	}
 	return 0, lastErr
+}
+
+// errBind is a start of sshd that failed to bind its port.
+var errBind = errors.New("cannot bind its port")
+
+// waitListening waits for the sshd just started to write its pid file,
+// which it does once its listener is bound: sshd daemonizes before binding,
+// so its exit status does not tell. It fails with errBind when the log
+// written since logStart reports the bind failure.
+func (l *Lab) waitListening(ctx context.Context, name, logFile string, logStart int64) error {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	for {
+		if l.sshdPid(name) != 0 {
+			return nil
+		}
+		if b, err := os.ReadFile(logFile); err == nil && int64(len(b)) > logStart {
+			if s := string(b[logStart:]); strings.Contains(s, "Cannot bind any address") || strings.Contains(s, "fatal") {
+				return errBind
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("sshd did not come up: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// fileSize returns the size of a file, 0 when it does not exist.
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
 
 // logTail returns the last lines of a log file, for error messages.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // Up starts a fresh lab in opts.Dir: an operator key, one sshd per host in
@@ -37,7 +39,7 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 		}
 	}
 	l := newLab(dir, makeHosts(opts.Hosts))
-	if err := l.up(ctx); err != nil {
+	if err := l.up(ctx, newProgress(opts.Progress)); err != nil {
 		return nil, errors.Join(err, l.Down(context.WithoutCancel(ctx)))
 	}
 	return l, nil
@@ -73,19 +75,30 @@ func role(h Host) string {
 }
 
 // up does Up's work on a fresh Lab value.
-func (l *Lab) up(ctx context.Context) error {
-	for _, sub := range []string{"hosts", "flake"} {
-		if err := os.RemoveAll(filepath.Join(l.Dir, sub)); err != nil {
-			return err
-		}
-	}
+func (l *Lab) up(ctx context.Context, progress func(format string, args ...any)) error {
 	if err := os.MkdirAll(l.Dir, 0o755); err != nil {
 		return err
 	}
+	// A previous lab's trees go to the trash at once and are removed while
+	// this one comes up: deleting thousands of store files is slow.
+	trash, err := os.MkdirTemp(l.Dir, ".trash-")
+	if err != nil {
+		return err
+	}
+	for _, sub := range []string{"hosts", "base", "flake"} {
+		if err := os.Rename(filepath.Join(l.Dir, sub), filepath.Join(trash, sub)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	removed := make(chan error, 1)
+	go func() { removed <- removeTrash(l.Dir) }()
 	if err := l.writeOperatorKey(); err != nil {
 		return err
 	}
 	if err := l.writeFlake(); err != nil {
+		return err
+	}
+	if err := os.WriteFile(l.nixConf(), []byte(nixConf), 0o644); err != nil {
 		return err
 	}
 	st := &flakeState{Hosts: map[string]*hostConfig{}}
@@ -109,20 +122,38 @@ func (l *Lab) up(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		systems, buildErr = l.Build(ctx, names)
+		progress("%d systems built", len(names))
 	}()
-	err := forEach(ctx, len(l.Hosts), 4, func(i int) error {
+	err = forEach(ctx, len(l.Hosts), 4, func(i int) error {
 		port, err := l.bootHost(ctx, l.Hosts[i].Name)
 		l.Hosts[i].Port = port
 		return err
 	})
+	progress("%d hosts booted (namespace, sshd)", len(l.Hosts))
 	wg.Wait()
 	if err := errors.Join(err, buildErr); err != nil {
 		return err
 	}
-	if err := forEach(ctx, len(l.Hosts), 4, func(i int) error {
-		return l.install(ctx, names[i], systems[names[i]])
+	all := make([]string, 0, len(systems))
+	for _, p := range systems {
+		all = append(all, p)
+	}
+	reg, err := loadRegistry(ctx, all)
+	if err != nil {
+		return err
+	}
+	base, err := l.writeBase(reg, all)
+	if err != nil {
+		return err
+	}
+	if err := forEach(ctx, len(l.Hosts), 6, func(i int) error {
+		return l.install(ctx, names[i], systems[names[i]], reg, base)
 	}); err != nil {
 		return err
+	}
+	progress("generation 1 installed on %d hosts", len(l.Hosts))
+	if err := <-removed; err != nil {
+		return fmt.Errorf("lab: removing the previous lab's files: %w", err)
 	}
 	if err := l.writeKnownHosts(); err != nil {
 		return err
@@ -131,6 +162,19 @@ func (l *Lab) up(ctx context.Context) error {
 		return err
 	}
 	return l.save()
+}
+
+// removeTrash deletes the .trash-* directories in dir.
+func removeTrash(dir string) error {
+	old, err := filepath.Glob(filepath.Join(dir, ".trash-*"))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, t := range old {
+		errs = append(errs, os.RemoveAll(t))
+	}
+	return errors.Join(errs...)
 }
 
 // writeOperatorKey writes the lab's operator key pair and authorizes it on
@@ -147,7 +191,7 @@ func (l *Lab) writeOperatorKey() error {
 // sshd; it returns the sshd port.
 func (l *Lab) bootHost(ctx context.Context, name string) (int, error) {
 	hd := l.hostDir(name)
-	for _, d := range []string{"nix/var/nixdeck-lab", "run/sshd", "run/nixos", "run/nixdeck-lab", "run/log/journal"} {
+	for _, d := range []string{"nix/store", "nix-work", "nix/var/nixdeck-lab", "run/sshd", "run/nixos", "run/nixdeck-lab", "run/log/journal"} {
 		if err := os.MkdirAll(filepath.Join(hd, d), 0o755); err != nil {
 			return 0, err
 		}
@@ -159,6 +203,21 @@ func (l *Lab) bootHost(ctx context.Context, name string) (int, error) {
 		return 0, err
 	}
 	return l.startSSHD(ctx, name, 0)
+}
+
+// newProgress returns a function that writes a progress line with the time
+// since Up started to w; with w nil it does nothing.
+func newProgress(w io.Writer) func(format string, args ...any) {
+	start := time.Now()
+	var mu sync.Mutex
+	return func(format string, args ...any) {
+		if w == nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(w, "lab: %s (%.1fs)\n", fmt.Sprintf(format, args...), time.Since(start).Seconds())
+	}
 }
 
 // forEach runs fn(0..n-1) with at most workers at a time and joins the errors.
