@@ -37,7 +37,8 @@ bench: deps build
 	$(GO) test -p 1 -run '^$$' -bench . -benchtime 7x -timeout 40m ./...
 
 demo: deps build
-	$(BIN) check -f fleet.example.yaml
+	$(BIN) lab up
+	$(BIN) lab status
 
 clean:
 	rm -f $(BIN)
