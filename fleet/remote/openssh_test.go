@@ -88,7 +88,10 @@ KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
 AllowTcpForwarding yes
 LogLevel ERROR
-`, o.port, hostKeyLines.String(), dir, dir)
+SetEnv HOME=%s
+`, o.port, hostKeyLines.String(), dir, dir, dir)
+	// HOME points at the temp dir: bash, root's shell, sources ~/.bashrc in
+	// SSH sessions, and a developer's can take seconds.
 	cfgPath := filepath.Join(dir, "sshd_config")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
