@@ -19,7 +19,9 @@ type Target struct {
 	Identity string
 	// KnownHosts is the known_hosts file checked strictly; "" means ~/.ssh/known_hosts.
 	KnownHosts string
-	// Jump is a bastion, "[user@]host[:port]"; "" means none (or ~/.ssh/config's ProxyJump).
+	// Jump is a bastion, "[user@]host[:port]", or a comma-separated chain
+	// of them, outermost first; "" means none (or ~/.ssh/config's
+	// ProxyJump), and "none" ignores ProxyJump too.
 	Jump string
 	// Sudo is "auto" (sudo -n when the user is not root), "always" or "never"; "" means auto.
 	Sudo string
