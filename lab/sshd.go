@@ -176,7 +176,8 @@ func logTail(path string) string {
 	return " (" + strings.Join(lines, "; ") + ")"
 }
 
-// sshdPid returns the pid of the host's sshd listener, 0 when it is not running.
+// sshdPid returns the pid of the host's sshd listener, 0 when it is not
+// running in the host's namespace.
 func (l *Lab) sshdPid(name string) int {
 	b, err := os.ReadFile(filepath.Join(l.hostDir(name), "run", "sshd.pid"))
 	if err != nil {
@@ -186,7 +187,9 @@ func (l *Lab) sshdPid(name string) int {
 	if err != nil || pid <= 0 {
 		return 0
 	}
-	if syscall.Kill(pid, 0) != nil {
+	// A stale pid file may name a process that is not this host's sshd.
+	link, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+	if err != nil || link != fmt.Sprintf("mnt:[%d]", l.nsInode(name)) {
 		return 0
 	}
 	return pid
