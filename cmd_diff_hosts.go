@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"nixdeck/fleet"
 	"nixdeck/fleet/remote"
@@ -15,6 +16,11 @@ import (
 
 // maxDiffHosts bounds how many hosts are queried at once.
 const maxDiffHosts = 16
+
+// hostDiffTimeout bounds the work on one host (connect, read its system,
+// the closure query, --files): a few round trips that take seconds even
+// for large closures, so a host still busy after this is stuck.
+const hostDiffTimeout = 3 * time.Minute
 
 // runHosts builds the selected nodes' systems and diffs each host's
 // running system against its new one.
@@ -76,6 +82,8 @@ func (c *diffCmd) runHosts(ctx context.Context, g *globals, w io.Writer) error {
 // diffHost diffs one host: its current system comes from the cache when
 // another host runs the same one.
 func (c *diffCmd) diffHost(ctx context.Context, conn fleet.Connector, cache *nix.ClosureCache, n *fleet.Node, newC *nix.Closure) (*nix.HostDiff, error) {
+	ctx, cancel := context.WithTimeout(ctx, hostDiffTimeout)
+	defer cancel()
 	r, err := conn.Runner(ctx, n)
 	if err != nil {
 		return nil, err
