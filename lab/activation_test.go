@@ -121,9 +121,21 @@ func TestActivation(t *testing.T) {
 
 	t.Run("fault units", func(t *testing.T) {
 		sys := next(t, l, host, lab.ChangeOptions{Fault: "units"})
+		// journalctl -f follows the unit's lines while the activation runs.
+		followed := make(chan string)
+		go func() {
+			fctx, fcancel := context.WithTimeout(ctx, 4*time.Second)
+			defer fcancel()
+			out, _ := l.Exec(fctx, host, []string{"journalctl", "-f", "-n", "0", "-u", "lab-app"}, nil)
+			followed <- string(out)
+		}()
+		time.Sleep(time.Second)
 		out, code := activate(ctx, t, l, host, sys, "test")
 		if code != 4 || !strings.Contains(out, "the following units failed: lab-app.service") {
 			t.Errorf("exit %d, output %q; want 4", code, out)
+		}
+		if f := <-followed; !strings.Contains(f, "lab-app.service: Main process exited, code=exited, status=1/FAILURE") || strings.Contains(f, "nginx") {
+			t.Errorf("journalctl -f -u lab-app showed %q", f)
 		}
 		state, _ := l.Exec(ctx, host, []string{"systemctl", "is-system-running"}, nil)
 		if strings.TrimSpace(string(state)) != "degraded" {

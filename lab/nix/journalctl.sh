@@ -24,8 +24,19 @@ case "$unit" in "" | *.*) ;; *) unit=$unit.service ;; esac
 [ "$n" = all ] && n=""
 touch "$file" 2>/dev/null
 
-pick() { awk -F '\t' -v u="$unit" '(u == "" || $1 == u) { sub(/^[^\t]*\t/, ""); print; fflush() }'; }
+pick() { awk -F '\t' -v u="$unit" '(u == "" || $1 == u) { sub(/^[^\t]*\t/, ""); print }'; }
+
+# follow shows new lines as they come: the shell's read does not buffer
+# ahead on a pipe, as awk may.
+tab=$(printf '\t')
+follow() {
+	while IFS= read -r line; do
+		if [ -z "$unit" ] || [ "${line%%"$tab"*}" = "$unit" ]; then
+			printf '%s\n' "${line#*"$tab"}"
+		fi
+	done
+}
 
 if [ -n "$n" ]; then pick <"$file" | tail -n "$n"; else pick <"$file"; fi
-[ -n "$follow" ] && exec tail -n 0 -F "$file" 2>/dev/null | pick
+[ -n "$follow" ] && tail -n 0 -F "$file" 2>/dev/null | follow
 exit 0
