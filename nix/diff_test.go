@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/diff")
+var updateDiff = flag.Bool("update-diff", false, "rewrite the golden files in testdata/diff")
 
 // sp makes a store path with a stable fake hash; seed varies the hash so
 // that the same name can exist twice (a rebuild with new dependencies).
@@ -115,7 +115,7 @@ func TestDiffGolden(t *testing.T) {
 
 func golden(t *testing.T, path string, got []byte) {
 	t.Helper()
-	if *update {
+	if *updateDiff {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +126,7 @@ func golden(t *testing.T, path string, got []byte) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
+		t.Fatalf("%v (run go test -run TestDiffGolden -update-diff to create it)", err)
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", path, got, want)
