@@ -91,7 +91,7 @@ func TestNixOpsOnLab(t *testing.T) {
 			fault   string
 			timeout time.Duration
 			want    nix.Outcome
-		}{{"fail", 0, nix.OutcomeActivationFailed}, {"units", 0, nix.OutcomeUnitsFailed}, {"hang", 5 * time.Second, nix.OutcomeTimedOut}} {
+		}{{"fail", 0, nix.OutcomeActivationFailed}, {"units", 0, nix.OutcomeUnitsFailed}, {"hang", 15 * time.Second, nix.OutcomeTimedOut}} {
 			sys := o.change(ctx, "canary", lab.ChangeOptions{Fault: tc.fault}, "canary")
 			o.copyAll(ctx, sys)
 			res, logs, err := o.activate(ctx, "canary", nix.ActivateRequest{Action: nix.Switch, Path: sys["canary"], Timeout: tc.timeout})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"regexp"
 	"strconv"
 	"strings"
@@ -61,6 +62,13 @@ type ActivateResult struct {
 
 var opIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
+// NewOpID returns a fresh operation id for ActivateRequest.OpID, e.g.
+// "switch-20240701T100000-3f2a9c": readable in `ls /run/nixdeck` and
+// `systemctl list-units 'nixdeck-*'`, unique across operators.
+func NewOpID(action Action) string {
+	return fmt.Sprintf("%s-%s-%06x", action, time.Now().UTC().Format("20060102T150405"), rand.Uint32()&0xffffff)
+}
+
 // Activate starts the activation detached from the connection, streams its
 // output and returns the classified result. A dropped connection during the
 // wait is survived through req.Reconnect (the output resumes at the byte it
@@ -76,18 +84,26 @@ func Activate(ctx context.Context, r Runner, req ActivateRequest) (ActivateResul
 	if !opIDPattern.MatchString(req.OpID) || !strings.HasPrefix(req.Path, "/") {
 		return res, fmt.Errorf("activate: bad operation id %q or system path %q", req.OpID, req.Path)
 	}
+	var errb bytes.Buffer
+	launch := req.launchCmd()
+	launch.Stderr = &errb
+	lctx, lcancel := context.WithTimeout(ctx, launchTimeout)
+	err := r.Run(lctx, launch)
+	lcancel()
+	var ee *ExitError
+	switch {
+	case errors.As(err, &ee):
+		return res, fmt.Errorf("start activation in %s: exit status %d: %s", req.dir(), ee.Code, lastLines(errb.String(), 5))
+	case err != nil && ctx.Err() != nil:
+		return res, fmt.Errorf("start activation: %w", err)
+	}
+	// The activation timeout starts once the process runs, so a slow
+	// start cannot eat it.
 	actx, cancel := ctx, context.CancelFunc(func() {})
 	if req.Timeout > 0 {
 		actx, cancel = context.WithTimeout(ctx, req.Timeout)
 	}
 	defer cancel()
-	var errb bytes.Buffer
-	launch := req.launchCmd()
-	launch.Stderr = &errb
-	err := r.Run(actx, launch)
-	if err != nil && !errors.Is(err, ErrConnectionLost) {
-		return res, fmt.Errorf("start activation: %w: %s", err, lastLines(errb.String(), 5))
-	}
 	lines := LineWriter(func(l string) {
 		if req.Log != nil {
 			req.Log(l)
@@ -95,7 +111,10 @@ func Activate(ctx context.Context, r Runner, req ActivateRequest) (ActivateResul
 	})
 	defer lines.Flush()
 	f := &follower{req: req, lines: lines}
-	if err != nil { // launch fate unknown: the follow will find out
+	if errors.Is(err, ErrConnectionLost) {
+		// The activation may run anyway: following it after reconnecting
+		// finds out. (A start that merely took too long is followed on the
+		// same connection.)
 		f.lost = err
 	}
 	status, err := f.run(actx, ctx, r)
@@ -106,7 +125,7 @@ func Activate(ctx context.Context, r Runner, req ActivateRequest) (ActivateResul
 		kctx, kcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer kcancel()
 		if kerr := f.runner.Run(kctx, req.killCmd()); kerr != nil {
-			return res, fmt.Errorf("activation timed out after %s; stopping it failed: %w", req.Timeout, kerr)
+			return res, fmt.Errorf("activation timed out after %s; stopping it failed: %w", req.Timeout, scriptError{"stop", kerr})
 		}
 		return res, nil
 	case errors.Is(err, ErrConnectionLost):
@@ -139,6 +158,10 @@ func classify(res ActivateResult, status string) (ActivateResult, error) {
 	}
 	return res, fmt.Errorf("the activation process ended without recording a status (%q)", status)
 }
+
+// launchTimeout bounds starting the detached activation (a variable so
+// tests can shorten it).
+var launchTimeout = 2 * time.Minute
 
 // reconnectBackoff is the wait before each reconnection attempt.
 func reconnectBackoff(attempt int) time.Duration {

@@ -1,6 +1,11 @@
 package nix
 
-import "strconv"
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // The activation runs detached from the SSH session in /run/nixdeck/<op>/
 // (root-only): out (stdout and stderr), pid, mode (systemd or setsid) and,
@@ -114,3 +119,28 @@ func (q ActivateRequest) followCmd(offset int64) Cmd {
 func (q ActivateRequest) killCmd() Cmd {
 	return Cmd{Argv: []string{"sh", "-c", activateKillScript, "sh", q.dir(), q.unit()}, Privileged: true}
 }
+
+// scriptError keeps an error about one of nixdeck's sh -c scripts
+// readable: the script itself is left out of the message (errors.As still
+// finds the *ExitError with the full argv).
+type scriptError struct {
+	name string
+	err  error
+}
+
+func (e scriptError) Error() string {
+	var ee *ExitError
+	if !errors.As(e.err, &ee) {
+		return e.err.Error()
+	}
+	short := fmt.Sprintf("%s script: exit status %d", e.name, ee.Code)
+	if ee.Signal != "" {
+		short = fmt.Sprintf("%s script: killed by signal %s", e.name, ee.Signal)
+	}
+	if s := strings.TrimSpace(ee.Stderr); s != "" {
+		short += ": " + lastLines(s, 3)
+	}
+	return strings.Replace(e.err.Error(), ee.Error(), short, 1)
+}
+
+func (e scriptError) Unwrap() error { return e.err }

@@ -2,6 +2,7 @@ package nix
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -79,6 +80,21 @@ func TestActivate(t *testing.T) {
 				f.expect(follow(0)...).priv().out("updating GRUB 2 menu...\nactivat").fail(lost)
 				fresh.expect(follow(31)...).priv().out("ing the configuration...\n").errout("status=activate 0\n")
 			}, want: OutcomeDone, code: 0, reconnects: 1, logs: 2},
+		{name: "a start cut off by a dropped connection is followed after reconnecting",
+			req: func(r ActivateRequest, fresh *fakeRunner) ActivateRequest {
+				r.Reconnect = func(context.Context) (Runner, error) { return fresh, nil }
+				return r
+			},
+			script: func(f, fresh *fakeRunner) {
+				f.expect(launch...).priv().fail(lost)
+				fresh.expect(follow(0)...).priv().out("activating the configuration...\n").errout("status=activate 0\n")
+			}, want: OutcomeDone, code: 0, reconnects: 1, logs: 1},
+		{name: "a start that never happened is reported as unknown", script: func(f, _ *fakeRunner) {
+			launchTimeout = 50 * time.Millisecond
+			t.Cleanup(func() { launchTimeout = 2 * time.Minute })
+			f.expect(launch...).priv().hang()
+			f.expect(follow(0)...).priv().errout("status=gone\n")
+		}, want: OutcomeConnectionLost, code: -1, wantErr: "run directory is gone"},
 		{name: "without a way to reconnect the result is unknown", script: func(f, _ *fakeRunner) {
 			f.expect(launch...).priv()
 			f.expect(follow(0)...).priv().fail(lost)
@@ -125,6 +141,13 @@ func TestActivate(t *testing.T) {
 	}
 }
 
+func TestNewOpID(t *testing.T) {
+	a, b := NewOpID(Switch), NewOpID(Switch)
+	if a == b || !opIDPattern.MatchString(a) || !strings.HasPrefix(a, "switch-") {
+		t.Errorf("NewOpID() = %q, %q", a, b)
+	}
+}
+
 func TestActivateRejectsBadRequests(t *testing.T) {
 	for _, req := range []ActivateRequest{
 		{Action: "reboot", Path: sysPath, OpID: "x"},
@@ -156,5 +179,15 @@ func TestRollback(t *testing.T) {
 	res, err := Rollback(context.Background(), f, g, ActivateRequest{OpID: "rb"})
 	if err != nil || res.Outcome != OutcomeDone {
 		t.Fatalf("Rollback() = %+v, %v", res, err)
+	}
+}
+
+func TestScriptErrorLeavesTheScriptOut(t *testing.T) {
+	inner := &ExitError{Argv: []string{"sh", "-c", activateFollowScript, "sh", "/run/nixdeck/x", "0"}, Code: 1, Stderr: "stat: cannot statx '/run/nixdeck/x/out': No such file or directory\n"}
+	err := fmt.Errorf("follow activation: %w", scriptError{"follow", fmt.Errorf("web1: %w", inner)})
+	want := "follow activation: web1: follow script: exit status 1: stat: cannot statx '/run/nixdeck/x/out': No such file or directory"
+	var ee *ExitError
+	if err.Error() != want || !errors.As(err, &ee) {
+		t.Errorf("error %q, want %q and the ExitError inside", err, want)
 	}
 }
