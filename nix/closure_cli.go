@@ -14,7 +14,8 @@ import (
 // /run/current-system), using only nix-store queries that exist from Nix
 // 1.x to current Nix. Sections are introduced by "#name" lines; paths and
 // sizes come in the same order, so line i of #sizes belongs to line i of
-// #paths. Word splitting of $paths is safe: store paths contain no blanks.
+// #paths; xargs keeps that order and splits a closure too large for one
+// argv (store paths contain no blanks or quotes).
 const closureScript = `set -eu
 root=$(readlink -f "$1")
 sw=
@@ -31,7 +32,7 @@ paths=$(nix-store -q --requisites "$root")
 echo "#paths"
 echo "$paths"
 echo "#sizes"
-nix-store -q --size $paths
+printf '%s\n' "$paths" | xargs nix-store -q --size
 echo "#end"
 `
 
