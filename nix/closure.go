@@ -59,7 +59,8 @@ func ResolveStorePath(p string) (string, error) {
 // the Nix database read-only (one recursive query per closure) and falls
 // back to the nix-store CLI through Runner when the database can't be used.
 type LocalClosures struct {
-	// DBPath is the Nix database; "" means DefaultDBPath.
+	// DBPath is the Nix database; "" means $NIX_STATE_DIR/db/db.sqlite when
+	// NIX_STATE_DIR is set, else DefaultDBPath.
 	DBPath string
 	// Runner runs the CLI fallback; nil means LocalRunner{}.
 	Runner Runner
@@ -103,10 +104,16 @@ func (l *LocalClosures) query(ctx context.Context, rp, sw string) (*Closure, err
 		}
 		if l.DBErr == nil {
 			c, err := l.db.closure(ctx, rp, sw)
-			if err == nil || errors.Is(err, errNotValid) {
-				return c, err
+			if err == nil {
+				return c, nil
 			}
-			l.DBErr = err
+			// A root the database does not know may live in a store that
+			// nix-store reaches and this file does not (another state
+			// directory, a daemon's store): ask the CLI, but keep using the
+			// database for the other closures.
+			if !errors.Is(err, errNotValid) {
+				l.DBErr = err
+			}
 		}
 	}
 	l.UsedCLI = true
@@ -126,6 +133,9 @@ func (l *LocalClosures) Close() error {
 func (l *LocalClosures) dbPath() string {
 	if l.DBPath != "" {
 		return l.DBPath
+	}
+	if dir := os.Getenv("NIX_STATE_DIR"); dir != "" {
+		return filepath.Join(dir, "db", "db.sqlite")
 	}
 	return DefaultDBPath
 }

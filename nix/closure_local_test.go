@@ -3,6 +3,7 @@ package nix_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +27,7 @@ func TestLocalClosures(t *testing.T) {
 		"db":       {},
 		"cli":      {NoDB: true},
 		"fallback": {DBPath: filepath.Join(t.TempDir(), "no-such-db.sqlite")},
+		"other":    {DBPath: emptyNixDB(t)},
 	}
 	got := map[string][2]*nix.Closure{}
 	for name, lc := range readers {
@@ -44,13 +46,16 @@ func TestLocalClosures(t *testing.T) {
 		if name == "fallback" && lc.DBErr == nil {
 			t.Errorf("fallback: DBErr is nil although the database does not exist")
 		}
+		if name == "other" && lc.DBErr != nil {
+			t.Errorf("other: DBErr = %v; a database without the path is not broken", lc.DBErr)
+		}
 		for _, c := range []*nix.Closure{ca, cb} {
 			slices.Sort(c.Refs)
 			slices.Sort(c.SWRefs)
 		}
 		got[name] = [2]*nix.Closure{ca, cb}
 	}
-	for _, name := range []string{"cli", "fallback"} {
+	for _, name := range []string{"cli", "fallback", "other"} {
 		if !reflect.DeepEqual(got["db"], got[name]) {
 			t.Errorf("%s closures differ from the database's", name)
 		}
@@ -120,4 +125,25 @@ func TestMatchesNvd(t *testing.T) {
 			t.Errorf("nixdeck and nvd differ on %s -> %s:\n--- nixdeck\n%s\n--- nvd\n%s", pair[0], pair[1], got.String(), want)
 		}
 	}
+}
+
+// emptyNixDB makes a database with Nix's tables and no paths, as another
+// store's database would look to our paths.
+func emptyNixDB(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "db.sqlite")
+	db, err := sql.Open("sqlite", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range []string{
+		`CREATE TABLE ValidPaths (id integer primary key autoincrement not null, path text unique not null,
+		  hash text not null, registrationTime integer not null, deriver text, narSize integer, ultimate integer, sigs text, ca text)`,
+		`CREATE TABLE Refs (referrer integer not null, reference integer not null, primary key (referrer, reference))`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
 }
