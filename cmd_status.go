@@ -9,8 +9,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"nixdeck/fleet"
 	"nixdeck/fleet/remote"
@@ -84,11 +84,10 @@ func failedHosts(sts []fleet.HostStatus) error {
 
 // writeStatusTable prints one row per host; unreachable hosts show the cause.
 func writeStatusTable(w io.Writer, sts []fleet.HostStatus) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tGEN\tRUNNING\tVERSION\tREBOOT\tSWITCH LOCK\tNIXDECK LOCK\tUPTIME")
+	rows := [][]string{{"HOST", "GEN", "RUNNING", "VERSION", "REBOOT", "SWITCH LOCK", "NIXDECK LOCK", "UPTIME"}}
 	for _, s := range sts {
 		if s.Err != nil {
-			fmt.Fprintf(tw, "%s\t-\terror: %v\n", s.Node.Name, s.Err)
+			rows = append(rows, []string{s.Node.Name, "-", "error: " + s.Err.Error()})
 			continue
 		}
 		st := s.State
@@ -96,10 +95,40 @@ func writeStatusTable(w io.Writer, sts []fleet.HostStatus) error {
 		if st.Current != "" && st.Current != st.Profile {
 			running += " (profile: " + storeName(st.Profile) + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Node.Name, genNumber(st.ProfileGeneration), running,
-			orDash(st.Version), yesNo(st.RebootNeeded), st.SwitchLock, st.NixdeckLock, formatUptime(st.Uptime))
+		rows = append(rows, []string{s.Node.Name, genNumber(st.ProfileGeneration), running, orDash(st.Version),
+			yesNo(st.RebootNeeded), st.SwitchLock.String(), st.NixdeckLock.String(), formatUptime(st.Uptime)})
 	}
-	return tw.Flush()
+	return writeTable(w, rows)
+}
+
+// writeTable aligns rows in columns two spaces apart. A row shorter than
+// the header ends with a free-running cell (an error message) that does
+// not widen its column, so the other rows stay aligned around it.
+func writeTable(w io.Writer, rows [][]string) error {
+	var widths []int
+	for _, r := range rows {
+		for i, c := range r {
+			if i == len(r)-1 && len(r) < len(rows[0]) {
+				break
+			}
+			if i >= len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		for i, c := range r {
+			b.WriteString(c)
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)+2))
+			}
+		}
+		b.WriteString("\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // hostStatusJSON is one host in `status --json`.

@@ -34,6 +34,7 @@ end=1
 	return []fleet.HostStatus{
 		{Node: &fleet.Node{Name: "web1"}, State: st},
 		{Node: &fleet.Node{Name: "db1"}, Err: errors.New("db1 (127.0.0.1:2202): dial: connection refused")},
+		{Node: &fleet.Node{Name: "web2"}, State: st},
 	}
 }
 
@@ -45,11 +46,12 @@ func TestStatusTable(t *testing.T) {
 	want := `HOST  GEN  RUNNING                                   VERSION                          REBOOT  SWITCH LOCK  NIXDECK LOCK  UPTIME
 web1  2    nixos-system-web1-24.05.20240701.89abcde  24.05.20240701.89abcde (Uakari)  yes     free         free          1d2h
 db1   -    error: db1 (127.0.0.1:2202): dial: connection refused
+web2  2    nixos-system-web1-24.05.20240701.89abcde  24.05.20240701.89abcde (Uakari)  yes     free         free          1d2h
 `
 	if b.String() != want {
 		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
 	}
-	if err := failedHosts(testStatuses(t)); err == nil || !strings.Contains(err.Error(), "1 of 2 hosts could not be read: db1") {
+	if err := failedHosts(testStatuses(t)); err == nil || !strings.Contains(err.Error(), "1 of 3 hosts could not be read: db1") {
 		t.Errorf("failedHosts() = %v", err)
 	}
 }
@@ -70,6 +72,11 @@ func TestGenerationsTable(t *testing.T) {
   2    2024-07-01 10:00:01  nixos-system-web1-24.05.20240701.89abcde  current, running
 
 db1: error: db1 (127.0.0.1:2202): dial: connection refused
+
+web2
+  GEN  CREATED              SYSTEM                                    MARKS
+  1    2024-07-01 10:00:00  nixos-system-web1-24.05.20240601.abcdef0  booted
+  2    2024-07-01 10:00:01  nixos-system-web1-24.05.20240701.89abcde  current, running
 `
 	if b.String() != want {
 		t.Errorf("generations:\n%s\nwant:\n%s", b.String(), want)
