@@ -18,15 +18,17 @@ type generationsCmd struct {
 }
 
 // Run implements `nixdeck generations`.
-func (c *generationsCmd) Run(g *globals) error {
-	sts, err := readStatuses(g, c.On, os.Stderr)
+func (c *generationsCmd) Run(g *globals) error { return c.run(g, os.Stdout, os.Stderr) }
+
+func (c *generationsCmd) run(g *globals, out, errOut io.Writer) error {
+	sts, err := readStatuses(g, c.On, errOut)
 	if err != nil {
 		return err
 	}
 	if c.JSON {
-		err = writeJSON(os.Stdout, generationsJSON(sts))
+		err = writeJSON(out, generationsJSON(sts))
 	} else {
-		err = writeGenerations(os.Stdout, sts)
+		err = writeGenerations(out, sts)
 	}
 	if err != nil {
 		return err

@@ -27,15 +27,17 @@ type statusCmd struct {
 const statusTimeout = 2 * time.Minute
 
 // Run implements `nixdeck status`.
-func (c *statusCmd) Run(g *globals) error {
-	sts, err := readStatuses(g, c.On, os.Stderr)
+func (c *statusCmd) Run(g *globals) error { return c.run(g, os.Stdout, os.Stderr) }
+
+func (c *statusCmd) run(g *globals, out, errOut io.Writer) error {
+	sts, err := readStatuses(g, c.On, errOut)
 	if err != nil {
 		return err
 	}
 	if c.JSON {
-		err = writeJSON(os.Stdout, statusJSON(sts))
+		err = writeJSON(out, statusJSON(sts))
 	} else {
-		err = writeStatusTable(os.Stdout, sts)
+		err = writeStatusTable(out, sts)
 	}
 	if err != nil {
 		return err
