@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 )
@@ -43,4 +44,21 @@ func (l *Lab) writeFleetFile() error {
 			h.Name, h.Port, strings.Join(h.Tags, ", "))
 	}
 	return writeFileAtomic(filepath.Join(l.Dir, "fleet.yaml"), []byte(b.String()), 0o644)
+}
+
+// writeKnownHosts writes Dir/known_hosts with every host's key at its port.
+func (l *Lab) writeKnownHosts() error {
+	var b strings.Builder
+	for _, h := range l.Hosts {
+		pub, err := os.ReadFile(filepath.Join(l.hostDir(h.Name), "ssh_host_ed25519_key.pub"))
+		if err != nil {
+			return err
+		}
+		f := strings.Fields(string(pub))
+		if len(f) < 2 {
+			return fmt.Errorf("lab host %s: bad host key file", h.Name)
+		}
+		fmt.Fprintf(&b, "[127.0.0.1]:%d %s %s\n", h.Port, f[0], f[1])
+	}
+	return writeFileAtomic(filepath.Join(l.Dir, "known_hosts"), []byte(b.String()), 0o644)
 }

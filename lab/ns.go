@@ -1,9 +1,11 @@
 package lab
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -196,4 +198,50 @@ func (l *Lab) removeNS(name string) error {
 		return err
 	}
 	return nil
+}
+
+// Down stops every process of the lab — each host's sshd and anything else
+// running in a host's namespace (sessions, hung or detached activations) —
+// and removes the namespaces. The lab's files stay; Up starts afresh.
+func (l *Lab) Down(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	inodes := map[uint64]string{}
+	for _, h := range l.Hosts {
+		if pid := l.sshdPid(h.Name); pid != 0 {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		if ino := l.nsInode(h.Name); ino != 0 {
+			inodes[ino] = h.Name
+		}
+	}
+	err := killNamespaces(ctx, inodes)
+	for _, h := range l.Hosts {
+		err = errors.Join(err, l.removeNS(h.Name))
+		_ = os.Remove(l.hostDir(h.Name) + "/run/sshd.pid")
+	}
+	if isMountPoint(l.nsDir()) {
+		if uerr := syscall.Unmount(l.nsDir(), syscall.MNT_DETACH); uerr != nil {
+			err = errors.Join(err, uerr)
+		}
+	}
+	return err
+}
+
+// Exec runs argv inside the named host's mount namespace (its /nix and
+// /run) with the environment of an SSH session on the host, and returns
+// what it wrote to stdout. On failure the error names the host and the
+// command, carries stderr's last lines, and wraps the *exec.ExitError.
+// It is meant for test assertions and lab maintenance, not deployment.
+func (l *Lab) Exec(ctx context.Context, host string, argv []string, stdin io.Reader) ([]byte, error) {
+	if _, err := l.host(host); err != nil {
+		return nil, err
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := l.nsCommand(ctx, host, argv...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.Bytes(), fmt.Errorf("lab host %s: %s: %w: %s", host, strings.Join(argv, " "), err, lastLines(stderr.String(), 5))
+	}
+	return stdout.Bytes(), nil
 }

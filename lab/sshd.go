@@ -215,20 +215,3 @@ func (l *Lab) stopSSHD(ctx context.Context, name string) error {
 	_ = os.Remove(filepath.Join(l.hostDir(name), "run", "sshd.pid"))
 	return nil
 }
-
-// writeKnownHosts writes Dir/known_hosts with every host's key at its port.
-func (l *Lab) writeKnownHosts() error {
-	var b strings.Builder
-	for _, h := range l.Hosts {
-		pub, err := os.ReadFile(filepath.Join(l.hostDir(h.Name), "ssh_host_ed25519_key.pub"))
-		if err != nil {
-			return err
-		}
-		f := strings.Fields(string(pub))
-		if len(f) < 2 {
-			return fmt.Errorf("lab host %s: bad host key file", h.Name)
-		}
-		fmt.Fprintf(&b, "[127.0.0.1]:%d %s %s\n", h.Port, f[0], f[1])
-	}
-	return writeFileAtomic(filepath.Join(l.Dir, "known_hosts"), []byte(b.String()), 0o644)
-}
