@@ -1,7 +1,9 @@
 package nix
 
 import (
+	"slices"
 	"sort"
+	"strings"
 )
 
 // ClosureDiff is an nvd-style comparison of two closures: which package
@@ -135,12 +137,14 @@ func versionsByName(paths map[string]int64) map[string][]Version {
 		m[name] = append(m[name], ParseVersion(v))
 	}
 	for _, vs := range m {
-		sort.Slice(vs, func(i, j int) bool {
-			if c := vs[i].Compare(vs[j]); c != 0 {
-				return c < 0
-			}
-			return vs[i].Text < vs[j].Text
-		})
+		if len(vs) > 1 {
+			slices.SortFunc(vs, func(a, b Version) int {
+				if c := a.Compare(b); c != 0 {
+					return c
+				}
+				return strings.Compare(a.Text, b.Text)
+			})
+		}
 	}
 	return m
 }

@@ -4,6 +4,7 @@ import (
 	"path"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // SplitName splits a store path (or its base name) into the package name
@@ -61,28 +62,43 @@ type versionChunk struct {
 	text string
 }
 
-// ParseVersion splits s into comparable chunks.
+// ParseVersion splits s into comparable chunks. Chunks are substrings of
+// s (no copies): a closure diff parses thousands of versions.
 func ParseVersion(s string) Version {
 	v := Version{Text: s}
-	rs := []rune(s)
-	for i := 0; i < len(rs); {
-		j := i + 1
-		switch {
-		case rs[i] >= '0' && rs[i] <= '9':
-			for j < len(rs) && rs[j] >= '0' && rs[j] <= '9' {
+	for i := 0; i < len(s); {
+		switch r, n := decodeRune(s, i); {
+		case isDigit(s[i]):
+			j := i + 1
+			for j < len(s) && isDigit(s[j]) {
 				j++
 			}
-			digits := strings.TrimLeft(string(rs[i:j]), "0")
-			v.chunks = append(v.chunks, versionChunk{num: true, text: digits})
-		case unicode.IsLetter(rs[i]):
-			for j < len(rs) && unicode.IsLetter(rs[j]) {
-				j++
+			v.chunks = append(v.chunks, versionChunk{num: true, text: strings.TrimLeft(s[i:j], "0")})
+			i = j
+		case unicode.IsLetter(r):
+			j := i + n
+			for j < len(s) {
+				r, n := decodeRune(s, j)
+				if !unicode.IsLetter(r) {
+					break
+				}
+				j += n
 			}
-			v.chunks = append(v.chunks, versionChunk{text: string(rs[i:j])})
+			v.chunks = append(v.chunks, versionChunk{text: s[i:j]})
+			i = j
+		default:
+			i += n
 		}
-		i = j
 	}
 	return v
+}
+
+// decodeRune reads the rune at s[i], fast for ASCII.
+func decodeRune(s string, i int) (rune, int) {
+	if s[i] < utf8.RuneSelf {
+		return rune(s[i]), 1
+	}
+	return utf8.DecodeRuneInString(s[i:])
 }
 
 // Compare orders versions as nvd does (Nix's nix-env rule): chunk by chunk,
