@@ -15,9 +15,16 @@ import (
 // (nix-store --dump-db format) on stdin, its files already in the host's
 // store layers: it mounts the host's /nix, registers the closure and makes
 // the system generation 1 of the system profile.
+//
+// Where overlayfs is not available (D itself on an overlay, say) or $4 is
+// "nooverlay", the base is hard-linked into the host's own tree instead.
 const installScript = `set -e
 opts="lowerdir=$2,upperdir=$3/nix,workdir=$3/nix-work"
-mount -t overlay overlay -o "$opts,redirect_dir=on" /nix 2>/dev/null || mount -t overlay overlay -o "$opts" /nix
+if [ "$4" = nooverlay ] || ! { mount -t overlay overlay -o "$opts,redirect_dir=on" /nix 2>/dev/null ||
+	mount -t overlay overlay -o "$opts" /nix 2>/dev/null; }; then
+	cp -al "$2/store/." "$3/nix/store/"
+	mount --bind "$3/nix" /nix
+fi
 nix-store --load-db
 nix-env -p /nix/var/nix/profiles/system --set "$1"
 `
@@ -79,7 +86,11 @@ func (l *Lab) install(ctx context.Context, name, system string, reg *registry, b
 			return fmt.Errorf("lab host %s: %w", name, err)
 		}
 	}
-	cmd := l.nsCommand(ctx, name, "/bin/sh", "-c", installScript, "sh", system, l.baseDir(), l.hostDir(name))
+	mode := "overlay"
+	if os.Getenv("NIXDECK_LAB_NO_OVERLAY") != "" {
+		mode = "nooverlay"
+	}
+	cmd := l.nsCommand(ctx, name, "/bin/sh", "-c", installScript, "sh", system, l.baseDir(), l.hostDir(name), mode)
 	cmd.Stdin = strings.NewReader(reg.dump(closure))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("lab host %s: install %s: %w: %s", name, system, err, lastLines(string(out), 5))

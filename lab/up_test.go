@@ -14,6 +14,18 @@ import (
 // TestUpIsolatesHosts checks on a real 3-host lab that each host has its
 // own store, profile and running system.
 func TestUpIsolatesHosts(t *testing.T) {
+	for _, mode := range []string{"overlay", "nooverlay"} {
+		t.Run(mode, func(t *testing.T) {
+			if mode == "nooverlay" {
+				// The fallback for machines without overlayfs.
+				t.Setenv("NIXDECK_LAB_NO_OVERLAY", "1")
+			}
+			testIsolation(t)
+		})
+	}
+}
+
+func testIsolation(t *testing.T) {
 	l := lab.Start(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -50,6 +62,11 @@ func TestUpIsolatesHosts(t *testing.T) {
 		}
 		if _, err := l.Exec(ctx, h.Name, []string{"nix-store", "--check-validity", cur}, nil); err != nil {
 			t.Errorf("%s: own system not valid in own store: %v", h.Name, err)
+		}
+		mnt, err := l.Exec(ctx, h.Name, []string{"findmnt", "-n", "-o", "FSTYPE", "/nix"}, nil)
+		wantOverlay := os.Getenv("NIXDECK_LAB_NO_OVERLAY") == ""
+		if err != nil || (strings.TrimSpace(string(mnt)) == "overlay") != wantOverlay {
+			t.Errorf("%s: /nix is a %q mount (%v), want overlay %v", h.Name, mnt, err, wantOverlay)
 		}
 	}
 }
