@@ -96,14 +96,23 @@ say "setting up tmpfiles"
 if [ "$fault" = breakssh ]; then
 	# The new configuration locks the operator out: the sshd listener goes
 	# away; sessions already open keep running.
-	[ -f /run/sshd.pid ] && kill "$(cat /run/sshd.pid)" 2>/dev/null
+	if [ -f /run/sshd.pid ]; then
+		pid=$(cat /run/sshd.pid)
+		kill "$pid" 2>/dev/null
+		i=0
+		while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	fi
 	rm -f /run/sshd.pid
 	restart="$restart${restart:+, }sshd.service"
 	journal sshd.service "systemd[1]" "sshd.service: Failed to listen: Address not available"
 elif ! { [ -f /run/sshd.pid ] && kill -0 "$(cat /run/sshd.pid)" 2>/dev/null; }; then
 	# A good configuration brings the sshd listener back.
 	. /run/nixdeck-lab/host.env
+	rm -f /run/sshd.pid
 	/usr/sbin/sshd -f "$LAB_SSHD_CONFIG" -E "$LAB_SSHD_LOG" </dev/null >/dev/null 2>&1 9>&-
+	# sshd writes its pid file once it listens.
+	i=0
+	while [ ! -s /run/sshd.pid ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 	journal sshd.service "systemd[1]" "Started SSH Daemon."
 fi
 
