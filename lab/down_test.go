@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -103,5 +104,31 @@ func TestSSHDPortTaken(t *testing.T) {
 	}
 	if l.sshdPid(h.Name) == 0 {
 		t.Fatal("sshd not running after SetHost up")
+	}
+}
+
+// TestUpReplacesLab checks that up in the directory of a running lab,
+// even one whose manifest is lost, takes the old hosts down first.
+func TestUpReplacesLab(t *testing.T) {
+	l := Start(t, 2)
+	oldPid := l.sshdPid(l.Hosts[1].Name)
+	if err := os.Remove(filepath.Join(l.Dir, manifestName)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	l2, err := Up(ctx, Options{Dir: l.Dir, Hosts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Down(ctx)
+	if b, err := os.ReadFile("/proc/" + strconv.Itoa(oldPid) + "/stat"); err == nil && !strings.Contains(string(b), ") Z ") {
+		t.Errorf("old sshd %d of %s still runs", oldPid, l.Hosts[1].Name)
+	}
+	if isMountPoint(l.nsFile(l.Hosts[1].Name)) {
+		t.Errorf("old host %s's namespace is still mounted", l.Hosts[1].Name)
+	}
+	if l2.sshdPid(l2.Hosts[0].Name) == 0 {
+		t.Errorf("new lab's sshd is not running")
 	}
 }

@@ -206,19 +206,20 @@ func (l *Lab) removeNS(name string) error {
 func (l *Lab) Down(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	names := l.nsNames()
 	inodes := map[uint64]string{}
-	for _, h := range l.Hosts {
-		if pid := l.sshdPid(h.Name); pid != 0 {
+	for _, name := range names {
+		if pid := l.sshdPid(name); pid != 0 {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
-		if ino := l.nsInode(h.Name); ino != 0 {
-			inodes[ino] = h.Name
+		if ino := l.nsInode(name); ino != 0 {
+			inodes[ino] = name
 		}
 	}
 	err := killNamespaces(ctx, inodes)
-	for _, h := range l.Hosts {
-		err = errors.Join(err, l.removeNS(h.Name))
-		_ = os.Remove(l.hostDir(h.Name) + "/run/sshd.pid")
+	for _, name := range names {
+		err = errors.Join(err, l.removeNS(name))
+		_ = os.Remove(filepath.Join(l.hostDir(name), "run", "sshd.pid"))
 	}
 	if isMountPoint(l.nsDir()) {
 		if uerr := syscall.Unmount(l.nsDir(), syscall.MNT_DETACH); uerr != nil {
@@ -226,6 +227,23 @@ func (l *Lab) Down(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// nsNames returns the lab's hosts and any other host with a namespace file
+// in Dir/ns (left by an up that failed before it recorded its hosts).
+func (l *Lab) nsNames() []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, h := range l.Hosts {
+		names, seen[h.Name] = append(names, h.Name), true
+	}
+	entries, _ := os.ReadDir(l.nsDir())
+	for _, e := range entries {
+		if !seen[e.Name()] {
+			names = append(names, e.Name())
+		}
+	}
+	return names
 }
 
 // Exec runs argv inside the named host's mount namespace (its /nix and

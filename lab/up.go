@@ -33,10 +33,13 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	if old, err := Open(dir); err == nil {
-		if err := old.Down(ctx); err != nil {
-			return nil, fmt.Errorf("lab: taking down the lab already in %s: %w", dir, err)
-		}
+	// Whatever ran in dir before goes down, even without its manifest.
+	old, err := Open(dir)
+	if err != nil {
+		old = newLab(dir, nil)
+	}
+	if err := old.Down(ctx); err != nil {
+		return nil, fmt.Errorf("lab: taking down the lab already in %s: %w", dir, err)
 	}
 	l := newLab(dir, makeHosts(opts.Hosts))
 	if err := l.up(ctx, newProgress(opts.Progress)); err != nil {
