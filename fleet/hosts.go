@@ -66,9 +66,42 @@ func (h *HostRun) Log(source string) func(string) {
 	return func(line string) { h.emit(LogEvent{HostEvent: h.Base(), Source: source, Line: line}) }
 }
 
-// Reconnect returns a runner on a fresh connection, for nix.ActivateRequest.Reconnect.
+// Reconnect dials a fresh connection (for nix.ActivateRequest.Reconnect)
+// and makes it the host's Runner from now on.
 func (h *HostRun) Reconnect(ctx context.Context) (nix.Runner, error) {
-	return h.conn.Fresh(ctx, h.Node)
+	r, err := h.conn.Fresh(ctx, h.Node)
+	if err != nil {
+		return nil, err
+	}
+	h.Runner = r
+	return r, nil
+}
+
+// Copy copies the closure of system from this machine to the host,
+// reporting PhaseCopying, CopyEvents and a summary log line.
+func (h *HostRun) Copy(ctx context.Context, system string, substitute bool) (nix.CopyResult, error) {
+	h.Phase(PhaseCopying)
+	res, err := nix.Copy(ctx, nix.LocalRunner{}, h.Runner, nix.CopyRequest{Paths: []string{system}, Substitute: substitute,
+		Progress: func(p nix.CopyProgress) { h.Emit(CopyEvent{HostEvent: h.Base(), CopyProgress: p}) }})
+	if err != nil {
+		return res, fmt.Errorf("copy %s: %w", system, err)
+	}
+	h.Log("copy")(fmt.Sprintf("copied %d of %d paths (%d bytes), %d substituted on the host",
+		len(res.Missing), res.Closure, res.Bytes, res.Substituted))
+	return res, nil
+}
+
+// Activate runs action for system on the host, detached from the
+// connection (reconnecting if it drops), streaming the output as LogEvents
+// from "activate" and reporting the result as an ActivationEvent. The
+// error is non-nil when the outcome is unknown or starting failed; a known
+// bad outcome (exit 2, 4, …) is in the result, not the error.
+func (h *HostRun) Activate(ctx context.Context, action nix.Action, system string, timeout time.Duration) (nix.ActivateResult, error) {
+	h.Phase(PhaseActivating)
+	res, err := nix.Activate(ctx, h.Runner, nix.ActivateRequest{Action: action, Path: system, OpID: nix.NewOpID(action),
+		Timeout: timeout, Log: h.Log("activate"), Reconnect: h.Reconnect})
+	h.Emit(ActivationEvent{HostEvent: h.Base(), Action: action, Result: res})
+	return res, err
 }
 
 // RunHosts runs fn for every node, at most parallel at a time, and returns

@@ -78,9 +78,7 @@ func (o *opsLab) copyAll(ctx context.Context, systems map[string]string) map[str
 		res  nix.CopyResult
 	}, len(nodes))
 	events := fleet.RunHosts(ctx, o.conn, nodes, 3, func(ctx context.Context, h *fleet.HostRun) error {
-		h.Phase(fleet.PhaseCopying)
-		res, err := nix.Copy(ctx, nix.LocalRunner{}, h.Runner, nix.CopyRequest{Paths: []string{systems[h.Node.Name]},
-			Progress: func(p nix.CopyProgress) { h.Emit(fleet.CopyEvent{HostEvent: h.Base(), CopyProgress: p}) }})
+		res, err := h.Copy(ctx, systems[h.Node.Name], false)
 		results <- struct {
 			host string
 			res  nix.CopyResult
