@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -36,7 +37,7 @@ func (l *Lab) Change(sel string, opts ChangeOptions) error {
 	default:
 		return fmt.Errorf("lab change: release %q: want a or b", opts.Release)
 	}
-	if opts.Fault != "" && opts.Fault != "none" && !contains(Faults, opts.Fault) {
+	if opts.Fault != "" && opts.Fault != "none" && !slices.Contains(Faults, opts.Fault) {
 		return fmt.Errorf("lab change: fault %q: want one of %s or none", opts.Fault, strings.Join(Faults, ", "))
 	}
 	names, err := l.Select(sel)
@@ -118,20 +119,10 @@ func (l *Lab) anyMatches(term string) bool {
 // matches reports whether one selector term (name, @tag or glob) matches h.
 func matches(h Host, term string) bool {
 	if tag, ok := strings.CutPrefix(term, "@"); ok {
-		return contains(h.Tags, tag)
+		return slices.Contains(h.Tags, tag)
 	}
 	ok, err := path.Match(term, h.Name)
 	return err == nil && ok
-}
-
-// contains reports whether list holds s.
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // SetHost stops (up false) or starts (up true) the named host's sshd, to
