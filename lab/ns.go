@@ -118,8 +118,12 @@ const hostPATH = "/run/current-system/sw/bin:/usr/local/sbin:/usr/local/bin:/usr
 func (l *Lab) nixConf() string { return filepath.Join(l.Dir, "nix.conf") }
 
 // nixConf keeps hosts off binary caches they cannot reach and stops each
-// host's store from reserving 8 MiB of disk for garbage collection.
-const nixConf = "substituters =\ngc-reserved-space = 0\n"
+// host's store from reserving 8 MiB of disk for garbage collection. It also
+// turns build users off: a host's private /nix has its own build-user pool,
+// but the nixbld uids are the machine's, and Nix SIGKILLs every process of
+// the build user it takes — a build on a lab host would kill the operator's
+// own builds running as the same nixbld uid.
+const nixConf = "substituters =\ngc-reserved-space = 0\nbuild-users-group =\n"
 
 // nsInode returns the inode number that identifies the host's namespace, as
 // seen in /proc/PID/ns/mnt ("mnt:[INODE]"); 0 when the namespace is gone.

@@ -47,6 +47,12 @@ func testIsolation(t *testing.T) {
 		if gen != "system-1-link" {
 			t.Errorf("%s: profile points at %q, want system-1-link", h.Name, gen)
 		}
+		// Builds on a host must not take the machine's nixbld uids (Nix
+		// kills every process of the build user it takes).
+		conf := string(mustExec(t, l, ctx, h.Name, "nix", "--extra-experimental-features", "nix-command", "show-config"))
+		if !strings.Contains(conf, "build-users-group = \n") {
+			t.Errorf("%s: build users are on in the host's Nix:\n%s", h.Name, conf)
+		}
 		booted := strings.TrimSpace(string(mustExec(t, l, ctx, h.Name, "readlink", "/run/booted-system")))
 		if booted != cur {
 			t.Errorf("%s: booted %q, current %q", h.Name, booted, cur)
