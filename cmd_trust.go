@@ -20,9 +20,10 @@ import (
 // trustCmd shows the host keys of the selected nodes and, once confirmed,
 // appends the new ones to each node's known_hosts file.
 type trustCmd struct {
-	On   string `placeholder:"SEL" help:"Nodes to trust: names, @tags, globs, !exclusions, comma-separated (default all)."`
-	Yes  bool   `help:"Append the new keys without asking."`
-	Hash bool   `help:"Write hashed host names, as ssh-keygen -H does."`
+	Nodes []string `arg:"" optional:"" name:"NODE" help:"Nodes to trust: selector terms, as with --on (the refusal of an unknown host key names this form)."`
+	On    string   `placeholder:"SEL" help:"Nodes to trust: names, @tags, globs, !exclusions, comma-separated (default all)."`
+	Yes   bool     `help:"Append the new keys without asking."`
+	Hash  bool     `help:"Write hashed host names, as ssh-keygen -H does."`
 }
 
 // confirmTimeout bounds how long trust waits for the operator's answer.
@@ -47,12 +48,13 @@ func (c *trustCmd) run(ctx context.Context, g *globals, o remote.Options, in io.
 	if err != nil {
 		return err
 	}
-	nodes, err := f.Select(c.On)
+	sel := c.selector()
+	nodes, err := f.Select(sel)
 	if err != nil {
 		return exitCode(2, err)
 	}
 	if len(nodes) == 0 {
-		return exitCode(2, fmt.Errorf("--on %q selects no node", c.On))
+		return exitCode(2, fmt.Errorf("%q selects no node", sel))
 	}
 	results := scanNodes(ctx, nodes, o, f.Deploy.Parallel)
 	writeScan(out, results)
@@ -77,6 +79,18 @@ func (c *trustCmd) run(ctx context.Context, g *globals, o remote.Options, in io.
 	}
 	fmt.Fprintf(out, "Added %s to %s.\n", plural(added, "host key"), keyFiles(fresh))
 	return failed
+}
+
+// selector joins the NODE arguments and --on into one selector
+// expression; both empty selects every node.
+func (c *trustCmd) selector() string {
+	var terms []string
+	for _, t := range append(append([]string(nil), c.Nodes...), c.On) {
+		if strings.TrimSpace(t) != "" {
+			terms = append(terms, t)
+		}
+	}
+	return strings.Join(terms, ",")
 }
 
 // scanNodes scans every node, parallel at a time, keeping file order.

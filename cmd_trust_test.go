@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alecthomas/kong"
 	"golang.org/x/crypto/ssh"
 
 	"nixdeck/fleet/remote"
@@ -78,6 +79,9 @@ func TestTrust(t *testing.T) {
 		{name: "changed key", cmd: trustCmd{Yes: true}, changed: true, wantExit: 1, wantLines: 2, wantOut: []string{"failed", "Added 1 host key"}},
 		{name: "hashed", cmd: trustCmd{Yes: true, Hash: true}, wantLines: 2, wantOut: []string{"Added 2 host keys"}},
 		{name: "bad selector", cmd: trustCmd{On: "nosuch", Yes: true}, wantExit: 2},
+		{name: "node argument", cmd: trustCmd{Nodes: []string{"web02"}, Yes: true}, wantLines: 1, wantOut: []string{"web02", "Added 1 host key"}},
+		{name: "node arguments and --on", cmd: trustCmd{Nodes: []string{"web01", "web02"}, On: "!web01", Yes: true}, wantLines: 1, wantOut: []string{"web02", "Added 1 host key"}},
+		{name: "bad node argument", cmd: trustCmd{Nodes: []string{"web09"}, Yes: true}, wantExit: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,7 +111,7 @@ func TestTrust(t *testing.T) {
 				t.Errorf("known_hosts has %d lines, want %d:\n%s", n, tt.wantLines, data)
 			}
 			// Every scanned key is shown (web01's is refused when changed).
-			if tt.wantExit != 2 && tt.cmd.On == "" {
+			if tt.wantExit != 2 && tt.cmd.On == "" && len(tt.cmd.Nodes) == 0 {
 				shown := []*sshtest.Server{b}
 				if !tt.changed {
 					shown = append(shown, a)
@@ -119,5 +123,33 @@ func TestTrust(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTrustHintParses runs the command line that the refusal of an unknown
+// host key tells the operator to run through the real parser.
+func TestTrustHintParses(t *testing.T) {
+	_, key := sshtest.NewKey(t)
+	he := &remote.HostKeyError{Kind: remote.HostKeyUnknown, Name: "web01", Addr: "10.0.0.1:22", Key: key.PublicKey(), Fingerprint: "SHA256:x", KnownHosts: "/kh"}
+	_, hint, ok := strings.Cut(he.Error(), "run `")
+	if !ok {
+		t.Fatalf("no command in %q", he)
+	}
+	hint, _, _ = strings.Cut(hint, "`")
+	args := strings.Fields(hint)
+	if args[0] != "nixdeck" {
+		t.Fatalf("hint %q does not start with nixdeck", hint)
+	}
+	var c cli
+	parser, err := kong.New(&c, kong.Name("nixdeck"), kong.Exit(func(int) { t.Fatal("parser exited") }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, err := parser.Parse(append(args[1:], "--on", "@t2"))
+	if err != nil {
+		t.Fatalf("the hint %q does not parse: %v", hint, err)
+	}
+	if ctx.Command() != "trust <NODE>" || c.Trust.selector() != "web01,@t2" {
+		t.Errorf("parsed %q as %q with selector %q", hint, ctx.Command(), c.Trust.selector())
 	}
 }
