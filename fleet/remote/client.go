@@ -165,9 +165,9 @@ func (d *dialer) connect(ctx context.Context, t Target) (endpoint, *hostKeys, ne
 	if err != nil {
 		return ep, nil, nil, nil, ep.fail("host keys", err)
 	}
-	dctx, cancel := context.WithTimeout(ctx, d.opts.DialTimeout)
-	defer cancel()
 	if len(ep.jumps) == 0 {
+		dctx, cancel := context.WithTimeout(ctx, d.opts.DialTimeout)
+		defer cancel()
 		var nd net.Dialer
 		nc, err := nd.DialContext(dctx, "tcp", ep.addr())
 		if err != nil {
@@ -194,6 +194,10 @@ func (d *dialer) connect(ctx context.Context, t Target) (endpoint, *hostKeys, ne
 	if err != nil {
 		return ep, nil, nil, nil, viaJumpError(ep, err)
 	}
+	// The channel gets its own DialTimeout, counted from now: the bastion's
+	// dial and login above have their own bounds.
+	dctx, cancel := context.WithTimeout(ctx, d.opts.DialTimeout)
+	defer cancel()
 	nc, err := bastion.conn.DialContext(dctx, "tcp", ep.addr())
 	if err != nil {
 		for _, j := range owned {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"nixdeck/fleet/remote/sshtest"
 )
@@ -62,6 +63,26 @@ func TestJumpHost(t *testing.T) {
 				t.Error("the jump spec's user was not used")
 			}
 		})
+	}
+}
+
+// TestJumpSlowBastion checks that the channel to the node gets its own
+// DialTimeout: a bastion whose login takes longer than DialTimeout (but
+// less than HandshakeTimeout) must not leave the channel open no time.
+func TestJumpSlowBastion(t *testing.T) {
+	bastion := sshtest.Start(t, sshtest.Config{Forward: true, AuthDelay: 600 * time.Millisecond})
+	target := startServer(t)
+	f := newFixture(t, bastion, target)
+	f.trust(t, bastion)
+	f.trust(t, target)
+	o := testOptions()
+	o.DialTimeout = 300 * time.Millisecond
+	tg := f.target(target)
+	tg.Jump = bastion.Addr
+	c, err := Dial(context.Background(), tg, o)
+	mustRun(t, c, err)
+	if bastion.Forwards() == 0 {
+		t.Error("the bastion forwarded nothing")
 	}
 }
 

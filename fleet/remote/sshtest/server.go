@@ -38,6 +38,9 @@ type Config struct {
 	// MaxSessions refuses sessions beyond this many open at once on one
 	// connection, as sshd's MaxSessions does (0: no limit).
 	MaxSessions int
+	// AuthDelay makes each public key check take this long, like a server
+	// whose login is slow (a loaded host, a remote user database).
+	AuthDelay time.Duration
 }
 
 // Server is a running in-process SSH server, stopped when the test ends.
@@ -71,6 +74,7 @@ func Start(t testing.TB, cfg Config) *Server {
 	s := &Server{cfg: cfg, signals: make(chan string, 16)}
 	s.sshCfg = &ssh.ServerConfig{
 		PublicKeyCallback: func(md ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+			time.Sleep(cfg.AuthDelay)
 			if _, ok := s.authorized.Load(string(key.Marshal())); ok {
 				s.users.Store(md.User(), true)
 				return nil, nil
