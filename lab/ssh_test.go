@@ -78,6 +78,11 @@ func TestSSHSeesOwnHost(t *testing.T) {
 		if out, err := run(ctx, c, "nix-store", "--check-validity", cur); err != nil {
 			t.Errorf("%s: own system invalid in own store: %v %s", h.Name, err, out)
 		}
+		// Root's login shell sources $HOME/.bashrc for every command: the
+		// machine's own /root/.bashrc must not run (it costs seconds).
+		if home, err := run(ctx, c, "sh", "-c", "echo $HOME"); err != nil || strings.TrimSpace(home) != filepath.Join(l.Dir, "hosts", h.Name, "home") {
+			t.Errorf("%s: session HOME %q, %v; want the host's own home", h.Name, home, err)
+		}
 		gens, err := run(ctx, c, "sh", "-c", "ls /nix/var/nix/profiles; command -v systemctl")
 		if err != nil || !strings.Contains(gens, "system-1-link") || !strings.Contains(gens, "/run/current-system/sw/bin/systemctl") {
 			t.Errorf("%s: profiles and PATH over SSH: %q, %v", h.Name, gens, err)

@@ -20,7 +20,10 @@ import (
 
 // sshdConfig is a lab host's sshd configuration: key-only root login with
 // the lab operator key, its own host key, pid file in the host's /run, and
-// the NixOS-like PATH for sessions.
+// the NixOS-like PATH for sessions. HOME is the host's own home directory:
+// bash, root's login shell, sources ~/.bashrc for every SSH command, and
+// the machine's /root/.bashrc (pyenv, cargo, …) costs seconds a command —
+// enough to time out `nixdeck status` on a 50-host lab.
 const sshdConfig = `# sshd of nixdeck lab host %[1]s (written by nixdeck lab)
 ListenAddress 127.0.0.1:%[2]d
 HostKey %[3]s/ssh_host_ed25519_key
@@ -37,7 +40,7 @@ LogLevel VERBOSE
 MaxSessions 100
 MaxStartups 100:30:200
 Subsystem sftp internal-sftp
-SetEnv PATH=%[5]s "NIX_USER_CONF_FILES=%[6]s"
+SetEnv PATH=%[5]s "NIX_USER_CONF_FILES=%[6]s" "HOME=%[3]s/home"
 `
 
 // writeKeyPair writes an ed25519 key pair as OpenSSH files path and

@@ -199,6 +199,9 @@ func (l *Lab) bootHost(ctx context.Context, name string) (int, error) {
 			return 0, err
 		}
 	}
+	if err := os.MkdirAll(filepath.Join(hd, "home"), 0o700); err != nil {
+		return 0, err
+	}
 	if _, err := writeKeyPair(filepath.Join(hd, "ssh_host_ed25519_key"), "root@"+name); err != nil {
 		return 0, err
 	}
