@@ -36,6 +36,7 @@ func TestParseErrors(t *testing.T) {
 		{"node not a mapping", "flake: ./\nnodes:\n  a: 10.0.0.1\n", []string{"fleet.yaml:3:6: nodes.a: expected a mapping, got \"10.0.0.1\" (a string)"}},
 		{"empty host", "flake: ./\nnodes:\n  a: {host: ''}\n", []string{"fleet.yaml:3:7: nodes.a.host: must not be empty"}},
 		{"host with user", "flake: ./\nnodes:\n  a: {host: root@h}\n", []string{"fleet.yaml:3:7: nodes.a.host: \"root@h\" has a user in it; put the user in user:"}},
+		{"host with port", "flake: ./\nnodes:\n  a: {host: '10.0.0.1:2222'}\n  b: {host: '[::1]'}\n  c: {host: 'fe80::1%eth0'}\n  d: {host: '::1'}\n", []string{"fleet.yaml:3:7: nodes.a.host: \"10.0.0.1:2222\" is not a host name or address; put a port in port:, and write IPv6 addresses without brackets", "fleet.yaml:4:7: nodes.b.host: \"[::1]\" is not a host name or address; put a port in port:, and write IPv6 addresses without brackets"}},
 		{"duplicate node", "flake: ./\nnodes:\n  web01: {host: a}\n  db01: {host: b}\n  web01: {host: c}\n", []string{"fleet.yaml:5:3: nodes.web01: duplicate node name (first at line 3)"}},
 		{"duplicate key in node", "flake: ./\nnodes:\n  a:\n    host: h\n    host: i\n", []string{"fleet.yaml:5:5: nodes.a.host: duplicate key (first at line 4)"}},
 		{"duplicate key in defaults", ok + "defaults:\n  port: 22\n  port: 23\n", []string{"fleet.yaml:6:3: defaults.port: duplicate key (first at line 5)"}},

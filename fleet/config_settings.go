@@ -3,6 +3,7 @@ package fleet
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -102,10 +103,20 @@ func (d *decoder) host(v *yaml.Node, key string) (string, bool) {
 		d.errorf(v, key, "%q is not a host name or address", s)
 	case strings.Contains(s, "@"):
 		d.errorf(v, key, "%q has a user in it; put the user in user:", s)
+	case strings.Contains(s, ":") && !isIPv6(s):
+		// "10.0.0.1:2222" would be dialled as [10.0.0.1:2222]:22.
+		d.errorf(v, key, "%q is not a host name or address; put a port in port:, and write IPv6 addresses without brackets", s)
 	default:
 		return s, true
 	}
 	return "", false
+}
+
+// isIPv6 reports whether s is an IPv6 address (a zone allowed), the only
+// kind of host with a colon in it.
+func isIPv6(s string) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Is6()
 }
 
 // jump decodes a bastion, "[user@]host[:port]"; "" means none.
