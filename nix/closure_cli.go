@@ -22,8 +22,10 @@ sw=
 if [ -d "$root/sw" ]; then sw=$(readlink -f "$root/sw"); fi
 echo "#root $root"
 echo "#sw $sw"
-echo "#kernel $(readlink -f "$root/kernel" 2>/dev/null || true)"
-echo "#initrd $(readlink -f "$root/initrd" 2>/dev/null || true)"
+# readlink -f names a missing last component instead of failing: test first.
+link() { if [ -e "$root/$1" ]; then readlink -f "$root/$1"; fi; }
+echo "#kernel $(link kernel)"
+echo "#initrd $(link initrd)"
 echo "#refs"
 nix-store -q --references "$root"
 echo "#swrefs"

@@ -147,3 +147,32 @@ func emptyNixDB(t *testing.T) string {
 	}
 	return p
 }
+
+// TestClosureWithoutKernel reads a store object that has no kernel or
+// initrd link (a container system, a package, here a system's sw) the way
+// a host's side is read (QueryClosure, the one-round-trip script) and
+// through the local database: both must say there is none, or a host
+// running such a system would always be told to reboot.
+func TestClosureWithoutKernel(t *testing.T) {
+	a, _ := closurebench.Pair(t, 50)
+	ctx := context.Background()
+	lc := &nix.LocalClosures{}
+	defer lc.Close()
+	sys, err := lc.Query(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := lc.Query(ctx, sys.SW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, err := nix.QueryClosure(ctx, nix.LocalRunner{}, sys.SW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]*nix.Closure{"database": local, "host script": host} {
+		if c.Kernel != "" || c.Initrd != "" {
+			t.Errorf("%s: %s has no kernel or initrd link, but kernel = %q, initrd = %q", name, sys.SW, c.Kernel, c.Initrd)
+		}
+	}
+}
