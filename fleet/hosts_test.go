@@ -121,6 +121,34 @@ func TestReadStates(t *testing.T) {
 	}
 }
 
+// A stuck host is given up after stateTimeout and the hosts queued behind
+// it are still read: no deadline on the whole run starves them.
+func TestReadStatesBoundsEachHost(t *testing.T) {
+	defer func(d time.Duration) { stateTimeout = d }(stateTimeout)
+	stateTimeout = 100 * time.Millisecond
+	ok := runnerFunc(func(ctx context.Context, c nix.Cmd) error {
+		_, err := io.WriteString(c.Stdout, "profile_link=system-1-link\nend=1\n")
+		return err
+	})
+	stuck := runnerFunc(func(ctx context.Context, c nix.Cmd) error {
+		<-ctx.Done()
+		return fmt.Errorf("web1: sh -c '...': %w", ctx.Err())
+	})
+	ns := nodes("web1", "web2", "web3")
+	conn := fakeConnector{runners: map[string]nix.Runner{"web1": stuck, "web2": ok, "web3": ok}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	got := CollectStates(ns, ReadStates(ctx, conn, ns, 1))
+	if err := got[0].Err; err == nil || !strings.Contains(err.Error(), "web1: read host state: no answer within 100ms") {
+		t.Errorf("stuck web1: %v", err)
+	}
+	for _, s := range got[1:] {
+		if s.Err != nil || s.State == nil || s.State.ProfileGeneration != 1 {
+			t.Errorf("%s, queued behind the stuck host: %+v", s.Node.Name, s)
+		}
+	}
+}
+
 func TestRunHostsCancelledStillEndsEveryHost(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	block := runnerFunc(func(ctx context.Context, c nix.Cmd) error { <-ctx.Done(); return ctx.Err() })

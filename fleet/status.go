@@ -2,9 +2,18 @@ package fleet
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"time"
 
 	"nixdeck/nix"
 )
+
+// stateTimeout bounds reading one connected host's state. The script
+// takes milliseconds; a host silent for this long is stuck, and bounding
+// each host (the connection has its own dial and handshake bounds) rather
+// than the whole run means hosts late in a large fleet are still read.
+var stateTimeout = 30 * time.Second
 
 // ReadStates reads the state of every node (one round trip each, at most
 // parallel at a time). Each host reports a StateEvent, then its DoneEvent;
@@ -12,7 +21,12 @@ import (
 func ReadStates(ctx context.Context, conn Connector, nodes []*Node, parallel int) <-chan Event {
 	return RunHosts(ctx, conn, nodes, parallel, func(ctx context.Context, h *HostRun) error {
 		h.Phase(PhaseReading)
-		s, err := nix.QueryHostState(ctx, h.Runner)
+		qctx, cancel := context.WithTimeout(ctx, stateTimeout)
+		defer cancel()
+		s, err := nix.QueryHostState(qctx, h.Runner)
+		if err != nil && ctx.Err() == nil && errors.Is(qctx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("read host state: no answer within %s: %w", stateTimeout, context.DeadlineExceeded)
+		}
 		if err != nil {
 			return err
 		}
