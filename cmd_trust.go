@@ -61,7 +61,9 @@ func (c *trustCmd) run(ctx context.Context, g *globals, o remote.Options, in io.
 	failed := scanFailures(errOut, results)
 	fresh := newKeys(results)
 	if len(fresh) == 0 {
-		fmt.Fprintln(out, "Nothing to add: the keys shown are already trusted.")
+		if failed == nil {
+			fmt.Fprintln(out, "Nothing to add: the keys shown are already trusted.")
+		}
 		return failed
 	}
 	if !c.Yes {

@@ -69,6 +69,7 @@ func TestTrust(t *testing.T) {
 		wantExit  int
 		wantLines int // known_hosts lines afterwards
 		wantOut   []string
+		notOut    []string
 	}{
 		{name: "yes flag", cmd: trustCmd{Yes: true}, wantLines: 2, wantOut: []string{"web01", "web02", "new", "Added 2 host keys"}},
 		{name: "confirmed", answer: "y\n", wantLines: 2, wantOut: []string{"Append 2 host keys", "[y/N]", "Added 2 host keys"}},
@@ -78,6 +79,7 @@ func TestTrust(t *testing.T) {
 		{name: "already trusted", cmd: trustCmd{Yes: true}, preTrust: true, wantLines: 2, wantOut: []string{"already trusted", "Added 1 host key"}},
 		{name: "changed key", cmd: trustCmd{Yes: true}, changed: true, wantExit: 1, wantLines: 2, wantOut: []string{"failed", "Added 1 host key"}},
 		{name: "hashed", cmd: trustCmd{Yes: true, Hash: true}, wantLines: 2, wantOut: []string{"Added 2 host keys"}},
+		{name: "only a changed key", cmd: trustCmd{On: "web01", Yes: true}, changed: true, wantExit: 1, wantLines: 1, wantOut: []string{"failed (below)"}, notOut: []string{"already trusted"}},
 		{name: "bad selector", cmd: trustCmd{On: "nosuch", Yes: true}, wantExit: 2},
 		{name: "node argument", cmd: trustCmd{Nodes: []string{"web02"}, Yes: true}, wantLines: 1, wantOut: []string{"web02", "Added 1 host key"}},
 		{name: "node arguments and --on", cmd: trustCmd{Nodes: []string{"web01", "web02"}, On: "!web01", Yes: true}, wantLines: 1, wantOut: []string{"web02", "Added 1 host key"}},
@@ -101,6 +103,11 @@ func TestTrust(t *testing.T) {
 			for _, w := range tt.wantOut {
 				if !strings.Contains(out, w) {
 					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			for _, w := range tt.notOut {
+				if strings.Contains(out, w) {
+					t.Errorf("output says %q:\n%s", w, out)
 				}
 			}
 			if tt.changed && !strings.Contains(errOut, "HOST KEY CHANGED") {
