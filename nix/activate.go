@@ -125,7 +125,7 @@ func Activate(ctx context.Context, r Runner, req ActivateRequest) (ActivateResul
 		kctx, kcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer kcancel()
 		if kerr := f.runner.Run(kctx, req.killCmd()); kerr != nil {
-			return res, fmt.Errorf("activation timed out after %s; stopping it failed: %w", req.Timeout, scriptError{"stop", kerr})
+			return res, fmt.Errorf("activation timed out after %s; stopping it failed: %w", req.Timeout, scriptError{"stop", req.killCmd().Argv, kerr})
 		}
 		return res, nil
 	case errors.Is(err, ErrConnectionLost):

@@ -114,7 +114,7 @@ func (f *follower) follow(ctx context.Context) (string, error) {
 	})
 	c.Stderr = &errb
 	if err := f.runner.Run(ctx, c); err != nil {
-		return "", fmt.Errorf("follow activation: %w", scriptError{"follow", err})
+		return "", fmt.Errorf("follow activation: %w", scriptError{"follow", c.Argv, err})
 	}
 	for _, l := range strings.Split(errb.String(), "\n") {
 		if st, ok := strings.CutPrefix(l, "status="); ok {

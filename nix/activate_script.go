@@ -122,16 +122,21 @@ func (q ActivateRequest) killCmd() Cmd {
 
 // scriptError keeps an error about one of nixdeck's sh -c scripts
 // readable: the script itself is left out of the message (errors.As still
-// finds the *ExitError with the full argv).
+// finds the *ExitError with the full argv). Transport errors (a cancelled
+// or timed-out command) quote the command too; argv lets them be shortened.
 type scriptError struct {
 	name string
+	argv []string
 	err  error
 }
 
 func (e scriptError) Error() string {
 	var ee *ExitError
 	if !errors.As(e.err, &ee) {
-		return e.err.Error()
+		if len(e.argv) == 0 {
+			return e.err.Error()
+		}
+		return strings.Replace(e.err.Error(), ShellJoin(e.argv), e.name+" script", 1)
 	}
 	short := fmt.Sprintf("%s script: exit status %d", e.name, ee.Code)
 	if ee.Signal != "" {

@@ -184,7 +184,7 @@ func TestRollback(t *testing.T) {
 
 func TestScriptErrorLeavesTheScriptOut(t *testing.T) {
 	inner := &ExitError{Argv: []string{"sh", "-c", activateFollowScript, "sh", "/run/nixdeck/x", "0"}, Code: 1, Stderr: "stat: cannot statx '/run/nixdeck/x/out': No such file or directory\n"}
-	err := fmt.Errorf("follow activation: %w", scriptError{"follow", fmt.Errorf("web1: %w", inner)})
+	err := fmt.Errorf("follow activation: %w", scriptError{name: "follow", err: fmt.Errorf("web1: %w", inner)})
 	want := "follow activation: web1: follow script: exit status 1: stat: cannot statx '/run/nixdeck/x/out': No such file or directory"
 	var ee *ExitError
 	if err.Error() != want || !errors.As(err, &ee) {

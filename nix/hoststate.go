@@ -110,7 +110,7 @@ func QueryHostState(ctx context.Context, r Runner) (*HostState, error) {
 	c := HostStateCmd()
 	c.Stdout, c.Stderr = &out, &errb
 	if err := r.Run(ctx, c); err != nil {
-		return nil, fmt.Errorf("read host state: %w", scriptError{"host state", err})
+		return nil, fmt.Errorf("read host state: %w", scriptError{"host state", c.Argv, err})
 	}
 	s, err := ParseHostState(out.String())
 	if err != nil {

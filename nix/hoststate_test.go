@@ -1,6 +1,9 @@
 package nix
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -127,5 +130,18 @@ func TestParseHostState(t *testing.T) {
 			}
 			tt.check(t, s)
 		})
+	}
+}
+
+// A host that does not answer in time: the transport quotes the whole
+// command in its error; the message keeps the host and cause, not the script.
+func TestQueryHostStateErrorLeavesTheScriptOut(t *testing.T) {
+	argv := HostStateCmd().Argv
+	r := newFakeRunner(t)
+	r.expect(argv...).fail(fmt.Errorf("web18: %s: %w", ShellJoin(argv), context.DeadlineExceeded))
+	_, err := QueryHostState(context.Background(), r)
+	want := "read host state: web18: host state script: context deadline exceeded"
+	if err == nil || err.Error() != want || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("QueryHostState() error %q, want %q wrapping context.DeadlineExceeded", err, want)
 	}
 }
