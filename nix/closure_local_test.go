@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"nixdeck/nix"
 	"nixdeck/nix/closurebench"
@@ -174,5 +175,97 @@ func TestClosureWithoutKernel(t *testing.T) {
 		if c.Kernel != "" || c.Initrd != "" {
 			t.Errorf("%s: %s has no kernel or initrd link, but kernel = %q, initrd = %q", name, sys.SW, c.Kernel, c.Initrd)
 		}
+	}
+}
+
+// copyNixDB makes a consistent copy of this machine's Nix database in
+// journal mode mode ("wal", as Nix keeps it, or "delete") and returns its
+// path and a read-write handle, as Nix would hold it.
+func copyNixDB(t *testing.T, mode string) (string, *sql.DB) {
+	t.Helper()
+	src, err := sql.Open("sqlite", "file:"+nix.DefaultDBPath+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	p := filepath.Join(t.TempDir(), "db.sqlite")
+	if _, err := src.Exec(`VACUUM INTO ?`, p); err != nil {
+		t.Fatalf("copy %s: %v", nix.DefaultDBPath, err)
+	}
+	db, err := sql.Open("sqlite", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(`PRAGMA journal_mode = ` + mode); err != nil {
+		t.Fatal(err)
+	}
+	return p, db
+}
+
+// TestLocalClosuresWhileNixWrites reads closures from a database that a
+// writer (standing in for Nix registering paths) holds a write
+// transaction on. In WAL mode, as Nix keeps it, the read goes ahead at
+// once from the last committed state; in rollback-journal mode
+// (use-sqlite-wal = false) the writer's exclusive lock makes the read
+// give up after the busy timeout and fall back to nix-store.
+func TestLocalClosuresWhileNixWrites(t *testing.T) {
+	a, _ := closurebench.Pair(t, 100)
+	ctx := context.Background()
+	want, err := (&nix.LocalClosures{}).Query(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		mode, begin string
+		cli         bool
+	}{
+		{"wal", "BEGIN IMMEDIATE", false},
+		{"delete", "BEGIN EXCLUSIVE", true},
+	} {
+		t.Run(tt.mode, func(t *testing.T) {
+			p, db := copyNixDB(t, tt.mode)
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := conn.ExecContext(ctx, tt.begin); err != nil {
+				t.Fatal(err)
+			}
+			defer conn.ExecContext(ctx, "ROLLBACK")
+			// An uncommitted registration, and a deleted reference of the
+			// root the reader must not see.
+			if _, err := conn.ExecContext(ctx, `INSERT INTO ValidPaths (path, hash, registrationTime, narSize)
+				VALUES ('/nix/store/00000000000000000000000000000000-uncommitted', 'sha256:0', 0, 1)`); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := conn.ExecContext(ctx, `DELETE FROM Refs WHERE referrer = (SELECT id FROM ValidPaths WHERE path = ?)`, want.Root); err != nil {
+				t.Fatal(err)
+			}
+
+			lc := &nix.LocalClosures{DBPath: p}
+			defer lc.Close()
+			start := time.Now()
+			got, err := lc.Query(ctx, a)
+			took := time.Since(start)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if lc.UsedCLI != tt.cli {
+				t.Errorf("UsedCLI = %v, want %v (DBErr %v, %v)", lc.UsedCLI, tt.cli, lc.DBErr, took)
+			}
+			if !tt.cli && took > 2*time.Second {
+				t.Errorf("the read waited %v for the writer; WAL readers must not wait", took)
+			}
+			for _, c := range []*nix.Closure{want, got} {
+				slices.Sort(c.Refs)
+				slices.Sort(c.SWRefs)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("closure read during the write differs from the committed one")
+			}
+		})
 	}
 }
