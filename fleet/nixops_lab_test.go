@@ -2,9 +2,6 @@ package fleet_test
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +11,7 @@ import (
 	"nixdeck/fleet"
 	"nixdeck/lab"
 	"nixdeck/nix"
+	"nixdeck/nix/nixtest"
 )
 
 // TestNixOpsOnLab is the acceptance run of issue 4 on a 3-host lab: build
@@ -233,7 +231,7 @@ func TestCopyLargeClosureOverSSH(t *testing.T) {
 	o := startOpsLab(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	sys := largeClosure(t, 3000)
+	sys := nixtest.LargeClosure(t, 3000)
 	res := o.copyAll(ctx, map[string]string{"canary": sys})["canary"]
 	if res.Closure != 3001 || len(res.Missing) != 3001 || res.Bytes == 0 {
 		t.Fatalf("first copy: closure %d, sent %d paths (%d bytes); want all 3001", res.Closure, len(res.Missing), res.Bytes)
@@ -244,27 +242,4 @@ func TestCopyLargeClosureOverSSH(t *testing.T) {
 	if again := o.copyAll(ctx, map[string]string{"canary": sys})["canary"]; len(again.Missing) != 0 || again.Bytes != 0 {
 		t.Errorf("second copy sent %d paths (%d bytes)", len(again.Missing), again.Bytes)
 	}
-}
-
-// largeClosure builds a path whose closure holds n+1 paths with NixOS-like
-// names (builtins.toFile adds them at evaluation time, no builds).
-func largeClosure(t *testing.T, n int) string {
-	t.Helper()
-	file := filepath.Join(t.TempDir(), "large.nix")
-	expr := fmt.Sprintf(`let
-  names = [ "glibc-2.39-52" "bash-5.2p32" "systemd-256.8" "openssl-3.0.15" "util-linux-2.39.4-bin" ];
-  pkg = i: builtins.toFile "${builtins.elemAt names (i - i / 5 * 5)}-${toString i}" "%s ${toString i}";
-in derivation {
-  name = "nixos-system-large-24.05"; system = "x86_64-linux"; builder = "/bin/sh";
-  paths = toString (builtins.genList pkg %d); passAsFile = [ "paths" ];
-  args = [ "-c" "read -r l < $pathsPath; echo \"$l\" > $out" ];
-}`, time.Now().Format(time.RFC3339Nano), n)
-	if err := os.WriteFile(file, []byte(expr), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := nix.Build(context.Background(), nix.LocalRunner{}, nix.BuildRequest{File: file, Attrs: map[string]string{"large": ""}, RootDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out["large"]
 }

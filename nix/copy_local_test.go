@@ -2,7 +2,6 @@ package nix_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,32 +9,8 @@ import (
 	"time"
 
 	"nixdeck/nix"
+	"nixdeck/nix/nixtest"
 )
-
-// bigClosure builds a system-like path whose closure holds n+1 paths with
-// realistic names (builtins.toFile adds them at evaluation time, no builds).
-func bigClosure(t *testing.T, n int) string {
-	t.Helper()
-	dir := t.TempDir()
-	stamp := time.Now().Format(time.RFC3339Nano)
-	expr := fmt.Sprintf(`let
-  names = [ "glibc-2.39-52" "bash-5.2p32" "systemd-256.8" "openssl-3.0.15" "coreutils-9.5" ];
-  pkg = i: builtins.toFile "${builtins.elemAt names (i - i / 5 * 5)}-${toString i}" "content %s ${toString i}";
-in derivation {
-  name = "nixos-system-big-24.05"; system = "x86_64-linux"; builder = "/bin/sh";
-  paths = toString (builtins.genList pkg %d); passAsFile = [ "paths" ];
-  args = [ "-c" "read -r l < $pathsPath; echo \"$l\" > $out" ];
-}`, stamp, n)
-	file := filepath.Join(dir, "big.nix")
-	if err := os.WriteFile(file, []byte(expr), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := nix.Build(context.Background(), nix.LocalRunner{}, nix.BuildRequest{File: file, Attrs: map[string]string{"big": ""}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out["big"]
-}
 
 // TestCopyLocalStores copies a 3,000-path closure into a second store on
 // this machine (a chroot store, as a lab host has), then copies it again.
@@ -47,7 +22,7 @@ func TestCopyLocalStores(t *testing.T) {
 		}
 		t.Skip("needs root for a chroot store")
 	}
-	sys := bigClosure(t, 3000)
+	sys := nixtest.LargeClosure(t, 3000)
 	root := t.TempDir()
 	target := nix.LocalRunner{Env: append(os.Environ(), "NIX_REMOTE=local?root="+root)}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
