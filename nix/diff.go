@@ -10,7 +10,8 @@ import (
 // names changed version, selection state, appeared or disappeared, and how
 // the closure grew. It is what `nixdeck diff --json` prints.
 type ClosureDiff struct {
-	// Old and New name the two sides as the user gave them.
+	// Old and New name the two sides as the user gave them, normalised as
+	// nvd prints them (see DisplayPath).
 	Old string `json:"old"`
 	New string `json:"new"`
 	// Versions lists names whose versions differ (states U, D, C).
@@ -52,9 +53,9 @@ func (d *ClosureDiff) Empty() bool {
 }
 
 // DiffClosures compares two closures as nvd does; oldName and newName are
-// shown in the header.
+// shown in the header (through DisplayPath).
 func DiffClosures(oldName, newName string, old, new *Closure) *ClosureDiff {
-	d := &ClosureDiff{Old: oldName, New: newName, OldPaths: len(old.Paths), NewPaths: len(new.Paths),
+	d := &ClosureDiff{Old: DisplayPath(oldName), New: DisplayPath(newName), OldPaths: len(old.Paths), NewPaths: len(new.Paths),
 		OldSize: old.NarSize(), NewSize: new.NarSize(),
 		Versions: []PackageChange{}, Selection: []PackageChange{}, Added: []PackageChange{}, Removed: []PackageChange{}}
 	for p := range new.Paths {
@@ -91,6 +92,30 @@ func DiffClosures(oldName, newName string, old, new *Closure) *ClosureDiff {
 		}
 	}
 	return d
+}
+
+// DisplayPath writes a path the way nvd prints its arguments (Python's
+// pathlib does it): "." components and repeated or trailing slashes go, so
+// "./result" shows as "result"; ".." stays, and so do exactly two leading
+// slashes (POSIX leaves their meaning open).
+func DisplayPath(p string) string {
+	root := ""
+	switch {
+	case strings.HasPrefix(p, "//") && !strings.HasPrefix(p, "///"):
+		root = "//"
+	case strings.HasPrefix(p, "/"):
+		root = "/"
+	}
+	var parts []string
+	for _, s := range strings.Split(p, "/") {
+		if s != "" && s != "." {
+			parts = append(parts, s)
+		}
+	}
+	if root == "" && len(parts) == 0 {
+		return "."
+	}
+	return root + strings.Join(parts, "/")
 }
 
 // versionState classifies a version change: U when every old version is

@@ -200,3 +200,31 @@ func TestStylesFor(t *testing.T) {
 		t.Error("no colours on a terminal without NO_COLOR")
 	}
 }
+
+// TestDisplayPath checks the header paths against what nvd prints (Python's
+// str(pathlib.Path(arg))) for the same arguments.
+func TestDisplayPath(t *testing.T) {
+	tests := map[string]string{
+		"./result":                              "result",
+		"result/":                               "result",
+		"/run/current-system/":                  "/run/current-system",
+		"/nix/var/nix/profiles//system-41-link": "/nix/var/nix/profiles/system-41-link",
+		"//x/./y":                               "//x/y",
+		"///x":                                  "/x",
+		".":                                     ".",
+		"./":                                    ".",
+		"./.":                                   ".",
+		"":                                      ".",
+		"a/../b":                                "a/../b",
+		"web1:/run/current-system":              "web1:/run/current-system",
+	}
+	for in, want := range tests {
+		if got := DisplayPath(in); got != want {
+			t.Errorf("DisplayPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+	d := DiffClosures("./result", "/run/current-system/", closureOf("a", "", nil), closureOf("a", "", nil))
+	if d.Old != "result" || d.New != "/run/current-system" {
+		t.Errorf("header paths %q, %q; want nvd's result, /run/current-system", d.Old, d.New)
+	}
+}
