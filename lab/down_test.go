@@ -13,8 +13,9 @@ import (
 )
 
 // TestDownLeavesNothing starts a lab, leaves detached processes in its
-// hosts (as a detached activation would), takes it down and checks that no
-// process of any host namespace survives and no namespace stays mounted.
+// hosts (as a detached activation would, and one in a mount namespace of
+// its own), takes it down and checks that no process of any host namespace
+// survives and no namespace stays mounted.
 func TestDownLeavesNothing(t *testing.T) {
 	l := Start(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -28,6 +29,22 @@ func TestDownLeavesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	nested := filepath.Join(l.hostDir(l.Hosts[0].Name), "run", "nested.pid")
+	if _, err := l.Exec(ctx, l.Hosts[0].Name, []string{"sh", "-c", `unshare -m --propagation private setsid -f sh -c 'echo $$ >/run/nested.pid; exec sleep 600' </dev/null >/dev/null 2>&1`}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; fileSize(nested) == 0; i++ {
+		if i > 100 {
+			t.Fatal("the process in a namespace of its own did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b, err := os.ReadFile(nested)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nestedPid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	pids = append(pids, nestedPid)
 	if n := len(processesIn(inodes)); n < 2*len(l.Hosts) {
 		t.Fatalf("%d processes in the lab before down, want sshd and a sleeper per host", n)
 	}
@@ -40,7 +57,7 @@ func TestDownLeavesNothing(t *testing.T) {
 	for _, pid := range pids {
 		// A killed daemon may stay a zombie until init reaps it; it runs no more.
 		if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil && !strings.Contains(string(b), ") Z ") {
-			t.Errorf("sshd pid %d still runs: %s", pid, b)
+			t.Errorf("pid %d still runs: %s", pid, b)
 		}
 	}
 	for _, h := range l.Hosts {

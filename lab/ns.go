@@ -164,11 +164,64 @@ func processesIn(inodes map[uint64]string) map[int]string {
 	return found
 }
 
-// killNamespaces kills every process in the given namespaces and waits
-// until none is left.
-func killNamespaces(ctx context.Context, inodes map[uint64]string) error {
+// fileID identifies a file by device and inode, from whichever mount
+// namespace it is seen.
+type fileID struct{ dev, ino uint64 }
+
+// statID returns the fileID of path, following symlinks.
+func statID(path string) (fileID, bool) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return fileID{}, false
+	}
+	return fileID{uint64(st.Dev), st.Ino}, true
+}
+
+// processesWithRun returns the pids of processes outside this process's
+// mount namespace that see one of runs as their /run, keyed by pid. A
+// process of a lab host that made a mount namespace of its own (unshare
+// -m, a service's private mounts) is not in the host's namespace any more,
+// but it carries the host's /run along.
+func processesWithRun(runs map[fileID]string) map[int]string {
+	found := map[int]string{}
+	if len(runs) == 0 {
+		return found
+	}
+	self, _ := os.Readlink("/proc/self/ns/mnt")
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		if link, err := os.Readlink(filepath.Join("/proc", e.Name(), "ns", "mnt")); err != nil || link == self {
+			continue
+		}
+		if id, ok := statID(filepath.Join("/proc", e.Name(), "root", "run")); ok {
+			if host, ok := runs[id]; ok {
+				pid, _ := strconv.Atoi(e.Name())
+				found[pid] = host
+			}
+		}
+	}
+	return found
+}
+
+// labProcesses returns the lab's processes: those in one of the host
+// namespaces (inodes) and those in namespaces of their own that see a
+// host's /run (runs).
+func labProcesses(inodes map[uint64]string, runs map[fileID]string) map[int]string {
+	procs := processesIn(inodes)
+	for pid, host := range processesWithRun(runs) {
+		procs[pid] = host
+	}
+	return procs
+}
+
+// killNamespaces kills every process of the lab (see labProcesses) and
+// waits until none is left.
+func killNamespaces(ctx context.Context, inodes map[uint64]string, runs map[fileID]string) error {
 	for {
-		procs := processesIn(inodes)
+		procs := labProcesses(inodes, runs)
 		if len(procs) == 0 {
 			return nil
 		}
@@ -178,7 +231,7 @@ func killNamespaces(ctx context.Context, inodes map[uint64]string) error {
 		select {
 		case <-ctx.Done():
 			var left []string
-			for pid, host := range processesIn(inodes) {
+			for pid, host := range labProcesses(inodes, runs) {
 				left = append(left, fmt.Sprintf("%d (%s)", pid, host))
 			}
 			if len(left) == 0 {
@@ -205,13 +258,15 @@ func (l *Lab) removeNS(name string) error {
 }
 
 // Down stops every process of the lab — each host's sshd and anything else
-// running in a host's namespace (sessions, hung or detached activations) —
-// and removes the namespaces. The lab's files stay; Up starts afresh.
+// running in a host's namespace (sessions, hung or detached activations)
+// or in a namespace made from one — and removes the namespaces. The lab's
+// files stay; Up starts afresh.
 func (l *Lab) Down(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	names := l.nsNames()
 	inodes := map[uint64]string{}
+	runs := map[fileID]string{}
 	for _, name := range names {
 		if pid := l.sshdPid(name); pid != 0 {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
@@ -219,8 +274,11 @@ func (l *Lab) Down(ctx context.Context) error {
 		if ino := l.nsInode(name); ino != 0 {
 			inodes[ino] = name
 		}
+		if id, ok := statID(filepath.Join(l.hostDir(name), "run")); ok {
+			runs[id] = name
+		}
 	}
-	err := killNamespaces(ctx, inodes)
+	err := killNamespaces(ctx, inodes, runs)
 	for _, name := range names {
 		err = errors.Join(err, l.removeNS(name))
 		_ = os.Remove(filepath.Join(l.hostDir(name), "run", "sshd.pid"))
