@@ -40,7 +40,14 @@ func (c *diffCmd) runHosts(ctx context.Context, g *globals, w io.Writer) error {
 	if len(nodes) == 0 {
 		return exitCode(2, fmt.Errorf("diff: --on %q selects no host", c.On))
 	}
-	built, buildErr := buildSystems(ctx, f, nodes)
+	// The new systems are gc roots until the command ends: --files reads
+	// them after the hosts answered, which may be minutes later.
+	rootDir, err := os.MkdirTemp("", "nixdeck-diff-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(rootDir)
+	built, buildErr := buildSystems(ctx, f, nodes, rootDir)
 	if buildErr != nil && len(built) == 0 {
 		return buildErr
 	}
@@ -107,9 +114,9 @@ func (c *diffCmd) diffHost(ctx context.Context, conn fleet.Connector, cache *nix
 }
 
 // buildSystems builds every selected node's system locally, once per
-// distinct attribute, keeping gc roots only for the command's lifetime
-// (the closures are read right after).
-func buildSystems(ctx context.Context, f *fleet.Fleet, nodes []*fleet.Node) (map[string]string, error) {
+// distinct attribute, with gc roots in rootDir (which the caller removes
+// when it is done with the systems).
+func buildSystems(ctx context.Context, f *fleet.Fleet, nodes []*fleet.Node, rootDir string) (map[string]string, error) {
 	attrs := make(map[string]string, len(nodes))
 	for _, n := range nodes {
 		attrs[n.Name] = n.AttrPath()
@@ -118,7 +125,7 @@ func buildSystems(ctx context.Context, f *fleet.Fleet, nodes []*fleet.Node) (map
 	if strings.HasPrefix(flake, "/") {
 		flake = "path:" + flake
 	}
-	req := nix.BuildRequest{Flake: flake, File: f.File, Attrs: attrs,
+	req := nix.BuildRequest{Flake: flake, File: f.File, Attrs: attrs, RootDir: rootDir,
 		Log: func(line string) { fmt.Fprintln(os.Stderr, line) }}
 	return nix.Build(ctx, nix.LocalRunner{}, req)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -135,4 +136,35 @@ func TestDiffLab(t *testing.T) {
 		return
 	}
 	t.Errorf("%s: no modified text file among %+v", web.Name, changed.Files)
+}
+
+// TestDiffBuildKeepsRoots checks that the systems nixdeck diff builds are
+// gc roots while it works with them, so a garbage collection running at
+// the same time cannot delete a system before --files reads it.
+func TestDiffBuildKeepsRoots(t *testing.T) {
+	l := lab.Start(t, 1)
+	f, err := fleet.Load(l.FleetPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := f.Select("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	built, err := buildSystems(ctx, f, nodes, dir)
+	if err != nil || len(built) != len(nodes) {
+		t.Fatalf("built %v: %v", built, err)
+	}
+	for node, p := range built {
+		out, err := exec.CommandContext(ctx, "nix-store", "--query", "--roots", p).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(out), dir+"/") {
+			t.Errorf("%s: %s has no gc root in %s; roots:\n%s", node, p, dir, out)
+		}
+	}
 }
