@@ -58,8 +58,13 @@ func (c *Client) run(ctx context.Context, cmd Cmd, limited bool) error {
 	defer release()
 	defer sess.Close()
 	line, sudo := c.commandLine(cmd)
+	// A cancelled session's output may still be draining when Run
+	// returns; the gates keep it from the caller's writers after that.
+	outGate, errGate := &gateWriter{w: orDiscard(cmd.Stdout)}, &gateWriter{w: orDiscard(cmd.Stderr)}
+	defer outGate.close()
+	defer errGate.close()
 	tail := &tailWriter{max: 4096}
-	stderr := newPIDFilter(io.MultiWriter(orDiscard(cmd.Stderr), tail))
+	stderr := newPIDFilter(io.MultiWriter(errGate, tail))
 	if cmd.Stdin != nil {
 		// Feed stdin ourselves: x/crypto's Wait would otherwise wait for a
 		// Stdin reader that may never return after the command exited.
@@ -72,7 +77,7 @@ func (c *Client) run(ctx context.Context, cmd Cmd, limited bool) error {
 			w.Close()
 		}()
 	}
-	sess.Stdout, sess.Stderr = orDiscard(cmd.Stdout), stderr
+	sess.Stdout, sess.Stderr = outGate, stderr
 	if err := sess.Start(line); err != nil {
 		return c.lost("start "+shellJoin(cmd.Argv), err)
 	}
@@ -174,6 +179,32 @@ func orDiscard(w io.Writer) io.Writer {
 		return io.Discard
 	}
 	return w
+}
+
+// gateWriter passes writes on to w until it is closed, and drops them
+// after. close waits for a write in progress, so once it returned w is
+// the caller's alone again.
+type gateWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	closed bool
+}
+
+// Write passes p on, or drops it once the gate is closed.
+func (g *gateWriter) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return len(p), nil
+	}
+	return g.w.Write(p)
+}
+
+// close stops passing writes on.
+func (g *gateWriter) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
 }
 
 // tailWriter keeps the last max bytes written, for error messages and for

@@ -175,6 +175,52 @@ func TestRunCancel(t *testing.T) {
 	}
 }
 
+// TestRunCancelIgnoringTERM: a command that ignores TERM outlives both the
+// signal request and the kill, so Run gives up on it and closes its
+// session while its output is still arriving. None of that output may
+// reach the caller's writer after Run returned: the caller owns it again.
+func TestRunCancelIgnoringTERM(t *testing.T) {
+	_, _, c := dialTest(t)
+	var out lateWriter
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := c.Run(ctx, Cmd{Argv: []string{"sh", "-c", "trap '' TERM; while :; do echo still here; done"}, Stdout: &out})
+	out.returned()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Run error = %v, want DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("cancel took %v", d)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n, late := out.counts(); n == 0 || late != 0 {
+		t.Errorf("%d bytes written before Run returned, %d after (want some, none)", n, late)
+	}
+}
+
+// lateWriter counts bytes, and those written after returned was called.
+type lateWriter struct {
+	mu      sync.Mutex
+	n, late int
+	done    bool
+}
+
+func (w *lateWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		w.late += len(p)
+	} else {
+		w.n += len(p)
+	}
+	return len(p), nil
+}
+
+func (w *lateWriter) returned() { w.mu.Lock(); w.done = true; w.mu.Unlock() }
+
+func (w *lateWriter) counts() (int, int) { w.mu.Lock(); defer w.mu.Unlock(); return w.n, w.late }
+
 func TestSessionsMultiplexed(t *testing.T) {
 	// sshd refuses an 11th open session by default; Run queues instead.
 	s, _, c := dialConfig(t, sshtest.Config{MaxSessions: maxSessions}, func(*Target) {})
