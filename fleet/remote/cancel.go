@@ -35,7 +35,8 @@ const (
 
 // stop ends a cancelled command: a TERM signal request, then `kill -TERM
 // PID` in a second session (through sudo when the command used it), then
-// the session is closed. Every step is bounded.
+// `kill -KILL PID` when TERM was ignored, then the session is closed.
+// Every step is bounded.
 func (c *Client) stop(sess *ssh.Session, waited <-chan error, stderr *pidFilter, privileged bool) {
 	_ = sess.Signal(ssh.SIGTERM)
 	if c.await(waited, signalGrace) {
@@ -50,10 +51,16 @@ func (c *Client) stop(sess *ssh.Session, waited <-chan error, stderr *pidFilter,
 	case <-time.After(cancelGrace):
 	}
 	if pid := stderr.PID(); pid > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), cancelGrace)
-		_ = c.run(ctx, Cmd{Argv: []string{"kill", "-TERM", strconv.Itoa(pid)}, Privileged: privileged}, false)
-		cancel()
-		c.await(waited, cancelGrace)
+		// A command that ignores TERM too would run on after its session
+		// closes (sshd does not kill it), so KILL follows.
+		for _, sig := range []string{"-TERM", "-KILL"} {
+			ctx, cancel := context.WithTimeout(context.Background(), cancelGrace)
+			_ = c.run(ctx, Cmd{Argv: []string{"kill", sig, strconv.Itoa(pid)}, Privileged: privileged}, false)
+			cancel()
+			if c.await(waited, cancelGrace) {
+				break
+			}
+		}
 	}
 	sess.Close()
 }
