@@ -34,7 +34,8 @@ func TestKeepaliveDetectsDeadPeer(t *testing.T) {
 		if !errors.Is(err, ErrConnectionLost) {
 			t.Fatalf("Run error = %v, want ErrConnectionLost", err)
 		}
-		assertErrContains(t, err, "web01", "keepalive")
+		// "3": the connection was given up after KeepAliveMaxMissed misses, not the first.
+		assertErrContains(t, err, "web01", "keepalive", "no reply to 3 keepalives")
 	case <-time.After(5 * time.Second):
 		t.Fatal("a running command did not notice the dead peer")
 	}
