@@ -18,6 +18,20 @@ type FileSum struct {
 	CRC uint32
 	// Size is the file's length in bytes.
 	Size int64
+	// Link is set instead for a symlink to an absolute path outside the
+	// Nix store (etc/localtime -> /etc/zoneinfo/UTC): that is the host's
+	// state, not the system's, and would resolve differently here and on
+	// the host, so the link is compared by its target and never followed.
+	Link string
+}
+
+// etcStoreDir is the store that links under etc/ may point into without
+// counting as host state; tests point it at their fixture's store.
+var etcStoreDir = StoreDir
+
+// outOfStoreLink reports whether a symlink target leaves the Nix store.
+func outOfStoreLink(target string) bool {
+	return strings.HasPrefix(target, "/") && !strings.HasPrefix(target, etcStoreDir+"/")
 }
 
 // FileTree is one side of an etc/ comparison: a system's etc directory,
@@ -45,6 +59,10 @@ type FileDiff struct {
 	TooLarge bool `json:"tooLarge,omitempty"`
 	// Unified is the line diff in unified format (hunks only, no file header).
 	Unified string `json:"unified,omitempty"`
+	// OldLink and NewLink are the targets of a link out of the store
+	// (see FileSum.Link) on each side; such a link has no line diff.
+	OldLink string `json:"oldLink,omitempty"`
+	NewLink string `json:"newLink,omitempty"`
 }
 
 // DiffEtc compares the etc/ trees of two systems: files with equal checksums
@@ -65,10 +83,10 @@ func DiffEtc(ctx context.Context, old, new FileTree) ([]FileDiff, error) {
 	paths := changedPaths(oldSums, newSums)
 	var oldRead, newRead []string
 	for _, p := range paths {
-		if s, ok := oldSums[p]; ok && s.Size <= MaxFileDiffSize {
+		if s, ok := oldSums[p]; ok && s.Link == "" && s.Size <= MaxFileDiffSize {
 			oldRead = append(oldRead, p)
 		}
-		if s, ok := newSums[p]; ok && s.Size <= MaxFileDiffSize {
+		if s, ok := newSums[p]; ok && s.Link == "" && s.Size <= MaxFileDiffSize {
 			newRead = append(newRead, p)
 		}
 	}
@@ -124,7 +142,9 @@ func fileDiff(p string, oldSums, newSums map[string]FileSum, oldData, newData []
 	} else {
 		f.Status = "removed"
 	}
+	f.OldLink, f.NewLink = o.Link, n.Link
 	switch {
+	case f.OldLink != "" || f.NewLink != "":
 	case f.OldSize > MaxFileDiffSize || f.NewSize > MaxFileDiffSize:
 		f.TooLarge = true
 	case bytes.IndexByte(oldData, 0) >= 0 || bytes.IndexByte(newData, 0) >= 0:
@@ -147,6 +167,8 @@ func (f FileDiff) Render(st *DiffStyles) string {
 	}
 	var s strings.Builder
 	switch {
+	case f.OldLink != "" || f.NewLink != "":
+		fmt.Fprintf(&s, "%s: %s, %s -> %s\n", f.Path, f.Status, linkOrFile(f.OldLink, f.OldSize), linkOrFile(f.NewLink, f.NewSize))
 	case f.TooLarge:
 		fmt.Fprintf(&s, "%s: %s, larger than %d KiB (old %s, new %s): not shown\n", f.Path, f.Status,
 			MaxFileDiffSize>>10, sizeOrAbsent(f.OldSize), sizeOrAbsent(f.NewSize))
@@ -161,6 +183,17 @@ func (f FileDiff) Render(st *DiffStyles) string {
 		}
 	}
 	return s.String()
+}
+
+// linkOrFile describes one side of a changed link out of the store.
+func linkOrFile(link string, size int64) string {
+	if link != "" {
+		return "link to " + link
+	}
+	if size < 0 {
+		return "absent"
+	}
+	return fmt.Sprintf("file of %d bytes", size)
 }
 
 func sizeOrAbsent(n int64) string {

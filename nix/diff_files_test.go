@@ -75,6 +75,11 @@ func TestCksumMatchesPOSIX(t *testing.T) {
 func etcFixture(t *testing.T, files map[string]string) string {
 	t.Helper()
 	sys, store := t.TempDir(), t.TempDir()
+	// Links into the fixture's "store" are the system's own, as links
+	// into /nix/store are; links elsewhere are host state.
+	saved := etcStoreDir
+	etcStoreDir = filepath.Dir(store)
+	t.Cleanup(func() { etcStoreDir = saved })
 	for rel, content := range files {
 		if rel == "#unit" {
 			continue
@@ -138,6 +143,74 @@ func TestDiffEtc(t *testing.T) {
 
 	// The host side runs the same comparison through shell scripts (find,
 	// cksum, wc, cat); run them locally and expect the same result.
+	remote, err := DiffEtc(ctx, RemoteTree{Runner: LocalRunner{}, Root: old}, LocalTree(new))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(local, remote) {
+		t.Errorf("remote tree result differs:\n%+v\n%+v", remote, local)
+	}
+}
+
+// linkFixture writes an etc/ of store-like links plus links out of the
+// store: links maps a path under etc/ to its absolute target.
+func linkFixture(t *testing.T, files, links map[string]string) string {
+	t.Helper()
+	sys := etcFixture(t, files)
+	for rel, target := range links {
+		p := filepath.Join(sys, "etc", rel)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sys
+}
+
+// TestDiffEtcLinksOutOfStore: NixOS puts links to host state into etc/
+// (localtime -> /etc/zoneinfo/UTC, resolv.conf -> /run/...). Followed,
+// they resolve to the host's file on one side and to this machine's (or
+// nothing) on the other, a difference on every host; they are compared
+// by target instead, the same way locally and through the host script.
+func TestDiffEtcLinksOutOfStore(t *testing.T) {
+	// A file outside the fixture's store, like this machine's /etc/hostname.
+	f, err := os.CreateTemp("", "hostname")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("builder\n")
+	f.Close()
+	here := f.Name()
+	t.Cleanup(func() { os.Remove(here) })
+	old := linkFixture(t, map[string]string{"hosts": "127.0.0.1 localhost\n"}, map[string]string{
+		"localtime": "/nonexistent/zoneinfo/UTC", "hostname": here, "resolv.conf": "/run/systemd/resolve/stub-resolv.conf",
+	})
+	new := linkFixture(t, map[string]string{"hosts": "127.0.0.1 localhost\n"}, map[string]string{
+		"localtime": "/nonexistent/zoneinfo/Europe/Berlin", "hostname": here,
+	})
+	ctx := context.Background()
+	sums, err := LocalTree(old).List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := sums["hostname"]; s.Link != here {
+		t.Errorf("etc/hostname is a link out of the store but lists as %+v", s)
+	}
+	local, err := DiffEtc(ctx, LocalTree(old), LocalTree(new))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range local {
+		got = append(got, f.Render(nil))
+	}
+	want := []string{
+		"etc/localtime: modified, link to /nonexistent/zoneinfo/UTC -> link to /nonexistent/zoneinfo/Europe/Berlin\n",
+		"etc/resolv.conf: removed, link to /run/systemd/resolve/stub-resolv.conf -> absent\n",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
 	remote, err := DiffEtc(ctx, RemoteTree{Runner: LocalRunner{}, Root: old}, LocalTree(new))
 	if err != nil {
 		t.Fatal(err)
