@@ -228,3 +228,27 @@ func TestDisplayPath(t *testing.T) {
 		t.Errorf("header paths %q, %q; want nvd's result, /run/current-system", d.Old, d.New)
 	}
 }
+
+// TestDiffSelectionOneSideWithoutSW: when only one side has sw, nvd takes
+// the selection of both sides from their top levels' references, not sw's.
+func TestDiffSelectionOneSideWithoutSW(t *testing.T) {
+	old := closureOf("nixos-system-web1-24.05", "system-path", map[string]int64{"hello-2.12.1": 10}, "hello-2.12.1")
+	new := closureOf("hello-env", "", map[string]int64{"hello-2.12.1": 10}, "hello-2.12.1")
+	d := DiffClosures("old", "new", old, new)
+	var out bytes.Buffer
+	d.Render(&out, nil)
+	want := `<<< old
+>>> new
+Selection state changes:
+[C+]  #1  hello  2.12.1
+Added packages:
+[A.]  #1  hello-env  <none>
+Removed packages:
+[R.]  #1  nixos-system-web1  24.05
+[R-]  #2  system-path        <none>
+Closure size: 3 -> 2 (1 paths added, 2 paths removed, delta -1, disk usage -2.0KiB).
+`
+	if out.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
+	}
+}
