@@ -105,6 +105,28 @@ func TestNixOpsOnLab(t *testing.T) {
 		}
 	})
 
+	t.Run("a refused switch leaves the profile where it was", func(t *testing.T) {
+		before := o.state(ctx, "canary")
+		sys := o.change(ctx, "canary", lab.ChangeOptions{Fault: "none", Bump: true}, "canary")
+		o.copyAll(ctx, sys)
+		// Another switch holds the lock (until the test ends or lab down).
+		hold := `setsid -f sh -c 'echo $$ >/run/lock-holder.pid; exec 9>` + nix.SwitchLockPath + `; flock 9; exec sleep 600' </dev/null >/dev/null 2>&1
+			while [ ! -s /run/lock-holder.pid ]; do sleep 0.05; done; sleep 0.2`
+		if _, err := o.lab.Exec(ctx, "canary", []string{"sh", "-c", hold}, nil); err != nil {
+			t.Fatal(err)
+		}
+		defer o.lab.Exec(ctx, "canary", []string{"sh", "-c", "kill $(cat /run/lock-holder.pid)"}, nil)
+		res, logs, err := o.activate(ctx, "canary", nix.ActivateRequest{Action: nix.Switch, Path: sys["canary"]})
+		s := o.state(ctx, "canary")
+		if err != nil || res.Outcome != nix.OutcomeRefused || !strings.Contains(strings.Join(logs, "\n"), "Could not acquire lock") {
+			t.Errorf("switch under a held lock: %+v (%s) %v; logs %q", res, res.Outcome, err, logs)
+		}
+		if s.Profile != before.Profile || s.ProfileGeneration != before.ProfileGeneration || s.Current != before.Current || len(s.Generations) != len(before.Generations)+1 {
+			t.Errorf("after a refused switch: profile gen %d %s, running %s, %d generations; want gen %d %s, running %s, %d generations (the new one kept)",
+				s.ProfileGeneration, s.Profile, s.Current, len(s.Generations), before.ProfileGeneration, before.Profile, before.Current, len(before.Generations)+1)
+		}
+	})
+
 	t.Run("a lock-out is survived by reconnecting once sshd is back", func(t *testing.T) {
 		sys := o.change(ctx, "web01", lab.ChangeOptions{Fault: "breakssh"}, "web01")
 		o.copyAll(ctx, sys)

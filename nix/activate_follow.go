@@ -16,7 +16,8 @@ type Outcome int
 const (
 	// OutcomeDone: exit 0, the system is active.
 	OutcomeDone Outcome = iota
-	// OutcomeRefused: exit 1, bad arguments or the switch lock was held; nothing changed.
+	// OutcomeRefused: exit 1, bad arguments or the switch lock was held;
+	// nothing was activated and the profile is back where it was.
 	OutcomeRefused
 	// OutcomeActivationFailed: exit 2, an activation script failed; the new system runs anyway.
 	OutcomeActivationFailed

@@ -15,13 +15,20 @@ import (
 
 // activateRunScript is the detached process: set the profile for
 // switch/boot, then run the system's switch-to-configuration, and record
-// the exit status atomically. Arguments: dir, system, action, generation.
+// the exit status atomically. When switch-to-configuration refuses (exit
+// 1: the switch lock held, bad arguments) nothing was activated, so the
+// profile goes back to the generation it pointed at: the next boot must
+// not start a system that never ran. Arguments: dir, system, action,
+// generation.
 const activateRunScript = `dir=$1 sys=$2 action=$3 gen=$4
 exec >>"$dir/out" 2>&1 </dev/null
 echo $$ >"$dir/pid.tmp" && mv "$dir/pid.tmp" "$dir/pid"
 finish() { echo "$1 $2" >"$dir/status.tmp"; mv "$dir/status.tmp" "$dir/status"; exit 0; }
+prev=
 case $action in
 switch | boot)
+  prev=$(readlink ` + SystemProfile + ` 2>/dev/null); prev=${prev#system-}; prev=${prev%-link}
+  case $prev in '' | *[!0-9]*) prev= ;; esac
   if [ -n "$gen" ]; then
     nix-env -p ` + SystemProfile + ` --switch-generation "$gen" || finish profile $?
   else
@@ -30,7 +37,12 @@ switch | boot)
   ;;
 esac
 "$sys/bin/switch-to-configuration" "$action"
-finish activate $?
+rc=$?
+if [ $rc -eq 1 ] && [ -n "$prev" ]; then
+  echo "nixdeck: switch-to-configuration refused; the system profile goes back to generation $prev"
+  nix-env -p ` + SystemProfile + ` --switch-generation "$prev"
+fi
+finish activate $rc
 `
 
 // activateLaunchScript creates the run directory and starts the run
