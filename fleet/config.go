@@ -46,7 +46,9 @@ type Settings struct {
 	Identity string
 	// KnownHosts is an absolute known_hosts path; "" means ~/.ssh/known_hosts.
 	KnownHosts string
-	// Jump is a bastion, "[user@]host[:port]"; "" means none.
+	// Jump is a bastion, "[user@]host[:port]"; JumpNone when the file
+	// says there is none (`jump: ""`), which also overrides ProxyJump;
+	// "" when not set (~/.ssh/config's ProxyJump, if any, applies).
 	Jump string
 	// Sudo is SudoAuto, SudoAlways or SudoNever.
 	Sudo string
@@ -63,6 +65,10 @@ const (
 	SudoAlways = "always" // always sudo -n
 	SudoNever  = "never"  // never sudo
 )
+
+// JumpNone is Settings.Jump for a fleet file that says `jump: ""`: no
+// bastion, whatever ~/.ssh/config's ProxyJump says.
+const JumpNone = "none"
 
 // Values of Settings.BuildOn.
 const (

@@ -119,11 +119,16 @@ func isIPv6(s string) bool {
 	return err == nil && a.Is6()
 }
 
-// jump decodes a bastion, "[user@]host[:port]"; "" means none.
+// jump decodes a bastion, "[user@]host[:port]". An explicit "" (or
+// "none") means no bastion, not even ~/.ssh/config's ProxyJump, so it
+// becomes JumpNone; a jump left out stays "" for ssh_config to decide.
 func (d *decoder) jump(v *yaml.Node, key string) (string, bool) {
 	s, ok := d.str(v, key)
 	if !ok {
 		return "", false
+	}
+	if s == "" || s == JumpNone {
+		return JumpNone, true
 	}
 	if err := checkJump(s); err != nil {
 		d.errorf(v, key, "%q: %v", s, err)

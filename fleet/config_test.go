@@ -70,6 +70,29 @@ func TestLoadResolvesSettings(t *testing.T) {
 	}
 }
 
+// TestJumpNone: `jump: ""` says there is no bastion, which must reach the
+// transport as "none" so that ~/.ssh/config's ProxyJump does not apply;
+// a node that says nothing inherits the default.
+func TestJumpNone(t *testing.T) {
+	const text = "flake: ./\ndefaults: {jump: 'ops@bastion:2201'}\nnodes:\n  direct: {host: a, jump: ''}\n  spelled: {host: b, jump: none}\n  behind: {host: c}\n"
+	f, err := Parse("fleet.yaml", "/srv/fleet.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"direct": "none", "spelled": "none", "behind": "ops@bastion:2201"} {
+		if got := f.Node(name).Target().Jump; got != want {
+			t.Errorf("%s: Target().Jump = %q, want %q", name, got, want)
+		}
+	}
+	f, err = Parse("fleet.yaml", "/srv/fleet.yaml", []byte("flake: ./\nnodes:\n  a: {host: a}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Node("a").Target().Jump; got != "" {
+		t.Errorf("jump left out: Target().Jump = %q, want \"\" (ProxyJump decides)", got)
+	}
+}
+
 func TestLoadSourcesAndPolicy(t *testing.T) {
 	classic := load(t, "classic.yaml")
 	abs, _ := filepath.Abs("testdata/default.nix")
