@@ -120,6 +120,11 @@ func Activate(ctx context.Context, r Runner, req ActivateRequest) (ActivateResul
 	status, err := f.run(actx, ctx, r)
 	res.Reconnects = f.reconnects
 	switch {
+	case err != nil && actx.Err() != nil && ctx.Err() == nil && f.lost != nil:
+		// The host stayed unreachable until the timeout: nothing can be
+		// stopped, and the activation may have finished well.
+		res.Outcome = OutcomeConnectionLost
+		return res, fmt.Errorf("activation result unknown: %w", err)
 	case err != nil && actx.Err() != nil && ctx.Err() == nil:
 		res.Outcome = OutcomeTimedOut
 		kctx, kcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)

@@ -109,6 +109,16 @@ func TestActivate(t *testing.T) {
 				f.expect(follow(0)...).priv().hang()
 				f.expect("sh", "-c", activateKillScript, "sh", dir, "nixdeck-op1").priv()
 			}, want: OutcomeTimedOut, code: -1},
+		{name: "a host unreachable until the timeout is connection lost, not a hang",
+			req: func(r ActivateRequest, _ *fakeRunner) ActivateRequest {
+				r.Timeout = 50 * time.Millisecond
+				r.Reconnect = func(context.Context) (Runner, error) { return nil, errors.New("web1: dial: connection refused") }
+				return r
+			},
+			script: func(f, _ *fakeRunner) {
+				f.expect(launch...).priv()
+				f.expect(follow(0)...).priv().fail(lost)
+			}, want: OutcomeConnectionLost, code: -1, wantErr: "gave up reconnecting"},
 		{name: "the process dying without a status is reported", script: func(f, _ *fakeRunner) {
 			f.expect(launch...).priv()
 			f.expect(follow(0)...).priv().errout("status=vanished\n")
