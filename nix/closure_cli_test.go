@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // closureOutput is what ClosureCmd prints on a small NixOS-like system.
@@ -138,5 +139,45 @@ func TestClosureCacheDoesNotKeepFailures(t *testing.T) {
 	again := &countingRunner{}
 	if _, err := cache.Get(context.Background(), again, sys); err != nil || again.closureQueries.Load() != 0 {
 		t.Errorf("third host queried again (%d) or failed (%v); the success must be cached", again.closureQueries.Load(), err)
+	}
+}
+
+// stuckRunner never answers until its context ends, like a host whose
+// nix-store hangs on a lock.
+type stuckRunner struct{ started chan struct{} }
+
+func (r stuckRunner) Run(ctx context.Context, c Cmd) error {
+	close(r.started)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestClosureCacheDoesNotWaitForAStuckHost(t *testing.T) {
+	saved := closureWaitPatience
+	closureWaitPatience = 50 * time.Millisecond
+	t.Cleanup(func() { closureWaitPatience = saved })
+	var cache ClosureCache
+	sys := "/nix/store/8jh7rcm1bdhy2bfy1q8jz6g5f5qvvf6n-nixos-system-web1-24.05.20240901.abc"
+	stuckCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stuck := stuckRunner{started: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() {
+		_, err := cache.Get(stuckCtx, stuck, sys)
+		done <- err
+	}()
+	<-stuck.started
+	ok := &countingRunner{}
+	ctx, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	start := time.Now()
+	c, err := cache.Get(ctx, ok, sys)
+	if err != nil || c == nil || ok.closureQueries.Load() != 1 {
+		t.Fatalf("second host after %v: %v, %d queries; it must ask itself when the first host is stuck",
+			time.Since(start), err, ok.closureQueries.Load())
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Error("the stuck host's query succeeded")
 	}
 }
