@@ -2,10 +2,14 @@ package remote
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/pem"
 	"net"
+	"os"
 	"path/filepath"
 	"testing"
 
+	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
 	"nixdeck/fleet/remote/sshtest"
@@ -15,9 +19,17 @@ import (
 // a unix socket and points SSH_AUTH_SOCK at it.
 func startAgent(t *testing.T, f *fixture) {
 	t.Helper()
+	startAgentKeys(t, f.priv)
+}
+
+// startAgentKeys serves an in-process ssh-agent holding keys, in order.
+func startAgentKeys(t *testing.T, keys ...ed25519.PrivateKey) {
+	t.Helper()
 	kr := agent.NewKeyring()
-	if err := kr.Add(agent.AddedKey{PrivateKey: f.priv}); err != nil {
-		t.Fatal(err)
+	for _, k := range keys {
+		if err := kr.Add(agent.AddedKey{PrivateKey: k}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	sock := filepath.Join(t.TempDir(), "agent.sock")
 	ln, err := net.Listen("unix", sock)
@@ -112,5 +124,44 @@ func TestAuth(t *testing.T) {
 			}
 			mustRun(t, c, err)
 		})
+	}
+}
+
+// otherKeys returns n fresh keys that no server authorizes.
+func otherKeys(t *testing.T, n int) []ed25519.PrivateKey {
+	keys := make([]ed25519.PrivateKey, n)
+	for i := range keys {
+		keys[i], _ = sshtest.NewKey(t)
+	}
+	return keys
+}
+
+// TestIdentityOfferedFirst: sshd counts every key offered against
+// MaxAuthTries (6), so the configured identity must come before the
+// agent's other keys, and the agent's copy of it must not be offered
+// twice. An encrypted identity file is offered through the agent's copy,
+// found by its .pub file.
+func TestIdentityOfferedFirst(t *testing.T) {
+	f := newFixture(t)
+	pub := f.key.PublicKey().Marshal()
+	encrypted := filepath.Join(f.home, "id_encrypted")
+	block, err := ssh.MarshalPrivateKeyWithPassphrase(f.priv, "", []byte("secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(encrypted, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sshtest.AppendFile(t, encrypted+".pub", string(ssh.MarshalAuthorizedKey(f.key.PublicKey())))
+	startAgentKeys(t, append(otherKeys(t, 7), f.priv)...)
+	for _, id := range []string{f.identity, encrypted} {
+		ks, err := loadKeys(endpoint{name: "web01", identities: []string{id}, explicitID: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ks.close()
+		if len(ks.signers) != 8 || string(ks.signers[0].PublicKey().Marshal()) != string(pub) {
+			t.Errorf("%s: %d keys offered, the identity first: %v; want 8, true", filepath.Base(id), len(ks.signers), string(ks.signers[0].PublicKey().Marshal()) == string(pub))
+		}
 	}
 }

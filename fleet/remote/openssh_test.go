@@ -205,3 +205,15 @@ func TestOpenSSH(t *testing.T) {
 		t.Errorf("connection died: %v", err)
 	}
 }
+
+// TestOpenSSHManyAgentKeys: with seven other keys in the agent, sshd
+// disconnects ("Too many authentication failures") before it sees the
+// fleet's identity unless that is offered first.
+func TestOpenSSHManyAgentKeys(t *testing.T) {
+	f := newFixture(t)
+	o := startOpenSSH(t, f.key.PublicKey())
+	sshtest.AppendFile(t, f.knownHosts, fmt.Sprintf("[127.0.0.1]:%d %s", o.port, ssh.MarshalAuthorizedKey(o.hostKeys[ssh.KeyAlgoED25519])))
+	startAgentKeys(t, otherKeys(t, 7)...)
+	c, err := Dial(context.Background(), Target{Name: "web01", Host: "127.0.0.1", Port: o.port, Identity: f.identity, KnownHosts: f.knownHosts}, testOptions())
+	mustRun(t, c, err)
+}
