@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -47,6 +48,10 @@ type labUpCmd struct {
 
 // Run implements `nixdeck lab up`.
 func (c *labUpCmd) Run(g *globals) error {
+	// lab.Up reads 0 as its default; on the command line it is a mistake.
+	if c.Hosts < 1 || c.Hosts > 500 {
+		return exitCode(2, fmt.Errorf("lab up: --hosts must be between 1 and 500, not %d", c.Hosts))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	start := time.Now()
@@ -213,6 +218,9 @@ func (c *labHostCmd) Run(g *globals) error {
 	l, err := c.open()
 	if err != nil {
 		return err
+	}
+	if !slices.ContainsFunc(l.Hosts, func(h lab.Host) bool { return h.Name == c.Name }) {
+		return exitCode(2, fmt.Errorf("lab %s has no host %q", l.Dir, c.Name))
 	}
 	if err := l.SetHost(c.Name, c.State == "up"); err != nil {
 		return err

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"nixdeck/lab"
@@ -39,5 +41,27 @@ web01   35925  down               -                                             
 	writeLabStatus(&b, sts)
 	if b.String() != want {
 		t.Errorf("status table:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+// Bad usage of the lab commands exits 2, as the README says: a host count
+// out of range (0 is not "the default") and a host the lab does not have.
+func TestLabUsageErrorsExit2(t *testing.T) {
+	dir := t.TempDir()
+	manifest := `[{"name": "canary", "port": 1, "tags": ["canary"]}]`
+	if err := os.WriteFile(filepath.Join(dir, "lab.json"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"lab", "up", "--hosts", "0", "--dir", filepath.Join(dir, "new")},
+		{"lab", "up", "--hosts", "501", "--dir", filepath.Join(dir, "new")},
+		{"lab", "host", "nosuch", "down", "--dir", dir},
+	} {
+		if code := run(args); code != 2 {
+			t.Errorf("nixdeck %v exited %d, want 2", args, code)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new")); err == nil {
+		t.Errorf("lab up with a bad --hosts created its directory")
 	}
 }
