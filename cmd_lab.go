@@ -86,12 +86,16 @@ type labDownCmd struct{ labDir }
 
 // Run implements `nixdeck lab down`.
 func (c *labDownCmd) Run(g *globals) error {
-	l, err := c.open()
+	l, err := lab.OpenForDown(c.path())
 	if err != nil {
 		return err
 	}
 	if err := l.Down(context.Background()); err != nil {
 		return err
+	}
+	if len(l.Hosts) == 0 {
+		fmt.Fprintf(os.Stderr, "lab: down (%s had lost its lab.json; every namespace under ns/ swept)\n", l.Dir)
+		return nil
 	}
 	fmt.Fprintf(os.Stderr, "lab: %d hosts down (%s)\n", len(l.Hosts), l.Dir)
 	return nil

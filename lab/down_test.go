@@ -149,3 +149,32 @@ func TestUpReplacesLab(t *testing.T) {
 		t.Errorf("new lab's sshd is not running")
 	}
 }
+
+// TestDownWithoutManifest checks that a lab whose lab.json is gone (an up
+// that was interrupted, files removed by hand) can still be taken down.
+func TestDownWithoutManifest(t *testing.T) {
+	l := Start(t, 1)
+	name := l.Hosts[0].Name
+	pid := l.sshdPid(name)
+	if err := os.Remove(filepath.Join(l.Dir, manifestName)); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := OpenForDown(l.Dir)
+	if err != nil {
+		t.Fatalf("OpenForDown without lab.json: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := l2.Down(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil && !strings.Contains(string(b), ") Z ") {
+		t.Errorf("sshd %d still runs", pid)
+	}
+	if isMountPoint(l.nsFile(name)) {
+		t.Errorf("%s: namespace file still mounted", name)
+	}
+	if _, err := OpenForDown(t.TempDir()); err == nil {
+		t.Errorf("OpenForDown of an empty directory found a lab")
+	}
+}

@@ -94,6 +94,24 @@ func Open(dir string) (*Lab, error) {
 	return newLab(abs, hosts), nil
 }
 
+// OpenForDown reads the lab in dir like Open, but also finds a lab whose
+// manifest is gone (an up that failed or was interrupted, files removed by
+// hand) as long as its namespaces remain under dir/ns; Down then sweeps them.
+func OpenForDown(dir string) (*Lab, error) {
+	l, err := Open(dir)
+	if err == nil {
+		return l, nil
+	}
+	abs, aerr := filepath.Abs(dir)
+	if aerr != nil {
+		return nil, err
+	}
+	if entries, rerr := os.ReadDir(filepath.Join(abs, "ns")); rerr != nil || len(entries) == 0 {
+		return nil, err
+	}
+	return newLab(abs, nil), nil
+}
+
 // save writes the manifest that Open reads.
 func (l *Lab) save() error {
 	b, err := json.MarshalIndent(l.Hosts, "", "  ")
