@@ -86,7 +86,7 @@ func writeStatusTable(w io.Writer, sts []fleet.HostStatus) error {
 	rows := [][]string{{"HOST", "GEN", "RUNNING", "VERSION", "REBOOT", "SWITCH LOCK", "NIXDECK LOCK", "UPTIME"}}
 	for _, s := range sts {
 		if s.Err != nil {
-			rows = append(rows, []string{s.Node.Name, "-", "error: " + s.Err.Error()})
+			rows = append(rows, []string{s.Node.Name, "-", "error: " + oneLine(s.Err.Error())})
 			continue
 		}
 		st := s.State
@@ -98,6 +98,12 @@ func writeStatusTable(w io.Writer, sts []fleet.HostStatus) error {
 			yesNo(st.RebootNeeded), st.SwitchLock.String(), st.NixdeckLock.String(), formatUptime(st.Uptime)})
 	}
 	return writeTable(w, rows)
+}
+
+// oneLine joins the lines of a message (stderr tails) with " | ", so that
+// it stays in its table row.
+func oneLine(s string) string {
+	return strings.Join(strings.Split(strings.TrimSpace(s), "\n"), " | ")
 }
 
 // writeTable aligns rows in columns two spaces apart. A row shorter than

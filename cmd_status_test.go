@@ -56,6 +56,20 @@ web2  2    nixos-system-web1-24.05.20240701.89abcde  24.05.20240701.89abcde (Uak
 	}
 }
 
+// An error whose message spans lines (a script's stderr tail) stays in its row.
+func TestStatusTableMultiLineError(t *testing.T) {
+	sts := testStatuses(t)
+	sts[1].Err = errors.New("db1: read host state: host state script: exit status 1: sh: 1: cannot open /proc/uptime\nsh: 2: flock: not found")
+	var b bytes.Buffer
+	if err := writeStatusTable(&b, sts); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	if len(lines) != 4 || lines[2] != "db1   -    error: db1: read host state: host state script: exit status 1: sh: 1: cannot open /proc/uptime | sh: 2: flock: not found" {
+		t.Errorf("table:\n%s", b.String())
+	}
+}
+
 func TestGenerationsTable(t *testing.T) {
 	var b bytes.Buffer
 	sts := testStatuses(t)
