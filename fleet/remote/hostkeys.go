@@ -124,6 +124,10 @@ func keyKind(k ssh.PublicKey) string {
 type hostKeys struct {
 	file  string
 	check ssh.HostKeyCallback // nil when the file does not exist yet
+	// caLines are the line numbers of the file's @cert-authority lines.
+	// knownhosts lists their keys among a host's known keys
+	// (KeyError.Want), where they are no host's own key.
+	caLines map[int]bool
 }
 
 // loadHostKeys reads a known_hosts file; a missing file makes every host
@@ -136,7 +140,36 @@ func loadHostKeys(file string) (*hostKeys, error) {
 		}
 		return nil, fmt.Errorf("known_hosts: %w", err)
 	}
-	return &hostKeys{file: file, check: cb}, nil
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("known_hosts: %w", err)
+	}
+	return &hostKeys{file: file, check: cb, caLines: certAuthorityLines(data)}, nil
+}
+
+// certAuthorityLines numbers the @cert-authority lines of a known_hosts
+// file the way knownhosts does (1-based, every line counted).
+func certAuthorityLines(data []byte) map[int]bool {
+	ca := map[int]bool{}
+	for i, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "@cert-authority") {
+			ca[i+1] = true
+		}
+	}
+	return ca
+}
+
+// split separates the keys known_hosts holds for a host into the host's
+// own keys and the certificate authorities trusted for it.
+func (h *hostKeys) split(want []knownhosts.KnownKey) (own, cas []knownhosts.KnownKey) {
+	for _, k := range want {
+		if k.Filename == h.file && h.caLines[k.Line] {
+			cas = append(cas, k)
+		} else {
+			own = append(own, k)
+		}
+	}
+	return own, cas
 }
 
 // verify checks key for the node name at addr (host:port) and returns
@@ -162,10 +195,18 @@ func (h *hostKeys) verify(name, addr string, remote net.Addr, key ssh.PublicKey)
 		return nil
 	case errors.As(err, &re):
 		herr.Kind, herr.Known = HostKeyRevoked, []knownhosts.KnownKey{re.Revoked}
-	case errors.As(err, &ke) && len(ke.Want) == 0:
-		herr.Kind = HostKeyUnknown
 	case errors.As(err, &ke):
-		herr.Kind, herr.Known = HostKeyChanged, ke.Want
+		// A plain key for a host known only through an authority is
+		// unknown, not changed: the authority's key is not the host's.
+		own, cas := h.split(ke.Want)
+		switch {
+		case len(own) > 0:
+			herr.Kind, herr.Known = HostKeyChanged, own
+		case len(cas) > 0:
+			herr.Kind, herr.Detail = HostKeyUnknown, "the host offered no certificate, and known_hosts trusts only a @cert-authority for it"
+		default:
+			herr.Kind = HostKeyUnknown
+		}
 	default:
 		// Certificates signed by an unknown authority, expired ones, or a
 		// certificate for another principal: no trusted key vouches for
@@ -185,37 +226,42 @@ var probeKey = func() ssh.PublicKey {
 	return k
 }()
 
-// knownTypes returns the key types known_hosts holds for addr, in file order.
-func (h *hostKeys) knownTypes(addr string) []string {
+// knownTypes returns the types of the host keys known_hosts holds for
+// addr, in file order, and whether a @cert-authority is trusted for it.
+func (h *hostKeys) knownTypes(addr string) (types []string, ca bool) {
 	if h.check == nil {
-		return nil
+		return nil, false
 	}
 	err := h.check(addr, &net.TCPAddr{IP: net.IPv4zero}, probeKey)
 	var ke *knownhosts.KeyError
 	if !errors.As(err, &ke) {
-		return nil
+		return nil, false
 	}
-	var types []string
-	for _, k := range ke.Want {
+	own, cas := h.split(ke.Want)
+	for _, k := range own {
 		if !slices.Contains(types, k.Key.Type()) {
 			types = append(types, k.Key.Type())
 		}
 	}
-	return types
+	return types, len(cas) > 0
 }
 
 // algorithms orders the host-key algorithms offered for addr so that the
-// types already in known_hosts come first; otherwise the server may pick a
-// type we do not know and the check reports a false mismatch
-// (golang/go#29286). nil means "the library default" (no key known).
+// types already in known_hosts come first, then certificates when a
+// @cert-authority is trusted for the host; otherwise the server may pick a
+// key we cannot check and the check reports a false mismatch
+// (golang/go#29286). nil means "the library default" (nothing known).
 func (h *hostKeys) algorithms(addr string) []string {
-	types := h.knownTypes(addr)
-	if len(types) == 0 {
+	types, ca := h.knownTypes(addr)
+	if len(types) == 0 && !ca {
 		return nil
 	}
 	var algos []string
 	for _, t := range types {
 		algos = append(algos, algorithmsFor(t)...)
+	}
+	if ca {
+		algos = append(algos, certAlgorithms()...)
 	}
 	for _, a := range ssh.SupportedAlgorithms().HostKeys {
 		if !slices.Contains(algos, a) {
@@ -231,6 +277,18 @@ func algorithmsFor(keyType string) []string {
 		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256}
 	}
 	return []string{keyType}
+}
+
+// scanAlgorithms are the host-key algorithms Scan offers for a host with
+// nothing known: certificates first, then plainAlgorithms.
+func scanAlgorithms() []string {
+	return append(certAlgorithms(), plainAlgorithms()...)
+}
+
+// certAlgorithms are the host certificate algorithms in OpenSSH's order
+// of preference (Ed25519, ECDSA, RSA).
+func certAlgorithms() []string {
+	return []string{ssh.CertAlgoED25519v01, ssh.CertAlgoECDSA256v01, ssh.CertAlgoECDSA384v01, ssh.CertAlgoECDSA521v01, ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01}
 }
 
 // plainAlgorithms are the host-key algorithms without certificates, in

@@ -101,6 +101,23 @@ func TestHostKeyChecking(t *testing.T) {
 			signers: []ssh.Signer{hostCert(t, hostKey, ca)},
 		},
 		{
+			// The usual set-up: sshd has HostKey and HostCertificate.
+			name: "cert-authority, host has a plain key too",
+			known: func(addr string) string {
+				return "@cert-authority " + knownhosts.Normalize(addr) + " " + authorizedKey(ca.PublicKey())
+			},
+			signers: []ssh.Signer{hostKey, hostCert(t, hostKey, ca)},
+		},
+		{
+			// The authority's key is not the host's: unknown, not changed.
+			name: "plain key, only an authority known",
+			known: func(addr string) string {
+				return "@cert-authority " + knownhosts.Normalize(addr) + " " + authorizedKey(ca.PublicKey())
+			},
+			wantKind: HostKeyUnknown,
+			wantMsg:  []string{"host key unknown", ssh.FingerprintSHA256(hostKey.PublicKey()), "@cert-authority", "nixdeck trust web01"},
+		},
+		{
 			name: "certificate from an unknown authority",
 			known: func(addr string) string {
 				return "@cert-authority " + knownhosts.Normalize(addr) + " " + authorizedKey(otherKey.PublicKey())
@@ -159,6 +176,20 @@ func TestHostKeyAlgorithmOrder(t *testing.T) {
 	hk, err := loadHostKeys(f.knownHosts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if algos := hk.algorithms(s.Addr); len(algos) == 0 || algos[0] != ssh.KeyAlgoED25519 {
+		t.Errorf("algorithms = %v, want ssh-ed25519 first", algos)
+	}
+	if algos := hk.algorithms("127.0.0.1:1"); algos != nil {
+		t.Errorf("algorithms for an unknown host = %v, want nil (library default)", algos)
+	}
+	// A host known through an authority: certificates first.
+	sshtest.AppendFile(t, f.knownHosts, "@cert-authority [127.0.0.1]:2 "+authorizedKey(newKey(t).PublicKey())+"\n")
+	if hk, err = loadHostKeys(f.knownHosts); err != nil {
+		t.Fatal(err)
+	}
+	if algos := hk.algorithms("127.0.0.1:2"); len(algos) == 0 || algos[0] != ssh.CertAlgoED25519v01 {
+		t.Errorf("algorithms for a host known by its authority = %v, want %s first", algos, ssh.CertAlgoED25519v01)
 	}
 	if algos := hk.algorithms(s.Addr); len(algos) == 0 || algos[0] != ssh.KeyAlgoED25519 {
 		t.Errorf("algorithms = %v, want ssh-ed25519 first", algos)

@@ -64,9 +64,11 @@ func Scan(ctx context.Context, t Target, o Options) ([]HostKey, error) {
 	}()
 	algos := hk.algorithms(ep.addr())
 	if algos == nil {
-		// Nothing known yet: ask for a plain key, which is what gets
-		// recorded (a certificate would need an @cert-authority line).
-		algos = plainAlgorithms()
+		// No plain key known: a certificate first, which an
+		// @cert-authority line may vouch for (then nothing is new), else
+		// Ed25519 as OpenSSH prefers. What gets recorded is always the
+		// plain key, the certificate's own key included.
+		algos = scanAlgorithms()
 	}
 	var found *HostKey
 	var keyErr error
@@ -78,7 +80,11 @@ func Scan(ctx context.Context, t Target, o Options) ([]HostKey, error) {
 			var he *HostKeyError
 			switch {
 			case keyErr == nil:
-				found = &HostKey{Name: ep.name, Addr: ep.addr(), Key: key, Fingerprint: ssh.FingerprintSHA256(key), KnownHosts: ep.knownHosts, Known: true}
+				plain := key
+				if c, ok := key.(*ssh.Certificate); ok {
+					plain = c.Key
+				}
+				found = &HostKey{Name: ep.name, Addr: ep.addr(), Key: plain, Fingerprint: ssh.FingerprintSHA256(plain), KnownHosts: ep.knownHosts, Known: true}
 			case errors.As(keyErr, &he) && he.Kind == HostKeyUnknown:
 				found = &HostKey{Name: ep.name, Addr: ep.addr(), Key: he.Key, Fingerprint: he.Fingerprint, KnownHosts: ep.knownHosts}
 			}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 
 	"nixdeck/fleet/remote/sshtest"
 )
@@ -134,5 +135,30 @@ func TestScanPrefersEd25519(t *testing.T) {
 	keys, err := Scan(context.Background(), f.target(s), testOptions())
 	if err != nil || len(keys) != 1 || keys[0].Key.Type() != ssh.KeyAlgoED25519 {
 		t.Fatalf("Scan = %+v, %v; want the Ed25519 key", keys, err)
+	}
+}
+
+// TestScanCertificate: a host whose certificate an @cert-authority line
+// vouches for is already trusted; with an unknown authority, the
+// certificate's plain key is what trust would record.
+func TestScanCertificate(t *testing.T) {
+	hostKey, ca := newKey(t), newKey(t)
+	for _, trusted := range []bool{true, false} {
+		s := startServer(t, hostCert(t, hostKey, ca))
+		f := newFixture(t)
+		if trusted {
+			sshtest.AppendFile(t, f.knownHosts, "@cert-authority "+knownhosts.Normalize(s.Addr)+" "+authorizedKey(ca.PublicKey())+"\n")
+		}
+		keys, err := Scan(context.Background(), f.target(s), testOptions())
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("trusted CA %v: Scan = %+v, %v", trusted, keys, err)
+		}
+		k := keys[0]
+		if k.Known != trusted || k.Fingerprint != ssh.FingerprintSHA256(hostKey.PublicKey()) || k.Type() != "ED25519" {
+			t.Errorf("trusted CA %v: key %s %s known=%v, want %s known=%v", trusted, k.Type(), k.Fingerprint, k.Known, ssh.FingerprintSHA256(hostKey.PublicKey()), trusted)
+		}
+		if _, isCert := k.Key.(*ssh.Certificate); isCert {
+			t.Errorf("trusted CA %v: Scan returned the certificate, want its plain key", trusted)
+		}
 	}
 }
