@@ -78,7 +78,10 @@ func (c *Client) run(ctx context.Context, cmd Cmd, limited bool) error {
 		}()
 	}
 	sess.Stdout, sess.Stderr = outGate, stderr
-	if err := sess.Start(line); err != nil {
+	if err := c.start(ctx, sess, line); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: %s: starting: %w", c.ep.name, shellJoin(cmd.Argv), ctx.Err())
+		}
 		return c.lost("start "+shellJoin(cmd.Argv), err)
 	}
 	waited := make(chan error, 1)
@@ -91,6 +94,20 @@ func (c *Client) run(ctx context.Context, cmd Cmd, limited bool) error {
 	}
 	stderr.Flush()
 	return c.result(cmd, sudo, tail.String(), err)
+}
+
+// start sends the exec request, bounded by ctx: when ctx ends before the
+// host answers, the session is closed (the deferred Close in run), which
+// also ends the abandoned request.
+func (c *Client) start(ctx context.Context, sess *ssh.Session, line string) error {
+	started := make(chan error, 1)
+	go func() { started <- sess.Start(line) }()
+	select {
+	case err := <-started:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // maxSessions is how many sessions Run keeps open at once on one
@@ -112,7 +129,31 @@ func (c *Client) openSession(ctx context.Context, cmd Cmd, limited bool) (*ssh.S
 		}
 		release = func() { <-c.slots }
 	}
-	sess, err := c.conn.NewSession()
+	// A host too loaded to confirm the channel must not hold Run past
+	// ctx; a session confirmed after that is closed, then its slot freed.
+	type opened struct {
+		sess *ssh.Session
+		err  error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		s, err := c.conn.NewSession()
+		ch <- opened{s, err}
+	}()
+	var sess *ssh.Session
+	var err error
+	select {
+	case o := <-ch:
+		sess, err = o.sess, o.err
+	case <-ctx.Done():
+		go func() {
+			if o := <-ch; o.sess != nil {
+				o.sess.Close()
+			}
+			release()
+		}()
+		return nil, nil, fmt.Errorf("%s: %s: opening a session: %w", c.ep.name, shellJoin(cmd.Argv), ctx.Err())
+	}
 	var oce *ssh.OpenChannelError
 	switch {
 	case errors.As(err, &oce):

@@ -233,6 +233,25 @@ func (w *lateWriter) returned() { w.mu.Lock(); w.done = true; w.mu.Unlock() }
 
 func (w *lateWriter) counts() (int, int) { w.mu.Lock(); defer w.mu.Unlock(); return w.n, w.late }
 
+// TestRunCancelWhileStarting: a host too loaded to open a session or to
+// start the command must not hold Run beyond its context.
+func TestRunCancelWhileStarting(t *testing.T) {
+	for _, cfg := range []sshtest.Config{{OpenDelay: 3 * time.Second}, {ExecDelay: 3 * time.Second}} {
+		_, _, c := dialConfig(t, cfg, func(*Target) {})
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		start := time.Now()
+		err := c.Run(ctx, Cmd{Argv: []string{"true"}})
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%+v: Run error = %v, want DeadlineExceeded", cfg, err)
+		}
+		assertErrContains(t, err, "web01")
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%+v: Run returned after %v, its context ended after 200ms", cfg, d)
+		}
+	}
+}
+
 func TestSessionsMultiplexed(t *testing.T) {
 	// sshd refuses an 11th open session by default; Run queues instead.
 	s, _, c := dialConfig(t, sshtest.Config{MaxSessions: maxSessions}, func(*Target) {})

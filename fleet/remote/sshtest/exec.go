@@ -15,6 +15,7 @@ import (
 
 // session serves one "exec" request and the "signal" requests after it.
 func (s *Server) session(nch ssh.NewChannel) {
+	time.Sleep(s.cfg.OpenDelay)
 	ch, reqs, err := nch.Accept()
 	if err != nil {
 		return
@@ -25,6 +26,7 @@ func (s *Server) session(nch ssh.NewChannel) {
 	for r := range reqs {
 		switch r.Type {
 		case "exec":
+			time.Sleep(s.cfg.ExecDelay)
 			var p struct{ Command string }
 			if ssh.Unmarshal(r.Payload, &p) != nil || cmd != nil {
 				r.Reply(false, nil)

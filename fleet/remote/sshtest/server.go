@@ -41,6 +41,9 @@ type Config struct {
 	// AuthDelay makes each public key check take this long, like a server
 	// whose login is slow (a loaded host, a remote user database).
 	AuthDelay time.Duration
+	// OpenDelay and ExecDelay hold back the answer to a session open and
+	// to an exec request, like a host too loaded to start a process.
+	OpenDelay, ExecDelay time.Duration
 }
 
 // Server is a running in-process SSH server, stopped when the test ends.
