@@ -146,11 +146,11 @@ type hostStatusJSON struct {
 	Profile           string           `json:"profile,omitempty"`
 	ProfileGeneration int              `json:"profile_generation,omitempty"`
 	Version           string           `json:"version,omitempty"`
-	RebootNeeded      bool             `json:"reboot_needed"`
+	RebootNeeded      *bool            `json:"reboot_needed,omitempty"`
 	SwitchLock        string           `json:"switch_lock,omitempty"`
 	NixdeckLock       string           `json:"nixdeck_lock,omitempty"`
 	UptimeSeconds     int64            `json:"uptime_seconds,omitempty"`
-	Systemd           bool             `json:"systemd"`
+	Systemd           *bool            `json:"systemd,omitempty"`
 	Generations       []nix.Generation `json:"generations,omitempty"`
 }
 
@@ -163,9 +163,11 @@ func statusJSON(sts []fleet.HostStatus) []hostStatusJSON {
 		} else {
 			st := s.State
 			j.Hostname, j.Current, j.Booted, j.Profile = st.Hostname, st.Current, st.Booted, st.Profile
-			j.ProfileGeneration, j.Version, j.RebootNeeded = st.ProfileGeneration, st.Version, st.RebootNeeded
+			// Pointers: an unreachable host says nothing about reboots or
+			// systemd, rather than a false "no".
+			j.ProfileGeneration, j.Version, j.RebootNeeded = st.ProfileGeneration, st.Version, &st.RebootNeeded
 			j.SwitchLock, j.NixdeckLock = st.SwitchLock.String(), st.NixdeckLock.String()
-			j.UptimeSeconds, j.Systemd = int64(st.Uptime/time.Second), st.Systemd
+			j.UptimeSeconds, j.Systemd = int64(st.Uptime/time.Second), &st.Systemd
 			j.Generations = st.Generations
 		}
 		out[i] = j

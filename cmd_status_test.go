@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -67,6 +68,25 @@ func TestStatusTableMultiLineError(t *testing.T) {
 	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
 	if len(lines) != 4 || lines[2] != "db1   -    error: db1: read host state: host state script: exit status 1: sh: 1: cannot open /proc/uptime | sh: 2: flock: not found" {
 		t.Errorf("table:\n%s", b.String())
+	}
+}
+
+// In JSON an unreachable host has its error and no state fields: no
+// "reboot_needed": false it cannot know; a reachable one always has them.
+func TestStatusJSONUnreachable(t *testing.T) {
+	var b bytes.Buffer
+	if err := writeJSON(&b, statusJSON(testStatuses(t))); err != nil {
+		t.Fatal(err)
+	}
+	var got []map[string]any
+	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0]["reboot_needed"] != true || got[0]["systemd"] != false {
+		t.Errorf("reachable host: %v", got)
+	}
+	if _, ok := got[1]["reboot_needed"]; ok || got[1]["error"] == nil || len(got[1]) != 2 {
+		t.Errorf("unreachable host: %v, want only host and error", got[1])
 	}
 }
 
