@@ -152,3 +152,62 @@ func gone(pid string, wait time.Duration) bool {
 	}
 	return false
 }
+
+// fakeSystemdRun stands in for systemd-run: like systemd, it starts the
+// unit with an empty environment but for systemd's own compiled-in PATH
+// (on NixOS it holds neither coreutils nor nix-env) and what -E passes.
+const fakeSystemdRun = `#!/bin/sh
+envs="PATH=/nonexistent/systemd/bin"
+while [ $# -gt 0 ]; do
+  case $1 in
+  --) shift; break ;;
+  -E) shift
+    case $1 in
+    *=*) envs="$envs $1" ;;
+    *) eval "v=\${$1-}"; if [ -n "$v" ]; then envs="$envs $1=$v"; fi ;;
+    esac ;;
+  esac
+  shift
+done
+cmd=$(command -v "$1"); shift
+setsid env -i $envs "$cmd" "$@" </dev/null >/dev/null 2>&1 &
+`
+
+// nsRunner runs commands inside a mount namespace (kept in a file) with
+// extra directories ahead on PATH.
+type nsRunner struct{ ns, bin string }
+
+func (r nsRunner) Run(ctx context.Context, c nix.Cmd) error {
+	c.Argv = append([]string{"nsenter", "--mount=" + r.ns, "--", "env", "PATH=" + r.bin + ":" + os.Getenv("PATH")}, c.Argv...)
+	return nix.LocalRunner{}.Run(ctx, c)
+}
+
+// TestActivateLocalSystemdUnitGetsPATH starts an activation on a "host"
+// that runs systemd (a mount namespace with /run/systemd/system, the
+// stand-in systemd-run above): the unit must find the commands the run
+// script needs.
+func TestActivateLocalSystemdUnitGetsPATH(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	sh := func(script string) {
+		t.Helper()
+		if out, err := exec.Command("sh", "-c", script, "sh", dir).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v: %s", script, err, out)
+		}
+	}
+	sh(`mount --bind "$1" "$1" && mount --make-private "$1" && mkdir "$1/bin" && touch "$1/ns"`)
+	t.Cleanup(func() { exec.Command("sh", "-c", `umount -l "$1/ns"; umount -l "$1"`, "sh", dir).Run() })
+	sh(`unshare --mount="$1/ns" --propagation private sh -c 'mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system'`)
+	if err := os.WriteFile(filepath.Join(dir, "bin", "systemd-run"), []byte(fakeSystemdRun), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sys := fakeSystem(t, `echo "activating the configuration... $1"`)
+	var logs []string
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := nix.Activate(ctx, nsRunner{ns: filepath.Join(dir, "ns"), bin: filepath.Join(dir, "bin")},
+		nix.ActivateRequest{Action: nix.Test, Path: sys, OpID: opID(t), Log: func(l string) { logs = append(logs, l) }})
+	if err != nil || res.Outcome != nix.OutcomeDone || strings.Join(logs, "|") != "activating the configuration... test" {
+		t.Fatalf("Activate() under systemd-run = %+v, %v; logs %q", res, err, logs)
+	}
+}

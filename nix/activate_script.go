@@ -48,8 +48,10 @@ finish activate $rc
 // activateLaunchScript creates the run directory and starts the run
 // script under systemd-run (its own unit, outside the SSH session's scope)
 // or, without systemd, in a new session with setsid/nohup. It returns once
-// the process has written its pid. Arguments: dir, system, action,
-// generation, unit.
+// the process has written its pid. A transient unit gets systemd's
+// compiled-in PATH, which on NixOS holds neither coreutils nor nix-env, so
+// the session's PATH goes along (-E, as nixos-rebuild passes LOCALE_ARCHIVE).
+// Arguments: dir, system, action, generation, unit.
 var activateLaunchScript = `set -eu
 dir=$1 unit=$5
 run=` + ShellQuote(activateRunScript) + `
@@ -58,7 +60,8 @@ mkdir -m 0700 "$dir"
 : >"$dir/out"
 if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then
   echo systemd >"$dir/mode"
-  systemd-run --unit="$unit" --collect --quiet --service-type=exec -- sh -c "$run" sh "$1" "$2" "$3" "$4"
+  systemd-run --unit="$unit" --collect --quiet --service-type=exec -E PATH -E LOCALE_ARCHIVE \
+    -- sh -c "$run" sh "$1" "$2" "$3" "$4"
 else
   echo setsid >"$dir/mode"
   setsid nohup sh -c "$run" sh "$1" "$2" "$3" "$4" </dev/null >/dev/null 2>&1 &
