@@ -2,7 +2,10 @@ package remote
 
 import (
 	"bytes"
+	"io"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestPIDFilter(t *testing.T) {
@@ -38,5 +41,44 @@ func TestPIDFilter(t *testing.T) {
 				t.Error("not decided after Flush")
 			}
 		})
+	}
+}
+
+// blockWriter blocks every write until release is closed.
+type blockWriter struct {
+	entered chan struct{}
+	release chan struct{}
+	n       atomic.Int32
+}
+
+func (b *blockWriter) Write(p []byte) (int, error) {
+	b.n.Add(1)
+	b.entered <- struct{}{}
+	<-b.release
+	return len(p), nil
+}
+
+// TestGateWriter: a closed gate drops writes, and closing it waits for a
+// write in progress, but not for ever (a caller's writer may block).
+func TestGateWriter(t *testing.T) {
+	b := &blockWriter{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	g := &gateWriter{w: b}
+	go g.Write([]byte("x"))
+	<-b.entered
+	start := time.Now()
+	g.close()
+	if d := time.Since(start); d < gateWait/2 || d > 3*gateWait {
+		t.Errorf("close with a blocked write took %v, want about %v", d, gateWait)
+	}
+	close(b.release)
+	g.Write([]byte("late"))
+	if n := b.n.Load(); n != 1 {
+		t.Errorf("%d writes reached the writer, want 1 (none after close)", n)
+	}
+	g2 := &gateWriter{w: io.Discard}
+	start = time.Now()
+	g2.close()
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Errorf("close without a write in progress took %v", d)
 	}
 }

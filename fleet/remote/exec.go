@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -223,28 +224,37 @@ func orDiscard(w io.Writer) io.Writer {
 }
 
 // gateWriter passes writes on to w until it is closed, and drops them
-// after. close waits for a write in progress, so once it returned w is
-// the caller's alone again.
+// after. close waits (up to gateWait) for a write in progress, so once it
+// returned w is the caller's alone again.
 type gateWriter struct {
-	mu     sync.Mutex
+	mu     sync.Mutex // held while a write is passed on
 	w      io.Writer
-	closed bool
+	closed atomic.Bool
 }
+
+// gateWait bounds how long close waits for a write in progress: a
+// caller's writer that blocks (a consumer that stopped reading) must not
+// hold Run forever.
+const gateWait = time.Second
 
 // Write passes p on, or drops it once the gate is closed.
 func (g *gateWriter) Write(p []byte) (int, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.closed {
+	if g.closed.Load() {
 		return len(p), nil
 	}
 	return g.w.Write(p)
 }
 
-// close stops passing writes on.
+// close stops passing writes on and waits for a write in progress.
 func (g *gateWriter) close() {
-	g.mu.Lock()
-	g.closed = true
+	g.closed.Store(true)
+	for deadline := time.Now().Add(gateWait); !g.mu.TryLock(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			return
+		}
+	}
 	g.mu.Unlock()
 }
 
