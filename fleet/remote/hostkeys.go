@@ -261,14 +261,17 @@ func (h *hostKeys) algorithms(addr string) []string {
 		algos = append(algos, algorithmsFor(t)...)
 	}
 	if ca {
-		algos = append(algos, certAlgorithms()...)
+		// A host without a certificate then shows the key OpenSSH would
+		// pick (and nixdeck trust would record): Ed25519 first.
+		algos = append(algos, scanAlgorithms()...)
 	}
-	for _, a := range ssh.SupportedAlgorithms().HostKeys {
-		if !slices.Contains(algos, a) {
-			algos = append(algos, a)
+	var out []string
+	for _, a := range append(algos, ssh.SupportedAlgorithms().HostKeys...) {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
 		}
 	}
-	return algos
+	return out
 }
 
 // algorithmsFor maps a key type to the signature algorithms that prove it.

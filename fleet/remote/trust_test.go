@@ -127,15 +127,29 @@ func TestAppendLineAddsMissingNewline(t *testing.T) {
 	}
 }
 
-// TestScanPrefersEd25519: with nothing known, the key recorded is the one
-// OpenSSH would pick, not x/crypto's default preference (ECDSA first).
+// TestScanPrefersEd25519: with nothing known (or only an authority that
+// the host has no certificate from), the key recorded is the one OpenSSH
+// would pick, not x/crypto's default preference (ECDSA, RSA first).
 func TestScanPrefersEd25519(t *testing.T) {
-	s := startServer(t, ecdsaKey(t), newKey(t))
-	f := newFixture(t)
-	keys, err := Scan(context.Background(), f.target(s), testOptions())
-	if err != nil || len(keys) != 1 || keys[0].Key.Type() != ssh.KeyAlgoED25519 {
-		t.Fatalf("Scan = %+v, %v; want the Ed25519 key", keys, err)
+	for _, ca := range []bool{false, true} {
+		s := startServer(t, ecdsaKey(t), mustSigner(t, mustRSA(t)), newKey(t))
+		f := newFixture(t)
+		if ca {
+			sshtest.AppendFile(t, f.knownHosts, "@cert-authority "+knownhosts.Normalize(s.Addr)+" "+authorizedKey(newKey(t).PublicKey())+"\n")
+		}
+		keys, err := Scan(context.Background(), f.target(s), testOptions())
+		if err != nil || len(keys) != 1 || keys[0].Key.Type() != ssh.KeyAlgoED25519 {
+			t.Fatalf("authority known %v: Scan = %+v, %v; want the Ed25519 key", ca, keys, err)
+		}
 	}
+}
+
+func mustSigner(t *testing.T, key any) ssh.Signer {
+	s, err := ssh.NewSignerFromKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // TestScanCertificate: a host whose certificate an @cert-authority line
