@@ -128,6 +128,7 @@ type hostKeys struct {
 	// knownhosts lists their keys among a host's known keys
 	// (KeyError.Want), where they are no host's own key.
 	caLines map[int]bool
+	auths   []authority // the @cert-authority lines, see hostcerts.go
 }
 
 // loadHostKeys reads a known_hosts file; a missing file makes every host
@@ -144,19 +145,8 @@ func loadHostKeys(file string) (*hostKeys, error) {
 	if err != nil {
 		return nil, fmt.Errorf("known_hosts: %w", err)
 	}
-	return &hostKeys{file: file, check: cb, caLines: certAuthorityLines(data)}, nil
-}
-
-// certAuthorityLines numbers the @cert-authority lines of a known_hosts
-// file the way knownhosts does (1-based, every line counted).
-func certAuthorityLines(data []byte) map[int]bool {
-	ca := map[int]bool{}
-	for i, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(strings.TrimSpace(line), "@cert-authority") {
-			ca[i+1] = true
-		}
-	}
-	return ca
+	lines, auths := certAuthorities(data)
+	return &hostKeys{file: file, check: cb, caLines: lines, auths: auths}, nil
 }
 
 // split separates the keys known_hosts holds for a host into the host's
@@ -208,6 +198,9 @@ func (h *hostKeys) verify(name, addr string, remote net.Addr, key ssh.PublicKey)
 			herr.Kind = HostKeyUnknown
 		}
 	default:
+		if cert, ok := key.(*ssh.Certificate); ok && h.vouched(addr, remote, cert) {
+			return nil
+		}
 		// Certificates signed by an unknown authority, expired ones, or a
 		// certificate for another principal: no trusted key vouches for
 		// the host, so it is treated as unknown.
@@ -243,7 +236,7 @@ func (h *hostKeys) knownTypes(addr string) (types []string, ca bool) {
 			types = append(types, k.Key.Type())
 		}
 	}
-	return types, len(cas) > 0
+	return types, len(cas) > 0 || h.authorityFor(addr)
 }
 
 // algorithms orders the host-key algorithms offered for addr so that the

@@ -109,6 +109,21 @@ func TestHostKeyChecking(t *testing.T) {
 			signers: []ssh.Signer{hostKey, hostCert(t, hostKey, ca)},
 		},
 		{
+			// OpenSSH's `*` covers every host, on any port; x/crypto's
+			// only port 22.
+			name:    "cert-authority for all hosts",
+			known:   func(string) string { return "@cert-authority * " + authorizedKey(ca.PublicKey()) },
+			signers: []ssh.Signer{hostKey, hostCert(t, hostKey, ca)},
+		},
+		{
+			name: "cert-authority for other hosts",
+			known: func(string) string {
+				return "@cert-authority *,!127.0.0.1*,![127.0.0.1]:* " + authorizedKey(ca.PublicKey())
+			},
+			signers:  []ssh.Signer{hostCert(t, hostKey, ca)},
+			wantKind: HostKeyUnknown,
+		},
+		{
 			// The authority's key is not the host's: unknown, not changed.
 			name: "plain key, only an authority known",
 			known: func(addr string) string {
@@ -236,6 +251,25 @@ func TestVerifyDefaultPort(t *testing.T) {
 			t.Errorf("%s: %v", tt.addr, err)
 		case tt.want != 0 && (!errors.As(err, &he) || he.Kind != tt.want):
 			t.Errorf("%s: error %v, want kind %v", tt.addr, err, tt.want)
+		}
+	}
+}
+
+// TestAuthorityCovers: @cert-authority patterns match as in OpenSSH, against
+// the name known_hosts writes ("host", or "[host]:port" off port 22).
+func TestAuthorityCovers(t *testing.T) {
+	// Each case is {patterns, addr}.
+	cases := map[bool][][2]string{
+		true: {{"*", "10.0.0.1:22"}, {"*", "10.0.0.1:2222"}, {"*.example.com", "web01.example.com:22"},
+			{"[*.example.com]:2222", "web01.example.com:2222"}, {"web0?.example.com", "WEB01.example.com:22"},
+			{"10.0.0.*", "10.0.0.1:22"}},
+		false: {{"*.example.com", "web01.example.com:2222"}, {"*,!db*", "db01:22"}, {"10.0.0.*", "10.0.1.1:22"}},
+	}
+	for want, cs := range cases {
+		for _, c := range cs {
+			if got := (authority{patterns: strings.Split(c[0], ",")}).covers(c[1]); got != want {
+				t.Errorf("%q covers %s = %v, want %v", c[0], c[1], got, want)
+			}
 		}
 	}
 }
