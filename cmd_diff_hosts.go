@@ -25,13 +25,9 @@ const hostDiffTimeout = 3 * time.Minute
 // runHosts builds the selected nodes' systems and diffs each host's
 // running system against its new one.
 func (c *diffCmd) runHosts(ctx context.Context, g *globals, w io.Writer) error {
-	path, err := fleet.Locate(g.File)
+	f, err := loadFleet(g.File, os.Stderr)
 	if err != nil {
-		return exitCode(2, err)
-	}
-	f, err := fleet.Load(path)
-	if err != nil {
-		return exitCode(2, err)
+		return err
 	}
 	nodes, err := f.Select(c.On)
 	if err != nil {
