@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"nixdeck/internal/tail"
 )
 
 // flakeFiles are the Nix expressions and scripts of the lab flake.
@@ -100,7 +102,7 @@ func (l *Lab) Build(ctx context.Context, names []string) (map[string]string, err
 	cmd := exec.CommandContext(ctx, "nix", args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("lab: nix build of %s: %w: %s", strings.Join(names, ", "), err, lastLines(stderr.String(), 8))
+		return nil, fmt.Errorf("lab: nix build of %s: %w: %s", strings.Join(names, ", "), err, tail.LastLines(stderr.String(), 8))
 	}
 	var results []struct {
 		Outputs map[string]string `json:"outputs"`
@@ -125,13 +127,4 @@ func (l *Lab) Build(ctx context.Context, names []string) (map[string]string, err
 		}
 	}
 	return paths, nil
-}
-
-// lastLines returns the last n lines of s, for error messages.
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

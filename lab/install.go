@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"nixdeck/internal/tail"
 )
 
 // installScript runs in a host's namespace with the closure's registration
@@ -93,7 +95,7 @@ func (l *Lab) install(ctx context.Context, name, system string, reg *registry, b
 	cmd := l.nsCommand(ctx, name, "/bin/sh", "-c", installScript, "sh", system, l.baseDir(), l.hostDir(name), mode)
 	cmd.Stdin = strings.NewReader(reg.dump(closure))
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("lab host %s: install %s: %w: %s", name, system, err, lastLines(string(out), 5))
+		return fmt.Errorf("lab host %s: install %s: %w: %s", name, system, err, tail.LastLines(string(out), 5))
 	}
 	return l.boot(name, system)
 }
@@ -157,10 +159,10 @@ func (l *Lab) Import(ctx context.Context, host, system string) error {
 	}
 	expErr := export.Wait()
 	if impErr != nil {
-		return fmt.Errorf("lab host %s: import %s: %w: %s", host, system, impErr, lastLines(impOut.String(), 5))
+		return fmt.Errorf("lab host %s: import %s: %w: %s", host, system, impErr, tail.LastLines(impOut.String(), 5))
 	}
 	if expErr != nil {
-		return fmt.Errorf("lab: nix-store --export %s: %w: %s", system, expErr, lastLines(exportErr.String(), 5))
+		return fmt.Errorf("lab: nix-store --export %s: %w: %s", system, expErr, tail.LastLines(exportErr.String(), 5))
 	}
 	return nil
 }

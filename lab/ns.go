@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"nixdeck/internal/tail"
 )
 
 // A host's mount namespace lives without a holder process: unshare binds it
@@ -321,7 +323,7 @@ func (l *Lab) Exec(ctx context.Context, host string, argv []string, stdin io.Rea
 	cmd := l.nsCommand(ctx, host, argv...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return stdout.Bytes(), fmt.Errorf("lab host %s: %s: %w: %s", host, strings.Join(argv, " "), err, lastLines(stderr.String(), 5))
+		return stdout.Bytes(), fmt.Errorf("lab host %s: %s: %w: %s", host, strings.Join(argv, " "), err, tail.LastLines(stderr.String(), 5))
 	}
 	return stdout.Bytes(), nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"nixdeck/internal/tail"
 )
 
 // The activation runs detached from the SSH session in /run/nixdeck/<op>/
@@ -158,7 +160,7 @@ func (e scriptError) Error() string {
 		short = fmt.Sprintf("%s script: killed by signal %s", e.name, ee.Signal)
 	}
 	if s := strings.TrimSpace(ee.Stderr); s != "" {
-		short += ": " + lastLines(s, 3)
+		short += ": " + tail.LastLines(s, 3)
 	}
 	return strings.Replace(e.err.Error(), ee.Error(), short, 1)
 }

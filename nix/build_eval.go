@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"nixdeck/internal/tail"
 )
 
 // Derivation is what evaluating one node's system attribute yields.
@@ -120,7 +122,7 @@ func nodesWithAttr(req BuildRequest, attr string) []string {
 }
 
 func evalError(nodes []string, err error, stderr string) error {
-	return &BuildError{Nodes: nodes, Phase: "evaluate", Tail: lastLines(stderr, 15), Err: err}
+	return &BuildError{Nodes: nodes, Phase: "evaluate", Tail: tail.LastLines(stderr, 15), Err: err}
 }
 
 // installable joins a flake reference and an attribute path.

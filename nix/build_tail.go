@@ -28,14 +28,3 @@ func (t *lineTail) String() string {
 	defer t.mu.Unlock()
 	return strings.Join(t.lines, "\n")
 }
-
-// lastLines returns the last n non-empty lines of s.
-func lastLines(s string, n int) string {
-	t := &lineTail{max: n}
-	for _, l := range strings.Split(s, "\n") {
-		if strings.TrimSpace(l) != "" {
-			t.add(l)
-		}
-	}
-	return t.String()
-}

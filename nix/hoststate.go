@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"nixdeck/internal/tail"
 )
 
 // Paths on a NixOS host that nixdeck reads or owns.
@@ -114,7 +116,7 @@ func QueryHostState(ctx context.Context, r Runner) (*HostState, error) {
 	}
 	s, err := ParseHostState(out.String())
 	if err != nil {
-		return nil, fmt.Errorf("read host state: %w (stderr: %s)", err, lastLines(errb.String(), 3))
+		return nil, fmt.Errorf("read host state: %w (stderr: %s)", err, tail.LastLines(errb.String(), 3))
 	}
 	return s, nil
 }

@@ -3,8 +3,11 @@ package nix
 import (
 	"context"
 	"errors"
+	"io"
 	"os/exec"
 	"syscall"
+
+	"nixdeck/internal/tail"
 )
 
 // LocalRunner runs commands on this machine with os/exec.
@@ -21,11 +24,11 @@ func (l LocalRunner) Run(ctx context.Context, c Cmd) error {
 	cmd := exec.CommandContext(ctx, c.Argv[0], c.Argv[1:]...)
 	cmd.Stdin = c.Stdin
 	cmd.Stdout = c.Stdout
-	tail := &tailBuffer{max: 4096}
+	errTail := tail.NewBuffer(4096)
 	if c.Stderr != nil {
-		cmd.Stderr = multiWriter(c.Stderr, tail)
+		cmd.Stderr = io.MultiWriter(c.Stderr, errTail)
 	} else {
-		cmd.Stderr = tail
+		cmd.Stderr = errTail
 	}
 	if l.Env != nil {
 		cmd.Env = l.Env
@@ -33,7 +36,7 @@ func (l LocalRunner) Run(ctx context.Context, c Cmd) error {
 	err := cmd.Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		x := &ExitError{Argv: c.Argv, Code: ee.ExitCode(), Stderr: tail.String()}
+		x := &ExitError{Argv: c.Argv, Code: ee.ExitCode(), Stderr: errTail.String()}
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			x.Code, x.Signal = -1, ws.Signal().String()
 		}

@@ -2,34 +2,7 @@ package nix
 
 import (
 	"bytes"
-	"io"
-	"sync"
 )
-
-// tailBuffer keeps the last max bytes written to it, for error messages.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
-}
-
-func multiWriter(ws ...io.Writer) io.Writer { return io.MultiWriter(ws...) }
 
 // LineWriter returns a writer that calls fn once per complete line (without
 // the newline); Flush delivers a final unterminated line. Safe for one writer

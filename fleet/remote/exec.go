@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"nixdeck/internal/tail"
+
 	"golang.org/x/crypto/ssh"
 )
 
@@ -64,8 +66,8 @@ func (c *Client) run(ctx context.Context, cmd Cmd, limited bool) error {
 	outGate, errGate := &gateWriter{w: orDiscard(cmd.Stdout)}, &gateWriter{w: orDiscard(cmd.Stderr)}
 	defer outGate.close()
 	defer errGate.close()
-	tail := &tailWriter{max: 4096}
-	stderr := newPIDFilter(io.MultiWriter(errGate, tail))
+	errTail := tail.NewBuffer(4096)
+	stderr := newPIDFilter(io.MultiWriter(errGate, errTail))
 	if cmd.Stdin != nil {
 		// Feed stdin ourselves: x/crypto's Wait would otherwise wait for a
 		// Stdin reader that may never return after the command exited.
@@ -94,7 +96,7 @@ func (c *Client) run(ctx context.Context, cmd Cmd, limited bool) error {
 		return fmt.Errorf("%s: %s: %w", c.ep.name, shellJoin(cmd.Argv), ctx.Err())
 	}
 	stderr.Flush()
-	return c.result(cmd, sudo, tail.String(), err)
+	return c.result(cmd, sudo, errTail.String(), err)
 }
 
 // start sends the exec request, bounded by ctx: when ctx ends before the
@@ -256,30 +258,4 @@ func (g *gateWriter) close() {
 		}
 	}
 	g.mu.Unlock()
-}
-
-// tailWriter keeps the last max bytes written, for error messages and for
-// spotting sudo's password complaint.
-type tailWriter struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-// Write keeps the tail of p.
-func (t *tailWriter) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-// String returns the bytes kept.
-func (t *tailWriter) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
 }
