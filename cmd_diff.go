@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"nixdeck/fleet"
+	"nixdeck/internal/termtext"
 	"nixdeck/nix"
 )
 
@@ -100,11 +101,14 @@ func renderFiles(w io.Writer, files []nix.FileDiff, st *nix.DiffStyles) error {
 	return err
 }
 
+// writeJSON prints v as indented JSON. Host text keeps its exact value;
+// what encoding/json would leave raw for a terminal to obey (C1 controls,
+// bidi overrides) is written as \u escapes.
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
 		return fmt.Errorf("write JSON: %w", err)
 	}
-	return nil
+	_, err = w.Write(append(termtext.JSON(b), '\n'))
+	return err
 }

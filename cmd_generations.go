@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"nixdeck/fleet"
+	"nixdeck/internal/termtext"
 	"nixdeck/nix"
 )
 
@@ -44,20 +45,20 @@ func writeGenerations(w io.Writer, sts []fleet.HostStatus) error {
 			fmt.Fprintln(w)
 		}
 		if s.Err != nil {
-			fmt.Fprintf(w, "%s: error: %v\n", s.Node.Name, s.Err)
+			fmt.Fprintf(w, "%s: error: %s\n", termtext.Visible(s.Node.Name), termtext.VisibleLines(s.Err.Error()))
 			continue
 		}
-		fmt.Fprintf(w, "%s\n", s.Node.Name)
+		fmt.Fprintf(w, "%s\n", termtext.Visible(s.Node.Name))
 		if len(s.State.Generations) == 0 {
 			fmt.Fprintln(w, "  no system generations")
 			continue
 		}
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "  GEN\tCREATED\tSYSTEM\tMARKS")
+		// The indent is part of the first cell: every row has it.
+		rows := [][]string{{"  GEN", "CREATED", "SYSTEM", "MARKS"}}
 		for _, g := range s.State.Generations {
-			fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\n", g.Number, g.Created.Local().Format("2006-01-02 15:04:05"), storeName(g.Path), genMarks(g))
+			rows = append(rows, []string{"  " + strconv.Itoa(g.Number), g.Created.Local().Format("2006-01-02 15:04:05"), storeName(g.Path), genMarks(g)})
 		}
-		if err := tw.Flush(); err != nil {
+		if err := termtext.WriteTable(w, rows); err != nil {
 			return err
 		}
 	}

@@ -10,10 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"nixdeck/fleet"
 	"nixdeck/fleet/remote"
+	"nixdeck/internal/termtext"
 	"nixdeck/nix"
 )
 
@@ -81,7 +81,9 @@ func failedHosts(sts []fleet.HostStatus) error {
 	return nil
 }
 
-// writeStatusTable prints one row per host; unreachable hosts show the cause.
+// writeStatusTable prints one row per host; unreachable hosts show the
+// cause. Every cell is host text (versions, lock holders, errors), which
+// WriteTable makes visible.
 func writeStatusTable(w io.Writer, sts []fleet.HostStatus) error {
 	rows := [][]string{{"HOST", "GEN", "RUNNING", "VERSION", "REBOOT", "SWITCH LOCK", "NIXDECK LOCK", "UPTIME"}}
 	for _, s := range sts {
@@ -97,43 +99,13 @@ func writeStatusTable(w io.Writer, sts []fleet.HostStatus) error {
 		rows = append(rows, []string{s.Node.Name, genNumber(st.ProfileGeneration), running, orDash(st.Version),
 			yesNo(st.RebootNeeded), st.SwitchLock.String(), st.NixdeckLock.String(), formatUptime(st.Uptime)})
 	}
-	return writeTable(w, rows)
+	return termtext.WriteTable(w, rows)
 }
 
 // oneLine joins the lines of a message (stderr tails) with " | ", so that
 // it stays in its table row.
 func oneLine(s string) string {
 	return strings.Join(strings.Split(strings.TrimSpace(s), "\n"), " | ")
-}
-
-// writeTable aligns rows in columns two spaces apart. A row shorter than
-// the header ends with a free-running cell (an error message) that does
-// not widen its column, so the other rows stay aligned around it.
-func writeTable(w io.Writer, rows [][]string) error {
-	var widths []int
-	for _, r := range rows {
-		for i, c := range r {
-			if i == len(r)-1 && len(r) < len(rows[0]) {
-				break
-			}
-			if i >= len(widths) {
-				widths = append(widths, 0)
-			}
-			widths[i] = max(widths[i], utf8.RuneCountInString(c))
-		}
-	}
-	var b strings.Builder
-	for _, r := range rows {
-		for i, c := range r {
-			b.WriteString(c)
-			if i < len(r)-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c)+2))
-			}
-		}
-		b.WriteString("\n")
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 // hostStatusJSON is one host in `status --json`.

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"nixdeck/fleet"
+	"nixdeck/nix"
+)
+
+// What a hostile host can put in the text it reports: a screen clear, an
+// OSC 52 clipboard write, a CR that overwrites the line, a C1 CSI and a
+// bidi override.
+const (
+	evilVersion = "24.05\x1b[2J\x1b[H"
+	evilHolder  = "deploy\x1b]52;c;cm0gLXJmIH4K\x07"
+	evilSystem  = "/nix/store/lwgy6jr0kqfbnjh3lb8ss0yf4cvksxv3-nixos-system-ok\rFAIL"
+	evilErr     = "web9: read host state: exit status 1: \u009b2J\u202etoor\nsh: \x1b[31mred"
+)
+
+// assertInert fails when out carries a byte or character a terminal would
+// act on: any C0 control but newline (and the space-like tab), DEL, a C1
+// control or a bidi override.
+func assertInert(t *testing.T, what, out string) {
+	t.Helper()
+	for _, r := range out {
+		if r < 0x20 && r != '\n' || r == 0x7f || r >= 0x80 && r <= 0x9f || r == '\u202e' {
+			t.Fatalf("%s prints %U raw:\n%q", what, r, out)
+		}
+	}
+}
+
+func hostileStatuses() []fleet.HostStatus {
+	gen := nix.Generation{Number: 7, Created: time.Unix(1719820800, 0), Path: evilSystem, Profile: true, Running: true}
+	st := &nix.HostState{
+		Current: evilSystem, Profile: evilSystem, ProfileGeneration: 7, Version: evilVersion,
+		SwitchLock:  nix.Lock{Known: true},
+		NixdeckLock: nix.Lock{Known: true, Held: true, Holder: evilHolder},
+		Generations: []nix.Generation{gen},
+	}
+	return []fleet.HostStatus{
+		{Node: &fleet.Node{Name: "web1"}, State: st},
+		{Node: &fleet.Node{Name: "web9"}, Err: errors.New(evilErr)},
+	}
+}
+
+func TestStatusTableHostileText(t *testing.T) {
+	var b bytes.Buffer
+	if err := writeStatusTable(&b, hostileStatuses()); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	assertInert(t, "status", out)
+	for _, want := range []string{`24.05\x1b[2J\x1b[H`, `held by deploy\x1b]52;c;cm0gLXJmIH4K\x07`,
+		`nixos-system-ok\x0dFAIL`, `\u009b2J\u202etoor | sh: \x1b[31mred`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status table lacks %q:\n%s", want, out)
+		}
+	}
+	// Columns are measured on the escaped text: the header lines up with
+	// the row.
+	lines := strings.Split(out, "\n")
+	if i, j := strings.Index(lines[0], "VERSION"), strings.Index(lines[1], `24.05\x1b`); i != j {
+		t.Errorf("VERSION at %d, the version at %d:\n%s", i, j, out)
+	}
+}
+
+func TestGenerationsHostileText(t *testing.T) {
+	var b bytes.Buffer
+	if err := writeGenerations(&b, hostileStatuses()); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	assertInert(t, "generations", out)
+	// The error keeps its lines; only the controls in them are escaped.
+	if !strings.Contains(out, `nixos-system-ok\x0dFAIL`) ||
+		!strings.Contains(out, "web9: error: web9: read host state: exit status 1: \\u009b2J\\u202etoor\nsh: \\x1b[31mred\n") {
+		t.Errorf("generations:\n%s", out)
+	}
+}
+
+// JSON carries the host's exact text: escaped by JSON, decoded unchanged.
+func TestStatusJSONKeepsHostText(t *testing.T) {
+	var b bytes.Buffer
+	if err := writeJSON(&b, statusJSON(hostileStatuses())); err != nil {
+		t.Fatal(err)
+	}
+	assertInert(t, "status --json", b.String())
+	if !strings.Contains(b.String(), `"version": "24.05\u001b[2J\u001b[H"`) {
+		t.Errorf("JSON:\n%s", b.String())
+	}
+	var got []hostStatusJSON
+	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Version != evilVersion || got[0].NixdeckLock != "held by "+evilHolder || got[0].Current != evilSystem || got[1].Error != evilErr {
+		t.Errorf("JSON changed the host's text: %+v", got)
+	}
+}
