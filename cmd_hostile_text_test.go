@@ -2,13 +2,18 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
 	"nixdeck/fleet"
+	"nixdeck/fleet/remote"
+	"nixdeck/lab"
 	"nixdeck/nix"
 )
 
@@ -99,5 +104,48 @@ func TestStatusJSONKeepsHostText(t *testing.T) {
 	}
 	if got[0].Version != evilVersion || got[0].NixdeckLock != "held by "+evilHolder || got[0].Current != evilSystem || got[1].Error != evilErr {
 		t.Errorf("JSON changed the host's text: %+v", got)
+	}
+}
+
+func TestTrustHostileText(t *testing.T) {
+	pub, err := ssh.NewPublicKey(ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)).Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := []trustResult{
+		{node: &fleet.Node{Name: "web1", Host: "10.0.0.1"}, keys: []remote.HostKey{
+			{Name: "jump bastion\x1b[2J", Addr: "bastion:22", Key: pub, Fingerprint: ssh.FingerprintSHA256(pub)},
+			{Name: "web1", Addr: "10.0.0.1:22", Key: pub, Fingerprint: ssh.FingerprintSHA256(pub), Known: true},
+		}},
+		{node: &fleet.Node{Name: "web9", Host: "10.0.0.9"}, err: errors.New(evilErr)},
+	}
+	var out, errOut bytes.Buffer
+	if err := writeScan(&out, results); err != nil {
+		t.Fatal(err)
+	}
+	if scanFailures(&errOut, results) == nil {
+		t.Fatal("scanFailures() = nil with a failed node")
+	}
+	assertInert(t, "trust table", out.String())
+	assertInert(t, "trust errors", errOut.String())
+	if !strings.Contains(out.String(), `via jump bastion\x1b[2J  ED25519 SHA256:`) ||
+		!strings.Contains(errOut.String(), `\u009b2J\u202etoor`+"\n"+`sh: \x1b[31mred`) {
+		t.Errorf("table:\n%s\nerrors:\n%s", out.String(), errOut.String())
+	}
+}
+
+func TestLabStatusHostileText(t *testing.T) {
+	sts := []lab.HostStatus{{
+		Host:    lab.Host{Name: "web01", Port: 2201},
+		Current: "/nix/store/hjx82dcxr6swx9rhzwkqgx0y92j5vqp0-nixos-system-\x1b]0;pwned\x07",
+		Release: "a\u202e",
+	}}
+	var b bytes.Buffer
+	if err := writeLabStatus(&b, sts); err != nil {
+		t.Fatal(err)
+	}
+	assertInert(t, "lab status", b.String())
+	if !strings.Contains(b.String(), `hjx82dc…-nixos-system-\x1b]0;pwned\x07  release a\u202e`) {
+		t.Errorf("lab status:\n%s", b.String())
 	}
 }

@@ -8,10 +8,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
+	"nixdeck/internal/termtext"
 	"nixdeck/lab"
 )
 
@@ -115,14 +116,13 @@ func (c *labStatusCmd) Run(g *globals) error {
 		return err
 	}
 	fmt.Printf("lab %s (fleet file %s)\n", l.Dir, l.FleetPath)
-	writeLabStatus(os.Stdout, sts)
-	return nil
+	return writeLabStatus(os.Stdout, sts)
 }
 
-// writeLabStatus prints one table row per host.
-func writeLabStatus(w io.Writer, sts []lab.HostStatus) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tPORT\tSSHD\tGENERATIONS\tCURRENT SYSTEM\tNEXT BUILD")
+// writeLabStatus prints one table row per host. The systems are read from
+// the lab hosts' stores, host text like any other.
+func writeLabStatus(w io.Writer, sts []lab.HostStatus) error {
+	rows := [][]string{{"HOST", "PORT", "SSHD", "GENERATIONS", "CURRENT SYSTEM", "NEXT BUILD"}}
 	for _, s := range sts {
 		sshd := "down"
 		if s.SSHD {
@@ -146,9 +146,9 @@ func writeLabStatus(w io.Writer, sts []lab.HostStatus) {
 		if s.Bump > 0 {
 			next += fmt.Sprintf(", bump %d", s.Bump)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", s.Name, s.Port, sshd, strings.Join(gens, " "), cur, next)
+		rows = append(rows, []string{s.Name, strconv.Itoa(s.Port), sshd, strings.Join(gens, " "), cur, next})
 	}
-	tw.Flush()
+	return termtext.WriteTable(w, rows)
 }
 
 // shortStorePath shows a store path as its hash prefix and name.
@@ -193,8 +193,7 @@ func (c *labChangeCmd) Run(g *globals) error {
 		return err
 	}
 	fmt.Printf("changed %s; next build:\n", strings.Join(names, ", "))
-	writeLabStatus(os.Stdout, selectStatus(sts, names))
-	return nil
+	return writeLabStatus(os.Stdout, selectStatus(sts, names))
 }
 
 // selectStatus keeps the statuses of the named hosts.

@@ -38,7 +38,9 @@ db01    36713  down  1*           16nz68p…-nixos-system-db01-24.05.20240901.1f
 web01   35925  down               -                                                                                                                 release a
 `
 	var b bytes.Buffer
-	writeLabStatus(&b, sts)
+	if err := writeLabStatus(&b, sts); err != nil {
+		t.Fatal(err)
+	}
 	if b.String() != want {
 		t.Errorf("status table:\n%s\nwant:\n%s", b.String(), want)
 	}

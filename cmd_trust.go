@@ -10,11 +10,11 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"nixdeck/fleet"
 	"nixdeck/fleet/remote"
+	"nixdeck/internal/termtext"
 )
 
 // trustCmd shows the host keys of the selected nodes and, once confirmed,
@@ -57,7 +57,9 @@ func (c *trustCmd) run(ctx context.Context, g *globals, o remote.Options, in io.
 		return exitCode(2, fmt.Errorf("%q selects no node", sel))
 	}
 	results := scanNodes(ctx, nodes, o, f.Deploy.Parallel)
-	writeScan(out, results)
+	if err := writeScan(out, results); err != nil {
+		return err
+	}
 	failed := scanFailures(errOut, results)
 	fresh := newKeys(results)
 	if len(fresh) == 0 {
@@ -118,12 +120,13 @@ func scanNodes(ctx context.Context, nodes []*fleet.Node, o remote.Options, paral
 }
 
 // writeScan prints one line per key: node, address, fingerprint, state.
-func writeScan(w io.Writer, results []trustResult) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tADDRESS\tKEY\tSTATE")
+// The key type and a bastion's name come from the SSH exchange and
+// known_hosts; WriteTable escapes them with the rest.
+func writeScan(w io.Writer, results []trustResult) error {
+	rows := [][]string{{"NODE", "ADDRESS", "KEY", "STATE"}}
 	for _, r := range results {
 		if r.err != nil {
-			fmt.Fprintf(tw, "%s\t%s\t-\tfailed (below)\n", r.node.Name, r.node.Host)
+			rows = append(rows, []string{r.node.Name, r.node.Host, "-", "failed (below)"})
 			continue
 		}
 		for _, k := range r.keys {
@@ -135,10 +138,10 @@ func writeScan(w io.Writer, results []trustResult) {
 			if k.Known {
 				state = "already trusted"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\n", r.node.Name, addr, k.Type(), k.Fingerprint, state)
+			rows = append(rows, []string{r.node.Name, addr, k.Type() + " " + k.Fingerprint, state})
 		}
 	}
-	tw.Flush()
+	return termtext.WriteTable(w, rows)
 }
 
 // scanFailures prints each failed node's error and returns a summary
@@ -147,7 +150,9 @@ func scanFailures(errOut io.Writer, results []trustResult) error {
 	var failed []string
 	for _, r := range results {
 		if r.err != nil {
-			fmt.Fprintln(errOut, r.err)
+			// The error may quote what the host sent (its banner, a
+			// proxy's stderr).
+			fmt.Fprintln(errOut, termtext.VisibleLines(r.err.Error()))
 			failed = append(failed, r.node.Name)
 		}
 	}
