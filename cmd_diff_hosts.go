@@ -11,6 +11,7 @@ import (
 
 	"nixdeck/fleet"
 	"nixdeck/fleet/remote"
+	"nixdeck/internal/termtext"
 	"nixdeck/nix"
 )
 
@@ -122,7 +123,7 @@ func buildSystems(ctx context.Context, f *fleet.Fleet, nodes []*fleet.Node, root
 		flake = "path:" + flake
 	}
 	req := nix.BuildRequest{Flake: flake, File: f.File, Attrs: attrs, RootDir: rootDir,
-		Log: func(line string) { fmt.Fprintln(os.Stderr, line) }}
+		Log: func(line string) { fmt.Fprintln(os.Stderr, termtext.VisibleLines(line)) }}
 	return nix.Build(ctx, nix.LocalRunner{}, req)
 }
 
@@ -175,9 +176,9 @@ func (c *diffCmd) report(w io.Writer, results []*nix.HostDiff) error {
 }
 
 func renderHost(w io.Writer, r *nix.HostDiff, st *nix.DiffStyles) error {
-	fmt.Fprintf(w, "=== %s ===\n", r.Host)
+	fmt.Fprintf(w, "=== %s ===\n", termtext.Visible(r.Host))
 	if r.Error != "" {
-		_, err := fmt.Fprintf(w, "error: %s\n", r.Error)
+		_, err := fmt.Fprintf(w, "error: %s\n", termtext.VisibleLines(r.Error))
 		return err
 	}
 	if err := r.Diff.Render(w, st); err != nil {

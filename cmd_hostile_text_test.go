@@ -103,7 +103,7 @@ func TestStatusJSONKeepsHostText(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got[0].Version != evilVersion || got[0].NixdeckLock != "held by "+evilHolder || got[0].Current != evilSystem || got[1].Error != evilErr {
-		t.Errorf("JSON changed the host's text: %+v", got)
+		t.Errorf("JSON changed the host's text: %q", b.String())
 	}
 }
 
@@ -147,5 +147,36 @@ func TestLabStatusHostileText(t *testing.T) {
 	assertInert(t, "lab status", b.String())
 	if !strings.Contains(b.String(), `hjx82dc…-nixos-system-\x1b]0;pwned\x07  release a\u202e`) {
 		t.Errorf("lab status:\n%s", b.String())
+	}
+}
+
+// The per-host diff prints the host's package names, versions and errors
+// escaped; its JSON keeps them exact.
+func TestDiffReportHostileText(t *testing.T) {
+	const store = "/nix/store/lwgy6jr0kqfbnjh3lb8ss0yf4cvksxv3-"
+	cur := &nix.Closure{Root: store + "nixos-system-web1-1", Paths: map[string]int64{
+		store + "nixos-system-web1-1": 1, store + "pkg-1.0\x1b[2J": 1}}
+	new := &nix.Closure{Root: store + "nixos-system-web1-2", Paths: map[string]int64{
+		store + "nixos-system-web1-2": 1, store + "pkg-1.1": 1, store + "evil\u009b31m-2": 1}}
+	results := []*nix.HostDiff{nix.NewHostDiff("web1", cur, new), {Host: "web9", Error: evilErr}}
+	var out bytes.Buffer
+	if err := (&diffCmd{}).report(&out, results); err == nil {
+		t.Error("report() = nil with a failed host")
+	}
+	assertInert(t, "diff", out.String())
+	for _, want := range []string{`1.0\x1b[2J -> 1.1`, `evil\u009b31m`, "error: web9: read host state: exit status 1: \\u009b2J\\u202etoor\nsh: \\x1b[31mred\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("diff lacks %q:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	(&diffCmd{JSON: true}).report(&out, results)
+	assertInert(t, "diff --json", out.String())
+	var got []nix.HostDiff
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Diff.Versions[1].Old[0] != "1.0\x1b[2J" || got[0].Diff.Added[0].Name != "evil\u009b31m" || got[1].Error != evilErr {
+		t.Errorf("JSON changed the host's text:\n%q", out.String())
 	}
 }

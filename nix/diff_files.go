@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"nixdeck/internal/termtext"
 )
 
 // MaxFileDiffSize is the largest file (on either side) whose lines are diffed.
@@ -156,9 +158,12 @@ func fileDiff(p string, oldSums, newSums map[string]FileSum, oldData, newData []
 }
 
 // Render prints the file diff like `diff -u` (or git for binaries), with
-// the removed and added lines coloured when st is not nil.
+// the removed and added lines coloured when st is not nil. Paths, link
+// targets and lines come from the host and are made visible; lines keep
+// their tabs.
 func (f FileDiff) Render(st *DiffStyles) string {
-	a, b := "a/"+f.Path, "b/"+f.Path
+	path := termtext.Visible(f.Path)
+	a, b := "a/"+path, "b/"+path
 	if f.Status == "added" {
 		a = "/dev/null"
 	}
@@ -168,9 +173,9 @@ func (f FileDiff) Render(st *DiffStyles) string {
 	var s strings.Builder
 	switch {
 	case f.OldLink != "" || f.NewLink != "":
-		fmt.Fprintf(&s, "%s: %s, %s -> %s\n", f.Path, f.Status, linkOrFile(f.OldLink, f.OldSize), linkOrFile(f.NewLink, f.NewSize))
+		fmt.Fprintf(&s, "%s: %s, %s -> %s\n", path, f.Status, linkOrFile(f.OldLink, f.OldSize), linkOrFile(f.NewLink, f.NewSize))
 	case f.TooLarge:
-		fmt.Fprintf(&s, "%s: %s, larger than %d KiB (old %s, new %s): not shown\n", f.Path, f.Status,
+		fmt.Fprintf(&s, "%s: %s, larger than %d KiB (old %s, new %s): not shown\n", path, f.Status,
 			MaxFileDiffSize>>10, sizeOrAbsent(f.OldSize), sizeOrAbsent(f.NewSize))
 	case f.Binary:
 		fmt.Fprintf(&s, "Binary files %s and %s differ\n", a, b)
@@ -178,7 +183,7 @@ func (f FileDiff) Render(st *DiffStyles) string {
 		s.WriteString(st.fileLine(fmt.Sprintf("--- %s\n+++ %s\n", a, b), 'h'))
 		for _, line := range strings.SplitAfter(f.Unified, "\n") {
 			if line != "" {
-				s.WriteString(st.fileLine(line, line[0]))
+				s.WriteString(st.fileLine(termtext.VisibleLines(line), line[0]))
 			}
 		}
 	}
@@ -188,7 +193,7 @@ func (f FileDiff) Render(st *DiffStyles) string {
 // linkOrFile describes one side of a changed link out of the store.
 func linkOrFile(link string, size int64) string {
 	if link != "" {
-		return "link to " + link
+		return "link to " + termtext.Visible(link)
 	}
 	if size < 0 {
 		return "absent"

@@ -6,15 +6,20 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
-	"unicode/utf8"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"nixdeck/internal/termtext"
 )
 
 // Render writes the diff in nvd's format: the <<< and >>> header, the
 // non-empty sections, and the closure size line. With st nil the output
 // is plain text, line for line what nvd 0.2.x prints without colour.
+// Names, versions and paths come from the store paths a host reports and
+// are printed through termtext.Visible.
 func (d *ClosureDiff) Render(w io.Writer, st *DiffStyles) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "<<< %s\n>>> %s\n", d.Old, d.New)
+	fmt.Fprintf(&b, "<<< %s\n>>> %s\n", termtext.Visible(d.Old), termtext.Visible(d.New))
 	d.RenderBody(&b, st)
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -53,13 +58,16 @@ func (d *ClosureDiff) SizeLine() string {
 
 func renderSection(b *strings.Builder, entries []PackageChange, st *DiffStyles) {
 	digits := len(strconv.Itoa(len(entries)))
+	// Names are padded to the widest as printed: escaped, in terminal cells.
+	names := make([]string, len(entries))
 	width := 0
-	for _, e := range entries {
-		width = max(width, utf8.RuneCountInString(e.Name))
+	for i, e := range entries {
+		names[i] = termtext.Visible(e.Name)
+		width = max(width, ansi.StringWidth(names[i]))
 	}
 	for i, e := range entries {
 		selected := e.Selection == "*" || e.Selection == "+" || e.Selection == "-"
-		name := e.Name + strings.Repeat(" ", width-utf8.RuneCountInString(e.Name))
+		name := names[i] + strings.Repeat(" ", width-ansi.StringWidth(names[i]))
 		fmt.Fprintf(b, "[%s%s]  #%0*d  %s  %s\n", st.state(e.State, selected), st.name(e.Selection, selected),
 			digits, i+1, st.name(name, selected), renderVersions(e, st))
 	}

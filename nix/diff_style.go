@@ -5,9 +5,12 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/term"
+
+	"nixdeck/internal/termtext"
 )
 
 // DiffStyles colours a rendered closure diff the way nvd does. A nil
@@ -85,19 +88,27 @@ func (s *DiffStyles) name(text string, selected bool) string {
 	return s.Name.Render(text)
 }
 
-// version renders one version; from >= 0 marks where the change starts.
+// version renders one version, made visible; from >= 0 marks where the
+// change starts, a byte offset into text.
 func (s *DiffStyles) version(text string, from int, newSide bool) string {
+	shown := termtext.Visible(text)
 	if s == nil {
-		return text
+		return shown
 	}
 	if from < 0 || from >= len(text) {
-		return s.Version.Render(text)
+		return s.Version.Render(shown)
 	}
+	// The escaped prefix is a prefix of the escaped whole once from is
+	// at the start of a character: cut shown there.
+	for from > 0 && !utf8.RuneStart(text[from]) {
+		from--
+	}
+	cut := len(termtext.Visible(text[:from]))
 	hl := s.OldChange
 	if newSide {
 		hl = s.NewChange
 	}
-	return s.Version.Render(text[:from]) + hl.Render(text[from:])
+	return s.Version.Render(shown[:cut]) + hl.Render(shown[cut:])
 }
 
 // fileLine colours one line of a file diff by kind: 'h' header, '@' hunk,
