@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -178,5 +180,27 @@ func TestDiffReportHostileText(t *testing.T) {
 	}
 	if got[0].Diff.Versions[1].Old[0] != "1.0\x1b[2J" || got[0].Diff.Added[0].Name != "evil\u009b31m" || got[1].Error != evilErr {
 		t.Errorf("JSON changed the host's text:\n%q", out.String())
+	}
+}
+
+// The error main prints last is made visible: here it quotes a path with
+// an ESC in it.
+func TestMainErrorHostileText(t *testing.T) {
+	f, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	saved := os.Stderr
+	os.Stderr = f
+	code := run([]string{"lab", "status", "--dir", filepath.Join(t.TempDir(), "no\x1b[2Jlab")})
+	os.Stderr = saved
+	out, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertInert(t, "main's error", string(out))
+	if code != 1 || !strings.Contains(string(out), `no\x1b[2Jlab`) {
+		t.Errorf("exit %d, stderr %q", code, out)
 	}
 }

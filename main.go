@@ -11,6 +11,8 @@ import (
 	"os"
 
 	"github.com/alecthomas/kong"
+
+	"nixdeck/internal/termtext"
 )
 
 // cli is the whole command line; kong generates --help from its tags.
@@ -71,7 +73,9 @@ func run(args []string) int {
 		return code
 	}
 	if err := ctx.Run(&c.globals); err != nil {
-		fmt.Fprintln(os.Stderr, "nixdeck:", err)
+		// An error can quote a host (its stderr, its state): the value stays
+		// raw for callers, the terminal gets it made visible.
+		fmt.Fprintln(os.Stderr, "nixdeck:", termtext.VisibleLines(err.Error()))
 		var ee *exitError
 		if errors.As(err, &ee) {
 			return ee.code
