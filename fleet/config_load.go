@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"nixdeck/fleet/remote"
 )
 
 // DefaultFile is the fleet file looked for in the working directory.
@@ -57,7 +59,8 @@ func Load(path string) (*Fleet, error) {
 // messages; abs is the file's absolute path, whose directory relative paths
 // resolve against.
 func Parse(name, abs string, data []byte) (*Fleet, error) {
-	d := &decoder{file: name, dir: filepath.Dir(abs), home: homeDir()}
+	d := &decoder{file: name, dir: filepath.Dir(abs)}
+	d.home, d.homeErr = remote.HomeDir()
 	f := &Fleet{Path: abs, Dir: d.dir}
 	root, err := document(data)
 	if err != nil {

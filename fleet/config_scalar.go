@@ -2,7 +2,6 @@ package fleet
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,10 +14,11 @@ import (
 // decoder walks the YAML node tree of one fleet file and collects every
 // error it finds, so that an operator sees all of them at once.
 type decoder struct {
-	file string // as given to Load, for messages
-	dir  string // absolute directory, for relative paths
-	home string // for ~ expansion; "" when unknown
-	errs FileErrors
+	file    string // as given to Load, for messages
+	dir     string // absolute directory, for relative paths
+	home    string // for ~ expansion; "" when unknown
+	homeErr error  // why home is unknown
+	errs    FileErrors
 	// expanding holds the mappings whose entries are being listed, to
 	// catch merge keys that bring in their own mapping.
 	expanding map[*yaml.Node]bool
@@ -184,8 +184,8 @@ func (d *decoder) path(v *yaml.Node, key string) (string, bool) {
 // only sometimes paths (flake references).
 func (d *decoder) resolve(v *yaml.Node, key, p string) (string, bool) {
 	if p == "~" || strings.HasPrefix(p, "~/") {
-		if d.home == "" {
-			d.errorf(v, key, "cannot expand ~: no home directory ($HOME is not set)")
+		if d.homeErr != nil {
+			d.errorf(v, key, "cannot expand ~: %v", d.homeErr)
 			return "", false
 		}
 		return filepath.Join(d.home, p[1:]), true
@@ -198,13 +198,4 @@ func (d *decoder) resolve(v *yaml.Node, key, p string) (string, bool) {
 		p = filepath.Join(d.dir, p)
 	}
 	return filepath.Clean(p), true
-}
-
-// homeDir is the home directory for ~ expansion, "" when unknown.
-func homeDir() string {
-	h, err := os.UserHomeDir()
-	if err != nil {
-		return ""
-	}
-	return h
 }
