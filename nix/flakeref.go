@@ -68,12 +68,12 @@ func localFlakeRef(dir string, nixVersion func() (string, error)) (string, error
 		return "", fmt.Errorf("flake %s: its path needs %%-escapes in a flake URL, which only Nix 2.19 and later decode, and the local Nix version is unknown: %w", dir, err)
 	}
 	if !decodesURLPaths(version) {
-		what := "cannot find the directory"
+		where, what := "the path", "cannot find the directory"
 		if top != "" {
-			what = "would build the last commit instead of the working tree"
+			where, what = "the git checkout "+top, "would build the last commit instead of the working tree"
 		}
 		return "", fmt.Errorf("flake %s: %s has %s, which a flake URL must %%-escape; Nix %s does not decode such escapes (2.19 does) and %s: rename or move the directory, or upgrade Nix",
-			dir, raw, needEscapes(raw), version, what)
+			dir, where, needEscapes(raw), version, what)
 	}
 	return ref, nil
 }

@@ -46,9 +46,9 @@ func TestLocalFlakeRef(t *testing.T) {
 		{dir: "my fleet", nixVersion: current, want: "path:" + root + "/my%20fleet"},
 		{dir: "odd#top/fleet", nixVersion: current, want: "git+file://" + root + "/odd%23top?dir=fleet"},
 		{dir: "my fleet", nixVersion: old, wantErr: true,
-			want: "flake " + root + "/my fleet: " + root + `/my fleet has ' ', which a flake URL must %-escape; Nix 2.8.0 does not decode such escapes (2.19 does) and cannot find the directory: rename or move the directory, or upgrade Nix`},
+			want: "flake " + root + "/my fleet: the path has ' ', which a flake URL must %-escape; Nix 2.8.0 does not decode such escapes (2.19 does) and cannot find the directory: rename or move the directory, or upgrade Nix"},
 		{dir: "odd#top/fleet", nixVersion: old, wantErr: true,
-			want: "flake " + root + "/odd#top/fleet: " + root + `/odd#top has '#', which a flake URL must %-escape; Nix 2.8.0 does not decode such escapes (2.19 does) and would build the last commit instead of the working tree: rename or move the directory, or upgrade Nix`},
+			want: "flake " + root + "/odd#top/fleet: the git checkout " + root + `/odd#top has '#', which a flake URL must %-escape; Nix 2.8.0 does not decode such escapes (2.19 does) and would build the last commit instead of the working tree: rename or move the directory, or upgrade Nix`},
 		{dir: "my fleet", nixVersion: unknown, wantErr: true,
 			want: "flake " + root + "/my fleet: its path needs %-escapes in a flake URL, which only Nix 2.19 and later decode, and the local Nix version is unknown: exec: \"nix\": not found"},
 	}
