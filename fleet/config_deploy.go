@@ -125,10 +125,15 @@ var placeholderRE = regexp.MustCompile(`\{[^{}]*\}`)
 func (d *decoder) check(v *yaml.Node, key string) (HealthCheck, bool) {
 	h := HealthCheck{Timeout: DefaultHealthTimeout}
 	var expect *yaml.Node
+	nameBad := false // a name was given but is not one: no "missing" error too
 	before := len(d.errs)
 	isMap := d.fields(v, key, map[string]field{
-		"name": func(v *yaml.Node, key string) { h.Name, _ = d.str(v, key) },
-		"run":  func(v *yaml.Node, key string) { h.Run, _ = d.str(v, key) },
+		"name": func(v *yaml.Node, key string) {
+			var ok bool
+			h.Name, ok = d.str(v, key)
+			nameBad = !ok
+		},
+		"run":  func(v *yaml.Node, key string) { h.Run, _ = d.text(v, key, "\t\n") },
 		"http": func(v *yaml.Node, key string) { h.HTTP, _ = d.checkURL(v, key) },
 		"expect": func(v *yaml.Node, key string) {
 			expect = v
@@ -141,7 +146,7 @@ func (d *decoder) check(v *yaml.Node, key string) (HealthCheck, bool) {
 	if !isMap {
 		return h, false
 	}
-	if h.Name == "" {
+	if h.Name == "" && !nameBad {
 		d.errorf(v, key+".name", "missing: every check needs a name")
 	}
 	switch {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -47,12 +49,37 @@ func (d *decoder) scalar(v *yaml.Node, key, want string, tags ...string) bool {
 }
 
 // str decodes a string. Bare numbers are accepted as strings (a host named
-// 1234 is still a host name); booleans, lists and mappings are not.
+// 1234 is still a host name); booleans, lists and mappings are not, nor
+// are control characters (a double-quoted "\e[2J" would reach terminals
+// and ssh as it is).
 func (d *decoder) str(v *yaml.Node, key string) (string, bool) {
+	return d.text(v, key, "")
+}
+
+// text is str allowing the control characters in allowed ("\t\n" for
+// a multi-line command).
+func (d *decoder) text(v *yaml.Node, key, allowed string) (string, bool) {
 	if !d.scalar(v, key, "a string", "!!str", "!!int", "!!float") {
 		return "", false
 	}
+	if i := strings.IndexFunc(v.Value, func(r rune) bool { return unicode.IsControl(r) && !strings.ContainsRune(allowed, r) }); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(v.Value[i:])
+		d.errorf(v, key, "%q contains a control character (%U)", v.Value, r)
+		return "", false
+	}
 	return v.Value, true
+}
+
+// printable checks that s, a name that ends up in terminals and on the
+// wire (host, user, jump), has no invisible characters either, such as
+// U+202E, which reverses the text shown after it.
+func (d *decoder) printable(v *yaml.Node, key, s string) bool {
+	if i := strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		d.errorf(v, key, "%q has an invisible character (%U)", s, r)
+		return false
+	}
+	return true
 }
 
 // integer decodes an integer within [lo, hi]; what says what the number is

@@ -87,6 +87,9 @@ func (d *decoder) user(v *yaml.Node, key string) (string, bool) {
 		d.errorf(v, key, "%q is not a user name", s)
 		return "", false
 	}
+	if !d.printable(v, key, s) {
+		return "", false
+	}
 	return s, true
 }
 
@@ -106,7 +109,7 @@ func (d *decoder) host(v *yaml.Node, key string) (string, bool) {
 	case strings.Contains(s, ":") && !isIPv6(s):
 		// "10.0.0.1:2222" would be dialled as [10.0.0.1:2222]:22.
 		d.errorf(v, key, "%q is not a host name or address; put a port in port:, and write IPv6 addresses without brackets", s)
-	default:
+	case d.printable(v, key, s):
 		return s, true
 	}
 	return "", false
@@ -132,6 +135,9 @@ func (d *decoder) jump(v *yaml.Node, key string) (string, bool) {
 	}
 	if err := checkJump(s); err != nil {
 		d.errorf(v, key, "%q: %v", s, err)
+		return "", false
+	}
+	if !d.printable(v, key, s) {
 		return "", false
 	}
 	return s, true
