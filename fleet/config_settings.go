@@ -165,7 +165,7 @@ func checkJump(s string) error {
 			return fmt.Errorf("not [user@]host[:port]")
 		}
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return fmt.Errorf("%s is not a port (1-65535)", p)
+			return fmt.Errorf("%s %s a port (1-65535)", p, overflows(err))
 		}
 		host = h
 	}
