@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"nixdeck/fleet"
+	"nixdeck/nix"
 )
 
 // checkCmd validates the fleet file and prints what nixdeck made of it.
@@ -25,8 +25,9 @@ func (c *checkCmd) run(g *globals, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	writeSummary(out, f)
-	for _, w := range missingFiles(f) {
+	ref, refErr := nix.FlakeRef(f.Flake)
+	writeSummary(out, f, ref)
+	for _, w := range fileWarnings(f, ref, refErr) {
 		fmt.Fprintln(errOut, "warning:", w)
 	}
 	return nil
@@ -54,14 +55,22 @@ func loadFleet(flag string, errOut io.Writer) (*fleet.Fleet, error) {
 	return f, nil
 }
 
-// writeSummary prints the fleet's source, tags, nodes with their resolved
-// settings, and the deploy policy.
-func writeSummary(w io.Writer, f *fleet.Fleet) {
+// writeSummary prints the fleet's source (with ref, the flake reference
+// builds hand to Nix for a local flake; "" when there is none), tags,
+// nodes with their resolved settings, and the deploy policy.
+func writeSummary(w io.Writer, f *fleet.Fleet, ref string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	defer tw.Flush()
 	fmt.Fprintf(tw, "fleet\t%s\n", f.Path)
 	if f.Flake != "" {
 		fmt.Fprintf(tw, "flake\t%s\n", f.Flake)
+		switch {
+		case ref == f.Flake || ref == "":
+		case strings.HasPrefix(ref, "git+file:"):
+			fmt.Fprintf(tw, "\tbuilt as %s (a git checkout: Nix copies the files git tracks)\n", ref)
+		default:
+			fmt.Fprintf(tw, "\tbuilt as %s (not a git checkout: Nix copies the whole directory)\n", ref)
+		}
 	} else {
 		fmt.Fprintf(tw, "file\t%s\n", f.File)
 	}
@@ -104,31 +113,6 @@ func writeSummary(w io.Writer, f *fleet.Fleet) {
 		}
 		fmt.Fprintf(tw, "%s\t%s: %s, timeout %s\n", label(i, "health"), h.Name, what, shortDuration(h.Timeout))
 	}
-}
-
-// missingFiles lists the files the fleet names that do not exist; they are
-// warnings, since the file may be valid on the machine that deploys.
-func missingFiles(f *fleet.Fleet) []string {
-	var ws []string
-	seen := map[string]bool{}
-	check := func(path, what string) {
-		if path == "" || seen[path] {
-			return
-		}
-		seen[path] = true
-		if _, err := os.Stat(path); err != nil {
-			ws = append(ws, fmt.Sprintf("%s %s does not exist", what, path))
-		}
-	}
-	if f.Flake != "" && filepath.IsAbs(f.Flake) {
-		check(filepath.Join(f.Flake, "flake.nix"), "flake")
-	}
-	check(f.File, "file")
-	for _, n := range f.Nodes {
-		check(n.Identity, "identity")
-		check(n.KnownHosts, "known_hosts")
-	}
-	return ws
 }
 
 // label prints name on the first row of a group and nothing after.

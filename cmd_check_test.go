@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -29,8 +30,22 @@ func wantExit(t *testing.T, err error, want int) {
 
 func TestCheckSummary(t *testing.T) {
 	t.Setenv("HOME", "/home/op")
-	dir, _ := filepath.Abs("fleet/testdata/check")
-	out, errOut, err := checkOutput(t, "fleet/testdata/check/fleet.yaml")
+	// A copy in a directory with a .git, so that the flake reference does
+	// not depend on where (or whether in git) this checkout lives.
+	dir := t.TempDir()
+	for _, name := range []string{"fleet.yaml", "known_hosts"} {
+		b, err := os.ReadFile(filepath.Join("fleet/testdata/check", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, ".git"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err := checkOutput(t, filepath.Join(dir, "fleet.yaml"))
 	if err != nil {
 		t.Fatalf("check: %v\n%s", err, errOut)
 	}
@@ -45,6 +60,60 @@ func TestCheckSummary(t *testing.T) {
 		"warning: identity /home/op/.ssh/db_ed25519 does not exist\n"
 	if errOut != wantWarn {
 		t.Errorf("stderr = %q, want %q", errOut, wantWarn)
+	}
+}
+
+// TestCheckFiles: check names the reference a local flake is built from,
+// flags identity and known_hosts paths that are directories, a flake.nix
+// git does not track, and nodes whose default known_hosts needs a $HOME
+// that is not set.
+func TestCheckFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"keys", "kh"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fleetFile := filepath.Join(dir, "fleet.yaml")
+	text := "flake: ./\nnodes:\n  a: {host: h, identity: ./keys, known_hosts: ./kh}\n  b: {host: i}\n  c: {host: j}\n"
+	for name, data := range map[string]string{"fleet.yaml": text, "flake.nix": "{ outputs = _: {}; }\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("HOME", "")
+	out, errOut, err := checkOutput(t, fleetFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "\n       built as path:" + dir + " (not a git checkout: Nix copies the whole directory)\n"; !strings.Contains(out, want) {
+		t.Errorf("summary lacks %q:\n%s", want, out)
+	}
+	want := "warning: identity " + dir + "/keys is a directory, not a file\n" +
+		"warning: known_hosts " + dir + "/kh is a directory, not a file\n" +
+		"warning: known_hosts of b, c: ~/.ssh/known_hosts, but $HOME is not set: set HOME, or known_hosts in the fleet file\n"
+	if errOut != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", errOut, want)
+	}
+
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skipf("needs git: %v", err)
+	}
+	for _, args := range [][]string{{"init", "-q"}, {"add", "fleet.yaml"}} {
+		if b, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, b)
+		}
+	}
+	out, errOut, _ = checkOutput(t, fleetFile)
+	untracked := "warning: flake " + dir + "/flake.nix: git does not track flake.nix, and Nix copies only tracked files of a git checkout: git add it\n"
+	if !strings.Contains(out, "built as git+file://"+dir+" (a git checkout: Nix copies the files git tracks)\n") || !strings.Contains(errOut, untracked) {
+		t.Errorf("untracked flake.nix in a git checkout:\n%s\n%s", out, errOut)
+	}
+	if b, err := exec.Command("git", "-C", dir, "add", "flake.nix").CombinedOutput(); err != nil {
+		t.Fatalf("git add: %v\n%s", err, b)
+	}
+	if _, errOut, _ = checkOutput(t, fleetFile); strings.Contains(errOut, "does not track") {
+		t.Errorf("flake.nix added, still warned:\n%s", errOut)
 	}
 }
 

@@ -34,13 +34,15 @@ func (h HealthCheck) URL(n *Node) string {
 // returns where each canary selector was written so that Load can check each selector
 // once the nodes are known.
 func (d *decoder) deploy(v *yaml.Node, path string, dp *Deploy) (canary []selectorAt) {
+	// Counts beyond any fleet, yet far from overflowing anything.
 	const huge = 1 << 20
+	hosts := func(lo int) string { return fmt.Sprintf("a host count (%d-%d)", lo, huge) }
 	d.fields(v, path, map[string]field{
 		"action": func(v *yaml.Node, key string) {
 			assign(&dp.Action)(d.enum(v, key, ActionSwitch, ActionBoot, ActionTest, ActionDryActivate))
 		},
 		"parallel": func(v *yaml.Node, key string) {
-			assign(&dp.Parallel)(d.integer(v, key, 1, huge, "a host count (1 or more)"))
+			assign(&dp.Parallel)(d.integer(v, key, 1, huge, hosts(1)))
 		},
 		"canary": func(v *yaml.Node, key string) {
 			dp.Canary, canary = d.selectors(v, key)
@@ -49,7 +51,7 @@ func (d *decoder) deploy(v *yaml.Node, path string, dp *Deploy) (canary []select
 			assign(&dp.Batch)(d.batch(v, key))
 		},
 		"max_failures": func(v *yaml.Node, key string) {
-			assign(&dp.MaxFailures)(d.integer(v, key, 0, huge, "a host count (0 or more)"))
+			assign(&dp.MaxFailures)(d.integer(v, key, 0, huge, hosts(0)))
 		},
 		"on_failure": func(v *yaml.Node, key string) {
 			assign(&dp.OnFailure)(d.enum(v, key, OnFailureHalt, OnFailureRollbackFailed, OnFailureRollbackAll))
@@ -125,10 +127,15 @@ var placeholderRE = regexp.MustCompile(`\{[^{}]*\}`)
 func (d *decoder) check(v *yaml.Node, key string) (HealthCheck, bool) {
 	h := HealthCheck{Timeout: DefaultHealthTimeout}
 	var expect *yaml.Node
+	nameBad := false // a name was given but is not one: no "missing" error too
 	before := len(d.errs)
 	isMap := d.fields(v, key, map[string]field{
-		"name": func(v *yaml.Node, key string) { h.Name, _ = d.str(v, key) },
-		"run":  func(v *yaml.Node, key string) { h.Run, _ = d.str(v, key) },
+		"name": func(v *yaml.Node, key string) {
+			var ok bool
+			h.Name, ok = d.str(v, key)
+			nameBad = !ok
+		},
+		"run":  func(v *yaml.Node, key string) { h.Run, _ = d.text(v, key, "\t\n") },
 		"http": func(v *yaml.Node, key string) { h.HTTP, _ = d.checkURL(v, key) },
 		"expect": func(v *yaml.Node, key string) {
 			expect = v
@@ -141,7 +148,7 @@ func (d *decoder) check(v *yaml.Node, key string) (HealthCheck, bool) {
 	if !isMap {
 		return h, false
 	}
-	if h.Name == "" {
+	if h.Name == "" && !nameBad {
 		d.errorf(v, key+".name", "missing: every check needs a name")
 	}
 	switch {

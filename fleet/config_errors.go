@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -35,9 +37,34 @@ func (e *FileError) Error() string {
 		}
 	}
 	if e.Key != "" {
-		b.WriteString(": " + e.Key)
+		b.WriteString(": " + visible(e.Key))
 	}
-	b.WriteString(": " + e.Msg)
+	b.WriteString(": " + visible(e.Msg))
+	return b.String()
+}
+
+// visible escapes the characters a terminal would act on or hide (control
+// and invisible ones, which keys and explicitly tagged values from the
+// file may hold) as Go escapes; the rest stays as written.
+func visible(s string) string {
+	// An invalid byte such as 0x9B is a CSI to some terminals.
+	if utf8.ValidString(s) && strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsPrint(r):
+			b.WriteRune(r)
+		default:
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += n
+	}
 	return b.String()
 }
 

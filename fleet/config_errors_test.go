@@ -37,6 +37,13 @@ func TestParseErrors(t *testing.T) {
 		{"empty host", "flake: ./\nnodes:\n  a: {host: ''}\n", []string{"fleet.yaml:3:7: nodes.a.host: must not be empty"}},
 		{"host with user", "flake: ./\nnodes:\n  a: {host: root@h}\n", []string{"fleet.yaml:3:7: nodes.a.host: \"root@h\" has a user in it; put the user in user:"}},
 		{"host with port", "flake: ./\nnodes:\n  a: {host: '10.0.0.1:2222'}\n  b: {host: '[::1]'}\n  c: {host: 'fe80::1%eth0'}\n  d: {host: '::1'}\n", []string{"fleet.yaml:3:7: nodes.a.host: \"10.0.0.1:2222\" is not a host name or address; put a port in port:, and write IPv6 addresses without brackets", "fleet.yaml:4:7: nodes.b.host: \"[::1]\" is not a host name or address; put a port in port:, and write IPv6 addresses without brackets"}},
+		{"host with an escape", "flake: ./\nnodes:\n  a: {host: \"h\\e[31m\"}\n", []string{"fleet.yaml:3:7: nodes.a.host: \"h\\x1b[31m\" contains a control character (U+001B)"}},
+		{"user with a bidi override", ok + "defaults: {user: \"\\u202Eroot\"}\n", []string{"fleet.yaml:4:12: defaults.user: \"\\u202eroot\" has an invisible character (U+202E)"}},
+		{"jump with a newline", ok + "defaults: {jump: \"b\\nastion\"}\n", []string{"fleet.yaml:4:12: defaults.jump: \"b\\nastion\" contains a control character (U+000A)"}},
+		{"check name with a NUL", ok + "deploy:\n  health:\n    - {name: \"x\\0\", run: \"a\\tb\\nc\\e\"}\n", []string{"fleet.yaml:6:8: deploy.health[0].name: \"x\\x00\" contains a control character (U+0000)", "fleet.yaml:6:21: deploy.health[0].run: \"a\\tb\\nc\\x1b\" contains a control character (U+001B)"}},
+		{"node name with a bell", "flake: ./\nnodes:\n  \"a\\a\": {host: h}\n", []string{"fleet.yaml:3:3: nodes.a\\a: \"a\\a\" is not a valid node name (letters, digits, '.', '_', '-')"}},
+		{"unknown key with an escape", ok + "\"\\e[2J\": 1\n", []string{"fleet.yaml:4:1: \\x1b[2J: unknown key (known: defaults, deploy, file, flake or nodes)"}},
+		{"explicitly tagged port", ok + "defaults: {port: !!int \"\\e\"}\n", []string{"fleet.yaml:4:12: defaults.port: \\x1b is not a port (1-65535)"}},
 		{"duplicate node", "flake: ./\nnodes:\n  web01: {host: a}\n  db01: {host: b}\n  web01: {host: c}\n", []string{"fleet.yaml:5:3: nodes.web01: duplicate node name (first at line 3)"}},
 		{"duplicate key in node", "flake: ./\nnodes:\n  a:\n    host: h\n    host: i\n", []string{"fleet.yaml:5:5: nodes.a.host: duplicate key (first at line 4)"}},
 		{"duplicate key in defaults", ok + "defaults:\n  port: 22\n  port: 23\n", []string{"fleet.yaml:6:3: defaults.port: duplicate key (first at line 5)"}},
@@ -46,6 +53,19 @@ func TestParseErrors(t *testing.T) {
 		{"unknown deploy key", ok + "deploy:\n  paralel: 3\n", []string{"fleet.yaml:5:3: deploy.paralel: unknown key (did you mean parallel?)"}},
 		{"unknown health key", ok + "deploy:\n  health:\n    - {name: x, run: 'true', retries: 3}\n", []string{"fleet.yaml:6:30: deploy.health[0].retries: unknown key (known: expect, http, name, run or timeout)"}},
 		{"port too big", "flake: ./\nnodes:\n  web01:\n    host: h\n    port: 70000\n", []string{"fleet.yaml:5:5: nodes.web01.port: 70000 is not a port (1-65535)"}},
+		{"port overflows", ok + "defaults: {port: 99999999999999999999}\n", []string{"fleet.yaml:4:12: defaults.port: 99999999999999999999 overflows: it is not a port (1-65535)"}},
+		{"port overflows int64", ok + "defaults: {port: 9223372036854775808}\n", []string{"fleet.yaml:4:12: defaults.port: 9223372036854775808 overflows: it is not a port (1-65535)"}},
+		{"port overflows in hex", ok + "defaults: {port: 0x1FFFFFFFFFFFFFFFF}\n", []string{"fleet.yaml:4:12: defaults.port: 0x1FFFFFFFFFFFFFFFF overflows: it is not a port (1-65535)"}},
+		{"negative port overflows", ok + "defaults: {port: -99999999999999999999}\n", []string{"fleet.yaml:4:12: defaults.port: -99999999999999999999 overflows: it is not a port (1-65535)"}},
+		{"parallel too large", ok + "deploy: {parallel: 5000000}\n", []string{"fleet.yaml:4:10: deploy.parallel: 5000000 is not a host count (1-1048576)"}},
+		{"parallel overflows", ok + "deploy: {parallel: 99999999999999999999}\n", []string{"fleet.yaml:4:10: deploy.parallel: 99999999999999999999 overflows: it is not a host count (1-1048576)"}},
+		{"expect overflows", ok + "deploy:\n  health:\n    - {name: x, http: 'http://{host}/', expect: 99999999999999999999}\n", []string{"fleet.yaml:6:41: deploy.health[0].expect: 99999999999999999999 overflows: it is not an HTTP status (100-599)"}},
+		{"soak overflows", ok + "deploy: {soak: 9999999h}\n", []string{"fleet.yaml:4:10: deploy.soak: \"9999999h\" overflows: a duration is at most 2562047h (about 292 years)"}},
+		{"timeout overflows", ok + "deploy:\n  health:\n    - {name: x, run: 'true', timeout: 99999999999999999999s}\n", []string{"fleet.yaml:6:30: deploy.health[0].timeout: \"99999999999999999999s\" overflows: a duration is at most 2562047h (about 292 years)"}},
+		{"duration without unit overflows", ok + "deploy: {activation_timeout: 99999999999999999999}\n", []string{"fleet.yaml:4:10: deploy.activation_timeout: 99999999999999999999 has no unit (e.g. 99999999999999999999s, 99999999999999999999m)"}},
+		{"batch overflows", ok + "deploy: {batch: 99999999999999999999}\n", []string{"fleet.yaml:4:10: deploy.batch: \"99999999999999999999\" overflows: it is not a host count (1 or more) or a percentage (25%)"}},
+		{"batch percentage overflows", ok + "deploy: {batch: 99999999999999999999%}\n", []string{"fleet.yaml:4:10: deploy.batch: \"99999999999999999999%\" overflows: it is not a percentage (1%-100%)"}},
+		{"jump port overflows", ok + "defaults: {jump: 'b:99999999999999999999'}\n", []string{"fleet.yaml:4:12: defaults.jump: \"b:99999999999999999999\": 99999999999999999999 overflows: it is not a port (1-65535)"}},
 		{"port zero", ok + "defaults: {port: 0}\n", []string{"fleet.yaml:4:12: defaults.port: 0 is not a port (1-65535)"}},
 		{"port a string", ok + "defaults: {port: '22'}\n", []string{"fleet.yaml:4:12: defaults.port: expected an integer, got \"22\" (a string)"}},
 		{"port not a number", ok + "defaults: {port: ssh}\n", []string{"fleet.yaml:4:12: defaults.port: expected an integer, got \"ssh\" (a string)"}},
@@ -59,9 +79,9 @@ func TestParseErrors(t *testing.T) {
 		{"defaults a list", ok + "defaults: [a]\n", []string{"fleet.yaml:4:1: defaults: expected a mapping, got a list"}},
 		{"action enum", ok + "deploy: {action: swich}\n", []string{"fleet.yaml:4:10: deploy.action: \"swich\" is not one of switch, boot, test or dry-activate"}},
 		{"on_failure enum", ok + "deploy: {on_failure: rollback}\n", []string{"fleet.yaml:4:10: deploy.on_failure: \"rollback\" is not one of halt, rollback-failed or rollback-all"}},
-		{"parallel zero", ok + "deploy: {parallel: 0}\n", []string{"fleet.yaml:4:10: deploy.parallel: 0 is not a host count (1 or more)"}},
+		{"parallel zero", ok + "deploy: {parallel: 0}\n", []string{"fleet.yaml:4:10: deploy.parallel: 0 is not a host count (1-1048576)"}},
 		{"parallel float", ok + "deploy: {parallel: 1.5}\n", []string{"fleet.yaml:4:10: deploy.parallel: expected an integer, got 1.5 (a number)"}},
-		{"max_failures negative", ok + "deploy: {max_failures: -1}\n", []string{"fleet.yaml:4:10: deploy.max_failures: -1 is not a host count (0 or more)"}},
+		{"max_failures negative", ok + "deploy: {max_failures: -1}\n", []string{"fleet.yaml:4:10: deploy.max_failures: -1 is not a host count (0-1048576)"}},
 		{"batch 0%", ok + "deploy: {batch: 0%}\n", []string{"fleet.yaml:4:10: deploy.batch: \"0%\" is not a percentage (1%-100%)"}},
 		{"batch 101%", ok + "deploy: {batch: 101%}\n", []string{"fleet.yaml:4:10: deploy.batch: \"101%\" is not a percentage (1%-100%)"}},
 		{"batch zero", ok + "deploy: {batch: 0}\n", []string{"fleet.yaml:4:10: deploy.batch: \"0\" is not a host count (1 or more) or a percentage (25%)"}},
@@ -107,5 +127,32 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(c.want, "\n"))
 			}
 		})
+	}
+}
+
+// TestVisible: error text from the file never carries what a terminal
+// acts on: controls, invisible characters, stray bytes (0x9B is a CSI).
+func TestVisible(t *testing.T) {
+	for in, want := range map[string]string{
+		"nodes.web01":      "nodes.web01",
+		"caf\u00e9 ok":     "caf\u00e9 ok",
+		"a\x1b[2Jb\tc":     `a\x1b[2Jb\tc`,
+		"\u202eroot":       `\u202eroot`,
+		"x\x9b31m\xff":     `x\x9b31m\xff`,
+		"tab\there\r\nend": `tab\there\r\nend`,
+	} {
+		if got := visible(in); got != want {
+			t.Errorf("visible(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestMultilineRun(t *testing.T) {
+	f, err := Parse("fleet.yaml", "/srv/fleet.yaml", []byte(ok+"deploy:\n  health:\n    - name: x\n      run: |\n        systemctl is-active nginx\n        \tcurl -fsS localhost\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Deploy.Health[0].Run; got != "systemctl is-active nginx\n\tcurl -fsS localhost\n" {
+		t.Errorf("run = %q", got)
 	}
 }

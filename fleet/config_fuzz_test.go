@@ -19,6 +19,8 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(selFleet))
 	f.Add([]byte("flake: ./\nx-a: &a {port: 22}\nnodes:\n  a: {host: h, <<: *a}\n"))
+	f.Add([]byte(laughs(true)))
+	f.Add([]byte("flake: ./\nnodes:\n  a: {host: \"h\\e\", port: 99999999999999999999}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fl, err := Parse("fuzz.yaml", "/srv/fuzz.yaml", data)
 		var fes FileErrors

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"nixdeck/fleet/remote"
 )
 
 // DefaultFile is the fleet file looked for in the working directory.
@@ -42,7 +44,14 @@ func Locate(flagValue string) (string, error) {
 // is invalid the error is a FileErrors listing every problem found, sorted
 // by position; when it cannot be read the error wraps the os error.
 func Load(path string) (*Fleet, error) {
-	data, err := os.ReadFile(path)
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("fleet file: %w", err)
+	}
+	defer fh.Close()
+	// One byte past the cap tells a file at the cap from a larger one; a
+	// pipe (-f <(...)) works as well as a file.
+	data, err := io.ReadAll(io.LimitReader(fh, MaxFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("fleet file: %w", err)
 	}
@@ -57,14 +66,24 @@ func Load(path string) (*Fleet, error) {
 // messages; abs is the file's absolute path, whose directory relative paths
 // resolve against.
 func Parse(name, abs string, data []byte) (*Fleet, error) {
-	d := &decoder{file: name, dir: filepath.Dir(abs), home: homeDir()}
+	d := &decoder{file: name, dir: filepath.Dir(abs)}
+	d.home, d.homeErr = remote.HomeDir()
 	f := &Fleet{Path: abs, Dir: d.dir}
+	if errs := checkSize(name, int64(len(data))); errs != nil {
+		return nil, errs
+	}
+	if errs := checkEncoding(name, data); errs != nil {
+		return nil, errs
+	}
 	root, err := document(data)
 	if err != nil {
 		return nil, FileErrors{syntaxError(name, err)}
 	}
 	if root == nil {
 		return nil, FileErrors{{File: name, Line: 1, Col: 1, Msg: "the file is empty; it needs flake (or file) and nodes"}}
+	}
+	if e := aliasExpansion(name, root, MaxAliasValues); e != nil {
+		return nil, FileErrors{e}
 	}
 	d.fleet(root, f)
 	if len(d.errs) > 0 {

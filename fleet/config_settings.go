@@ -87,6 +87,9 @@ func (d *decoder) user(v *yaml.Node, key string) (string, bool) {
 		d.errorf(v, key, "%q is not a user name", s)
 		return "", false
 	}
+	if !d.printable(v, key, s) {
+		return "", false
+	}
 	return s, true
 }
 
@@ -106,7 +109,7 @@ func (d *decoder) host(v *yaml.Node, key string) (string, bool) {
 	case strings.Contains(s, ":") && !isIPv6(s):
 		// "10.0.0.1:2222" would be dialled as [10.0.0.1:2222]:22.
 		d.errorf(v, key, "%q is not a host name or address; put a port in port:, and write IPv6 addresses without brackets", s)
-	default:
+	case d.printable(v, key, s):
 		return s, true
 	}
 	return "", false
@@ -134,6 +137,9 @@ func (d *decoder) jump(v *yaml.Node, key string) (string, bool) {
 		d.errorf(v, key, "%q: %v", s, err)
 		return "", false
 	}
+	if !d.printable(v, key, s) {
+		return "", false
+	}
 	return s, true
 }
 
@@ -159,7 +165,7 @@ func checkJump(s string) error {
 			return fmt.Errorf("not [user@]host[:port]")
 		}
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return fmt.Errorf("%s is not a port (1-65535)", p)
+			return fmt.Errorf("%s %s a port (1-65535)", p, overflows(err))
 		}
 		host = h
 	}

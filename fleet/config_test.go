@@ -193,3 +193,18 @@ func TestBatchSize(t *testing.T) {
 		}
 	}
 }
+
+// TestTildeWithoutHome: ~ in a path needs a usable $HOME; without one the
+// error says what is missing instead of resolving against the working
+// directory.
+func TestTildeWithoutHome(t *testing.T) {
+	const text = "flake: ./\nnodes:\n  a: {host: h, identity: ~/.ssh/k, known_hosts: ./kh}\n"
+	for home, why := range map[string]string{"": "$HOME is not set", "op": `$HOME ("op") is not an absolute path`} {
+		t.Setenv("HOME", home)
+		_, err := Parse("fleet.yaml", "/srv/fleet.yaml", []byte(text))
+		want := "fleet.yaml:3:16: nodes.a.identity: cannot expand ~: " + why
+		if err == nil || err.Error() != want {
+			t.Errorf("HOME=%q: err = %v, want %s", home, err, want)
+		}
+	}
+}

@@ -47,6 +47,15 @@ func (o *opsLab) node(name string) *fleet.Node {
 	return n
 }
 
+// flakeRef is the reference nixdeck builds the lab's flake from.
+func (o *opsLab) flakeRef() string {
+	ref, err := nix.FlakeRef(o.f.Flake)
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	return ref
+}
+
 // change applies a lab change to hosts and builds their next systems with
 // nix.Build (one nix build for all of them).
 func (o *opsLab) change(ctx context.Context, sel string, opts lab.ChangeOptions, names ...string) map[string]string {
@@ -58,7 +67,7 @@ func (o *opsLab) change(ctx context.Context, sel string, opts lab.ChangeOptions,
 	for _, n := range names {
 		attrs[n] = o.node(n).AttrPath()
 	}
-	built, err := nix.Build(ctx, nix.LocalRunner{}, nix.BuildRequest{Flake: "path:" + o.f.Flake, Attrs: attrs, RootDir: o.t.TempDir()})
+	built, err := nix.Build(ctx, nix.LocalRunner{}, nix.BuildRequest{Flake: o.flakeRef(), Attrs: attrs, RootDir: o.t.TempDir()})
 	if err != nil {
 		o.t.Fatalf("build %v: %v", names, err)
 	}

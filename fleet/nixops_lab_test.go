@@ -198,7 +198,7 @@ func TestNixOpsOnLab(t *testing.T) {
 		if err := o.lab.Change("canary", lab.ChangeOptions{Fault: "none", Bump: true}); err != nil {
 			t.Fatal(err)
 		}
-		drvs, err := nix.Instantiate(ctx, nix.LocalRunner{}, nix.BuildRequest{Flake: "path:" + o.f.Flake,
+		drvs, err := nix.Instantiate(ctx, nix.LocalRunner{}, nix.BuildRequest{Flake: o.flakeRef(),
 			Attrs: map[string]string{"canary": o.node("canary").AttrPath()}})
 		if err != nil {
 			t.Fatal(err)

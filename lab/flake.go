@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"nixdeck/internal/tail"
+	"nixdeck/nix"
 )
 
 // flakeFiles are the Nix expressions and scripts of the lab flake.
@@ -93,10 +94,14 @@ var nixFlags = []string{"--extra-experimental-features", "nix-command flakes", "
 // Build builds the named hosts' systems from the lab flake with one
 // `nix build` and returns their store paths by host name.
 func (l *Lab) Build(ctx context.Context, names []string) (map[string]string, error) {
+	ref, err := nix.FlakeRef(l.FlakeDir)
+	if err != nil {
+		return nil, fmt.Errorf("lab: %w", err)
+	}
 	args := append([]string{}, nixFlags...)
 	args = append(args, "build", "--json", "--no-link", "--max-jobs", "8")
 	for _, n := range names {
-		args = append(args, "path:"+l.FlakeDir+"#"+AttrPath(n))
+		args = append(args, ref+"#"+AttrPath(n))
 	}
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, "nix", args...)

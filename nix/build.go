@@ -14,8 +14,9 @@ import (
 
 // BuildRequest says what to build for which nodes.
 type BuildRequest struct {
-	// Flake is a flake reference ("path:/srv/fleet", "github:org/repo");
-	// exactly one of Flake and File is set.
+	// Flake is a flake reference ("git+file:///srv/infra?dir=fleet",
+	// "github:org/repo"; FlakeRef makes one of a local directory); exactly
+	// one of Flake and File is set.
 	Flake string
 	// File is a classic Nix file built with nix-build.
 	File string

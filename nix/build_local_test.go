@@ -48,7 +48,11 @@ func testFlake(t *testing.T) string {
 	if err := os.WriteFile(filepath.Join(dir, "flake.nix"), []byte(flake), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return "path:" + dir
+	ref, err := nix.FlakeRef(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
 }
 
 func toplevel(n string) string { return "nixosConfigurations." + n + ".config.system.build.toplevel" }

@@ -45,6 +45,9 @@ func loadKeys(e endpoint) (*keySource, error) {
 	} else {
 		ks.notes = append(ks.notes, "SSH_AUTH_SOCK is not set")
 	}
+	if e.idNote != "" {
+		ks.notes = append(ks.notes, e.idNote)
+	}
 	for _, f := range e.identities {
 		s, err := readIdentity(f)
 		switch {

@@ -20,6 +20,7 @@ type endpoint struct {
 	user       string   // login user
 	identities []string // key files to try, in order
 	explicitID bool     // identities came from the fleet file or ssh_config: missing files are errors
+	idNote     string   // why there are no default identities, for the "no keys" error
 	knownHosts string   // known_hosts file
 	jumps      []string // bastions, outermost first ("[user@]host[:port]")
 	sudo       string   // auto | always | never
@@ -47,7 +48,10 @@ func loadSSHConfig(path string) (sshConfig, error) {
 	}
 	explicit := path != ""
 	if !explicit {
-		home, err := os.UserHomeDir()
+		// Without a home directory there is no user ssh_config, as with
+		// `ssh -F none`; the files that matter (known_hosts, keys) report
+		// the missing $HOME themselves.
+		home, err := HomeDir()
 		if err != nil {
 			return sshConfig{}, nil
 		}
@@ -120,25 +124,8 @@ func resolve(t Target, cfg sshConfig) (endpoint, error) {
 	if e.user == "" {
 		e.user = "root"
 	}
-	home, _ := os.UserHomeDir()
-	switch {
-	case t.Identity != "":
-		e.identities, e.explicitID = []string{expandHome(t.Identity, home)}, true
-	case len(cfg.getAll(alias, "IdentityFile")) > 0:
-		for _, f := range cfg.getAll(alias, "IdentityFile") {
-			f = strings.NewReplacer("%d", home, "%h", e.host, "%r", e.user, "%u", e.user).Replace(f)
-			e.identities = append(e.identities, expandHome(f, home))
-		}
-		e.explicitID = true
-	default:
-		for _, f := range defaultIdentities {
-			e.identities = append(e.identities, filepath.Join(home, ".ssh", f))
-		}
-	}
-	if e.knownHosts == "" {
-		e.knownHosts = filepath.Join(home, ".ssh", "known_hosts")
-	} else {
-		e.knownHosts = expandHome(e.knownHosts, home)
+	if err := e.keyFiles(t, cfg, alias); err != nil {
+		return e, err
 	}
 	jump := t.Jump
 	if jump == "" {
@@ -190,13 +177,61 @@ func jumpTarget(spec string, node Target) (Target, error) {
 	return t, nil
 }
 
-// expandHome replaces a leading ~/ with home.
-func expandHome(p, home string) string {
-	if p == "~" {
-		return home
+// keyFiles sets the identity files and the known_hosts file: the
+// target's, else ssh_config's IdentityFile, else the default ~/.ssh files.
+// Without a home directory a ~ path is an error naming what is missing,
+// never a path relative to the working directory; the default identities
+// are then skipped (ssh-agent keys may still do) with a note saying why.
+func (e *endpoint) keyFiles(t Target, cfg sshConfig, alias string) error {
+	home, homeErr := HomeDir()
+	// expand resolves a leading ~ and, in ssh_config values, the %-tokens
+	// (%d is the home directory), in one pass so that no substituted text
+	// is substituted again.
+	tokens := strings.NewReplacer("%d", home, "%h", e.host, "%r", e.user, "%u", e.user, "%%", "%")
+	expand := func(what, p string, withTokens bool) (string, error) {
+		tilde := p == "~" || strings.HasPrefix(p, "~/")
+		if homeErr != nil && (tilde || withTokens && strings.Contains(p, "%d")) {
+			return "", fmt.Errorf("%s: %s %s: cannot find the home directory: %v", e.name, what, p, homeErr)
+		}
+		if withTokens {
+			p = tokens.Replace(p)
+		}
+		if tilde {
+			p = filepath.Join(home, strings.TrimPrefix(p[1:], "/"))
+		}
+		return p, nil
 	}
-	if strings.HasPrefix(p, "~/") {
-		return filepath.Join(home, p[2:])
+	switch ids := cfg.getAll(alias, "IdentityFile"); {
+	case t.Identity != "":
+		id, err := expand("identity", t.Identity, false)
+		if err != nil {
+			return err
+		}
+		e.identities, e.explicitID = []string{id}, true
+	case len(ids) > 0:
+		for _, f := range ids {
+			id, err := expand("ssh config IdentityFile", f, true)
+			if err != nil {
+				return err
+			}
+			e.identities = append(e.identities, id)
+		}
+		e.explicitID = true
+	case homeErr != nil:
+		e.idNote = fmt.Sprintf("no default identity files (~/.ssh/id_*): %v", homeErr)
+	default:
+		for _, f := range defaultIdentities {
+			e.identities = append(e.identities, filepath.Join(home, ".ssh", f))
+		}
 	}
-	return p
+	if e.knownHosts == "" {
+		if homeErr != nil {
+			return fmt.Errorf("%s: cannot find ~/.ssh/known_hosts: %v; set HOME, or known_hosts in the fleet file", e.name, homeErr)
+		}
+		e.knownHosts = filepath.Join(home, ".ssh", "known_hosts")
+		return nil
+	}
+	kh, err := expand("known_hosts", e.knownHosts, false)
+	e.knownHosts = kh
+	return err
 }
