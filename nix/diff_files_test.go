@@ -47,29 +47,6 @@ func TestUnifiedDiff(t *testing.T) {
 	}
 }
 
-func TestCksumMatchesPOSIX(t *testing.T) {
-	if _, err := exec.LookPath("cksum"); err != nil {
-		t.Skip("no cksum(1)")
-	}
-	dir := t.TempDir()
-	for i, content := range []string{"", "a", "hello world\n", strings.Repeat("nixos ", 50000)} {
-		p := filepath.Join(dir, "f")
-		os.WriteFile(p, []byte(content), 0o644)
-		out, err := exec.Command("cksum", p).Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := cksumFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := strings.Fields(string(out))
-		if want := f[0] + " " + f[1]; want != fmt.Sprintf("%d %d", got.CRC, got.Size) {
-			t.Errorf("case %d: cksum says %s, we say %d %d", i, want, got.CRC, got.Size)
-		}
-	}
-}
-
 // etcFixture writes a NixOS-like etc/ under a fresh system directory:
 // files are symlinks into a "store" directory, one subdirectory is a link.
 func etcFixture(t *testing.T, files map[string]string) string {
