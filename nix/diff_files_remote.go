@@ -40,9 +40,7 @@ type RemoteTree struct {
 // rule of diff_files_walk.go, asking the host again for what its script
 // did not send.
 func (t RemoteTree) List(ctx context.Context) (map[string]FileSum, error) {
-	s := &remoteStore{ctx: ctx, runner: t.Runner, nodes: map[string]node{}, missing: map[string]bool{},
-		sums: map[string][32]byte{}, listed: map[string]bool{}, kids: map[string]map[string]bool{},
-		asked: map[string]bool{}, want: map[string]bool{}}
+	s := newRemoteStore(ctx, t.Runner)
 	s.want["l"+t.Root+"/etc"] = true
 	for round := 1; ; round++ {
 		if err := s.fetch(); err != nil {
@@ -73,6 +71,12 @@ type remoteStore struct {
 	asked    map[string]bool            // requests sent ("l" or "s" + path)
 	want     map[string]bool            // requests for the next round trip
 	received int
+}
+
+func newRemoteStore(ctx context.Context, r Runner) *remoteStore {
+	return &remoteStore{ctx: ctx, runner: r, nodes: map[string]node{}, missing: map[string]bool{},
+		sums: map[string][32]byte{}, listed: map[string]bool{}, kids: map[string]map[string]bool{},
+		asked: map[string]bool{}, want: map[string]bool{}}
 }
 
 func (s *remoteStore) lstat(p string, last bool) (node, error) {

@@ -72,7 +72,7 @@ type etcWalker struct {
 	fs      storeFS
 	store   string
 	out     map[string]FileSum
-	walking map[string]bool // directories on the current walk path
+	walking map[string]bool // directories on the current walk path (at most maxDepth)
 	steps   int
 	pending bool // some path was errNeed: walk again after fetching
 }
@@ -87,19 +87,21 @@ func (w *etcWalker) walkSystem(root string) error {
 	if !ok {
 		return fmt.Errorf("%s is not in %s", root, w.store)
 	}
-	sys, err := w.follow(w.store, strings.Split(rest, "/"))
-	switch {
-	case err != nil:
-		return w.need(err)
-	case sys.stop != 0 || sys.n.typ != 'd':
-		return fmt.Errorf("%s is not a directory in %s", root, w.store)
-	}
-	etc, err := w.follow(sys.path, []string{"etc"})
+	// One walk through the root to etc, so that a host is never asked to
+	// list the whole system (its sw, firmware and kernel modules).
+	etc, err := w.follow(w.store, append(strings.Split(rest, "/"), "etc"))
 	if err != nil {
 		return w.need(err)
 	}
 	if etc.stop == 'x' && etc.link == "" {
-		return nil // no etc at all
+		// No etc; unless the system itself is missing, the tree is empty.
+		if _, err := w.fs.lstat(root, false); err != nil {
+			if errors.Is(err, errMissing) {
+				return fmt.Errorf("%s does not exist", root)
+			}
+			return w.need(err)
+		}
+		return nil
 	}
 	return w.entry("", etc, 0)
 }
@@ -119,7 +121,7 @@ func (w *etcWalker) entry(rel string, o outcome, depth int) error {
 		return fmt.Errorf("more than %d entries under etc/", MaxEtcEntries)
 	}
 	switch {
-	case o.stop == 'l' || o.stop == 0 && o.n.typ == 'd' && w.walking[o.path]:
+	case o.stop == 'l' || o.stop == 0 && o.n.typ == 'd' && w.encloses(o.path):
 		w.out[rel] = FileSum{Kind: KindLink, Link: o.link}
 	case o.stop == 'x':
 		w.out[rel] = FileSum{Kind: KindDangling, Link: o.link}
@@ -164,6 +166,17 @@ func (w *etcWalker) walkDir(rel, dir string, depth int) error {
 		}
 	}
 	return nil
+}
+
+// encloses reports whether dir is, or holds, a directory being walked: a
+// link to it leads back up and is compared by target, not walked again.
+func (w *etcWalker) encloses(dir string) bool {
+	for d := range w.walking {
+		if d == dir || strings.HasPrefix(d, dir+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 func joinRel(rel, name string) string {
