@@ -70,6 +70,10 @@ func TestLocalClosures(t *testing.T) {
 	if n := len(strings.Fields(string(out))); n != len(ca.Paths) || n < 300 {
 		t.Errorf("closure has %d paths, nix-store -qR lists %d", len(ca.Paths), n)
 	}
+	// The database's order is the one nix-store -qR prints (nvd's).
+	if !slices.Equal(ca.Order, strings.Fields(string(out))) {
+		t.Errorf("the closure's order differs from nix-store -qR's")
+	}
 	out, err = exec.Command("nix", "--extra-experimental-features", "nix-command", "path-info", "-S", a).Output()
 	if err != nil {
 		t.Fatal(err)
@@ -269,5 +273,66 @@ func TestLocalClosuresWhileNixWrites(t *testing.T) {
 				t.Errorf("closure read during the write differs from the committed one")
 			}
 		})
+	}
+}
+
+// TestClosureWithRealSW diffs systems whose sw is a real directory, not a
+// link to a store path: sw then belongs to the system itself, whose
+// references are what it selects (as nix-store -q --references says for
+// a path inside a store object). Both the database and the host script
+// read it so.
+func TestClosureWithRealSW(t *testing.T) {
+	closurebench.NeedNix(t)
+	dir := t.TempDir()
+	expr := `let
+  hello = builtins.toFile "hello-2.12" "hello";
+  zlib = builtins.toFile "zlib-1.3" "zlib";
+  curl = builtins.toFile "curl-8.9" "curl";
+  sys = name: pkgs: builtins.derivation { inherit name; system = builtins.currentSystem; builder = "/bin/sh";
+    args = [ "-c" "/bin/mkdir -p $out/sw/bin && echo ${pkgs} > $out/sw/manifest" ]; };
+in { old = sys "nixos-system-realsw-1" "${hello} ${zlib}"; new = sys "nixos-system-realsw-2" "${hello} ${curl}"; }
+`
+	file := filepath.Join(dir, "realsw.nix")
+	if err := os.WriteFile(file, []byte(expr), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	roots := map[string]string{}
+	for _, attr := range []string{"old", "new"} {
+		link := filepath.Join(dir, attr)
+		out, err := exec.CommandContext(ctx, "nix-build", "--option", "substituters", "", "-A", attr, "--out-link", link, file).CombinedOutput()
+		if err != nil {
+			t.Fatalf("nix-build: %v\n%s", err, out)
+		}
+		roots[attr] = link
+	}
+	lc := &nix.LocalClosures{}
+	defer lc.Close()
+	var db [2]*nix.Closure
+	for i, attr := range []string{"old", "new"} {
+		c, err := lc.Query(ctx, roots[attr])
+		if err != nil {
+			t.Fatalf("%s: %v", attr, err)
+		}
+		host, err := nix.QueryClosure(ctx, nix.LocalRunner{}, roots[attr])
+		if err != nil {
+			t.Fatalf("%s through the host script: %v", attr, err)
+		}
+		for name, c := range map[string]*nix.Closure{"database": c, "host script": host} {
+			slices.Sort(c.Refs)
+			slices.Sort(c.SWRefs)
+			if c.SW != c.Root || !slices.Equal(c.SWRefs, c.Refs) || len(c.Refs) != 2 {
+				t.Errorf("%s, %s: sw %q (root %q), sw refs %v, refs %v", attr, name, c.SW, c.Root, c.SWRefs, c.Refs)
+			}
+		}
+		db[i] = c
+	}
+	var got bytes.Buffer
+	nix.DiffClosures("old", "new", db[0], db[1]).Render(&got, nil)
+	for _, want := range []string{"Version changes:\n[U.]  #1  nixos-system-realsw  1 -> 2\n",
+		"Added packages:\n[A+]  #1  curl  8.9\n", "Removed packages:\n[R-]  #1  zlib  1.3\n"} {
+		if !strings.Contains(got.String(), want) {
+			t.Errorf("diff lacks %q:\n%s", want, got.String())
+		}
 	}
 }
