@@ -3,6 +3,8 @@ package nix
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -285,5 +287,55 @@ func TestDiffEtcCRCCollision(t *testing.T) {
 		if len(d) != 1 || d[0].Path != "etc/ssh/sshd_config" || d[0].Status != "modified" {
 			t.Errorf("%s: the forged file does not show as modified: %+v", name, d)
 		}
+	}
+}
+
+// TestDiffEtcKinds: dangling links and empty directories show as added
+// or removed, as diff -r reports them; a directory that is empty on one
+// side and has files on the other is a directory on both, not removed;
+// a type change is a modification. JSON keeps each side's type and link
+// text exactly.
+func TestDiffEtcKinds(t *testing.T) {
+	file := func(s string) FileSum {
+		return FileSum{Kind: KindFile, Size: int64(len(s)), SHA256: sha256.Sum256([]byte(s))}
+	}
+	old := map[string]FileSum{
+		"gone.d":    {Kind: KindDir},
+		"grown.d":   {Kind: KindDir},
+		"broken":    {Kind: KindDangling, Link: "/nix/store/aaa-missing"},
+		"was-file":  file("x\n"),
+		"same.d":    {Kind: KindDir},
+		"localtime": {Kind: KindLink, Link: "/etc/zoneinfo/UTC"},
+	}
+	new := map[string]FileSum{
+		"new.d":        {Kind: KindDir},
+		"grown.d/conf": file("y\n"),
+		"broken-too":   {Kind: KindDangling, Link: "../x\nEVIL"},
+		"was-file":     {Kind: KindLink, Link: "/run/x"},
+		"same.d":       {Kind: KindDir},
+		"localtime":    {Kind: KindLink, Link: "/etc/zoneinfo/UTC"},
+	}
+	var got []string
+	for _, p := range changedPaths(old, new) {
+		f := fileDiff(p, old[p], new[p], nil, []byte("y\n"))
+		got = append(got, f.Render(nil))
+	}
+	want := []string{
+		"etc/broken: removed, dangling link to /nix/store/aaa-missing -> absent\n",
+		"etc/broken-too: added, absent -> dangling link to ../x\nEVIL\n",
+		"etc/gone.d: removed, empty directory -> absent\n",
+		"--- /dev/null\n+++ b/etc/grown.d/conf\n@@ -0,0 +1 @@\n+y\n",
+		"etc/new.d: added, absent -> empty directory\n",
+		"etc/was-file: modified, file of 2 bytes -> link to /run/x\n",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+	js, err := json.Marshal(fileDiff("broken-too", FileSum{}, new["broken-too"], nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := `{"path":"etc/broken-too","status":"added","newType":"dangling","oldSize":-1,"newSize":0,"newLink":"../x\nEVIL"}`; string(js) != w {
+		t.Errorf("JSON\n got %s\nwant %s", js, w)
 	}
 }
