@@ -31,7 +31,8 @@ type Closure struct {
 	Initrd string `json:"initrd,omitempty"`
 	// Order lists Paths as `nix-store -qR` prints them (dependencies
 	// first): nvd reads versions in that order and, of versions that
-	// compare equal, shows the one listed last. Nil when unknown.
+	// compare equal, shows the one listed last. Nil when unknown or not
+	// needed (no two versions of a name are equal but spelt apart).
 	Order []string `json:"-"`
 }
 

@@ -52,12 +52,13 @@ WITH RECURSIVE closure(id) AS (
 )`
 
 const closureQuery = closureCTE + `
-SELECT v.id, v.path, coalesce(v.narSize, 0) FROM ValidPaths v JOIN closure c ON v.id = c.id`
+SELECT v.path, coalesce(v.narSize, 0) FROM ValidPaths v JOIN closure c ON v.id = c.id`
 
 // edgesQuery lists the references between the closure's paths, for the
 // order nix-store -qR prints them in.
 const edgesQuery = closureCTE + `
-SELECT r.referrer, r.reference FROM Refs r JOIN closure c ON r.referrer = c.id`
+SELECT f.path, t.path FROM Refs r JOIN closure c ON r.referrer = c.id
+JOIN ValidPaths f ON f.id = r.referrer JOIN ValidPaths t ON t.id = r.reference`
 
 const refsQuery = `
 SELECT t.path FROM ValidPaths f JOIN Refs r ON r.referrer = f.id JOIN ValidPaths t ON t.id = r.reference
@@ -76,16 +77,14 @@ func (s *storeDB) closure(ctx context.Context, root, sw string) (*Closure, error
 	if err != nil {
 		return nil, fmt.Errorf("query closure of %s: %w", root, err)
 	}
-	byID := make(map[int64]string, 4096)
 	for rows.Next() {
-		var id, n int64
 		var p string
-		if err := rows.Scan(&id, &p, &n); err != nil {
+		var n int64
+		if err := rows.Scan(&p, &n); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("query closure of %s: %w", root, err)
 		}
 		c.Paths[p] = n
-		byID[id] = p
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("query closure of %s: %w", root, err)
@@ -94,8 +93,12 @@ func (s *storeDB) closure(ctx context.Context, root, sw string) (*Closure, error
 	if len(c.Paths) == 0 {
 		return nil, fmt.Errorf("%s: %w", root, errNotValid)
 	}
-	if c.Order, err = queryOrder(ctx, tx, root, byID); err != nil {
-		return nil, err
+	// The order costs a second walk of the closure; it only matters for
+	// versions spelt apart, which most closures do not have.
+	if spellingsDiffer(c.Paths) {
+		if c.Order, err = queryOrder(ctx, tx, root, c.Paths); err != nil {
+			return nil, err
+		}
 	}
 	if c.Refs, err = queryRefs(ctx, tx, root); err != nil {
 		return nil, err
@@ -128,29 +131,27 @@ func queryRefs(ctx context.Context, tx *sql.Tx, p string) ([]string, error) {
 	return refs, nil
 }
 
-// queryOrder reads the closure's references and sorts its paths as
-// nix-store -qR prints them (see requisitesOrder).
-func queryOrder(ctx context.Context, tx *sql.Tx, root string, byID map[int64]string) ([]string, error) {
+// queryOrder reads the references between the closure's paths and sorts
+// the paths as nix-store -qR prints them (see requisitesOrder).
+func queryOrder(ctx context.Context, tx *sql.Tx, root string, closure map[string]int64) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, edgesQuery, root)
 	if err != nil {
 		return nil, fmt.Errorf("query references in the closure of %s: %w", root, err)
 	}
 	defer rows.Close()
-	refs := make(map[string][]string, len(byID))
+	refs := make(map[string][]string, len(closure))
 	for rows.Next() {
-		var from, to int64
+		var from, to string
 		if err := rows.Scan(&from, &to); err != nil {
 			return nil, fmt.Errorf("query references in the closure of %s: %w", root, err)
 		}
-		if f, t := byID[from], byID[to]; f != "" && t != "" {
-			refs[f] = append(refs[f], t)
-		}
+		refs[from] = append(refs[from], to)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("query references in the closure of %s: %w", root, err)
 	}
-	paths := make([]string, 0, len(byID))
-	for _, p := range byID {
+	paths := make([]string, 0, len(closure))
+	for p := range closure {
 		paths = append(paths, p)
 	}
 	return requisitesOrder(paths, refs), nil

@@ -197,6 +197,23 @@ func versionsByName(c *Closure) map[string][]Version {
 	return m
 }
 
+// spellingsDiffer reports whether some name in paths has two versions
+// that compare equal but are spelt differently: only then does the order
+// of the closure decide which one is shown.
+func spellingsDiffer(paths map[string]int64) bool {
+	seen := make(map[string][]string, len(paths))
+	for p := range paths {
+		name, v := SplitName(p)
+		for _, o := range seen[name] {
+			if o != v && CompareVersions(o, v) == 0 {
+				return true
+			}
+		}
+		seen[name] = append(seen[name], v)
+	}
+	return false
+}
+
 func equalVersions(a, b []Version) bool {
 	if len(a) != len(b) {
 		return false
