@@ -83,7 +83,8 @@ func (s *remoteStore) lstat(p string, last bool) (node, error) {
 	if n, ok := s.nodes[p]; ok {
 		return n, nil
 	}
-	if s.missing[p] {
+	// A name a complete listing of its directory lacks is not there.
+	if dir := path.Dir(p); s.missing[p] || s.listed[dir] && !s.kids[dir][path.Base(p)] {
 		return node{}, errMissing
 	}
 	if last {
