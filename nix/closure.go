@@ -19,7 +19,9 @@ type Closure struct {
 	Paths map[string]int64 `json:"paths"`
 	// Refs are the direct references of Root.
 	Refs []string `json:"refs"`
-	// SW is the store path Root/sw points to ("" when there is no sw directory).
+	// SW is the store object holding what Root/sw resolves to: the store
+	// path it links to, or Root itself when sw is a real directory ("" when
+	// there is no sw directory, or it leads out of the store).
 	SW string `json:"sw,omitempty"`
 	// SWRefs are the direct references of SW: environment.systemPackages.
 	SWRefs []string `json:"swRefs,omitempty"`
@@ -27,6 +29,11 @@ type Closure struct {
 	// when they change, the new system needs a reboot to take full effect.
 	Kernel string `json:"kernel,omitempty"`
 	Initrd string `json:"initrd,omitempty"`
+	// Order lists Paths as `nix-store -qR` prints them (dependencies
+	// first): nvd reads versions in that order and, of versions that
+	// compare equal, shows the one listed last. Nil when unknown or not
+	// needed (no two versions of a name are equal but spelt apart).
+	Order []string `json:"-"`
 }
 
 // NarSize is the closure's total NAR size, what `nix path-info -S` reports.
@@ -53,6 +60,20 @@ func ResolveStorePath(p string) (string, error) {
 		return "", fmt.Errorf("resolve %s: %s is inside store object %s, not a store object", p, r, StoreDir+"/"+rest[:i])
 	}
 	return r, nil
+}
+
+// storeObject returns the store object that a path in the store lies
+// in: "/nix/store/abc-x/sw/bin" gives "/nix/store/abc-x".
+func storeObject(p string) (string, bool) {
+	rest, ok := strings.CutPrefix(p, StoreDir+"/")
+	if !ok || rest == "" {
+		return "", false
+	}
+	name, _, _ := strings.Cut(rest, "/")
+	if name == "." || name == ".." {
+		return "", false
+	}
+	return StoreDir + "/" + name, true
 }
 
 // LocalClosures reads closures from this machine's Nix store. It queries
@@ -83,10 +104,12 @@ func (l *LocalClosures) Query(ctx context.Context, root string) (*Closure, error
 	if err != nil {
 		return nil, err
 	}
+	// As closureScript does: sw may be a link to a store path (NixOS's
+	// system-path) or a real directory of the system itself.
 	sw := ""
 	if fi, err := os.Stat(filepath.Join(rp, "sw")); err == nil && fi.IsDir() {
-		if sw, err = ResolveStorePath(filepath.Join(rp, "sw")); err != nil {
-			return nil, err
+		if r, err := filepath.EvalSymlinks(filepath.Join(rp, "sw")); err == nil {
+			sw, _ = storeObject(r)
 		}
 	}
 	c, err := l.query(ctx, rp, sw)

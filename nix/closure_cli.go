@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -18,8 +19,16 @@ import (
 // argv (store paths contain no blanks or quotes).
 const closureScript = `set -eu
 root=$(readlink -f "$1")
+# sw is the store object holding what $root/sw resolves to: another store
+# path as a rule, $root itself when sw is a real directory; none outside.
 sw=
-if [ -d "$root/sw" ]; then sw=$(readlink -f "$root/sw"); fi
+if [ -d "$root/sw" ]; then
+  sw=$(readlink -f "$root/sw")
+  case $sw in
+    /nix/store/?*) rest=${sw#/nix/store/}; sw=/nix/store/${rest%%/*} ;;
+    *) sw= ;;
+  esac
+fi
 echo "#root $root"
 echo "#sw $sw"
 # readlink -f names a missing last component instead of failing: test first.
@@ -44,13 +53,20 @@ func ClosureCmd(target string) Cmd {
 	return Cmd{Argv: []string{"sh", "-c", closureScript, "sh", target}}
 }
 
+// MaxClosureOutput caps what one closure query may print (a 20,000-path
+// closure prints about 3 MiB); past it the host gets an error.
+const MaxClosureOutput = 64 << 20
+
 // QueryClosure runs ClosureCmd(target) through r and parses its output.
 func QueryClosure(ctx context.Context, r Runner, target string) (*Closure, error) {
-	var out bytes.Buffer
-	if err := r.Run(ctx, Cmd{Argv: ClosureCmd(target).Argv, Stdout: &out}); err != nil {
+	out, err := runLimited(ctx, r, ClosureCmd(target), MaxClosureOutput)
+	if errors.Is(err, errOutputCap) {
+		err = capError(MaxClosureOutput, "for the closure")
+	}
+	if err != nil {
 		return nil, fmt.Errorf("query closure of %s: %w", target, err)
 	}
-	c, err := parseClosureOutput(out.Bytes())
+	c, err := parseClosureOutput(out)
 	if err != nil {
 		return nil, fmt.Errorf("query closure of %s: %w", target, err)
 	}
@@ -123,12 +139,17 @@ func parseClosureOutput(b []byte) (*Closure, error) {
 	}
 	c.Paths = make(map[string]int64, len(paths))
 	for i, p := range paths {
+		if obj, ok := storeObject(p); !ok || obj != p {
+			return nil, fmt.Errorf("%q in the closure is not a store path", p)
+		}
 		n, err := strconv.ParseInt(strings.TrimSpace(sizes[i]), 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("size of %s: %w", p, err)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("size of %s: %q is not a size", p, sizes[i])
 		}
 		c.Paths[p] = n
 	}
+	// nix-store -qR's order, which nvd reads versions in (see Closure.Order).
+	c.Order = paths
 	if _, ok := c.Paths[c.Root]; !ok {
 		return nil, fmt.Errorf("closure of %s does not contain it", c.Root)
 	}

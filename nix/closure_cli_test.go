@@ -43,6 +43,11 @@ func TestQueryClosure(t *testing.T) {
 		{name: "truncated", out: closureOutput[:strings.Index(closureOutput, "#sizes")], err: "truncated output"},
 		{name: "missing size", out: strings.Replace(closureOutput, "13872\n", "", 1), err: "4 paths but 3 sizes"},
 		{name: "bad size", out: strings.Replace(closureOutput, "13872", "13k", 1), err: "size of"},
+		{name: "negative size", out: strings.Replace(closureOutput, "13872", "-13872", 1), err: `"-13872" is not a size`},
+		{name: "huge size", out: strings.Replace(closureOutput, "13872", "99999999999999999999", 1), err: "is not a size"},
+		{name: "not a store path", out: strings.Replace(closureOutput, "#paths\n/nix/store/0i6", "#paths\n/etc/0i6", 1), err: "is not a store path"},
+		{name: "inside a store path", out: strings.Replace(closureOutput, "#paths\n/nix/store/0i6lxm1l9ykkw0v9q4i8fkk4mmaw1y3p-bash-interactive-5.2p32",
+			"#paths\n/nix/store/0i6lxm1l9ykkw0v9q4i8fkk4mmaw1y3p-bash-interactive-5.2p32/bin", 1), err: "is not a store path"},
 		{name: "garbage", out: "hello\n", err: "unexpected output line"},
 		{name: "host fails", fail: &ExitError{Code: 1, Stderr: "readlink: /run/current-system: No such file"}, err: "No such file"},
 		{name: "connection lost", fail: ErrConnectionLost, err: "connection lost"},
@@ -75,6 +80,19 @@ func TestQueryClosure(t *testing.T) {
 				t.Errorf("parsed %+v", c)
 			}
 		})
+	}
+}
+
+// TestQueryClosureCapsOutput: a host that prints without end is stopped
+// at MaxClosureOutput with an error saying so.
+func TestQueryClosureCapsOutput(t *testing.T) {
+	f := &floodRunner{}
+	_, err := QueryClosure(context.Background(), f, "/run/current-system")
+	if err == nil || err.Error() != "query closure of /run/current-system: sent more than 64 MiB for the closure" {
+		t.Errorf("got %v", err)
+	}
+	if f.sent > MaxClosureOutput {
+		t.Errorf("kept %d bytes, more than the cap", f.sent)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"slices"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
@@ -41,15 +42,26 @@ func openStoreDB(path string) (*storeDB, error) {
 
 func (s *storeDB) close() error { return s.db.Close() }
 
-// closureQuery walks Refs from the root: UNION (not UNION ALL) stops at
+// closureCTE walks Refs from the root: UNION (not UNION ALL) stops at
 // paths already seen, so shared dependencies are visited once.
-const closureQuery = `
+const closureCTE = `
 WITH RECURSIVE closure(id) AS (
   SELECT id FROM ValidPaths WHERE path = ?
   UNION
   SELECT r.reference FROM Refs r JOIN closure c ON r.referrer = c.id
-)
-SELECT v.path, coalesce(v.narSize, 0) FROM ValidPaths v JOIN closure c ON v.id = c.id`
+)`
+
+const closureQuery = closureCTE + `
+SELECT v.id, v.path, coalesce(v.narSize, 0) FROM ValidPaths v JOIN closure c ON v.id = c.id`
+
+// edgesQuery lists the references between the closure's paths by id, for
+// the order nix-store -qR prints them in. (Joining the paths in SQL makes
+// modernc's SQLite take seconds; Go maps the ids in microseconds.)
+const edgesQuery = closureCTE + `
+SELECT r.referrer, r.reference FROM closure c CROSS JOIN Refs r ON r.referrer = c.id`
+
+// orderAlways makes closure sort every closure, for TestRequisitesOrder.
+var orderAlways = false
 
 const refsQuery = `
 SELECT t.path FROM ValidPaths f JOIN Refs r ON r.referrer = f.id JOIN ValidPaths t ON t.id = r.reference
@@ -68,14 +80,16 @@ func (s *storeDB) closure(ctx context.Context, root, sw string) (*Closure, error
 	if err != nil {
 		return nil, fmt.Errorf("query closure of %s: %w", root, err)
 	}
+	byID := make(map[int64]string, 4096)
 	for rows.Next() {
+		var id, n int64
 		var p string
-		var n int64
-		if err := rows.Scan(&p, &n); err != nil {
+		if err := rows.Scan(&id, &p, &n); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("query closure of %s: %w", root, err)
 		}
 		c.Paths[p] = n
+		byID[id] = p
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("query closure of %s: %w", root, err)
@@ -83,6 +97,13 @@ func (s *storeDB) closure(ctx context.Context, root, sw string) (*Closure, error
 	rows.Close()
 	if len(c.Paths) == 0 {
 		return nil, fmt.Errorf("%s: %w", root, errNotValid)
+	}
+	// The order costs a second walk of the closure; it only matters for
+	// versions spelt apart, which most closures do not have.
+	if orderAlways || spellingsDiffer(c.Paths) {
+		if c.Order, err = queryOrder(ctx, tx, root, byID); err != nil {
+			return nil, err
+		}
 	}
 	if c.Refs, err = queryRefs(ctx, tx, root); err != nil {
 		return nil, err
@@ -113,4 +134,63 @@ func queryRefs(ctx context.Context, tx *sql.Tx, p string) ([]string, error) {
 		return nil, fmt.Errorf("query references of %s: %w", p, err)
 	}
 	return refs, nil
+}
+
+// queryOrder reads the references between the closure's paths (byID
+// maps their ids) and sorts the paths as nix-store -qR prints them (see
+// requisitesOrder).
+func queryOrder(ctx context.Context, tx *sql.Tx, root string, byID map[int64]string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, edgesQuery, root)
+	if err != nil {
+		return nil, fmt.Errorf("query references in the closure of %s: %w", root, err)
+	}
+	defer rows.Close()
+	refs := make(map[string][]string, len(byID))
+	for rows.Next() {
+		var from, to int64
+		if err := rows.Scan(&from, &to); err != nil {
+			return nil, fmt.Errorf("query references in the closure of %s: %w", root, err)
+		}
+		if f, t := byID[from], byID[to]; f != "" && t != "" {
+			refs[f] = append(refs[f], t)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query references in the closure of %s: %w", root, err)
+	}
+	paths := make([]string, 0, len(byID))
+	for _, p := range byID {
+		paths = append(paths, p)
+	}
+	return requisitesOrder(paths, refs), nil
+}
+
+// requisitesOrder is the order of `nix-store -qR`: Nix sorts the paths
+// topologically (a depth-first search over the paths and each path's
+// references, both in name order, each path placed after its references)
+// and prints the result dependencies first, which is the search's
+// post-order.
+func requisitesOrder(paths []string, refs map[string][]string) []string {
+	slices.Sort(paths)
+	order := make([]string, 0, len(paths))
+	visited := make(map[string]bool, len(paths))
+	var visit func(p string)
+	visit = func(p string) {
+		if visited[p] {
+			return
+		}
+		visited[p] = true
+		rs := refs[p]
+		slices.Sort(rs)
+		for _, r := range rs {
+			if r != p {
+				visit(r)
+			}
+		}
+		order = append(order, p)
+	}
+	for _, p := range paths {
+		visit(p)
+	}
+	return order
 }

@@ -53,6 +53,9 @@ func TestLocalClosures(t *testing.T) {
 		for _, c := range []*nix.Closure{ca, cb} {
 			slices.Sort(c.Refs)
 			slices.Sort(c.SWRefs)
+			// The CLI always has nix-store -qR's order; the database only
+			// computes it when versions are spelt apart (TestRequisitesOrder).
+			c.Order = nil
 		}
 		got[name] = [2]*nix.Closure{ca, cb}
 	}
@@ -70,6 +73,7 @@ func TestLocalClosures(t *testing.T) {
 	if n := len(strings.Fields(string(out))); n != len(ca.Paths) || n < 300 {
 		t.Errorf("closure has %d paths, nix-store -qR lists %d", len(ca.Paths), n)
 	}
+
 	out, err = exec.Command("nix", "--extra-experimental-features", "nix-command", "path-info", "-S", a).Output()
 	if err != nil {
 		t.Fatal(err)
@@ -264,10 +268,119 @@ func TestLocalClosuresWhileNixWrites(t *testing.T) {
 			for _, c := range []*nix.Closure{want, got} {
 				slices.Sort(c.Refs)
 				slices.Sort(c.SWRefs)
+				c.Order = nil // only the CLI always has one
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("closure read during the write differs from the committed one")
 			}
 		})
 	}
+}
+
+// TestClosureWithRealSW diffs systems whose sw is a real directory, not a
+// link to a store path: sw then belongs to the system itself, whose
+// references are what it selects (as nix-store -q --references says for
+// a path inside a store object). Both the database and the host script
+// read it so.
+func TestClosureWithRealSW(t *testing.T) {
+	roots := buildNix(t, `let
+  hello = builtins.toFile "hello-2.12" "hello";
+  zlib = builtins.toFile "zlib-1.3" "zlib";
+  curl = builtins.toFile "curl-8.9" "curl";
+  sys = name: pkgs: builtins.derivation { inherit name; system = builtins.currentSystem; builder = "/bin/sh";
+    args = [ "-c" "/bin/mkdir -p $out/sw/bin && echo ${pkgs} > $out/sw/manifest" ]; };
+in { old = sys "nixos-system-realsw-1" "${hello} ${zlib}"; new = sys "nixos-system-realsw-2" "${hello} ${curl}"; }
+`, "old", "new")
+	ctx := context.Background()
+	lc := &nix.LocalClosures{}
+	defer lc.Close()
+	var db [2]*nix.Closure
+	for i, attr := range []string{"old", "new"} {
+		c, err := lc.Query(ctx, roots[attr])
+		if err != nil {
+			t.Fatalf("%s: %v", attr, err)
+		}
+		host, err := nix.QueryClosure(ctx, nix.LocalRunner{}, roots[attr])
+		if err != nil {
+			t.Fatalf("%s through the host script: %v", attr, err)
+		}
+		for name, c := range map[string]*nix.Closure{"database": c, "host script": host} {
+			slices.Sort(c.Refs)
+			slices.Sort(c.SWRefs)
+			if c.SW != c.Root || !slices.Equal(c.SWRefs, c.Refs) || len(c.Refs) != 2 {
+				t.Errorf("%s, %s: sw %q (root %q), sw refs %v, refs %v", attr, name, c.SW, c.Root, c.SWRefs, c.Refs)
+			}
+		}
+		db[i] = c
+	}
+	var got bytes.Buffer
+	nix.DiffClosures("old", "new", db[0], db[1]).Render(&got, nil)
+	for _, want := range []string{"Version changes:\n[U.]  #1  nixos-system-realsw  1 -> 2\n",
+		"Added packages:\n[A+]  #1  curl  8.9\n", "Removed packages:\n[R-]  #1  zlib  1.3\n"} {
+		if !strings.Contains(got.String(), want) {
+			t.Errorf("diff lacks %q:\n%s", want, got.String())
+		}
+	}
+}
+
+// TestEqualSpellingsFromDatabase: a closure holding "eq-1.0" and "eq-1-0"
+// read from the database shows, as nvd does, the spelling of the path
+// nix-store -qR lists last, the same as read through nix-store.
+func TestEqualSpellingsFromDatabase(t *testing.T) {
+	link := buildNix(t, `let
+  a = builtins.toFile "eq-1.0" "a";
+  b = builtins.toFile "eq-1-0" "b";
+in { top = builtins.derivation { name = "spellings"; system = builtins.currentSystem; builder = "/bin/sh";
+  args = [ "-c" "echo ${a} ${b} > $out" ]; }; }
+`, "top")["top"]
+	ctx := context.Background()
+	qR, err := exec.Command("nix-store", "-qR", link).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := ""
+	for _, p := range strings.Fields(string(qR)) {
+		if name, v := nix.SplitName(p); name == "eq" {
+			last = v
+		}
+	}
+	lc := &nix.LocalClosures{}
+	defer lc.Close()
+	db, err := lc.Query(ctx, link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := nix.QueryClosure(ctx, nix.LocalRunner{}, link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := &nix.Closure{Root: db.Root, Paths: map[string]int64{}}
+	var fromDB, fromCLI bytes.Buffer
+	nix.DiffClosures("a", "b", db, empty).Render(&fromDB, nil)
+	nix.DiffClosures("a", "b", cli, empty).Render(&fromCLI, nil)
+	if want := "  " + last + " x2\n"; !strings.Contains(fromDB.String(), want) || fromDB.String() != fromCLI.String() {
+		t.Errorf("want %q (nix-store -qR lists %s last)\n--- database\n%s--- nix-store\n%s", want, last, fromDB.String(), fromCLI.String())
+	}
+}
+
+// buildNix builds the attributes of a Nix expression with nix-build and
+// returns gc root links to them, by attribute, living as long as the test.
+func buildNix(t *testing.T, expr string, attrs ...string) map[string]string {
+	t.Helper()
+	closurebench.NeedNix(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "default.nix")
+	if err := os.WriteFile(file, []byte(expr), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	roots := map[string]string{}
+	for _, attr := range attrs {
+		link := filepath.Join(dir, attr)
+		out, err := exec.Command("nix-build", "--option", "substituters", "", "-A", attr, "--out-link", link, file).CombinedOutput()
+		if err != nil {
+			t.Fatalf("nix-build: %v\n%s", err, out)
+		}
+		roots[attr] = link
+	}
+	return roots
 }

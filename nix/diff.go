@@ -72,7 +72,7 @@ func DiffClosures(oldName, newName string, old, new *Closure) *ClosureDiff {
 	}
 	sel := selection{old: nameSet(oldSel), new: nameSet(newSel)}
 
-	ov, nv := versionsByName(old.Paths), versionsByName(new.Paths)
+	ov, nv := versionsByName(old), versionsByName(new)
 	for _, name := range sortedKeys(nv) {
 		n := nv[name]
 		o, both := ov[name]
@@ -154,24 +154,64 @@ func nameSet(paths []string) map[string]bool {
 }
 
 // versionsByName groups a closure's versions by package name, each list
-// ascending (ties broken by text so the output is deterministic).
-func versionsByName(paths map[string]int64) map[string][]Version {
-	m := make(map[string][]Version, len(paths))
-	for p := range paths {
-		name, v := SplitName(p)
-		m[name] = append(m[name], ParseVersion(v))
+// ascending. Versions that compare equal but are spelt differently ("1.0"
+// and "1-0") keep the order nix-store -qR lists their paths in, as in nvd
+// (which shows the last of them); without that order, text order decides.
+func versionsByName(c *Closure) map[string][]Version {
+	rank := make(map[string]int, len(c.Order))
+	for i, p := range c.Order {
+		rank[p] = i
 	}
-	for _, vs := range m {
+	type ranked struct {
+		v    Version
+		rank int
+	}
+	byName := make(map[string][]ranked, len(c.Paths))
+	for p := range c.Paths {
+		name, v := SplitName(p)
+		r, ok := rank[p]
+		if !ok {
+			r = -1
+		}
+		byName[name] = append(byName[name], ranked{ParseVersion(v), r})
+	}
+	m := make(map[string][]Version, len(byName))
+	for name, vs := range byName {
 		if len(vs) > 1 {
-			slices.SortFunc(vs, func(a, b Version) int {
-				if c := a.Compare(b); c != 0 {
+			slices.SortFunc(vs, func(a, b ranked) int {
+				if c := a.v.Compare(b.v); c != 0 {
 					return c
 				}
-				return strings.Compare(a.Text, b.Text)
+				if a.rank >= 0 && b.rank >= 0 && a.rank != b.rank {
+					return a.rank - b.rank
+				}
+				return strings.Compare(a.v.Text, b.v.Text)
 			})
 		}
+		out := make([]Version, len(vs))
+		for i, r := range vs {
+			out[i] = r.v
+		}
+		m[name] = out
 	}
 	return m
+}
+
+// spellingsDiffer reports whether some name in paths has two versions
+// that compare equal but are spelt differently: only then does the order
+// of the closure decide which one is shown.
+func spellingsDiffer(paths map[string]int64) bool {
+	seen := make(map[string][]string, len(paths))
+	for p := range paths {
+		name, v := SplitName(p)
+		for _, o := range seen[name] {
+			if o != v && CompareVersions(o, v) == 0 {
+				return true
+			}
+		}
+		seen[name] = append(seen[name], v)
+	}
+	return false
 }
 
 func equalVersions(a, b []Version) bool {

@@ -1,7 +1,10 @@
 package nix
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -44,29 +47,6 @@ func TestUnifiedDiff(t *testing.T) {
 				t.Errorf("diff -u says\n%s", lines[2])
 			}
 		})
-	}
-}
-
-func TestCksumMatchesPOSIX(t *testing.T) {
-	if _, err := exec.LookPath("cksum"); err != nil {
-		t.Skip("no cksum(1)")
-	}
-	dir := t.TempDir()
-	for i, content := range []string{"", "a", "hello world\n", strings.Repeat("nixos ", 50000)} {
-		p := filepath.Join(dir, "f")
-		os.WriteFile(p, []byte(content), 0o644)
-		out, err := exec.Command("cksum", p).Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := cksumFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := strings.Fields(string(out))
-		if want := f[0] + " " + f[1]; want != fmt.Sprintf("%d %d", got.CRC, got.Size) {
-			t.Errorf("case %d: cksum says %s, we say %d %d", i, want, got.CRC, got.Size)
-		}
 	}
 }
 
@@ -142,13 +122,18 @@ func TestDiffEtc(t *testing.T) {
 	}
 
 	// The host side runs the same comparison through shell scripts (find,
-	// cksum, wc, cat); run them locally and expect the same result.
-	remote, err := DiffEtc(ctx, RemoteTree{Runner: LocalRunner{}, Root: old}, LocalTree(new))
+	// sha256sum, wc, head); run them locally and expect the same result,
+	// in one round trip for the listing and one for the changed files.
+	host := &recordingRunner{inner: LocalRunner{}}
+	remote, err := DiffEtc(ctx, RemoteTree{Runner: host, Root: old}, LocalTree(new))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(local, remote) {
 		t.Errorf("remote tree result differs:\n%+v\n%+v", remote, local)
+	}
+	if host.runs != 2 {
+		t.Errorf("the host side took %d round trips, want 2", host.runs)
 	}
 }
 
@@ -217,5 +202,140 @@ func TestDiffEtcLinksOutOfStore(t *testing.T) {
 	}
 	if !reflect.DeepEqual(local, remote) {
 		t.Errorf("remote tree result differs:\n%+v\n%+v", remote, local)
+	}
+}
+
+// cksumTable is POSIX cksum's CRC-32 (polynomial 0x04C11DB7, most
+// significant bit first), for forging a collision below.
+var cksumTable = func() (t [256]uint32) {
+	for i := range t {
+		c := uint32(i) << 24
+		for range 8 {
+			if c&0x80000000 != 0 {
+				c = c<<1 ^ 0x04C11DB7
+			} else {
+				c <<= 1
+			}
+		}
+		t[i] = c
+	}
+	return t
+}()
+
+func crcRegister(data []byte) uint32 {
+	var c uint32
+	for _, b := range data {
+		c = c<<8 ^ cksumTable[byte(c>>24)^b]
+	}
+	return c
+}
+
+// posixCksum is what cksum(1) prints first: the register after the data
+// and its length (least significant byte first), inverted.
+func posixCksum(data []byte) uint32 {
+	c := crcRegister(data)
+	for n := len(data); n > 0; n >>= 8 {
+		c = c<<8 ^ cksumTable[byte(c>>24)^byte(n)]
+	}
+	return ^c
+}
+
+// forgeCRC returns prefix plus four bytes whose CRC register is target:
+// running four zero bytes backwards from target gives the register s the
+// four bytes must turn the prefix's register r into, and they are r^s.
+func forgeCRC(t *testing.T, prefix []byte, target uint32) []byte {
+	var byLow [256]byte
+	seen := map[byte]bool{}
+	for i, v := range cksumTable {
+		byLow[byte(v)] = byte(i)
+		seen[byte(v)] = true
+	}
+	if len(seen) != 256 {
+		t.Fatal("CRC table low bytes are not distinct")
+	}
+	s := target
+	for range 4 {
+		i := byLow[byte(s)]
+		s = (s^cksumTable[i])>>8 | uint32(i)<<24
+	}
+	w := crcRegister(prefix) ^ s
+	return append(append([]byte{}, prefix...), byte(w>>24), byte(w>>16), byte(w>>8), byte(w))
+}
+
+// TestDiffEtcCRCCollision: two sshd_config files with the same size and
+// the same CRC-32 (as cksum computes it) must still show as modified.
+func TestDiffEtcCRCCollision(t *testing.T) {
+	oldText := []byte("PermitRootLogin no\nPort 22\n#####")
+	newText := forgeCRC(t, []byte("PermitRootLogin yes\nPort 22\n"), crcRegister(oldText))
+	if len(oldText) != len(newText) || posixCksum(oldText) != posixCksum(newText) || bytes.Equal(oldText, newText) {
+		t.Fatalf("no collision: %q (%d) and %q (%d)", oldText, posixCksum(oldText), newText, posixCksum(newText))
+	}
+	old := etcFixture(t, map[string]string{"ssh/sshd_config": string(oldText)})
+	new := etcFixture(t, map[string]string{"ssh/sshd_config": string(newText)})
+	if out, err := exec.Command("cksum", filepath.Join(old, "etc/ssh/sshd_config"), filepath.Join(new, "etc/ssh/sshd_config")).Output(); err == nil {
+		l := strings.Split(string(out), "\n")
+		if strings.Fields(l[0])[0] != strings.Fields(l[1])[0] {
+			t.Fatalf("cksum(1) tells the files apart:\n%s", out)
+		}
+	}
+	ctx := context.Background()
+	for name, oldTree := range map[string]FileTree{"local": LocalTree(old), "host": RemoteTree{Runner: LocalRunner{}, Root: old}} {
+		d, err := DiffEtc(ctx, oldTree, LocalTree(new))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(d) != 1 || d[0].Path != "etc/ssh/sshd_config" || d[0].Status != "modified" {
+			t.Errorf("%s: the forged file does not show as modified: %+v", name, d)
+		}
+	}
+}
+
+// TestDiffEtcKinds: dangling links and empty directories show as added
+// or removed, as diff -r reports them; a directory that is empty on one
+// side and has files on the other is a directory on both, not removed;
+// a type change is a modification. JSON keeps each side's type and link
+// text exactly.
+func TestDiffEtcKinds(t *testing.T) {
+	file := func(s string) FileSum {
+		return FileSum{Kind: KindFile, Size: int64(len(s)), SHA256: sha256.Sum256([]byte(s))}
+	}
+	old := map[string]FileSum{
+		"gone.d":    {Kind: KindDir},
+		"grown.d":   {Kind: KindDir},
+		"broken":    {Kind: KindDangling, Link: "/nix/store/aaa-missing"},
+		"was-file":  file("x\n"),
+		"same.d":    {Kind: KindDir},
+		"localtime": {Kind: KindLink, Link: "/etc/zoneinfo/UTC"},
+	}
+	new := map[string]FileSum{
+		"new.d":        {Kind: KindDir},
+		"grown.d/conf": file("y\n"),
+		"broken-too":   {Kind: KindDangling, Link: "../x\nEVIL"},
+		"was-file":     {Kind: KindLink, Link: "/run/x"},
+		"same.d":       {Kind: KindDir},
+		"localtime":    {Kind: KindLink, Link: "/etc/zoneinfo/UTC"},
+	}
+	var got []string
+	for _, p := range changedPaths(old, new) {
+		f := fileDiff(p, old[p], new[p], nil, []byte("y\n"))
+		got = append(got, f.Render(nil))
+	}
+	want := []string{
+		"etc/broken: removed, dangling link to /nix/store/aaa-missing -> absent\n",
+		"etc/broken-too: added, absent -> dangling link to ../x\nEVIL\n",
+		"etc/gone.d: removed, empty directory -> absent\n",
+		"--- /dev/null\n+++ b/etc/grown.d/conf\n@@ -0,0 +1 @@\n+y\n",
+		"etc/new.d: added, absent -> empty directory\n",
+		"etc/was-file: modified, file of 2 bytes -> link to /run/x\n",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+	js, err := json.Marshal(fileDiff("broken-too", FileSum{}, new["broken-too"], nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := `{"path":"etc/broken-too","status":"added","newType":"dangling","oldSize":-1,"newSize":0,"newLink":"../x\nEVIL"}`; string(js) != w {
+		t.Errorf("JSON\n got %s\nwant %s", js, w)
 	}
 }

@@ -1,8 +1,8 @@
 package nix
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -17,16 +17,18 @@ func CurrentSystemCmd() Cmd {
 	return Cmd{Argv: []string{"readlink", "-f", CurrentSystemLink}}
 }
 
-// CurrentSystem asks a host (through r) which store path it runs.
+// CurrentSystem asks a host (through r) which store path it runs; an
+// answer longer than a path can be is cut off with an error.
 func CurrentSystem(ctx context.Context, r Runner) (string, error) {
-	var out bytes.Buffer
-	c := CurrentSystemCmd()
-	c.Stdout = &out
-	if err := r.Run(ctx, c); err != nil {
+	out, err := runLimited(ctx, r, CurrentSystemCmd(), maxPathLen+1)
+	if errors.Is(err, errOutputCap) {
+		err = capError(maxPathLen+1, "for "+CurrentSystemLink)
+	}
+	if err != nil {
 		return "", fmt.Errorf("read %s: %w", CurrentSystemLink, err)
 	}
-	p := strings.TrimSpace(out.String())
-	if !strings.HasPrefix(p, StoreDir+"/") {
+	p := strings.TrimSuffix(string(out), "\n")
+	if obj, ok := storeObject(p); !ok || obj != p {
 		return "", fmt.Errorf("read %s: %q is not a store path", CurrentSystemLink, p)
 	}
 	return p, nil

@@ -252,3 +252,28 @@ Closure size: 3 -> 2 (1 paths added, 2 paths removed, delta -1, disk usage -2.0K
 		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
 	}
 }
+
+// TestEqualVersionsSpeltApart: of versions that compare equal but are
+// spelt differently, nvd shows the one whose path nix-store -qR lists
+// last (it sorts stably in that order and keeps a run's last); without
+// that order the text decides.
+func TestEqualVersionsSpeltApart(t *testing.T) {
+	c := closureOf("sys", "", map[string]int64{"eq-1.0": 1, "eq-1-0": 1})
+	other := closureOf("sys", "", map[string]int64{})
+	dot, dash := sp("eq-1.0", 0), sp("eq-1-0", 0)
+	for _, tt := range []struct {
+		order []string
+		want  string
+	}{
+		{nil, "[R.]  #1  eq  1.0 x2\n"},
+		{[]string{dot, dash, c.Root}, "[R.]  #1  eq  1-0 x2\n"},
+		{[]string{dash, dot, c.Root}, "[R.]  #1  eq  1.0 x2\n"},
+	} {
+		c.Order = tt.order
+		var out bytes.Buffer
+		DiffClosures("a", "b", c, other).Render(&out, nil)
+		if !bytes.Contains(out.Bytes(), []byte(tt.want)) {
+			t.Errorf("order %v: want %q in\n%s", tt.order, tt.want, out.String())
+		}
+	}
+}
