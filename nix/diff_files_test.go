@@ -322,7 +322,7 @@ func TestDiffEtcKinds(t *testing.T) {
 	}
 	want := []string{
 		"etc/broken: removed, dangling link to /nix/store/aaa-missing -> absent\n",
-		"etc/broken-too: added, absent -> dangling link to ../x\nEVIL\n",
+		"etc/broken-too: added, absent -> dangling link to ../x\\x0aEVIL\n",
 		"etc/gone.d: removed, empty directory -> absent\n",
 		"--- /dev/null\n+++ b/etc/grown.d/conf\n@@ -0,0 +1 @@\n+y\n",
 		"etc/new.d: added, absent -> empty directory\n",

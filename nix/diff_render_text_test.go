@@ -73,7 +73,7 @@ func TestFileDiffRenderHostileText(t *testing.T) {
 	files := []FileDiff{
 		{Path: "etc/motd\x1b[2J", Status: "modified", OldSize: 3, NewSize: 4,
 			Unified: UnifiedDiff("hi\n", "hi\x1b]52;c;eA==\x07\n\tok\r\n", 3)},
-		{Path: "etc/localtime", Status: "modified", OldLink: "/etc/zoneinfo/\u202eUTC", NewLink: "/etc/zoneinfo/UTC\x1b[H"},
+		{Path: "etc/localtime", Status: "modified", OldType: KindLink, NewType: KindLink, OldLink: "/etc/zoneinfo/\u202eUTC", NewLink: "/etc/zoneinfo/UTC\x1b[H"},
 		{Path: "etc/big\x9b", Status: "added", OldSize: -1, NewSize: 1 << 20, TooLarge: true},
 	}
 	for _, st := range []*DiffStyles{nil, DefaultDiffStyles()} {
