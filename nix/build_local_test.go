@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"nixdeck/nix"
+	"nixdeck/nix/nixtest"
 )
 
 // needNix skips without a local Nix, except under CI where it must exist.
@@ -106,4 +107,32 @@ func TestBuildLocalClassic(t *testing.T) {
 	if !strings.HasSuffix(got["x"], "-sys-b") || !strings.HasSuffix(got["y"], "-sys-a") {
 		t.Errorf("Build() = %v", got)
 	}
+}
+
+// TestBuildLocalCancel cancels a build while its builder runs: Build
+// returns a cancellation, and neither Nix nor its builder (which Nix runs
+// in a session of its own, as a build user) is left running.
+func TestBuildLocalCancel(t *testing.T) {
+	needNix(t)
+	name, value := nixtest.Marker(t)
+	dir := t.TempDir()
+	flake := `{ outputs = { self }: { sleeper = derivation { name = "sleeper"; system = "x86_64-linux";
+    builder = "/bin/sh"; args = [ "-c" "/bin/sleep 1000" ]; ` + name + ` = "` + value + `"; }; }; }`
+	if err := os.WriteFile(filepath.Join(dir, "flake.nix"), []byte(flake), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := nix.Build(ctx, nix.LocalRunner{}, nix.BuildRequest{Flake: "path:" + dir, RootDir: t.TempDir(),
+			Attrs: map[string]string{"web1": "sleeper"}})
+		done <- err
+	}()
+	nixtest.WaitProcs(t, name, value, 1, 2*time.Minute, done)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Build() = %v, want context.Canceled", err)
+	}
+	nixtest.WaitNoProcs(t, name, value, 30*time.Second)
 }
