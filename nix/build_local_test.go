@@ -136,3 +136,29 @@ func TestBuildLocalCancel(t *testing.T) {
 	}
 	nixtest.WaitNoProcs(t, name, value, 30*time.Second)
 }
+
+// A node whose attribute does not exist fails alone with Nix's message;
+// the other node still gets its system and its gc root.
+func TestBuildLocalBadAttr(t *testing.T) {
+	needNix(t)
+	flake := testFlake(t)
+	roots := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	got, err := nix.Build(ctx, nix.LocalRunner{}, nix.BuildRequest{Flake: flake, RootDir: roots,
+		Attrs: map[string]string{"web1": toplevel("web1"), "typo": toplevel("nosuch")}})
+	ne := nix.NodeErrors(err)
+	if len(ne) != 1 || ne["typo"] == nil {
+		t.Fatalf("Build() error = %v, want one for node typo", err)
+	}
+	if msg := ne["typo"].Cause(); !strings.Contains(msg, "nosuch") || strings.Contains(msg, "--extra-experimental-features") {
+		t.Errorf("typo's error %q should name the attribute and leave the command line out", msg)
+	}
+	if !strings.HasSuffix(got["web1"], "-nixos-system-web1-test") || len(got) != 1 {
+		t.Fatalf("Build() = %v, want web1's system", got)
+	}
+	out, err := exec.CommandContext(ctx, "nix-store", "--query", "--roots", got["web1"]).Output()
+	if err != nil || !strings.Contains(string(out), roots+"/") {
+		t.Errorf("web1's system has no gc root in %s: %s %v", roots, out, err)
+	}
+}
