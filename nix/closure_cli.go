@@ -47,8 +47,9 @@ func ClosureCmd(target string) Cmd {
 // QueryClosure runs ClosureCmd(target) through r and parses its output.
 func QueryClosure(ctx context.Context, r Runner, target string) (*Closure, error) {
 	var out bytes.Buffer
-	if err := r.Run(ctx, Cmd{Argv: ClosureCmd(target).Argv, Stdout: &out}); err != nil {
-		return nil, fmt.Errorf("query closure of %s: %w", target, err)
+	argv := ClosureCmd(target).Argv
+	if err := r.Run(ctx, Cmd{Argv: argv, Stdout: &out}); err != nil {
+		return nil, fmt.Errorf("query closure of %s: %w", target, scriptError{"closure query", argv, err})
 	}
 	c, err := parseClosureOutput(out.Bytes())
 	if err != nil {
