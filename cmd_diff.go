@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
 
@@ -33,9 +32,7 @@ type diffCmd struct {
 }
 
 // Run picks the local or the per-host form from the arguments.
-func (c *diffCmd) Run(g *globals) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+func (c *diffCmd) Run(ctx context.Context, g *globals) error {
 	switch {
 	case c.Old != "" && c.New == "":
 		return exitCode(2, errors.New("diff: give both OLD and NEW, or neither for the per-host diff"))
