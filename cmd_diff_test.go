@@ -29,6 +29,26 @@ func TestDiffUsageErrors(t *testing.T) {
 	}
 }
 
+// An empty argument is a usage error, not the per-host diff that no
+// arguments select.
+func TestDiffEmptyArgument(t *testing.T) {
+	empty, path := "", "/nix/store/b-x"
+	for _, args := range [][2]*string{{&empty, &path}, {&path, &empty}, {&empty, &empty}, {&empty, nil}} {
+		err := (&diffCmd{Old: args[0], New: args[1]}).Run(context.Background(), &globals{File: "/nonexistent/fleet.yaml"})
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), "must not be empty") {
+			t.Errorf("diff %q %q: %v, want a usage error about the empty argument", deref(args[0]), deref(args[1]), err)
+		}
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "(none)"
+	}
+	return *s
+}
+
 func TestRenderHost(t *testing.T) {
 	old := &nix.Closure{Root: "/nix/store/aaaa-nixos-system-web1-24.05", Kernel: "/nix/store/k1-linux-6.6.58/bzImage",
 		Initrd: "/nix/store/i1-initrd-linux-6.6.58/initrd", Refs: []string{"/nix/store/cccc-hello-2.12"},
