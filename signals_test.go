@@ -169,7 +169,7 @@ func TestSignalStatus(t *testing.T) {
 		t.Run(signalName(tt.sig), func(t *testing.T) {
 			dir := t.TempDir()
 			port, accepted := silentHost(t)
-			fleetFile := signalFleet(t, dir, dir, port, map[string]string{"web1": "x", "web2": "x"})
+			fleetFile := signalFleet(t, dir, sleeperFlake(t, "NIXDECK_TEST_BUILDER", "unused"), port, map[string]string{"web1": "quick", "web2": "quick"})
 			r := startNixdeck(t, bin, nil, "-f", fleetFile, "status")
 			r.waitAccept(t, accepted)
 			r.cmd.Process.Signal(tt.sig)
