@@ -75,7 +75,7 @@ func (c *diffCmd) runHosts(ctx context.Context, g *globals, w io.Writer) error {
 			continue
 		}
 		if newClosures[newPath] == nil { // interrupted while reading it
-			rows[i] = errorRow(n.Name, newPath, closErr, true)
+			rows[i] = errorRow(n.Name, newPath, closErr, errors.Is(ctx.Err(), context.Canceled))
 			continue
 		}
 		wg.Go(func() {
