@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
 
@@ -20,8 +19,10 @@ import (
 // local store paths (a drop-in for `nvd diff`) or per host, of each
 // selected host's running system against its newly built one.
 type diffCmd struct {
-	Old string `arg:"" optional:"" help:"Old system: a store path or a link to one (e.g. /run/current-system)."`
-	New string `arg:"" optional:"" help:"New system: a store path or a link to one (e.g. ./result)."`
+	// Pointers: an empty argument ('') is a mistake to report, not the
+	// per-host form that no arguments select.
+	Old *string `arg:"" optional:"" help:"Old system: a store path or a link to one (e.g. /run/current-system)."`
+	New *string `arg:"" optional:"" help:"New system: a store path or a link to one (e.g. ./result)."`
 
 	On    string `placeholder:"SEL" help:"Per host: the hosts to diff (names, @tags, globs, !exclusions; default all)."`
 	Files bool   `help:"Also show unified diffs of the text files under etc/ that differ."`
@@ -34,30 +35,30 @@ type diffCmd struct {
 }
 
 // Run picks the local or the per-host form from the arguments.
-func (c *diffCmd) Run(g *globals) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+func (c *diffCmd) Run(ctx context.Context, g *globals) error {
 	switch {
-	case c.Old != "" && c.New == "":
+	case c.Old != nil && *c.Old == "", c.New != nil && *c.New == "":
+		return exitCode(2, errors.New("diff: OLD and NEW must not be empty"))
+	case c.Old != nil && c.New == nil:
 		return exitCode(2, errors.New("diff: give both OLD and NEW, or neither for the per-host diff"))
-	case c.Old != "" && c.On != "":
+	case c.Old != nil && c.On != "":
 		return exitCode(2, errors.New("diff: --on selects hosts; it does not go with OLD NEW"))
-	case c.Old != "":
-		return c.runLocal(ctx, os.Stdout)
+	case c.Old != nil:
+		return c.runLocal(ctx, *c.Old, *c.New, os.Stdout)
 	}
 	return c.runHosts(ctx, g, os.Stdout)
 }
 
 // runLocal diffs two local closures, like `nvd diff OLD NEW`.
-func (c *diffCmd) runLocal(ctx context.Context, w io.Writer) error {
+func (c *diffCmd) runLocal(ctx context.Context, oldPath, newPath string, w io.Writer) error {
 	// Both sides are read at once, each with its own reader: the database
 	// queries use both cores, and the CLI fallback waits on two nix-stores
 	// at a time instead of one after the other.
 	var old, new *nix.Closure
 	var oldErr, err error
 	var wg sync.WaitGroup
-	wg.Go(func() { old, oldErr = queryLocal(ctx, c.Old, c.NoDB) })
-	new, err = queryLocal(ctx, c.New, c.NoDB)
+	wg.Go(func() { old, oldErr = queryLocal(ctx, oldPath, c.NoDB) })
+	new, err = queryLocal(ctx, newPath, c.NoDB)
 	wg.Wait()
 	if oldErr != nil {
 		return oldErr
@@ -65,7 +66,7 @@ func (c *diffCmd) runLocal(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	d := nix.DiffClosures(c.Old, c.New, old, new)
+	d := nix.DiffClosures(oldPath, newPath, old, new)
 	var files []nix.FileDiff
 	if c.Files {
 		if files, err = nix.DiffEtc(ctx, nix.LocalTree(old.Root), nix.LocalTree(new.Root)); err != nil {

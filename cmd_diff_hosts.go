@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -24,7 +24,9 @@ const maxDiffHosts = 16
 const hostDiffTimeout = 3 * time.Minute
 
 // runHosts builds the selected nodes' systems and diffs each host's
-// running system against its new one.
+// running system against its new one. Every node gets a row: its diff, its
+// own error (a node whose build failed, a host that could not be read),
+// or "interrupted" when Ctrl-C stopped its work; the rows print even then.
 func (c *diffCmd) runHosts(ctx context.Context, g *globals, w io.Writer) error {
 	f, err := loadFleet(g.File, os.Stderr)
 	if err != nil {
@@ -38,19 +40,22 @@ func (c *diffCmd) runHosts(ctx context.Context, g *globals, w io.Writer) error {
 		return exitCode(2, fmt.Errorf("diff: --on %q selects no host", c.On))
 	}
 	// The new systems are gc roots until the command ends: --files reads
-	// them after the hosts answered, which may be minutes later.
+	// them after the hosts answered, which may be minutes later. The
+	// directory goes on every way out, Ctrl-C and SIGTERM included (main
+	// turns them into the cancellation of ctx, and this returns).
 	rootDir, err := os.MkdirTemp("", "nixdeck-diff-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(rootDir)
 	built, buildErr := buildSystems(ctx, f, nodes, rootDir)
-	if buildErr != nil && len(built) == 0 {
-		return buildErr
+	nodeErrs := nix.NodeErrors(buildErr)
+	if len(built) == 0 && len(nodeErrs) == 0 && buildErr != nil && ctx.Err() == nil {
+		return buildErr // not about any one node: Nix missing, a broken fleet
 	}
-	newClosures, err := localClosures(ctx, built, c.NoDB)
-	if err != nil {
-		return err
+	newClosures, closErr := localClosures(ctx, built, c.NoDB)
+	if closErr != nil && ctx.Err() == nil {
+		return closErr
 	}
 
 	conn := c.conn
@@ -60,13 +65,17 @@ func (c *diffCmd) runHosts(ctx context.Context, g *globals, w io.Writer) error {
 		conn = fleet.PoolConnector{Pool: pool}
 	}
 	cache := &nix.ClosureCache{}
-	results := make([]*nix.HostDiff, len(nodes))
+	rows := make([]hostRow, len(nodes))
 	sem := make(chan struct{}, maxDiffHosts)
 	var wg sync.WaitGroup
 	for i, n := range nodes {
 		newPath, ok := built[n.Name]
 		if !ok {
-			results[i] = &nix.HostDiff{Host: n.Name, Error: fmt.Sprintf("build failed: %v", buildErr)}
+			rows[i] = buildFailedRow(n.Name, nodeErrs[n.Name], buildErr)
+			continue
+		}
+		if newClosures[newPath] == nil { // interrupted while reading it
+			rows[i] = errorRow(n.Name, newPath, closErr, errors.Is(ctx.Err(), context.Canceled))
 			continue
 		}
 		wg.Go(func() {
@@ -74,13 +83,16 @@ func (c *diffCmd) runHosts(ctx context.Context, g *globals, w io.Writer) error {
 			defer func() { <-sem }()
 			hd, err := c.diffHost(ctx, conn, cache, n, newClosures[newPath])
 			if err != nil {
-				hd = &nix.HostDiff{Host: n.Name, New: newPath, Error: err.Error()}
+				// Still working when the operation was cancelled: stopped,
+				// whatever error the cancellation made its work end with.
+				rows[i] = errorRow(n.Name, newPath, err, errors.Is(ctx.Err(), context.Canceled))
+				return
 			}
-			results[i] = hd
+			rows[i] = hostRow{HostDiff: hd}
 		})
 	}
 	wg.Wait()
-	return c.report(w, results)
+	return c.report(w, rows)
 }
 
 // diffHost diffs one host: its current system comes from the cache when
@@ -118,13 +130,23 @@ func buildSystems(ctx context.Context, f *fleet.Fleet, nodes []*fleet.Node, root
 	for _, n := range nodes {
 		attrs[n.Name] = n.AttrPath()
 	}
-	flake := f.Flake
-	if strings.HasPrefix(flake, "/") {
-		flake = "path:" + flake
+	ref, err := flakeRef(f)
+	if err != nil {
+		return nil, err
 	}
-	req := nix.BuildRequest{Flake: flake, File: f.File, Attrs: attrs, RootDir: rootDir,
+	req := nix.BuildRequest{Flake: ref, File: f.File, Attrs: attrs, RootDir: rootDir,
 		Log: func(line string) { fmt.Fprintln(os.Stderr, termtext.VisibleLines(line)) }}
 	return nix.Build(ctx, nix.LocalRunner{}, req)
+}
+
+// flakeRef is the flake reference Nix is given for the fleet's flake
+// (nix.FlakeRef: a git checkout as git+file, tracked files only); "" for
+// a fleet built from a file. Every nix call of the diff takes it from here.
+func flakeRef(f *fleet.Fleet) (string, error) {
+	if f.Flake == "" {
+		return "", nil
+	}
+	return nix.FlakeRef(f.Flake)
 }
 
 // localClosures reads each distinct built system's closure once.
@@ -143,56 +165,4 @@ func localClosures(ctx context.Context, built map[string]string, noDB bool) (map
 		out[p] = c
 	}
 	return out, nil
-}
-
-// report prints the host diffs in fleet order; any failed host makes the
-// command fail after everything was printed.
-func (c *diffCmd) report(w io.Writer, results []*nix.HostDiff) error {
-	failed := 0
-	for _, r := range results {
-		if r.Error != "" {
-			failed++
-		}
-	}
-	if c.JSON {
-		if err := writeJSON(w, results); err != nil {
-			return err
-		}
-	} else {
-		st := nix.StylesFor(w)
-		for i, r := range results {
-			if i > 0 {
-				fmt.Fprintln(w)
-			}
-			if err := renderHost(w, r, st); err != nil {
-				return err
-			}
-		}
-	}
-	if failed > 0 {
-		return fmt.Errorf("diff: %d of %d hosts failed", failed, len(results))
-	}
-	return nil
-}
-
-func renderHost(w io.Writer, r *nix.HostDiff, st *nix.DiffStyles) error {
-	fmt.Fprintf(w, "=== %s ===\n", termtext.Visible(r.Host))
-	if r.Error != "" {
-		_, err := fmt.Fprintf(w, "error: %s\n", termtext.VisibleLines(r.Error))
-		return err
-	}
-	if err := r.Diff.Render(w, st); err != nil {
-		return err
-	}
-	if r.RebootNeeded() {
-		var what []string
-		if r.KernelChanged {
-			what = append(what, "kernel")
-		}
-		if r.InitrdChanged {
-			what = append(what, "initrd")
-		}
-		fmt.Fprintf(w, "Reboot needed: %s changed.\n", strings.Join(what, " and "))
-	}
-	return renderFiles(w, r.Files, st)
 }

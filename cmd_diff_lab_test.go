@@ -168,3 +168,44 @@ func TestDiffBuildKeepsRoots(t *testing.T) {
 		}
 	}
 }
+
+// A node whose attr does not exist gets its own error row, naming the
+// step, while the lab host's diff still prints.
+func TestDiffLabBadAttr(t *testing.T) {
+	l := lab.Start(t, 1)
+	web := l.Hosts[0]
+	fleetFile, err := os.ReadFile(l.FleetPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	typo := fmt.Sprintf("  typo:\n    host: 127.0.0.1\n    port: %d\n    attr: nixosConfigurations.nosuch.config.system.build.toplevel\n", web.Port)
+	withTypo := filepath.Join(l.Dir, "fleet-typo.yaml")
+	if err := os.WriteFile(withTypo, append(fleetFile, typo...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	err = (&diffCmd{JSON: true}).runHosts(ctx, &globals{File: withTypo}, &out)
+	if err == nil || err.Error() != "diff: 1 of 2 hosts failed" {
+		t.Errorf("runHosts() = %v, want 1 of 2 hosts failed", err)
+	}
+	var rows []hostRow
+	if err := json.Unmarshal(out.Bytes(), &rows); err != nil || len(rows) != 2 {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, r := range rows {
+		switch r.Host {
+		case web.Name:
+			if r.Error != "" || r.Diff == nil || r.Current == "" {
+				t.Errorf("%s: %+v, want its diff", r.Host, r.HostDiff)
+			}
+		case "typo":
+			if !strings.HasPrefix(r.Error, "typo: build: ") || !strings.Contains(r.Error, "nosuch") || strings.Contains(r.Error, "--extra-experimental-features") {
+				t.Errorf("typo: error %q, want the build step and Nix's message", r.Error)
+			}
+		default:
+			t.Errorf("unexpected host %q", r.Host)
+		}
+	}
+}

@@ -2,6 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -25,6 +29,26 @@ func TestDiffUsageErrors(t *testing.T) {
 	}
 }
 
+// An empty argument is a usage error, not the per-host diff that no
+// arguments select.
+func TestDiffEmptyArgument(t *testing.T) {
+	empty, path := "", "/nix/store/b-x"
+	for _, args := range [][2]*string{{&empty, &path}, {&path, &empty}, {&empty, &empty}, {&empty, nil}} {
+		err := (&diffCmd{Old: args[0], New: args[1]}).Run(context.Background(), &globals{File: "/nonexistent/fleet.yaml"})
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != 2 || !strings.Contains(err.Error(), "must not be empty") {
+			t.Errorf("diff %q %q: %v, want a usage error about the empty argument", deref(args[0]), deref(args[1]), err)
+		}
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "(none)"
+	}
+	return *s
+}
+
 func TestRenderHost(t *testing.T) {
 	old := &nix.Closure{Root: "/nix/store/aaaa-nixos-system-web1-24.05", Kernel: "/nix/store/k1-linux-6.6.58/bzImage",
 		Initrd: "/nix/store/i1-initrd-linux-6.6.58/initrd", Refs: []string{"/nix/store/cccc-hello-2.12"},
@@ -37,7 +61,7 @@ func TestRenderHost(t *testing.T) {
 	hd := nix.NewHostDiff("web1", old, new)
 	hd.Files = []nix.FileDiff{{Path: "etc/motd", Status: "modified", OldSize: 4, NewSize: 4, Unified: "@@ -1 +1 @@\n-old\n+new\n"}}
 	var out bytes.Buffer
-	if err := renderHost(&out, hd, nil); err != nil {
+	if err := renderHost(&out, hostRow{HostDiff: hd}, nil); err != nil {
 		t.Fatal(err)
 	}
 	want := `=== web1 ===
@@ -58,8 +82,52 @@ Reboot needed: kernel changed.
 		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
 	}
 	out.Reset()
-	renderHost(&out, &nix.HostDiff{Host: "db1", Error: "db1: dial tcp 10.0.0.2:22: connection refused"}, nil)
+	renderHost(&out, hostRow{HostDiff: &nix.HostDiff{Host: "db1", Error: "db1: dial tcp 10.0.0.2:22: connection refused"}}, nil)
 	if want := "=== db1 ===\nerror: db1: dial tcp 10.0.0.2:22: connection refused\n"; out.String() != want {
 		t.Errorf("got %q, want %q", out.String(), want)
+	}
+}
+
+// A node whose build failed gets its own row naming the step and Nix's
+// message (no command line); an interrupted one says so; the others print.
+func TestDiffReportRows(t *testing.T) {
+	sys := &nix.Closure{Root: "/nix/store/bbbb-nixos-system-web1-24.11", Paths: map[string]int64{"/nix/store/bbbb-nixos-system-web1-24.11": 100}}
+	typo := &nix.BuildError{Nodes: []string{"typo"}, Phase: "build",
+		Tail: "error: flake 'path:/srv/fleet' does not provide attribute 'nixosConfigurations.nosuch'",
+		Err:  &nix.ExitError{Argv: nix.NixCmd("build", "--json", "path:/srv/fleet#nixosConfigurations.nosuch"), Code: 1}}
+	stopped := &nix.BuildError{Nodes: []string{"db1"}, Phase: "build", Err: fmt.Errorf("nix stopped: %w", context.Canceled)}
+	rows := []hostRow{
+		{HostDiff: nix.NewHostDiff("web1", sys, sys)},
+		buildFailedRow("typo", typo, errors.Join(typo, stopped)),
+		buildFailedRow("db1", stopped, errors.Join(typo, stopped)),
+		errorRow("web2", sys.Root, fmt.Errorf("web2: dial: %w", context.Canceled), true),
+	}
+	var out bytes.Buffer
+	err := (&diffCmd{}).report(&out, rows)
+	if want := "diff: 1 of 4 hosts failed, 2 of 4 hosts interrupted"; err == nil || err.Error() != want {
+		t.Errorf("report() = %v, want %q", err, want)
+	}
+	text := out.String()
+	for _, want := range []string{
+		"=== typo ===\nerror: typo: build: flake 'path:/srv/fleet' does not provide attribute 'nixosConfigurations.nosuch'\n",
+		"=== db1 ===\ninterrupted\n", "=== web2 ===\ninterrupted\n", "=== web1 ===\n<<< web1:/run/current-system\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "--extra-experimental-features") {
+		t.Errorf("a command line got into the output:\n%s", text)
+	}
+	out.Reset()
+	if err := (&diffCmd{JSON: true}).report(&out, rows); err == nil {
+		t.Error("report --json succeeded with failed hosts")
+	}
+	var got []map[string]any
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 || got[0]["interrupted"] != nil || got[1]["interrupted"] != nil || got[2]["interrupted"] != true || got[3]["host"] != "web2" {
+		t.Errorf("json: %v", got)
 	}
 }

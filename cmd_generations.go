@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,10 +21,12 @@ type generationsCmd struct {
 }
 
 // Run implements `nixdeck generations`.
-func (c *generationsCmd) Run(g *globals) error { return c.run(g, os.Stdout, os.Stderr) }
+func (c *generationsCmd) Run(ctx context.Context, g *globals) error {
+	return c.run(ctx, g, os.Stdout, os.Stderr)
+}
 
-func (c *generationsCmd) run(g *globals, out, errOut io.Writer) error {
-	sts, err := readStatuses(g, c.On, errOut)
+func (c *generationsCmd) run(ctx context.Context, g *globals, out, errOut io.Writer) error {
+	sts, err := readStatuses(ctx, g, c.On, errOut)
 	if err != nil {
 		return err
 	}
@@ -45,7 +49,7 @@ func writeGenerations(w io.Writer, sts []fleet.HostStatus) error {
 			fmt.Fprintln(w)
 		}
 		if s.Err != nil {
-			fmt.Fprintf(w, "%s: error: %s\n", termtext.Visible(s.Node.Name), termtext.VisibleLines(s.Err.Error()))
+			fmt.Fprintf(w, "%s: %s\n", termtext.Visible(s.Node.Name), termtext.VisibleLines(hostOutcome(s.Err)))
 			continue
 		}
 		fmt.Fprintf(w, "%s\n", termtext.Visible(s.Node.Name))
@@ -83,6 +87,7 @@ func genMarks(g nix.Generation) string {
 type hostGenerationsJSON struct {
 	Host        string           `json:"host"`
 	Error       string           `json:"error,omitempty"`
+	Interrupted bool             `json:"interrupted,omitempty"`
 	Generations []nix.Generation `json:"generations"`
 }
 
@@ -91,7 +96,7 @@ func generationsJSON(sts []fleet.HostStatus) []hostGenerationsJSON {
 	for i, s := range sts {
 		out[i] = hostGenerationsJSON{Host: s.Node.Name, Generations: []nix.Generation{}}
 		if s.Err != nil {
-			out[i].Error = s.Err.Error()
+			out[i].Error, out[i].Interrupted = s.Err.Error(), errors.Is(s.Err, fleet.ErrInterrupted)
 		} else if s.State.Generations != nil {
 			out[i].Generations = s.State.Generations
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -48,13 +47,11 @@ type labUpCmd struct {
 }
 
 // Run implements `nixdeck lab up`.
-func (c *labUpCmd) Run(g *globals) error {
+func (c *labUpCmd) Run(ctx context.Context, g *globals) error {
 	// lab.Up reads 0 as its default; on the command line it is a mistake.
 	if c.Hosts < 1 || c.Hosts > 500 {
 		return exitCode(2, fmt.Errorf("lab up: --hosts must be between 1 and 500, not %d", c.Hosts))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	start := time.Now()
 	l, err := lab.Up(ctx, lab.Options{Dir: c.path(), Hosts: c.Hosts, Progress: os.Stderr})
 	if err != nil {

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path"
 	"strconv"
 	"strings"
@@ -24,10 +24,12 @@ type statusCmd struct {
 }
 
 // Run implements `nixdeck status`.
-func (c *statusCmd) Run(g *globals) error { return c.run(g, os.Stdout, os.Stderr) }
+func (c *statusCmd) Run(ctx context.Context, g *globals) error {
+	return c.run(ctx, g, os.Stdout, os.Stderr)
+}
 
-func (c *statusCmd) run(g *globals, out, errOut io.Writer) error {
-	sts, err := readStatuses(g, c.On, errOut)
+func (c *statusCmd) run(ctx context.Context, g *globals, out, errOut io.Writer) error {
+	sts, err := readStatuses(ctx, g, c.On, errOut)
 	if err != nil {
 		return err
 	}
@@ -44,7 +46,7 @@ func (c *statusCmd) run(g *globals, out, errOut io.Writer) error {
 
 // readStatuses loads the fleet, selects hosts and reads their state in
 // parallel (deploy.parallel at a time), in file order.
-func readStatuses(g *globals, on string, errOut io.Writer) ([]fleet.HostStatus, error) {
+func readStatuses(ctx context.Context, g *globals, on string, errOut io.Writer) ([]fleet.HostStatus, error) {
 	f, err := loadFleet(g.File, errOut)
 	if err != nil {
 		return nil, err
@@ -58,8 +60,6 @@ func readStatuses(g *globals, on string, errOut io.Writer) ([]fleet.HostStatus, 
 	}
 	// Each host is bounded (dial, handshake, the state script), not the
 	// whole run: a large fleet read 10 at a time must not starve its last hosts.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	pool := remote.NewPool(remote.Options{})
 	defer pool.Close()
 	events := fleet.ReadStates(ctx, fleet.PoolConnector{Pool: pool}, nodes, f.Deploy.Parallel)
@@ -67,18 +67,38 @@ func readStatuses(g *globals, on string, errOut io.Writer) ([]fleet.HostStatus, 
 }
 
 // failedHosts is the exit status of a status-like command: an error (exit
-// 1) when any host could not be read.
+// 1) when any host could not be read, naming those that failed apart from
+// those an interruption stopped.
 func failedHosts(sts []fleet.HostStatus) error {
-	var failed []string
+	var failed, stopped []string
 	for _, s := range sts {
-		if s.Err != nil {
+		switch {
+		case errors.Is(s.Err, fleet.ErrInterrupted):
+			stopped = append(stopped, s.Node.Name)
+		case s.Err != nil:
 			failed = append(failed, s.Node.Name)
 		}
 	}
+	var msgs []string
 	if len(failed) > 0 {
-		return fmt.Errorf("%d of %d hosts could not be read: %s", len(failed), len(sts), strings.Join(failed, ", "))
+		msgs = append(msgs, fmt.Sprintf("%d of %d hosts could not be read: %s", len(failed), len(sts), strings.Join(failed, ", ")))
+	}
+	if len(stopped) > 0 {
+		msgs = append(msgs, fmt.Sprintf("%d of %d hosts interrupted: %s", len(stopped), len(sts), strings.Join(stopped, ", ")))
+	}
+	if len(msgs) > 0 {
+		return errors.New(strings.Join(msgs, "; "))
 	}
 	return nil
+}
+
+// hostOutcome is what a host's row says instead of its state: the error,
+// or "interrupted" for a host that Ctrl-C stopped before it answered.
+func hostOutcome(err error) string {
+	if errors.Is(err, fleet.ErrInterrupted) {
+		return "interrupted"
+	}
+	return "error: " + oneLine(err.Error())
 }
 
 // writeStatusTable prints one row per host; unreachable hosts show the
@@ -88,7 +108,7 @@ func writeStatusTable(w io.Writer, sts []fleet.HostStatus) error {
 	rows := [][]string{{"HOST", "GEN", "RUNNING", "VERSION", "REBOOT", "SWITCH LOCK", "NIXDECK LOCK", "UPTIME"}}
 	for _, s := range sts {
 		if s.Err != nil {
-			rows = append(rows, []string{s.Node.Name, "-", "error: " + oneLine(s.Err.Error())})
+			rows = append(rows, []string{s.Node.Name, "-", hostOutcome(s.Err)})
 			continue
 		}
 		st := s.State
@@ -112,6 +132,7 @@ func oneLine(s string) string {
 type hostStatusJSON struct {
 	Host              string           `json:"host"`
 	Error             string           `json:"error,omitempty"`
+	Interrupted       bool             `json:"interrupted,omitempty"`
 	Hostname          string           `json:"hostname,omitempty"`
 	Current           string           `json:"current,omitempty"`
 	Booted            string           `json:"booted,omitempty"`
@@ -131,7 +152,7 @@ func statusJSON(sts []fleet.HostStatus) []hostStatusJSON {
 	for i, s := range sts {
 		j := hostStatusJSON{Host: s.Node.Name}
 		if s.Err != nil {
-			j.Error = s.Err.Error()
+			j.Error, j.Interrupted = s.Err.Error(), errors.Is(s.Err, fleet.ErrInterrupted)
 		} else {
 			st := s.State
 			j.Hostname, j.Current, j.Booted, j.Profile = st.Hostname, st.Current, st.Booted, st.Profile

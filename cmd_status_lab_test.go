@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -20,7 +21,7 @@ func TestStatusOnLab(t *testing.T) {
 	}
 	g := &globals{File: l.FleetPath}
 	var out, errOut bytes.Buffer
-	err := (&statusCmd{}).run(g, &out, &errOut)
+	err := (&statusCmd{}).run(context.Background(), g, &out, &errOut)
 	var ee *exitError
 	if err == nil || errors.As(err, &ee) || !strings.Contains(err.Error(), "1 of 3 hosts could not be read: web01") {
 		t.Errorf("status error = %v, want a plain (exit 1) error naming web01", err)
@@ -33,7 +34,7 @@ func TestStatusOnLab(t *testing.T) {
 	}
 
 	out.Reset()
-	err = (&generationsCmd{On: "@db,canary", JSON: true}).run(g, &out, &errOut)
+	err = (&generationsCmd{On: "@db,canary", JSON: true}).run(context.Background(), g, &out, &errOut)
 	var gens []hostGenerationsJSON
 	if jerr := json.Unmarshal(out.Bytes(), &gens); err != nil || jerr != nil || len(gens) != 2 {
 		t.Fatalf("generations --json: %v %v\n%s", err, jerr, out.String())
@@ -44,7 +45,7 @@ func TestStatusOnLab(t *testing.T) {
 		}
 	}
 
-	err = (&statusCmd{On: "nosuch"}).run(g, &out, &errOut)
+	err = (&statusCmd{On: "nosuch"}).run(context.Background(), g, &out, &errOut)
 	if !errors.As(err, &ee) || ee.code != 2 {
 		t.Errorf("unknown selector: %v, want exit 2", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -118,5 +119,37 @@ web2
 	j := generationsJSON(sts)
 	if len(j[0].Generations) != 2 || j[1].Error == "" || j[1].Generations == nil {
 		t.Errorf("json %+v", j)
+	}
+}
+
+// A host that Ctrl-C stopped says "interrupted", in tables, in JSON and in
+// the exit error, apart from the hosts that failed.
+func TestStatusInterrupted(t *testing.T) {
+	sts := testStatuses(t)
+	sts[2].State, sts[2].Err = nil, fmt.Errorf("web2: %w", fleet.ErrInterrupted)
+	var b bytes.Buffer
+	if err := writeStatusTable(&b, sts); err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(b.String(), "\n"); len(lines) < 4 || lines[3] != "web2  -    interrupted" {
+		t.Errorf("table:\n%s", b.String())
+	}
+	err := failedHosts(sts)
+	if want := "1 of 3 hosts could not be read: db1; 1 of 3 hosts interrupted: web2"; err == nil || err.Error() != want {
+		t.Errorf("failedHosts() = %v, want %q", err, want)
+	}
+	j := statusJSON(sts)
+	if !j[2].Interrupted || j[1].Interrupted || j[2].Error != "web2: interrupted" {
+		t.Errorf("json: %+v", j)
+	}
+	b.Reset()
+	if err := writeGenerations(&b, sts); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(b.String(), "\nweb2: interrupted\n") {
+		t.Errorf("generations:\n%s", b.String())
+	}
+	if g := generationsJSON(sts); !g[2].Interrupted || g[1].Interrupted {
+		t.Errorf("generations json: %+v", g)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"sort"
 	"strings"
 	"sync"
@@ -30,9 +29,7 @@ type trustCmd struct {
 const confirmTimeout = 5 * time.Minute
 
 // Run implements `nixdeck trust`.
-func (c *trustCmd) Run(g *globals) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+func (c *trustCmd) Run(ctx context.Context, g *globals) error {
 	return c.run(ctx, g, remote.Options{}, os.Stdin, os.Stdout, os.Stderr)
 }
 

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -54,10 +55,15 @@ func main() {
 }
 
 // run parses args, runs the chosen command and returns the exit code:
-// 0 success, 1 operation failed, 2 usage or fleet file error.
+// 0 success, 1 operation failed, 2 usage or fleet file error, 130 or 143
+// when SIGINT (Ctrl-C) or SIGTERM stopped it. A command's Run method may
+// take a context.Context: the one cancelled by those signals.
 func run(args []string) int {
+	intr := onInterrupt()
+	defer intr.stop()
 	var c cli
 	parser, err := kong.New(&c,
+		kong.BindTo(intr.ctx, (*context.Context)(nil)),
 		kong.Name("nixdeck"),
 		kong.Description("Deploy NixOS to fleets of machines, from a terminal console or headless."),
 		kong.UsageOnError(),
@@ -72,9 +78,20 @@ func run(args []string) int {
 	if !ok {
 		return code
 	}
-	if err := ctx.Run(&c.globals); err != nil {
+	err = ctx.Run(&c.globals)
+	if sig, ok := intr.received(); ok {
+		// Whatever the command was doing stopped because of the signal;
+		// its own error says what was left undone, a bare cancellation
+		// says nothing more.
 		// An error can quote a host (its stderr, its state): the value stays
 		// raw for callers, the terminal gets it made visible.
+		if err != nil && !errors.Is(err, context.Canceled) {
+			fmt.Fprintln(os.Stderr, "nixdeck:", termtext.VisibleLines(err.Error()))
+		}
+		fmt.Fprintf(os.Stderr, "nixdeck: interrupted by %s\n", signalName(sig))
+		return signalExit(sig)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "nixdeck:", termtext.VisibleLines(err.Error()))
 		var ee *exitError
 		if errors.As(err, &ee) {

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"errors"
 	"time"
 
 	"nixdeck/nix"
@@ -42,6 +43,9 @@ const (
 	PhaseRollback   Phase = "rolling back"
 	PhaseDone       Phase = "done"
 	PhaseFailed     Phase = "failed"
+	// PhaseInterrupted ends a host whose work was cut short by the
+	// operation's cancellation (Ctrl-C): it did not fail, it was stopped.
+	PhaseInterrupted Phase = "interrupted"
 )
 
 // PhaseEvent says a host entered a phase.
@@ -78,8 +82,13 @@ type ActivationEvent struct {
 }
 
 // DoneEvent is the last event of a host in an operation: Err is nil when
-// the host's work succeeded, else the cause (naming the host).
+// the host's work succeeded, else the cause (naming the host). An
+// interrupted host's Err matches ErrInterrupted.
 type DoneEvent struct {
 	HostEvent
 	Err error
 }
+
+// Interrupted tells a host stopped by the operation's cancellation from
+// one that failed.
+func (e DoneEvent) Interrupted() bool { return errors.Is(e.Err, ErrInterrupted) }

@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -124,14 +125,14 @@ func RunHosts(ctx context.Context, conn Connector, nodes []*Node, parallel int, 
 			select {
 			case slots <- struct{}{}:
 			case <-ctx.Done():
-				h.done(ctx.Err())
+				h.done(ctx, ctx.Err())
 				continue
 			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				defer func() { <-slots }()
-				h.done(h.run(ctx, fn))
+				h.done(ctx, h.run(ctx, fn))
 			}()
 		}
 		wg.Wait()
@@ -149,16 +150,35 @@ func (h *HostRun) run(ctx context.Context, fn HostFunc) error {
 	return fn(ctx, h)
 }
 
-// done ends the host's stream: the final phase, then DoneEvent.
-func (h *HostRun) done(err error) {
-	if err != nil {
+// done ends the host's stream: the final phase, then DoneEvent. A host
+// that had not finished when the operation was cancelled is interrupted,
+// whatever error the cancellation made its work end with (a cancelled
+// dial, a killed command); a deadline on the whole operation is a failure.
+func (h *HostRun) done(ctx context.Context, err error) {
+	switch {
+	case err == nil:
+		h.Phase(PhaseDone)
+	case errors.Is(ctx.Err(), context.Canceled):
+		err = fmt.Errorf("%s: %w", h.Node.Name, &interruptedError{err})
+		h.Phase(PhaseInterrupted)
+	default:
 		err = hostErr(h.Node.Name, err)
 		h.Phase(PhaseFailed)
-	} else {
-		h.Phase(PhaseDone)
 	}
 	h.emit(DoneEvent{HostEvent: h.Base(), Err: err})
 }
+
+// ErrInterrupted marks the error of a host whose work was stopped by the
+// operation's cancellation (errors.Is), as opposed to a host that failed.
+var ErrInterrupted = errors.New("interrupted")
+
+// interruptedError reads "interrupted" and keeps the error the host's work
+// ended with for errors.Is and errors.As.
+type interruptedError struct{ cause error }
+
+func (e *interruptedError) Error() string        { return ErrInterrupted.Error() }
+func (e *interruptedError) Is(target error) bool { return target == ErrInterrupted }
+func (e *interruptedError) Unwrap() error        { return e.cause }
 
 // hostErr makes sure an error names its host.
 func hostErr(name string, err error) error {

@@ -172,6 +172,64 @@ func TestRunHostsCancelledStillEndsEveryHost(t *testing.T) {
 	}
 }
 
+// TestRunHostsInterrupted cancels an operation with a host done, one
+// working and one queued: the finished host keeps its failure, the other
+// two are interrupted (DoneEvent.Interrupted, PhaseInterrupted), not failed.
+func TestRunHostsInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	started := make(chan struct{})
+	bad := runnerFunc(func(ctx context.Context, c nix.Cmd) error {
+		return &nix.ExitError{Argv: c.Argv, Code: 1}
+	})
+	block := runnerFunc(func(ctx context.Context, c nix.Cmd) error {
+		close(started)
+		<-ctx.Done()
+		return fmt.Errorf("web1: sleep: %w", ctx.Err())
+	})
+	ns := nodes("bad", "web1", "web2")
+	conn := fakeConnector{runners: map[string]nix.Runner{"bad": bad, "web1": block}}
+	events := RunHosts(ctx, conn, ns, 1, func(ctx context.Context, h *HostRun) error {
+		return h.Runner.Run(ctx, nix.Cmd{Argv: []string{"sleep"}})
+	})
+	go func() { <-started; cancel() }()
+	last := map[string]Phase{}
+	done := map[string]DoneEvent{}
+	for e := range events {
+		switch e := e.(type) {
+		case PhaseEvent:
+			last[e.Host()] = e.Phase
+		case DoneEvent:
+			done[e.Host()] = e
+		}
+	}
+	if d := done["bad"]; d.Err == nil || d.Interrupted() || last["bad"] != PhaseFailed {
+		t.Errorf("bad: %v, interrupted %v, phase %q; want failed", d.Err, d.Interrupted(), last["bad"])
+	}
+	for _, n := range []string{"web1", "web2"} {
+		d := done[n]
+		if !d.Interrupted() || !errors.Is(d.Err, context.Canceled) || last[n] != PhaseInterrupted {
+			t.Errorf("%s: %v, interrupted %v, phase %q; want interrupted", n, d.Err, d.Interrupted(), last[n])
+		}
+		if d.Err != nil && d.Err.Error() != n+": interrupted" {
+			t.Errorf("%s: message %q, want %q", n, d.Err, n+": interrupted")
+		}
+	}
+}
+
+// An operation that runs out of time fails its hosts: a deadline is not
+// the operator's interruption.
+func TestRunHostsDeadlineIsFailure(t *testing.T) {
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	fn := func(ctx context.Context, h *HostRun) error { return ctx.Err() }
+	for e := range RunHosts(ctx, fakeConnector{}, nodes("web1"), 1, fn) {
+		if d, ok := e.(DoneEvent); ok && (d.Interrupted() || !errors.Is(d.Err, context.DeadlineExceeded)) {
+			t.Errorf("%v (interrupted %v), want a failure with context.DeadlineExceeded", d.Err, d.Interrupted())
+		}
+	}
+}
+
 // activationHost answers the detached activation's commands: the start,
 // then one follow that prints line and ends with status.
 func activationHost(line, status string, follows *int) runnerFunc {

@@ -31,6 +31,10 @@ type BuildRequest struct {
 	// Log receives Nix's output line by line (stderr: progress and build
 	// logs). One build serves all nodes, so the log is shared. May be nil.
 	Log func(line string)
+
+	// linkName names the out-links in RootDir ("result" when empty):
+	// builds of single attributes after a failure each get their own.
+	linkName string
 }
 
 // order returns the node names sorted and the distinct attributes in the
@@ -49,7 +53,8 @@ func (q BuildRequest) order() (nodes, attrs []string) {
 }
 
 // BuildError reports a failed evaluation or build: which nodes did not get
-// a system, and the last lines Nix printed.
+// a system, and the last lines Nix printed. Build may return several,
+// joined (errors.Join): NodeErrors tells each node its own.
 type BuildError struct {
 	// Nodes are the nodes left without a system.
 	Nodes []string
@@ -61,15 +66,59 @@ type BuildError struct {
 	Err error
 }
 
+// Error names the step and the nodes, then what went wrong (Cause).
 func (e *BuildError) Error() string {
-	s := fmt.Sprintf("%s %s: %v", e.Phase, strings.Join(e.Nodes, ", "), e.Err)
-	if e.Tail != "" {
-		s += "\n" + e.Tail
-	}
-	return s
+	return fmt.Sprintf("%s %s: %s", e.Phase, strings.Join(e.Nodes, ", "), e.Cause())
 }
 
+// Unwrap returns the failed command's error.
 func (e *BuildError) Unwrap() error { return e.Err }
+
+// Cause says what went wrong without naming the nodes: Nix's own error
+// message (from its first "error:" line on, that prefix dropped), else
+// the last lines Nix printed, else how the command ended. The command line
+// is left out: it is long and says nothing the step does not.
+func (e *BuildError) Cause() string {
+	if i := strings.Index(e.Tail, "error: "); i >= 0 && (i == 0 || e.Tail[i-1] == '\n') {
+		return strings.TrimSpace(e.Tail[i+len("error: "):])
+	}
+	if t := strings.TrimSpace(e.Tail); t != "" {
+		return t
+	}
+	var ee *ExitError
+	switch {
+	case errors.As(e.Err, &ee) && ee.Signal != "":
+		return fmt.Sprintf("%s killed by signal %s", ee.Argv[0], ee.Signal)
+	case errors.As(e.Err, &ee):
+		return fmt.Sprintf("%s exited with status %d", ee.Argv[0], ee.Code)
+	case e.Err != nil:
+		return e.Err.Error()
+	}
+	return "failed"
+}
+
+// NodeErrors spreads an error from Build over the nodes it names: each
+// failed node gets the *BuildError of its own evaluation or build.
+func NodeErrors(err error) map[string]*BuildError {
+	m := map[string]*BuildError{}
+	var walk func(error)
+	walk = func(err error) {
+		switch e := err.(type) {
+		case *BuildError:
+			for _, n := range e.Nodes {
+				m[n] = e
+			}
+		case interface{ Unwrap() []error }:
+			for _, err := range e.Unwrap() {
+				walk(err)
+			}
+		case interface{ Unwrap() error }:
+			walk(e.Unwrap())
+		}
+	}
+	walk(err)
+	return m
+}
 
 // Build builds the systems of req with ONE Nix invocation (Nix builds them in
 // parallel and shares common dependencies) and returns node → system store
@@ -77,7 +126,11 @@ func (e *BuildError) Unwrap() error { return e.Err }
 // different attributes, to map results back); classic: `nix-build -A …`.
 // With --keep-going, a failure in one node's system still builds the
 // others: the map then holds the nodes that succeeded and the error is a
-// *BuildError naming the ones that did not.
+// *BuildError naming the ones that did not. When nothing at all came out of
+// a build of several attributes (one of them does not evaluate, or the
+// classic nix-build failed), each attribute is built alone, so one bad
+// node does not take the others down; each failure then has its own
+// *BuildError (see NodeErrors).
 func Build(ctx context.Context, r Runner, req BuildRequest) (map[string]string, error) {
 	if (req.Flake == "") == (req.File == "") {
 		return nil, errors.New("build: exactly one of flake and file must be set")
@@ -85,6 +138,14 @@ func Build(ctx context.Context, r Runner, req BuildRequest) (map[string]string, 
 	if len(req.Attrs) == 0 {
 		return map[string]string{}, nil
 	}
+	m, err := buildTogether(ctx, r, req)
+	if _, attrs := req.order(); err == nil || len(m) > 0 || len(attrs) < 2 || ctx.Err() != nil {
+		return m, err
+	}
+	return buildEach(ctx, r, req)
+}
+
+func buildTogether(ctx context.Context, r Runner, req BuildRequest) (map[string]string, error) {
 	if req.File != "" {
 		return buildClassic(ctx, r, req)
 	}
@@ -96,7 +157,11 @@ func (q BuildRequest) linkArgs(noLink string) []string {
 	if q.RootDir == "" {
 		return []string{noLink}
 	}
-	return []string{"--out-link", filepath.Join(q.RootDir, "result")}
+	name := q.linkName
+	if name == "" {
+		name = "result"
+	}
+	return []string{"--out-link", filepath.Join(q.RootDir, name)}
 }
 
 func buildFlake(ctx context.Context, r Runner, req BuildRequest) (map[string]string, error) {

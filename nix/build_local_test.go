@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"nixdeck/nix"
+	"nixdeck/nix/nixtest"
 )
 
 // needNix skips without a local Nix, except under CI where it must exist.
@@ -109,5 +110,59 @@ func TestBuildLocalClassic(t *testing.T) {
 	}
 	if !strings.HasSuffix(got["x"], "-sys-b") || !strings.HasSuffix(got["y"], "-sys-a") {
 		t.Errorf("Build() = %v", got)
+	}
+}
+
+// TestBuildLocalCancel cancels a build while its builder runs: Build
+// returns a cancellation, and neither Nix nor its builder (which Nix runs
+// in a session of its own, as a build user) is left running.
+func TestBuildLocalCancel(t *testing.T) {
+	needNix(t)
+	name, value := nixtest.Marker(t)
+	dir := t.TempDir()
+	flake := `{ outputs = { self }: { sleeper = derivation { name = "sleeper"; system = "x86_64-linux";
+    builder = "/bin/sh"; args = [ "-c" "/bin/sleep 1000" ]; ` + name + ` = "` + value + `"; }; }; }`
+	if err := os.WriteFile(filepath.Join(dir, "flake.nix"), []byte(flake), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := nix.Build(ctx, nix.LocalRunner{}, nix.BuildRequest{Flake: "path:" + dir, RootDir: t.TempDir(),
+			Attrs: map[string]string{"web1": "sleeper"}})
+		done <- err
+	}()
+	nixtest.WaitProcs(t, name, value, 1, 2*time.Minute, done)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Build() = %v, want context.Canceled", err)
+	}
+	nixtest.WaitNoProcs(t, name, value, 30*time.Second)
+}
+
+// A node whose attribute does not exist fails alone with Nix's message;
+// the other node still gets its system and its gc root.
+func TestBuildLocalBadAttr(t *testing.T) {
+	needNix(t)
+	flake := testFlake(t)
+	roots := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	got, err := nix.Build(ctx, nix.LocalRunner{}, nix.BuildRequest{Flake: flake, RootDir: roots,
+		Attrs: map[string]string{"web1": toplevel("web1"), "typo": toplevel("nosuch")}})
+	ne := nix.NodeErrors(err)
+	if len(ne) != 1 || ne["typo"] == nil {
+		t.Fatalf("Build() error = %v, want one for node typo", err)
+	}
+	if msg := ne["typo"].Cause(); !strings.Contains(msg, "nosuch") || strings.Contains(msg, "--extra-experimental-features") {
+		t.Errorf("typo's error %q should name the attribute and leave the command line out", msg)
+	}
+	if !strings.HasSuffix(got["web1"], "-nixos-system-web1-test") || len(got) != 1 {
+		t.Fatalf("Build() = %v, want web1's system", got)
+	}
+	out, err := exec.CommandContext(ctx, "nix-store", "--query", "--roots", got["web1"]).Output()
+	if err != nil || !strings.Contains(string(out), roots+"/") {
+		t.Errorf("web1's system has no gc root in %s: %s %v", roots, out, err)
 	}
 }

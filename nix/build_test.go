@@ -3,7 +3,9 @@ package nix
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -77,13 +79,33 @@ func TestBuild(t *testing.T) {
 		failed:   []string{"db1"},
 		wantLogs: 7,
 	}, {
-		name: "evaluation error names every node",
-		req:  BuildRequest{Flake: flake, Attrs: map[string]string{"web1": tlA, "db1": tlB}},
+		name: "a node that does not evaluate fails alone: each attribute is built on its own",
+		req:  BuildRequest{Flake: flake, Attrs: map[string]string{"web1": tlA, "web2": tlA, "db1": tlB}, RootDir: "/r"},
 		script: func(f *fakeRunner) {
 			f.expect(evalArgv...).errout("error: attribute 'db1' missing\n").exit(1)
+			f.expect(NixCmd("build", "--json", "--keep-going", "-L", "--out-link", "/r/attr-0", flake+"#"+tlB)...).unordered().
+				errout("error: flake 'path:/srv/fleet' does not provide attribute '" + tlB + "'\n").exit(1)
+			f.expect(NixCmd("build", "--json", "--keep-going", "-L", "--out-link", "/r/attr-1", flake+"#"+tlA)...).unordered().
+				out(`[{"drvPath":"` + drvA + `","outputs":{"out":"` + outA + `"}}]`)
 		},
-		wantErr: "evaluate db1, web1: ",
-		failed:  []string{"db1", "web1"},
+		want:     map[string]string{"web1": outA, "web2": outA},
+		wantErr:  "build db1: flake 'path:/srv/fleet' does not provide attribute '" + tlB + "'",
+		failed:   []string{"db1"},
+		wantLogs: 1,
+	}, {
+		name: "a classic nix-build that fails is redone per attribute",
+		req:  BuildRequest{File: "/srv/fleet/default.nix", Attrs: map[string]string{"web1": "web1", "db1": "db1"}},
+		script: func(f *fakeRunner) {
+			f.expect("nix-build", "/srv/fleet/default.nix", "-A", "db1", "-A", "web1", "--no-out-link").
+				errout("error: attribute 'db1' in selection path 'db1' not found\n").exit(1)
+			f.expect("nix-build", "/srv/fleet/default.nix", "-A", "db1", "--no-out-link").unordered().
+				errout("error: attribute 'db1' in selection path 'db1' not found\n").exit(1)
+			f.expect("nix-build", "/srv/fleet/default.nix", "-A", "web1", "--no-out-link").unordered().out(outA + "\n")
+		},
+		want:     map[string]string{"web1": outA},
+		wantErr:  "build db1: attribute 'db1' in selection path 'db1' not found",
+		failed:   []string{"db1"},
+		wantLogs: 2,
 	}, {
 		name: "attributes without a common prefix are evaluated one by one",
 		req:  BuildRequest{Flake: flake, Attrs: map[string]string{"a": "x", "b": "y"}},
@@ -135,11 +157,32 @@ func TestBuild(t *testing.T) {
 				if strings.Join(be.Nodes, ",") != strings.Join(tt.failed, ",") {
 					t.Errorf("failed nodes = %v, want %v", be.Nodes, tt.failed)
 				}
+				if ne := NodeErrors(err); !slices.Equal(slices.Sorted(maps.Keys(ne)), tt.failed) {
+					t.Errorf("NodeErrors() names %v, want %v", slices.Sorted(maps.Keys(ne)), tt.failed)
+				}
 			}
 			if len(logs) != tt.wantLogs {
 				t.Errorf("got %d log lines %q, want %d", len(logs), logs, tt.wantLogs)
 			}
 		})
+	}
+}
+
+// Several failures joined: each node gets its own; the message never
+// holds the command line, only the step and what Nix said.
+func TestNodeErrors(t *testing.T) {
+	a := &BuildError{Nodes: []string{"web1", "web2"}, Phase: "build", Tail: "web1> compiling\nerror: attribute 'x' missing\n\n       at «string»:1:1:",
+		Err: &ExitError{Argv: NixCmd("build", "--json", flake+"#x"), Code: 1}}
+	b := &BuildError{Nodes: []string{"db1"}, Phase: "evaluate", Err: &ExitError{Argv: NixCmd("eval"), Code: -1, Signal: "KILL"}}
+	ne := NodeErrors(fmt.Errorf("diff: %w", errors.Join(a, b)))
+	if len(ne) != 3 || ne["web1"] != a || ne["web2"] != a || ne["db1"] != b {
+		t.Fatalf("NodeErrors() = %v", ne)
+	}
+	if got, want := a.Error(), "build web1, web2: attribute 'x' missing\n\n       at «string»:1:1:"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	if got, want := b.Error(), "evaluate db1: nix killed by signal KILL"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
 	}
 }
 

@@ -59,9 +59,13 @@ const MaxClosureOutput = 64 << 20
 
 // QueryClosure runs ClosureCmd(target) through r and parses its output.
 func QueryClosure(ctx context.Context, r Runner, target string) (*Closure, error) {
-	out, err := runLimited(ctx, r, ClosureCmd(target), MaxClosureOutput)
-	if errors.Is(err, errOutputCap) {
+	cmd := ClosureCmd(target)
+	out, err := runLimited(ctx, r, cmd, MaxClosureOutput)
+	switch {
+	case errors.Is(err, errOutputCap):
 		err = capError(MaxClosureOutput, "for the closure")
+	case err != nil:
+		err = scriptError{"closure query", cmd.Argv, err}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("query closure of %s: %w", target, err)

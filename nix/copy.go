@@ -70,10 +70,11 @@ func Copy(ctx context.Context, local, remote Runner, req CopyRequest) (CopyResul
 		return res, err
 	}
 	if req.Substitute && len(missing) > 0 {
-		err := remote.Run(ctx, Cmd{Argv: []string{"sh", "-c", substituteScript}, Stdin: pathLines(missing), Privileged: true})
+		argv := []string{"sh", "-c", substituteScript}
+		err := remote.Run(ctx, Cmd{Argv: argv, Stdin: pathLines(missing), Privileged: true})
 		var ee *ExitError
 		if err != nil && !errors.As(err, &ee) { // only Nix's own failure is tolerated
-			return res, fmt.Errorf("substitute on destination: %w", err)
+			return res, fmt.Errorf("substitute on destination: %w", scriptError{"substitute", argv, err})
 		}
 		before := len(missing)
 		if missing, err = Invalid(ctx, remote, missing); err != nil {
@@ -111,9 +112,10 @@ func Requisites(ctx context.Context, r Runner, paths []string) ([]string, error)
 // one command whatever the number of paths.
 func Invalid(ctx context.Context, r Runner, paths []string) ([]string, error) {
 	var out bytes.Buffer
-	err := r.Run(ctx, Cmd{Argv: []string{"sh", "-c", checkValidityScript}, Stdin: pathLines(paths), Stdout: &out})
+	argv := []string{"sh", "-c", checkValidityScript}
+	err := r.Run(ctx, Cmd{Argv: argv, Stdin: pathLines(paths), Stdout: &out})
 	if err != nil {
-		return nil, fmt.Errorf("check which paths the host lacks: %w", err)
+		return nil, fmt.Errorf("check which paths the host lacks: %w", scriptError{"validity check", argv, err})
 	}
 	invalid := map[string]bool{}
 	for _, p := range strings.Fields(out.String()) {

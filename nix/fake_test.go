@@ -13,7 +13,8 @@ import (
 // fakeRunner is a Runner for unit tests: it expects an exact sequence of
 // commands (argv, and stdin when the test names it) and answers each with
 // canned output, the way lazygit's git_commands tests script git. Every
-// unexpected or missing command fails the test.
+// unexpected or missing command fails the test. Consecutive calls marked
+// anyOrder (commands the code runs concurrently) may come in any order.
 type fakeRunner struct {
 	t     testing.TB
 	mu    sync.Mutex
@@ -30,6 +31,8 @@ type fakeCall struct {
 	stderr     string
 	err        error
 	block      bool
+	anyOrder   bool
+	ran        bool
 	gotStdin   string
 }
 
@@ -74,6 +77,10 @@ func (c *fakeCall) exit(code int) *fakeCall {
 	return c
 }
 
+// unordered lets the command come in any order among its neighbours that
+// are unordered too.
+func (c *fakeCall) unordered() *fakeCall { c.anyOrder = true; return c }
+
 // hang makes the command run until its context ends.
 func (c *fakeCall) hang() *fakeCall { c.block = true; return c }
 
@@ -89,10 +96,19 @@ func (f *fakeRunner) Run(ctx context.Context, cmd Cmd) error {
 		return fmt.Errorf("unexpected command %s", ShellJoin(cmd.Argv))
 	}
 	c := f.calls[f.next]
-	f.next++
+	for j := f.next; c.anyOrder && j < len(f.calls) && f.calls[j].anyOrder; j++ {
+		if !f.calls[j].ran && slices.Equal(f.calls[j].argv, cmd.Argv) {
+			c = f.calls[j]
+			break
+		}
+	}
+	c.ran = true
+	for f.next < len(f.calls) && f.calls[f.next].ran {
+		f.next++
+	}
 	f.mu.Unlock()
 	if !slices.Equal(c.argv, cmd.Argv) {
-		f.t.Errorf("fake runner: command %d\n got: %s\nwant: %s", f.next, ShellJoin(cmd.Argv), ShellJoin(c.argv))
+		f.t.Errorf("fake runner: command\n got: %s\nwant: %s", ShellJoin(cmd.Argv), ShellJoin(c.argv))
 		return fmt.Errorf("wrong command %s", ShellJoin(cmd.Argv))
 	}
 	if c.privileged != cmd.Privileged {

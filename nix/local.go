@@ -3,25 +3,47 @@ package nix
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os/exec"
 	"syscall"
+	"time"
 
 	"nixdeck/internal/tail"
 )
+
+// DefaultStopGrace is how long a cancelled local command has to exit after
+// SIGTERM before it is killed. Nix needs the TERM: it stops its builders
+// (which run in sessions of their own, out of reach of a signal to its
+// process group) and releases its locks; a KILL would orphan them.
+const DefaultStopGrace = 10 * time.Second
 
 // LocalRunner runs commands on this machine with os/exec.
 type LocalRunner struct {
 	// Env, when set, replaces the environment of every command (os.Environ() style).
 	Env []string
+	// StopGrace, when positive, replaces DefaultStopGrace.
+	StopGrace time.Duration
 }
 
-// Run executes c and waits for it; ctx cancellation kills the process.
+// Run executes c and waits for it. Each command runs in a process group of
+// its own, so that the terminal's Ctrl-C reaches nixdeck alone and nixdeck
+// decides how its children stop: when ctx ends, the whole group gets
+// SIGTERM, then SIGKILL after the grace period, and whatever is left in the
+// group once the command has exited is killed, so no child outlives it.
 func (l LocalRunner) Run(ctx context.Context, c Cmd) error {
 	if len(c.Argv) == 0 {
 		return errors.New("empty command")
 	}
 	cmd := exec.CommandContext(ctx, c.Argv[0], c.Argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return signalGroup(cmd.Process.Pid, syscall.SIGTERM) }
+	// After the grace, Wait kills the leader and stops waiting for the
+	// pipes (a grandchild may hold them open); the sweep below takes the rest.
+	cmd.WaitDelay = DefaultStopGrace
+	if l.StopGrace > 0 {
+		cmd.WaitDelay = l.StopGrace
+	}
 	cmd.Stdin = c.Stdin
 	cmd.Stdout = c.Stdout
 	errTail := tail.NewBuffer(4096)
@@ -34,6 +56,14 @@ func (l LocalRunner) Run(ctx context.Context, c Cmd) error {
 		cmd.Env = l.Env
 	}
 	err := cmd.Run()
+	if ctx.Err() != nil && cmd.Process != nil {
+		// Group members still alive keep the group's id from being reused,
+		// so this reaches only what the command left behind.
+		_ = signalGroup(cmd.Process.Pid, syscall.SIGKILL)
+		if err != nil {
+			return fmt.Errorf("%s stopped: %w", c.Argv[0], ctx.Err())
+		}
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		x := &ExitError{Argv: c.Argv, Code: ee.ExitCode(), Stderr: errTail.String()}
@@ -43,4 +73,13 @@ func (l LocalRunner) Run(ctx context.Context, c Cmd) error {
 		return x
 	}
 	return err
+}
+
+// signalGroup sends sig to the process group led by pid; a group that is
+// already gone is not an error.
+func signalGroup(pid int, sig syscall.Signal) error {
+	if err := syscall.Kill(-pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return err
+	}
+	return nil
 }

@@ -57,7 +57,7 @@ type ExitError struct {
 
 func (e *ExitError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: ", ShellJoin(e.Argv))
+	fmt.Fprintf(&b, "%s: ", commandLine(e.Argv))
 	if e.Signal != "" {
 		fmt.Fprintf(&b, "killed by signal %s", e.Signal)
 	} else {
@@ -71,6 +71,16 @@ func (e *ExitError) Error() string {
 
 // ExitCode returns the command's exit status (-1 when killed by a signal).
 func (e *ExitError) ExitCode() int { return e.Code }
+
+// commandLine renders argv for a message. A script run with `sh -c` is
+// left out: it is nixdeck's own, dozens of lines long, and would bury
+// what went wrong (callers name the step; errors.As still finds Argv).
+func commandLine(argv []string) string {
+	if len(argv) >= 3 && argv[1] == "-c" && (argv[0] == "sh" || argv[0] == "bash") {
+		return strings.TrimSpace(ShellJoin(argv[:2]) + " '<script>' " + ShellJoin(argv[3:]))
+	}
+	return ShellJoin(argv)
+}
 
 // ShellJoin quotes argv for a POSIX shell: plain words stay as they are,
 // anything else is single-quoted.
