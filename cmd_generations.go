@@ -49,7 +49,7 @@ func writeGenerations(w io.Writer, sts []fleet.HostStatus) error {
 			fmt.Fprintln(w)
 		}
 		if s.Err != nil {
-			fmt.Fprintf(w, "%s: %s\n", termtext.Visible(s.Node.Name), termtext.VisibleLines(hostOutcome(s.Err)))
+			fmt.Fprintf(w, "%s: %s\n", termtext.Visible(s.Node.Name), termtext.VisibleLines(hostOutcomeLines(s.Err)))
 			continue
 		}
 		fmt.Fprintf(w, "%s\n", termtext.Visible(s.Node.Name))

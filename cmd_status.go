@@ -94,11 +94,15 @@ func failedHosts(sts []fleet.HostStatus) error {
 
 // hostOutcome is what a host's row says instead of its state: the error,
 // or "interrupted" for a host that Ctrl-C stopped before it answered.
-func hostOutcome(err error) string {
+func hostOutcome(err error) string { return oneLine(hostOutcomeLines(err)) }
+
+// hostOutcomeLines is hostOutcome with the error's lines kept, for output
+// that is not a table.
+func hostOutcomeLines(err error) string {
 	if errors.Is(err, fleet.ErrInterrupted) {
 		return "interrupted"
 	}
-	return "error: " + oneLine(err.Error())
+	return "error: " + strings.TrimSpace(err.Error())
 }
 
 // writeStatusTable prints one row per host; unreachable hosts show the
