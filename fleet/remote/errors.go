@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"nixdeck/internal/limit"
 )
 
 // ErrConnectionLost marks errors where a command's fate is unknown because
@@ -72,6 +74,23 @@ func (e *ExitError) Error() string {
 		fmt.Fprintf(&b, ": %s", s)
 	}
 	return b.String()
+}
+
+// OutputLimitError reports a command stopped because it sent more output
+// (stdout and stderr together) than its Cmd.MaxOutput allows: what it
+// sent is incomplete, so the caller must not use it.
+type OutputLimitError struct {
+	// Name is the node the command ran on.
+	Name string
+	// Argv is the command as requested.
+	Argv []string
+	// Limit is the bound it exceeded, in bytes.
+	Limit int64
+}
+
+// Error renders "web01 sent more than 1 MiB of output for argv".
+func (e *OutputLimitError) Error() string {
+	return fmt.Sprintf("%s sent more than %s of output for %s", e.Name, limit.Text(e.Limit), shellJoin(e.Argv))
 }
 
 // SudoError reports that sudo -n refused to run a privileged command
