@@ -14,13 +14,18 @@ import (
 
 func testStatuses(t *testing.T) []fleet.HostStatus {
 	t.Helper()
-	st, err := nix.ParseHostState(`hostname=web1
+	// hostStateScript's records, one per line here for reading.
+	st, err := nix.ParseHostState(strings.ReplaceAll(`hostname=web1
 current=/nix/store/lwgy6jr0kqfbnjh3lb8ss0yf4cvksxv3-nixos-system-web1-24.05.20240701.89abcde
 booted=/nix/store/0c8wq1ks8fbi3v6d81dmyrbgxhx8grr0-nixos-system-web1-24.05.20240601.abcdef0
 profile=/nix/store/lwgy6jr0kqfbnjh3lb8ss0yf4cvksxv3-nixos-system-web1-24.05.20240701.89abcde
 profile_link=system-2-link
-gen=1 1717236000 /nix/store/0c8wq1ks8fbi3v6d81dmyrbgxhx8grr0-nixos-system-web1-24.05.20240601.abcdef0
-gen=2 1719820800 /nix/store/lwgy6jr0kqfbnjh3lb8ss0yf4cvksxv3-nixos-system-web1-24.05.20240701.89abcde
+entry=system-1-link
+entry_time=1717236000
+entry_path=/nix/store/0c8wq1ks8fbi3v6d81dmyrbgxhx8grr0-nixos-system-web1-24.05.20240601.abcdef0
+entry=system-2-link
+entry_time=1719820800
+entry_path=/nix/store/lwgy6jr0kqfbnjh3lb8ss0yf4cvksxv3-nixos-system-web1-24.05.20240701.89abcde
 version=24.05.20240701.89abcde (Uakari)
 booted_kernel=/nix/store/3ylr5i6n1x1lz0c2q7xy9a7yqzgrczgq-linux-6.6.32/bzImage
 profile_kernel=/nix/store/p8s1vxa9bmmhk8kr3bm8v8p0gs8yqfm6-linux-6.6.36/bzImage
@@ -28,7 +33,7 @@ switch_lock=free
 nixdeck_lock=free
 uptime=93784.2
 end=1
-`)
+`, "\n", "\x00"))
 	if err != nil {
 		t.Fatal(err)
 	}
