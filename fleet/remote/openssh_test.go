@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -207,7 +206,7 @@ func TestOpenSSH(t *testing.T) {
 	t.Run("output bound", func(t *testing.T) {
 		marker := fmt.Sprintf("flood-%d", time.Now().UnixNano())
 		var out bytes.Buffer
-		peak := watchHeap(t)
+		peak := proctest.WatchHeap()
 		err := c.Run(ctx, Cmd{Argv: []string{"sh", "-c", "exec head -c 1073741824 /dev/zero # " + marker}, Stdout: &out, MaxOutput: 1 << 20})
 		var le *OutputLimitError
 		if !errors.As(err, &le) || !strings.HasPrefix(err.Error(), "web01 sent more than 1 MiB of output for sh -c") || out.Len() != 1<<20 {
@@ -251,27 +250,4 @@ func TestOpenSSHManyAgentKeys(t *testing.T) {
 	startAgentKeys(t, otherKeys(t, 7)...)
 	c, err := Dial(context.Background(), Target{Name: "web01", Host: "127.0.0.1", Port: o.port, Identity: f.identity, KnownHosts: f.knownHosts}, testOptions())
 	mustRun(t, c, err)
-}
-
-// watchHeap samples the heap in use until the returned function is called,
-// which reports the highest sample.
-func watchHeap(t *testing.T) func() uint64 {
-	stop, done := make(chan struct{}), make(chan uint64)
-	go func() {
-		var peak uint64
-		var ms runtime.MemStats
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			runtime.ReadMemStats(&ms)
-			peak = max(peak, ms.HeapInuse)
-			select {
-			case <-stop:
-				done <- peak
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return func() uint64 { close(stop); return <-done }
 }

@@ -1,12 +1,15 @@
-// Package proctest finds processes of this machine by a marker in their
-// command line, for tests that must prove a remote command (a lab host, a
-// test sshd: all on this machine) left nothing running.
+// Package proctest checks what a test's remote commands leave behind: it
+// finds processes of this machine by a marker in their command line, for
+// tests that must prove a remote command (a lab host, a test sshd: all on
+// this machine) left nothing running, and watches this process's heap, for
+// tests that must prove a flood from a host was not kept.
 package proctest
 
 import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -53,4 +56,27 @@ func AssertGone(t testing.TB, marker string, within time.Duration) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// WatchHeap samples the heap in use every few milliseconds until the
+// returned function is called, which reports the highest sample.
+func WatchHeap() (peak func() uint64) {
+	stop, done := make(chan struct{}), make(chan uint64)
+	go func() {
+		var high uint64
+		var ms runtime.MemStats
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			high = max(high, ms.HeapInuse)
+			select {
+			case <-stop:
+				done <- high
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() uint64 { close(stop); return <-done }
 }
