@@ -7,6 +7,10 @@ import (
 	"strings"
 )
 
+// maxRemoteBuildOutput bounds a build's output on the host: its log is
+// streamed line by line, not kept, so only a runaway build reaches it.
+const maxRemoteBuildOutput = 1 << 30
+
 // BuildOnTarget realises a system on the host that will run it (build_on:
 // target, like deploy-rs' remote build): the derivation's closure (the
 // .drv files and sources, `nix-store -qR DRV`) is copied over remote's
@@ -28,7 +32,8 @@ func BuildOnTarget(ctx context.Context, local, remote Runner, drv string, log fu
 			log(l)
 		}
 	})
-	err := remote.Run(ctx, Cmd{Argv: []string{"nix-store", "--realise", drv}, Stdout: &out, Stderr: lines, Privileged: true})
+	err := remote.Run(ctx, Cmd{Argv: []string{"nix-store", "--realise", drv}, Stdout: &out, Stderr: lines, Privileged: true,
+		MaxOutput: maxRemoteBuildOutput})
 	lines.Flush()
 	if err != nil {
 		return "", fmt.Errorf("build on target: realise %s: %w\n%s", drv, err, tail.String())
