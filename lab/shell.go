@@ -30,9 +30,13 @@ if [ -z "${SSH_ORIGINAL_COMMAND+set}" ]; then exec "$SHELL" -l; fi
 exec "$SHELL" -c "$SSH_ORIGINAL_COMMAND"
 `
 
-// shellPath is the host's shell wrapper, shellOverride the test's shell.
-func (l *Lab) shellPath(name string) string     { return filepath.Join(l.hostDir(name), "shell") }
-func (l *Lab) shellOverride(name string) string { return filepath.Join(l.hostDir(name), "shell.override") }
+// shellPath is the host's shell wrapper.
+func (l *Lab) shellPath(name string) string { return filepath.Join(l.hostDir(name), "shell") }
+
+// shellOverride is the test's shell for the host, when it has one.
+func (l *Lab) shellOverride(name string) string {
+	return filepath.Join(l.hostDir(name), "shell.override")
+}
 
 // writeShellWrapper writes the host's forced command.
 func (l *Lab) writeShellWrapper(name string) error {
