@@ -127,11 +127,18 @@ func sudoComplaint(stderr string) string {
 	return ""
 }
 
-// lastLine returns the last non-empty line of s, trimmed.
+// maxErrorLine bounds the stderr line an ExitError quotes.
+const maxErrorLine = 512
+
+// lastLine returns the last non-empty line of s, trimmed and cut to its
+// last maxErrorLine bytes: a host's stderr must not make an error a page.
 func lastLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
 		s = strings.TrimSpace(s[i+1:])
+	}
+	if len(s) > maxErrorLine {
+		s = "…" + strings.ToValidUTF8(s[len(s)-maxErrorLine:], "")
 	}
 	return s
 }

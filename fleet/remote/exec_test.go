@@ -58,6 +58,8 @@ func TestRunResults(t *testing.T) {
 		{name: "terminated", argv: []string{"sh", "-c", "kill -TERM $$"}, wantCode: -1, wantSignal: "TERM"},
 		{name: "quoting", argv: []string{"printf", "%s|", "a b", "it's", "$HOME", "*", ""}, wantOut: "a b|it's|$HOME|*||"},
 		{name: "stdin", argv: []string{"tr", "a-z", "A-Z"}, stdin: "nixos\n", wantOut: "NIXOS\n"},
+		// The error quotes the end of a huge stderr line, not all of it.
+		{name: "huge stderr line", argv: []string{"sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x >&2; echo END >&2; exit 1"}, wantCode: 1, wantErr: "exit status 1: …xxxx"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,8 +85,8 @@ func TestRunResults(t *testing.T) {
 			if ee.Code != tt.wantCode || ee.Signal != tt.wantSignal {
 				t.Errorf("ExitError code=%d signal=%q, want %d %q", ee.Code, ee.Signal, tt.wantCode, tt.wantSignal)
 			}
-			if !strings.Contains(err.Error(), "web01") || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("error %q should name web01 and contain %q", err, tt.wantErr)
+			if !strings.Contains(err.Error(), "web01") || !strings.Contains(err.Error(), tt.wantErr) || len(err.Error()) > 1024 {
+				t.Errorf("error %q should name web01, contain %q and stay short", err, tt.wantErr)
 			}
 		})
 	}
