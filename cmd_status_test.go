@@ -125,3 +125,27 @@ web2
 		t.Errorf("json %+v", j)
 	}
 }
+
+// What a host reported and nixdeck set aside, and the system links it
+// lacks, are in `status --json`, exactly as the host spelt them.
+func TestStatusJSONMissingAndIgnored(t *testing.T) {
+	st, err := nix.ParseHostState("booted=/etc\x00entry=system-1\nx-link\x00end=1\x00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := writeJSON(&b, statusJSON([]fleet.HostStatus{{Node: &fleet.Node{Name: "web1"}, State: st}})); err != nil {
+		t.Fatal(err)
+	}
+	var got []struct {
+		Missing []string      `json:"missing"`
+		Ignored []nix.Ignored `json:"ignored"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || len(got[0].Missing) != 2 || got[0].Missing[0] != nix.CurrentSystemLink || len(got[0].Ignored) != 2 ||
+		got[0].Ignored[0].Entry != nix.BootedSystemLink || got[0].Ignored[1].Entry != "system-1\nx-link" {
+		t.Errorf("json %s", b.String())
+	}
+}
