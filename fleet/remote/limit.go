@@ -8,6 +8,13 @@ import (
 	"nixdeck/internal/limit"
 )
 
+// What a host sends besides a command's output is bounded below this
+// package, by x/crypto/ssh: packets of at most 256 KiB, a 2 MiB window per
+// channel (the host cannot send faster than Run drains), extended data
+// other than stderr discarded with its window credited back, channel and
+// global requests from the server refused one at a time, and a keepalive
+// reply read and dropped, one outstanding at a time (keepalive.go).
+
 // DefaultMaxOutput is the bound on a command's output when Cmd.MaxOutput
 // is 0; see limit.DefaultOutput.
 const DefaultMaxOutput = limit.DefaultOutput
