@@ -104,15 +104,26 @@ func (c *diffCmd) diffHost(ctx context.Context, conn fleet.Connector, cache *nix
 	if err != nil {
 		return nil, err
 	}
-	cur, err := nix.CurrentSystem(ctx, r)
+	// The state says what runs and, for the reboot hint, what the host
+	// booted: a host switched but not rebooted still needs the reboot.
+	st, err := nix.QueryHostState(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", n.Name, err)
+	}
+	cur := st.Current
+	if cur == "" {
+		return nil, fmt.Errorf("%s: %s is missing or does not lead to a store object", n.Name, nix.CurrentSystemLink)
 	}
 	curC, err := cache.Get(ctx, r, cur)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", n.Name, err)
 	}
+	next, err := nix.LocalBootSpec(newC.Root)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", n.Name, err)
+	}
 	hd := nix.NewHostDiff(n.Name, curC, newC)
+	hd.SetBoot(st.BootedSpec, next)
 	if c.Files {
 		hd.Files, err = nix.DiffEtc(ctx, nix.RemoteTree{Runner: r, Root: cur}, nix.LocalTree(newC.Root))
 		if err != nil {

@@ -94,14 +94,7 @@ func renderHost(w io.Writer, r hostRow, st *nix.DiffStyles) error {
 		return err
 	}
 	if r.RebootNeeded() {
-		var what []string
-		if r.KernelChanged {
-			what = append(what, "kernel")
-		}
-		if r.InitrdChanged {
-			what = append(what, "initrd")
-		}
-		fmt.Fprintf(w, "Reboot needed: %s changed.\n", strings.Join(what, " and "))
+		fmt.Fprintf(w, "Reboot needed: %s changed since boot.\n", strings.Join(r.RebootFor, ", "))
 	}
 	return renderFiles(w, r.Files, st)
 }

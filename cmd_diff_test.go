@@ -71,7 +71,7 @@ Version changes:
 [U.]  #1  linux              6.6.58 -> 6.6.63
 [U.]  #2  nixos-system-web1  24.05 -> 24.11
 Closure size: 3 -> 3 (2 paths added, 2 paths removed, delta +0, disk usage +0B).
-Reboot needed: kernel changed.
+Reboot needed: kernel changed since boot.
 --- a/etc/motd
 +++ b/etc/motd
 @@ -1 +1 @@

@@ -149,6 +149,8 @@ type hostStatusJSON struct {
 	UptimeSeconds     int64            `json:"uptime_seconds,omitempty"`
 	Systemd           *bool            `json:"systemd,omitempty"`
 	Generations       []nix.Generation `json:"generations,omitempty"`
+	Missing           []string         `json:"missing,omitempty"`
+	Ignored           []nix.Ignored    `json:"ignored,omitempty"`
 }
 
 func statusJSON(sts []fleet.HostStatus) []hostStatusJSON {
@@ -166,6 +168,7 @@ func statusJSON(sts []fleet.HostStatus) []hostStatusJSON {
 			j.SwitchLock, j.NixdeckLock = st.SwitchLock.String(), st.NixdeckLock.String()
 			j.UptimeSeconds, j.Systemd = int64(st.Uptime/time.Second), &st.Systemd
 			j.Generations = st.Generations
+			j.Missing, j.Ignored = st.Missing, st.Ignored
 		}
 		out[i] = j
 	}

@@ -15,13 +15,18 @@ import (
 
 func testStatuses(t *testing.T) []fleet.HostStatus {
 	t.Helper()
-	st, err := nix.ParseHostState(`hostname=web1
+	// hostStateScript's records, one per line here for reading.
+	st, err := nix.ParseHostState(strings.ReplaceAll(`hostname=web1
 current=/nix/store/lwgy6jr0kqfbnjh3lb8ss0yf4cvksxv3-nixos-system-web1-24.05.20240701.89abcde
 booted=/nix/store/0c8wq1ks8fbi3v6d81dmyrbgxhx8grr0-nixos-system-web1-24.05.20240601.abcdef0
 profile=/nix/store/lwgy6jr0kqfbnjh3lb8ss0yf4cvksxv3-nixos-system-web1-24.05.20240701.89abcde
 profile_link=system-2-link
-gen=1 1717236000 /nix/store/0c8wq1ks8fbi3v6d81dmyrbgxhx8grr0-nixos-system-web1-24.05.20240601.abcdef0
-gen=2 1719820800 /nix/store/lwgy6jr0kqfbnjh3lb8ss0yf4cvksxv3-nixos-system-web1-24.05.20240701.89abcde
+entry=system-1-link
+entry_time=1717236000
+entry_path=/nix/store/0c8wq1ks8fbi3v6d81dmyrbgxhx8grr0-nixos-system-web1-24.05.20240601.abcdef0
+entry=system-2-link
+entry_time=1719820800
+entry_path=/nix/store/lwgy6jr0kqfbnjh3lb8ss0yf4cvksxv3-nixos-system-web1-24.05.20240701.89abcde
 version=24.05.20240701.89abcde (Uakari)
 booted_kernel=/nix/store/3ylr5i6n1x1lz0c2q7xy9a7yqzgrczgq-linux-6.6.32/bzImage
 profile_kernel=/nix/store/p8s1vxa9bmmhk8kr3bm8v8p0gs8yqfm6-linux-6.6.36/bzImage
@@ -29,7 +34,7 @@ switch_lock=free
 nixdeck_lock=free
 uptime=93784.2
 end=1
-`)
+`, "\n", "\x00"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,5 +156,29 @@ func TestStatusInterrupted(t *testing.T) {
 	}
 	if g := generationsJSON(sts); !g[2].Interrupted || g[1].Interrupted {
 		t.Errorf("generations json: %+v", g)
+	}
+}
+
+// What a host reported and nixdeck set aside, and the system links it
+// lacks, are in `status --json`, exactly as the host spelt them.
+func TestStatusJSONMissingAndIgnored(t *testing.T) {
+	st, err := nix.ParseHostState("booted=/etc\x00entry=system-1\nx-link\x00end=1\x00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := writeJSON(&b, statusJSON([]fleet.HostStatus{{Node: &fleet.Node{Name: "web1"}, State: st}})); err != nil {
+		t.Fatal(err)
+	}
+	var got []struct {
+		Missing []string      `json:"missing"`
+		Ignored []nix.Ignored `json:"ignored"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || len(got[0].Missing) != 2 || got[0].Missing[0] != nix.CurrentSystemLink || len(got[0].Ignored) != 2 ||
+		got[0].Ignored[0].Entry != nix.BootedSystemLink || got[0].Ignored[1].Entry != "system-1\nx-link" {
+		t.Errorf("json %s", b.String())
 	}
 }

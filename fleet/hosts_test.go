@@ -94,8 +94,8 @@ func TestRunHostsBoundsParallelismAndReportsEveryHost(t *testing.T) {
 }
 
 func TestReadStates(t *testing.T) {
-	state := "hostname=web1\ncurrent=/nix/store/lwgy6jr0kqfbnjh3lb8ss0yf4cvksxv3-nixos-system-web1-24.05\n" +
-		"profile_link=system-3-link\nswitch_lock=free\nnixdeck_lock=free\nuptime=61.2\nend=1\n"
+	state := "hostname=web1\x00current=/nix/store/lwgy6jr0kqfbnjh3lb8ss0yf4cvksxv3-nixos-system-web1-24.05\x00" +
+		"profile_link=system-3-link\x00switch_lock=free\x00nixdeck_lock=free\x00uptime=61.2\x00end=1\x00"
 	ok := runnerFunc(func(ctx context.Context, c nix.Cmd) error {
 		if len(c.Argv) != 3 || c.Argv[0] != "sh" || c.Privileged {
 			return fmt.Errorf("unexpected %v", c.Argv)
@@ -127,7 +127,7 @@ func TestReadStatesBoundsEachHost(t *testing.T) {
 	defer func(d time.Duration) { stateTimeout = d }(stateTimeout)
 	stateTimeout = 100 * time.Millisecond
 	ok := runnerFunc(func(ctx context.Context, c nix.Cmd) error {
-		_, err := io.WriteString(c.Stdout, "profile_link=system-1-link\nend=1\n")
+		_, err := io.WriteString(c.Stdout, "profile_link=system-1-link\x00end=1\x00")
 		return err
 	})
 	stuck := runnerFunc(func(ctx context.Context, c nix.Cmd) error {

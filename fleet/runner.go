@@ -20,7 +20,8 @@ type SSHRunner struct {
 
 // Run runs c on the host. Errors carry the node name and keep the
 // nix.Runner contract: a failed command matches *nix.ExitError (errors.As),
-// a dead connection matches nix.ErrConnectionLost (errors.Is).
+// one that sent more than c.MaxOutput *nix.OutputLimitError, a dead
+// connection matches nix.ErrConnectionLost (errors.Is).
 func (r SSHRunner) Run(ctx context.Context, c nix.Cmd) error {
 	err := r.Client.Run(ctx, remote.Cmd{
 		Argv:       c.Argv,
@@ -28,6 +29,7 @@ func (r SSHRunner) Run(ctx context.Context, c nix.Cmd) error {
 		Stdout:     c.Stdout,
 		Stderr:     c.Stderr,
 		Privileged: c.Privileged,
+		MaxOutput:  c.MaxOutput,
 	})
 	return nixError(r.Client.Name(), c.Argv, err)
 }
@@ -37,11 +39,14 @@ func (r SSHRunner) Run(ctx context.Context, c nix.Cmd) error {
 // through unchanged; they already name the host.
 func nixError(node string, argv []string, err error) error {
 	var ee *remote.ExitError
+	var le *remote.OutputLimitError
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &ee):
 		return fmt.Errorf("%s: %w", node, &nix.ExitError{Argv: argv, Code: ee.Code, Signal: ee.Signal, Stderr: ee.Stderr})
+	case errors.As(err, &le):
+		return &nix.OutputLimitError{Host: node, Argv: argv, Limit: le.Limit}
 	case errors.Is(err, remote.ErrConnectionLost):
 		return connectionLost{err}
 	}

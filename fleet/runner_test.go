@@ -45,6 +45,11 @@ func TestNixError(t *testing.T) {
 			wantError: "web01: nix-env -p /nix/var/nix/profiles/system --set /nix/store/abc-nixos-system-web01: killed by signal KILL",
 		},
 		{name: "connection lost", in: lost, wantLost: true, wantError: lost.Error()},
+		{
+			name:      "output bound",
+			in:        &remote.OutputLimitError{Name: "web01", Argv: argv, Limit: 1 << 20},
+			wantError: "web01 sent more than 1 MiB of output for nix-env -p /nix/var/nix/profiles/system --set /nix/store/abc-nixos-system-web01",
+		},
 		{name: "sudo password", in: sudo, wantSame: true},
 		{name: "cancelled", in: cancelled, wantSame: true},
 	}
@@ -109,6 +114,13 @@ func TestSSHRunner(t *testing.T) {
 	var ee *nix.ExitError
 	if !errors.As(err, &ee) || ee.Code != 3 || !strings.HasPrefix(err.Error(), "web01: ") || !strings.Contains(ee.Stderr, "no space left") {
 		t.Errorf("failing command: %v", err)
+	}
+	// The bound a nix.Cmd names reaches the transport.
+	out.Reset()
+	err = r.Run(ctx, nix.Cmd{Argv: []string{"head", "-c", "100000", "/dev/zero"}, Stdout: &out, MaxOutput: 4096})
+	var le *nix.OutputLimitError
+	if !errors.As(err, &le) || le.Host != "web01" || le.Limit != 4096 || out.Len() != 4096 {
+		t.Errorf("output over MaxOutput: %v after %d bytes, want *nix.OutputLimitError after 4096", err, out.Len())
 	}
 	s.Freeze()
 	if err := r.Run(ctx, nix.Cmd{Argv: []string{"sleep", "10"}}); !errors.Is(err, nix.ErrConnectionLost) {

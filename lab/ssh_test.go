@@ -147,3 +147,39 @@ func TestBreakSSH(t *testing.T) {
 		t.Errorf("old session: want an exit error from false, got %v", err)
 	}
 }
+
+// TestSetShell: a test can make a host answer SSH commands its own way,
+// seeing the command asked for, and give the host its own shell back.
+func TestSetShell(t *testing.T) {
+	l := lab.Start(t, 1)
+	h := l.Hosts[0]
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := dial(ctx, l, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := l.SetShell(h.Name, `case $SSH_ORIGINAL_COMMAND in *hostname*) echo forged; exit 3;; esac
+exec "$SHELL" -c "$SSH_ORIGINAL_COMMAND"
+`); err != nil {
+		t.Fatal(err)
+	}
+	var ee *remote.ExitError
+	if out, err := run(ctx, c, "cat", "/proc/sys/kernel/hostname"); !errors.As(err, &ee) || ee.Code != 3 || out != "forged\n" {
+		t.Errorf("answered %q, %v; want the test's shell's forged answer, exit 3", out, err)
+	}
+	// Other commands reach the host's own shell, quoting intact.
+	if out, err := run(ctx, c, "printf", "%s|", "a b", "$HOME", "it's"); err != nil || out != "a b|$HOME|it's|" {
+		t.Errorf("handed on: %q, %v", out, err)
+	}
+	if err := l.SetShell(h.Name, ""); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(ctx, c, "cat", "/proc/sys/kernel/hostname"); err != nil || out == "forged\n" {
+		t.Errorf("after SetShell(\"\"): %q, %v", out, err)
+	}
+	if err := l.SetShell("nosuchhost", "exit 0"); err == nil {
+		t.Error("SetShell accepted a host the lab does not have")
+	}
+}

@@ -19,8 +19,9 @@ import (
 )
 
 // sshdConfig is a lab host's sshd configuration: key-only root login with
-// the lab operator key, its own host key, pid file in the host's /run, and
-// the NixOS-like PATH for sessions. HOME is the host's own home directory:
+// the lab operator key, its own host key, pid file in the host's /run, the
+// NixOS-like PATH for sessions, and commands run through the host's shell
+// wrapper (see shell.go). HOME is the host's own home directory:
 // bash, root's login shell, sources ~/.bashrc for every SSH command, and
 // the machine's /root/.bashrc (pyenv, cargo, …) costs seconds a command —
 // enough to time out `nixdeck status` on a 50-host lab.
@@ -41,6 +42,7 @@ MaxSessions 100
 MaxStartups 100:30:200
 Subsystem sftp internal-sftp
 SetEnv PATH=%[5]s "NIX_USER_CONF_FILES=%[6]s" "HOME=%[3]s/home"
+ForceCommand %[3]s/shell
 `
 
 // writeKeyPair writes an ed25519 key pair as OpenSSH files path and
@@ -80,6 +82,9 @@ func freePort() (int, error) {
 // through which activations find it again (run/nixdeck-lab/host.env).
 func (l *Lab) writeSSHDConfig(name string, port int) error {
 	hd := l.hostDir(name)
+	if err := l.writeShellWrapper(name); err != nil {
+		return err
+	}
 	conf := fmt.Sprintf(sshdConfig, name, port, hd, l.Dir, hostPATH, l.nixConf())
 	if err := os.WriteFile(filepath.Join(hd, "sshd_config"), []byte(conf), 0o644); err != nil {
 		return err

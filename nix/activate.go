@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"nixdeck/internal/tail"
 )
 
 // Action is what switch-to-configuration is asked to do.
@@ -95,7 +93,7 @@ func Activate(ctx context.Context, r Runner, req ActivateRequest) (ActivateResul
 	var ee *ExitError
 	switch {
 	case errors.As(err, &ee):
-		return res, fmt.Errorf("start activation in %s: exit status %d: %s", req.dir(), ee.Code, tail.LastLines(errb.String(), 5))
+		return res, fmt.Errorf("start activation in %s: exit status %d: %s", req.dir(), ee.Code, stderrTail(errb.String()))
 	case err != nil && ctx.Err() != nil:
 		return res, fmt.Errorf("start activation: %w", err)
 	}

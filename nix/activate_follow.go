@@ -122,7 +122,7 @@ func (f *follower) follow(ctx context.Context) (string, error) {
 			return st, nil
 		}
 	}
-	return "", fmt.Errorf("follow activation: no status in %q", errb.String())
+	return "", fmt.Errorf("follow activation: no status in %s", excerpt(errb.String()))
 }
 
 // writerFunc adapts a function to io.Writer.

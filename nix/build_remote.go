@@ -1,11 +1,16 @@
 package nix
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
+
+	tailpkg "nixdeck/internal/tail"
 )
+
+// maxRemoteBuildOutput bounds a build's output on the host: its log is
+// streamed line by line, not kept, so only a runaway build reaches it.
+const maxRemoteBuildOutput = 1 << 30
 
 // BuildOnTarget realises a system on the host that will run it (build_on:
 // target, like deploy-rs' remote build): the derivation's closure (the
@@ -20,7 +25,8 @@ func BuildOnTarget(ctx context.Context, local, remote Runner, drv string, log fu
 	if _, err := Copy(ctx, local, remote, CopyRequest{Paths: []string{drv}}); err != nil {
 		return "", fmt.Errorf("build on target: copy %s: %w", drv, err)
 	}
-	var out bytes.Buffer
+	// The output path is all stdout should say; only its end is kept.
+	out := tailpkg.NewBuffer(4096)
 	tail := &lineTail{max: 25}
 	lines := LineWriter(func(l string) {
 		tail.add(l)
@@ -28,14 +34,15 @@ func BuildOnTarget(ctx context.Context, local, remote Runner, drv string, log fu
 			log(l)
 		}
 	})
-	err := remote.Run(ctx, Cmd{Argv: []string{"nix-store", "--realise", drv}, Stdout: &out, Stderr: lines, Privileged: true})
+	err := remote.Run(ctx, Cmd{Argv: []string{"nix-store", "--realise", drv}, Stdout: out, Stderr: lines, Privileged: true,
+		MaxOutput: maxRemoteBuildOutput})
 	lines.Flush()
 	if err != nil {
 		return "", fmt.Errorf("build on target: realise %s: %w\n%s", drv, err, tail.String())
 	}
 	paths := strings.Fields(out.String())
-	if len(paths) != 1 {
-		return "", fmt.Errorf("build on target: realise %s printed %q, want one output", drv, out.String())
+	if len(paths) != 1 || checkStoreObject(paths[0]) != nil {
+		return "", fmt.Errorf("build on target: realise %s printed %s, want one store path", drv, excerpt(out.String()))
 	}
 	return paths[0], nil
 }

@@ -40,6 +40,16 @@ func TestBuildOnTarget(t *testing.T) {
 		},
 		wantErr: "failed with exit code 3",
 		logs:    7,
+	}, {
+		// The host names the result: it must be one store path, and what
+		// it printed instead is quoted in a few bytes.
+		name: "a result that is not a store path",
+		script: func(local, remote *fakeRunner) {
+			local.expect("nix-store", "--query", "--requisites", drv).out(drvClosure)
+			remote.expect("sh", "-c", checkValidityScript).in(drvClosure)
+			remote.expect("nix-store", "--realise", drv).priv().out("/etc/" + strings.Repeat("x", 10000) + "\n")
+		},
+		wantErr: "(4096 bytes), want one store path",
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -48,7 +58,7 @@ func TestBuildOnTarget(t *testing.T) {
 			var logs []string
 			got, err := BuildOnTarget(context.Background(), local, remote, drv, func(l string) { logs = append(logs, l) })
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || len(err.Error()) > 2000 {
 					t.Fatalf("error = %v, want %q", err, tt.wantErr)
 				}
 			} else if err != nil || got != tt.want {

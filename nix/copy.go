@@ -192,7 +192,8 @@ func parseDumpDB(out string) ([]PathInfo, error) {
 		info := PathInfo{Path: lines[i], Deriver: lines[i+3]}
 		size, err1 := strconv.ParseInt(lines[i+2], 10, 64)
 		n, err2 := strconv.Atoi(lines[i+4])
-		if !strings.HasPrefix(info.Path, "/") || err1 != nil || err2 != nil || n < 0 || i+5+n > len(lines) {
+		// n is bounded before i+5+n is formed: a huge count would wrap.
+		if !strings.HasPrefix(info.Path, "/") || err1 != nil || err2 != nil || size < 0 || n < 0 || n > len(lines) || i+5+n > len(lines) {
 			return nil, fmt.Errorf("unexpected nix-store --dump-db record at line %d: %q", i+1, strings.Join(lines[i:min(i+5, len(lines))], "|"))
 		}
 		info.NarSize = size

@@ -158,7 +158,10 @@ func TestParseDumpDB(t *testing.T) {
 		infos[1].Path != pTop || infos[1].Deriver != pDrv || infos[1].NarSize != 224 {
 		t.Errorf("parseDumpDB() = %+v", infos)
 	}
-	for _, bad := range []string{pTop + "\nhash\nbig\n\n0\n", pTop + "\nhash\n1\n\n3\n" + pMid + "\n"} {
+	// Numbers a store could not have written: an overflowing reference
+	// count (which would wrap the bounds check and panic) and a negative size.
+	for _, bad := range []string{pTop + "\nhash\nbig\n\n0\n", pTop + "\nhash\n1\n\n3\n" + pMid + "\n",
+		pTop + "\nhash\n1\n\n9223372036854775807\n", pTop + "\nhash\n-1\n\n0\n"} {
 		if _, err := parseDumpDB(bad); err == nil {
 			t.Errorf("parseDumpDB(%q) accepted", bad)
 		}

@@ -2,37 +2,13 @@ package nix
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 )
 
 // CurrentSystemLink is where NixOS points at the running system.
 const CurrentSystemLink = "/run/current-system"
-
-// CurrentSystemCmd resolves a host's running system to its store path.
-func CurrentSystemCmd() Cmd {
-	return Cmd{Argv: []string{"readlink", "-f", CurrentSystemLink}}
-}
-
-// CurrentSystem asks a host (through r) which store path it runs; an
-// answer longer than a path can be is cut off with an error.
-func CurrentSystem(ctx context.Context, r Runner) (string, error) {
-	out, err := runLimited(ctx, r, CurrentSystemCmd(), maxPathLen+1)
-	if errors.Is(err, errOutputCap) {
-		err = capError(maxPathLen+1, "for "+CurrentSystemLink)
-	}
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", CurrentSystemLink, err)
-	}
-	p := strings.TrimSuffix(string(out), "\n")
-	if obj, ok := storeObject(p); !ok || obj != p {
-		return "", fmt.Errorf("read %s: %q is not a store path", CurrentSystemLink, p)
-	}
-	return p, nil
-}
 
 // ClosureCache remembers remote closures by store path, so hosts that run
 // the same system share one query: concurrent callers asking for the same
@@ -108,25 +84,37 @@ type HostDiff struct {
 	New     string `json:"new"`
 	// Diff is the nvd-style package diff.
 	Diff *ClosureDiff `json:"diff"`
-	// KernelChanged and InitrdChanged mean the new system needs a reboot
-	// to take full effect.
-	KernelChanged bool `json:"kernelChanged"`
-	InitrdChanged bool `json:"initrdChanged"`
+	// RebootFor names what the new system boots with differently from
+	// the system the host booted (BootChanges): a reboot is needed for it
+	// to take full effect. KernelChanged and InitrdChanged say the same of
+	// the two most common.
+	RebootFor     []string `json:"rebootFor,omitempty"`
+	KernelChanged bool     `json:"kernelChanged"`
+	InitrdChanged bool     `json:"initrdChanged"`
 	// Files lists changed files under etc/ (with --files).
 	Files []FileDiff `json:"files,omitempty"`
 	// Error says why this host could not be diffed ("" on success).
 	Error string `json:"error,omitempty"`
 }
 
-// NewHostDiff compares a host's current closure with the new one.
+// NewHostDiff compares a host's current closure with the new one. Until
+// SetBoot says what the host booted, the reboot hint compares the running
+// system's kernel and initrd, which misses a host switched but not rebooted.
 func NewHostDiff(host string, cur, new *Closure) *HostDiff {
-	return &HostDiff{
-		Host: host, Current: cur.Root, New: new.Root,
-		Diff:          DiffClosures(host+":"+CurrentSystemLink, new.Root, cur, new),
-		KernelChanged: cur.Kernel != new.Kernel,
-		InitrdChanged: cur.Initrd != new.Initrd,
-	}
+	h := &HostDiff{Host: host, Current: cur.Root, New: new.Root,
+		Diff: DiffClosures(host+":"+CurrentSystemLink, new.Root, cur, new)}
+	h.setRebootFor(BootChanges(BootSpec{Kernel: cur.Kernel, Initrd: cur.Initrd}, BootSpec{Kernel: new.Kernel, Initrd: new.Initrd}))
+	return h
 }
 
-// RebootNeeded reports whether the kernel or initrd changes.
-func (h *HostDiff) RebootNeeded() bool { return h.KernelChanged || h.InitrdChanged }
+// SetBoot sets the reboot hint from the spec the host booted with
+// (HostState.BootedSpec) and the new system's (LocalBootSpec).
+func (h *HostDiff) SetBoot(booted, next BootSpec) { h.setRebootFor(BootChanges(booted, next)) }
+
+func (h *HostDiff) setRebootFor(what []string) {
+	h.RebootFor = what
+	h.KernelChanged, h.InitrdChanged = slices.Contains(what, "kernel"), slices.Contains(what, "initrd")
+}
+
+// RebootNeeded reports whether the new system needs a reboot to take full effect.
+func (h *HostDiff) RebootNeeded() bool { return len(h.RebootFor) > 0 }

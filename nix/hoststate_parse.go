@@ -3,85 +3,189 @@ package nix
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 )
 
-// ParseHostState parses the output of HostStateCmd. Unknown keys are
-// ignored (a newer script may say more); a missing end marker means the
-// output was cut short.
-func ParseHostState(out string) (*HostState, error) {
-	s := &HostState{}
-	kv := map[string]string{}
-	ended := false
-	for i, line := range strings.Split(out, "\n") {
-		if line == "" {
-			continue
+// hostRecords are the records of hostStateScript's output: the single
+// values by key, and the profiles directory entries in order.
+type hostRecords struct {
+	kv      map[string]string
+	entries []profileEntry
+}
+
+// profileEntry is one system-*-link entry as the host reported it; a
+// symlink has a time and a path (either may be empty when unreadable).
+type profileEntry struct {
+	name, time, path string
+	link             bool
+	hasTime          bool
+}
+
+// splitRecords splits the output into NUL-ended key=value records and
+// checks their framing strictly: every record ended, keys of the script's
+// alphabet, no single key twice, entry fields after their entry, the end
+// marker last. Unknown keys are kept (a newer script may say more).
+func splitRecords(out string) (*hostRecords, error) {
+	if !strings.HasSuffix(out, "\x00") || !strings.HasSuffix(out, "end=1\x00") {
+		return nil, fmt.Errorf("host state output incomplete (no end marker) after %d bytes", len(out))
+	}
+	recs := &hostRecords{kv: map[string]string{}}
+	list := strings.Split(strings.TrimSuffix(out, "\x00"), "\x00")
+	for i, rec := range list {
+		k, v, ok := strings.Cut(rec, "=")
+		if !ok || !validKey(k) {
+			return nil, fmt.Errorf("host state record %d: %s is not key=value", i+1, excerpt(rec))
 		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			return nil, fmt.Errorf("line %d: %q is not key=value", i+1, line)
+		var e *profileEntry
+		if n := len(recs.entries); n > 0 {
+			e = &recs.entries[n-1]
 		}
-		switch k {
-		case "gen":
-			g, err := parseGeneration(v)
-			if err != nil {
-				return nil, fmt.Errorf("line %d: %w", i+1, err)
-			}
-			s.Generations = append(s.Generations, g)
-		case "end":
-			ended = true
+		switch {
+		case k == "entry":
+			recs.entries = append(recs.entries, profileEntry{name: v})
+		case k == "entry_time" && e != nil && !e.hasTime:
+			e.time, e.hasTime = v, true
+		case k == "entry_path" && e != nil && !e.link:
+			e.path, e.link = v, true
+		case k == "entry_time" || k == "entry_path":
+			return nil, fmt.Errorf("host state record %d: %s out of place", i+1, k)
+		case k == "end" && i != len(list)-1:
+			return nil, fmt.Errorf("host state record %d: records after the end marker", i+1)
 		default:
-			kv[k] = v
+			if _, dup := recs.kv[k]; dup {
+				return nil, fmt.Errorf("host state record %d: %s given twice", i+1, k)
+			}
+			recs.kv[k] = v
 		}
 	}
-	if !ended {
-		return nil, fmt.Errorf("host state output incomplete (no end marker): %q", out)
+	return recs, nil
+}
+
+// validKey reports whether k is made of the script's key alphabet.
+func validKey(k string) bool {
+	if k == "" || len(k) > 64 {
+		return false
 	}
-	s.Hostname = kv["hostname"]
-	s.Current, s.Booted, s.Profile = kv["current"], kv["booted"], kv["profile"]
-	s.Version = kv["version"]
+	for _, r := range k {
+		if !(r >= 'a' && r <= 'z' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// excerpt quotes host text for an error message: escaped, and cut to a
+// few dozen bytes.
+func excerpt(s string) string {
+	const max = 64
+	if len(s) > max {
+		return fmt.Sprintf("%q… (%d bytes)", s[:max], len(s))
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// ParseHostState parses the output of HostStateCmd. It fails only when the
+// output itself is broken (cut short, not records); what the host reports
+// in well-formed records is checked value by value, and values that do not
+// hold up are left out and listed in HostState.Ignored.
+func ParseHostState(out string) (*HostState, error) {
+	recs, err := splitRecords(out)
+	if err != nil {
+		return nil, err
+	}
+	kv := recs.kv
+	s := &HostState{}
+	s.Hostname = strings.TrimSpace(kv["hostname"])
+	s.Version = strings.TrimSpace(kv["version"])
 	s.Systemd = kv["systemd"] == "1"
-	if n, ok := strings.CutPrefix(kv["profile_link"], "system-"); ok {
-		s.ProfileGeneration, _ = strconv.Atoi(strings.TrimSuffix(n, "-link"))
-	}
-	for _, f := range []string{"kernel", "initrd", "kernel-modules"} {
-		b, p := kv["booted_"+f], kv["profile_"+f]
-		if b != "" && p != "" && b != p {
-			s.RebootNeeded = true
+	for _, l := range []struct {
+		key, path string
+		dst       *string
+	}{{"current", CurrentSystemLink, &s.Current}, {"booted", BootedSystemLink, &s.Booted}, {"profile", SystemProfile, &s.Profile}} {
+		v, ok := kv[l.key]
+		switch {
+		case !ok:
+			s.Missing = append(s.Missing, l.path)
+		case v == "":
+			s.ignore(l.path, "cannot be resolved")
+		default:
+			if err := checkStoreObject(v); err != nil {
+				s.ignore(l.path, fmt.Sprintf("leads to %s: %v", excerpt(v), err))
+			} else {
+				*l.dst = v
+			}
 		}
 	}
+	if v, ok := kv["profile_link"]; ok {
+		n, err := generationNumber(v)
+		if err != nil {
+			s.ignore(SystemProfile, fmt.Sprintf("points to %s: %v", excerpt(v), err))
+		}
+		s.ProfileGeneration = n
+	}
+	seen := map[int]bool{}
+	for _, e := range recs.entries {
+		g, err := e.generation()
+		switch {
+		case err != nil:
+			s.ignore(e.name, err.Error())
+		case seen[g.Number]:
+			s.ignore(e.name, "reported twice")
+		default:
+			seen[g.Number] = true
+			s.Generations = append(s.Generations, g)
+		}
+	}
+	s.BootedSpec = s.bootSpec(kv, "booted", BootedSystemLink)
+	s.ProfileSpec = s.bootSpec(kv, "profile", SystemProfile)
+	s.RebootNeeded = RebootNeeded(s.BootedSpec, s.ProfileSpec)
 	s.SwitchLock = parseLock(kv["switch_lock"], "")
-	s.NixdeckLock = parseLock(kv["nixdeck_lock"], strings.TrimSpace(kv["nixdeck_holder"]))
-	if up, err := strconv.ParseFloat(kv["uptime"], 64); err == nil {
-		s.Uptime = time.Duration(up * float64(time.Second)).Truncate(time.Second)
+	holder := strings.TrimSpace(strings.ReplaceAll(kv["nixdeck_holder"], "\n", " "))
+	s.NixdeckLock = parseLock(kv["nixdeck_lock"], holder)
+	if v, ok := kv["uptime"]; ok {
+		up, err := parseUptime(v)
+		if err != nil {
+			s.ignore("/proc/uptime", err.Error())
+		}
+		s.Uptime = up
 	}
 	slices.SortFunc(s.Generations, func(a, b Generation) int { return a.Number - b.Number })
 	for i := range s.Generations {
 		g := &s.Generations[i]
 		g.Profile = g.Number == s.ProfileGeneration
-		g.Running = g.Path != "" && g.Path == s.Current
-		g.Booted = g.Path != "" && g.Path == s.Booted
+		g.Running = g.Path == s.Current
+		g.Booted = g.Path == s.Booted
 	}
 	return s, nil
 }
 
-// parseGeneration parses "N MTIME PATH".
-func parseGeneration(v string) (Generation, error) {
-	f := strings.Fields(v)
-	if len(f) != 3 {
-		return Generation{}, fmt.Errorf("generation %q: want number, time, path", v)
-	}
-	n, err := strconv.Atoi(f[0])
+// generation checks one profiles directory entry: a symlink named
+// system-N-link (N canonical, in range) with a plausible time, leading to
+// a store object.
+func (e profileEntry) generation() (Generation, error) {
+	n, err := generationNumber(e.name)
 	if err != nil {
-		return Generation{}, fmt.Errorf("generation %q: bad number", v)
+		return Generation{}, err
 	}
-	sec, err := strconv.ParseInt(f[1], 10, 64)
+	if !e.link {
+		return Generation{}, fmt.Errorf("not a symbolic link")
+	}
+	created, err := parseUnixTime(e.time)
 	if err != nil {
-		return Generation{}, fmt.Errorf("generation %q: bad time", v)
+		return Generation{}, fmt.Errorf("modification time: %w", err)
 	}
-	return Generation{Number: n, Created: time.Unix(sec, 0).UTC(), Path: f[2]}, nil
+	if e.path == "" {
+		return Generation{}, fmt.Errorf("cannot be resolved")
+	}
+	if err := checkStoreObject(e.path); err != nil {
+		return Generation{}, fmt.Errorf("leads to %s: %w", excerpt(e.path), err)
+	}
+	return Generation{Number: n, Created: created, Path: e.path}, nil
+}
+
+// ignore records that the host's entry was set aside, and why.
+func (s *HostState) ignore(entry, reason string) {
+	s.Ignored = append(s.Ignored, Ignored{Entry: entry, Reason: reason})
 }
 
 func parseLock(v, holder string) Lock {

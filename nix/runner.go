@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"nixdeck/internal/limit"
+	"nixdeck/internal/tail"
 )
 
 // Cmd is one command to run, locally or on a host.
@@ -27,7 +30,19 @@ type Cmd struct {
 	// changes, activation); remote runners prefix `sudo -n --` when the
 	// login user is not root and the host's sudo mode asks for it.
 	Privileged bool
+	// MaxOutput bounds what a host may send for the command, stdout and
+	// stderr together, in bytes: remote runners stop the command past it
+	// and return *OutputLimitError. 0 means DefaultMaxOutput; NoOutputLimit
+	// is for output streamed to a log, never kept. The local runner runs
+	// the operator's own programs and does not bound them.
+	MaxOutput int64
 }
+
+// DefaultMaxOutput bounds a remote command's output when Cmd.MaxOutput is 0.
+const DefaultMaxOutput = limit.DefaultOutput
+
+// NoOutputLimit as Cmd.MaxOutput lets a command send any amount of output.
+const NoOutputLimit int64 = -1
 
 // String renders the argv as an operator would type it, for logs and errors.
 func (c Cmd) String() string { return ShellJoin(c.Argv) }
@@ -55,6 +70,9 @@ type ExitError struct {
 	Stderr string
 }
 
+// Error renders "argv: exit status N: stderr", with at most the last
+// maxErrorLines lines of stderr and maxErrorBytes of them: a host's stderr
+// must not turn one error into pages.
 func (e *ExitError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: ", commandLine(e.Argv))
@@ -63,10 +81,45 @@ func (e *ExitError) Error() string {
 	} else {
 		fmt.Fprintf(&b, "exit status %d", e.Code)
 	}
-	if s := strings.TrimSpace(e.Stderr); s != "" {
+	if s := stderrTail(e.Stderr); s != "" {
 		fmt.Fprintf(&b, ": %s", s)
 	}
 	return b.String()
+}
+
+const (
+	// maxErrorLines and maxErrorBytes bound the stderr an error quotes.
+	maxErrorLines = 5
+	maxErrorBytes = 1024
+)
+
+// stderrTail is the end of a command's stderr for an error message: the
+// last maxErrorLines non-blank lines, cut to their last maxErrorBytes.
+func stderrTail(s string) string {
+	s = tail.LastLines(s, maxErrorLines)
+	if len(s) > maxErrorBytes {
+		s = "…" + strings.ToValidUTF8(s[len(s)-maxErrorBytes:], "")
+	}
+	return strings.TrimSpace(s)
+}
+
+// OutputLimitError reports a command stopped because it sent more output
+// than its Cmd.MaxOutput allows: what it sent is incomplete.
+type OutputLimitError struct {
+	// Host is the node that sent it ("" when the runner does not know).
+	Host string
+	// Argv is the command.
+	Argv []string
+	// Limit is the bound it exceeded, in bytes.
+	Limit int64
+}
+
+// Error renders "web01 sent more than 1 MiB of output for argv".
+func (e *OutputLimitError) Error() string {
+	if e.Host == "" {
+		return fmt.Sprintf("%s: sent more than %s of output", ShellJoin(e.Argv), limit.Text(e.Limit))
+	}
+	return fmt.Sprintf("%s sent more than %s of output for %s", e.Host, limit.Text(e.Limit), ShellJoin(e.Argv))
 }
 
 // ExitCode returns the command's exit status (-1 when killed by a signal).

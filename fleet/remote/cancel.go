@@ -3,6 +3,8 @@ package remote
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"io"
 	"strconv"
 	"sync"
@@ -11,58 +13,86 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// OpenSSH ignores "signal" requests in sessions that run without
-// privilege separation — every root login — so a cancelled command could
-// run on unnoticed. Each command therefore reports its PID first (the
-// shell execs the command, so the PID stays the command's), and stop
-// falls back to killing that PID from a second session.
+// Stopping a remote command takes more than the SSH "signal" request:
+// OpenSSH ignores it in sessions without privilege separation (every root
+// login), it reaches only the session's own process, and a command may
+// ignore TERM or leave a child that keeps the output pipe open — the
+// session then never ends and the child runs on after it. So every command
+// reports its process group first, and stop ends the whole group from a
+// second session: TERM, then KILL.
+//
+// sshd makes each session's process a session and process group leader
+// (setsid), and nothing in a non-interactive shell moves children to other
+// groups, so the group is the command and everything it started, except
+// what deliberately detached (setsid, systemd-run). The preamble reads the
+// group from /proc rather than assuming $$ because a forced command or
+// wrapper may stand between sshd and the shell that runs the command.
 
-// pidPreamble makes the remote shell print its PID on stderr before it
-// execs the command.
-const pidPreamble = "echo " + pidTag + "$$ >&2; exec "
+// pgidPreamble makes the remote shell print its process group on stderr,
+// tagged with the run's nonce, before it execs the command. Only builtins
+// run, so it costs no process.
+func pgidPreamble(nonce string) string {
+	return `g=$$; if read -r s </proc/$$/stat; then set -- ${s##*) }; g=$3; fi 2>/dev/null; ` +
+		`echo ` + pgidTag + nonce + `:$g >&2; exec `
+}
 
-// pidTag starts the PID line that pidFilter removes from stderr.
-const pidTag = "nixdeck-pid:"
+// pgidTag starts the line that pgidFilter removes from stderr.
+const pgidTag = "nixdeck-pgid:"
+
+// newNonce returns a random tag for one run's preamble line, so that no
+// output of the command can pass for it.
+func newNonce() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
 
 const (
-	// signalGrace is how long a cancelled command gets to stop after the
-	// TERM signal request before the fallback kill.
+	// signalGrace is how long a stopped command gets to end after a TERM
+	// (the signal request, then the group's) before the next step.
 	signalGrace = 500 * time.Millisecond
-	// cancelGrace bounds the wait for the PID, the fallback kill and the
-	// wait after it; a loaded host can take seconds to start a session.
+	// cancelGrace bounds the wait for the process group, each kill and the
+	// wait after the last; a loaded host can take seconds to start a session.
 	cancelGrace = 5 * time.Second
 )
 
-// stop ends a cancelled command: a TERM signal request, then `kill -TERM
-// PID` in a second session (through sudo when the command used it), then
-// `kill -KILL PID` when TERM was ignored, then the session is closed.
-// Every step is bounded.
-func (c *Client) stop(sess *ssh.Session, waited <-chan error, stderr *pidFilter, privileged bool) {
+// stop ends a command cut short (cancelled, or over its output bound): a
+// TERM signal request, then `kill -TERM -- -PGID` in a second session
+// (through sudo when the command used it), then `kill -KILL -- -PGID`, then
+// the session is closed. The KILL is sent even when the command ended after
+// a TERM, for what it left behind in its group. Every step is bounded.
+func (c *Client) stop(sess *ssh.Session, waited <-chan error, stderr *pgidFilter, privileged bool) {
 	_ = sess.Signal(ssh.SIGTERM)
-	if c.await(waited, signalGrace) {
-		return
+	ended := c.await(waited, signalGrace)
+	if !ended {
+		// A command stopped right after it started may not have reported
+		// its group yet.
+		select {
+		case <-stderr.decided:
+		case <-waited:
+			ended = true
+		case <-time.After(cancelGrace):
+		}
 	}
-	// A command cancelled right after it started may not have reported
-	// its PID yet.
-	select {
-	case <-stderr.decided:
-	case <-waited:
-		return
-	case <-time.After(cancelGrace):
-	}
-	if pid := stderr.PID(); pid > 0 {
-		// A command that ignores TERM too would run on after its session
-		// closes (sshd does not kill it), so KILL follows.
-		for _, sig := range []string{"-TERM", "-KILL"} {
-			ctx, cancel := context.WithTimeout(context.Background(), cancelGrace)
-			_ = c.run(ctx, Cmd{Argv: []string{"kill", sig, strconv.Itoa(pid)}, Privileged: privileged}, false)
-			cancel()
-			if c.await(waited, cancelGrace) {
-				break
-			}
+	if g := stderr.PGID(); g > 1 {
+		if !ended {
+			c.killGroup("-TERM", g, privileged)
+			ended = c.await(waited, signalGrace)
+		}
+		c.killGroup("-KILL", g, privileged)
+		if !ended {
+			c.await(waited, cancelGrace)
 		}
 	}
 	sess.Close()
+}
+
+// killGroup sends sig to process group g from a new session, bounded by
+// cancelGrace; failures (the group is gone) are of no interest.
+func (c *Client) killGroup(sig string, g int, privileged bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), cancelGrace)
+	defer cancel()
+	_ = c.run(ctx, Cmd{Argv: []string{"kill", sig, "--", "-" + strconv.Itoa(g)}, Privileged: privileged, MaxOutput: 4096}, false)
 }
 
 // await waits up to d for the session to end; false when it did not.
@@ -77,24 +107,32 @@ func (c *Client) await(waited <-chan error, d time.Duration) bool {
 	}
 }
 
-// newPIDFilter returns a pidFilter writing to w.
-func newPIDFilter(w io.Writer) *pidFilter { return &pidFilter{w: w, decided: make(chan struct{})} }
+// newPGIDFilter returns a pgidFilter for the run with nonce, writing to w.
+func newPGIDFilter(nonce string, w io.Writer) *pgidFilter {
+	return &pgidFilter{w: w, line: []byte(pgidTag + nonce + ":"), decided: make(chan struct{})}
+}
 
-// pidFilter passes a command's stderr through, except the PID line the
-// preamble prints first, whose PID it records. Output that does not start
-// with that line (a shell that ignored the preamble) passes unchanged.
-type pidFilter struct {
+// pgidFilter passes a command's stderr through, except the line the
+// preamble prints first, whose process group it records. Output that does
+// not start with that line (a shell that ignored the preamble) passes
+// unchanged.
+type pgidFilter struct {
 	w       io.Writer
+	line    []byte        // the start of the preamble's line, nonce included
 	decided chan struct{} // closed once the first line has been dealt with
 
 	mu   sync.Mutex
 	head []byte // stderr before the first newline, while undecided
 	done bool   // the first line has been dealt with
-	pid  int
+	pgid int
 }
 
-// Write passes b on, minus the PID line.
-func (p *pidFilter) Write(b []byte) (int, error) {
+// maxPGIDLine bounds how much stderr is held back waiting for a newline:
+// the preamble's line is well under it.
+const maxPGIDLine = 64
+
+// Write passes b on, minus the preamble's line.
+func (p *pgidFilter) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.done {
@@ -102,14 +140,14 @@ func (p *pidFilter) Write(b []byte) (int, error) {
 	}
 	p.head = append(p.head, b...)
 	i := bytes.IndexByte(p.head, '\n')
-	if i < 0 && len(p.head) < 64 && bytes.HasPrefix([]byte(pidTag), p.head[:min(len(p.head), len(pidTag))]) {
-		return len(b), nil // could still be the PID line
+	if i < 0 && len(p.head) < maxPGIDLine && bytes.HasPrefix(p.line, p.head[:min(len(p.head), len(p.line))]) {
+		return len(b), nil // could still be the preamble's line
 	}
 	p.decide()
 	rest := p.head
-	if i >= 0 && bytes.HasPrefix(p.head, []byte(pidTag)) {
-		if pid, err := strconv.Atoi(string(p.head[len(pidTag):i])); err == nil {
-			p.pid, rest = pid, p.head[i+1:]
+	if i >= 0 && bytes.HasPrefix(p.head, p.line) {
+		if g, err := strconv.Atoi(string(p.head[len(p.line):i])); err == nil {
+			p.pgid, rest = g, p.head[i+1:]
 		}
 	}
 	p.head = nil
@@ -122,7 +160,7 @@ func (p *pidFilter) Write(b []byte) (int, error) {
 }
 
 // Flush passes on anything still held back.
-func (p *pidFilter) Flush() {
+func (p *pgidFilter) Flush() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.done && len(p.head) > 0 {
@@ -133,16 +171,17 @@ func (p *pidFilter) Flush() {
 }
 
 // decide marks the first line as dealt with; p.mu is held.
-func (p *pidFilter) decide() {
+func (p *pgidFilter) decide() {
 	if !p.done {
 		p.done = true
 		close(p.decided)
 	}
 }
 
-// PID returns the remote command's PID, or 0 when it is not known yet.
-func (p *pidFilter) PID() int {
+// PGID returns the remote command's process group, or 0 when it is not
+// known (yet).
+func (p *pgidFilter) PGID() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.pid
+	return p.pgid
 }

@@ -3,37 +3,43 @@ package remote
 import (
 	"bytes"
 	"io"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-func TestPIDFilter(t *testing.T) {
+func TestPGIDFilter(t *testing.T) {
+	const tag = "nixdeck-pgid:00ff:"
 	tests := []struct {
-		name    string
-		writes  []string
-		wantPID int
-		wantOut string
+		name     string
+		writes   []string
+		wantPGID int
+		wantOut  string
 	}{
-		{name: "pid line alone", writes: []string{"nixdeck-pid:4242\n"}, wantPID: 4242},
-		{name: "pid line and output together", writes: []string{"nixdeck-pid:17\nerror: boom\n"}, wantPID: 17, wantOut: "error: boom\n"},
-		{name: "split across writes", writes: []string{"nix", "deck-pid:9", "9\nwarn", "ing\n"}, wantPID: 99, wantOut: "warning\n"},
-		{name: "no pid line", writes: []string{"sh: 1: exec: nope: not found\n"}, wantOut: "sh: 1: exec: nope: not found\n"},
+		{name: "group line alone", writes: []string{tag + "4242\n"}, wantPGID: 4242},
+		{name: "group line and output together", writes: []string{tag + "17\nerror: boom\n"}, wantPGID: 17, wantOut: "error: boom\n"},
+		{name: "split across writes", writes: []string{"nix", "deck-pgid:00", "ff:9", "9\nwarn", "ing\n"}, wantPGID: 99, wantOut: "warning\n"},
+		{name: "no group line", writes: []string{"sh: 1: exec: nope: not found\n"}, wantOut: "sh: 1: exec: nope: not found\n"},
 		{name: "short unterminated output", writes: []string{"nix"}, wantOut: "nix"},
-		{name: "bad pid", writes: []string{"nixdeck-pid:x\n"}, wantOut: "nixdeck-pid:x\n"},
+		{name: "bad group", writes: []string{tag + "x\n"}, wantOut: tag + "x\n"},
+		// Only the run's own nonce counts: a command cannot pass a line
+		// of its own for the preamble's.
+		{name: "another nonce", writes: []string{"nixdeck-pgid:1234:1\n"}, wantOut: "nixdeck-pgid:1234:1\n"},
+		{name: "endless first line", writes: []string{tag + strings.Repeat("1", 100)}, wantOut: tag + strings.Repeat("1", 100)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			p := newPIDFilter(&out)
+			p := newPGIDFilter("00ff", &out)
 			for _, w := range tt.writes {
 				if n, err := p.Write([]byte(w)); n != len(w) || err != nil {
 					t.Fatalf("Write = %d, %v", n, err)
 				}
 			}
 			p.Flush()
-			if p.PID() != tt.wantPID || out.String() != tt.wantOut {
-				t.Errorf("pid %d output %q, want %d %q", p.PID(), out.String(), tt.wantPID, tt.wantOut)
+			if p.PGID() != tt.wantPGID || out.String() != tt.wantOut {
+				t.Errorf("pgid %d output %q, want %d %q", p.PGID(), out.String(), tt.wantPGID, tt.wantOut)
 			}
 			select {
 			case <-p.decided:

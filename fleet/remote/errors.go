@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"nixdeck/internal/limit"
 )
 
 // ErrConnectionLost marks errors where a command's fate is unknown because
@@ -74,6 +76,23 @@ func (e *ExitError) Error() string {
 	return b.String()
 }
 
+// OutputLimitError reports a command stopped because it sent more output
+// (stdout and stderr together) than its Cmd.MaxOutput allows: what it
+// sent is incomplete, so the caller must not use it.
+type OutputLimitError struct {
+	// Name is the node the command ran on.
+	Name string
+	// Argv is the command as requested.
+	Argv []string
+	// Limit is the bound it exceeded, in bytes.
+	Limit int64
+}
+
+// Error renders "web01 sent more than 1 MiB of output for argv".
+func (e *OutputLimitError) Error() string {
+	return fmt.Sprintf("%s sent more than %s of output for %s", e.Name, limit.Text(e.Limit), shellJoin(e.Argv))
+}
+
 // SudoError reports that sudo -n refused to run a privileged command
 // because it wanted a password (or a terminal to ask for one).
 type SudoError struct {
@@ -108,11 +127,18 @@ func sudoComplaint(stderr string) string {
 	return ""
 }
 
-// lastLine returns the last non-empty line of s, trimmed.
+// maxErrorLine bounds the stderr line an ExitError quotes.
+const maxErrorLine = 512
+
+// lastLine returns the last non-empty line of s, trimmed and cut to its
+// last maxErrorLine bytes: a host's stderr must not make an error a page.
 func lastLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
 		s = strings.TrimSpace(s[i+1:])
+	}
+	if len(s) > maxErrorLine {
+		s = "…" + strings.ToValidUTF8(s[len(s)-maxErrorLine:], "")
 	}
 	return s
 }

@@ -31,13 +31,20 @@ type Cmd struct {
 	// Privileged commands run through `sudo -n --` when the host's sudo
 	// mode asks for it (auto: when the login user is not root; always).
 	Privileged bool
+	// MaxOutput bounds the bytes the command may send on stdout and stderr
+	// together; past it the command is stopped as on cancellation and Run
+	// returns *OutputLimitError. 0 means DefaultMaxOutput; negative means
+	// no bound, only for output streamed to a log and never kept.
+	MaxOutput int64
 }
 
 // Run runs c in a new session on the shared connection and waits for it.
 // It returns nil on exit status 0, *ExitError when the command failed or
-// was killed, *SudoError when sudo wanted a password, an error wrapping
-// ErrConnectionLost when the connection died first, and ctx.Err() wrapped
-// when ctx ended (the remote command is then stopped; see stop).
+// was killed, *SudoError when sudo wanted a password, *OutputLimitError
+// when it sent more than cmd.MaxOutput, an error wrapping ErrConnectionLost
+// when the connection died first, and ctx.Err() wrapped when ctx ended. A
+// command cut short by ctx or by its output bound is stopped with its
+// whole process group (see stop).
 func (c *Client) Run(ctx context.Context, cmd Cmd) error {
 	return c.run(ctx, cmd, true)
 }
@@ -60,14 +67,16 @@ func (c *Client) run(ctx context.Context, cmd Cmd, limited bool) error {
 	}
 	defer release()
 	defer sess.Close()
-	line, sudo := c.commandLine(cmd)
+	nonce := newNonce()
+	line, sudo := c.commandLine(cmd, nonce)
 	// A cancelled session's output may still be draining when Run
 	// returns; the gates keep it from the caller's writers after that.
 	outGate, errGate := &gateWriter{w: orDiscard(cmd.Stdout)}, &gateWriter{w: orDiscard(cmd.Stderr)}
 	defer outGate.close()
 	defer errGate.close()
 	errTail := tail.NewBuffer(4096)
-	stderr := newPIDFilter(io.MultiWriter(errGate, errTail))
+	lim := newOutputLimit(cmd.MaxOutput)
+	stderr := newPGIDFilter(nonce, lim.writer(io.MultiWriter(errGate, errTail)))
 	if cmd.Stdin != nil {
 		// Feed stdin ourselves: x/crypto's Wait would otherwise wait for a
 		// Stdin reader that may never return after the command exited.
@@ -80,7 +89,7 @@ func (c *Client) run(ctx context.Context, cmd Cmd, limited bool) error {
 			w.Close()
 		}()
 	}
-	sess.Stdout, sess.Stderr = outGate, stderr
+	sess.Stdout, sess.Stderr = lim.writer(outGate), stderr
 	if err := c.start(ctx, sess, line); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("%s: %s: starting: %w", c.ep.name, shellJoin(cmd.Argv), ctx.Err())
@@ -94,6 +103,13 @@ func (c *Client) run(ctx context.Context, cmd Cmd, limited bool) error {
 	case <-ctx.Done():
 		c.stop(sess, waited, stderr, cmd.Privileged)
 		return fmt.Errorf("%s: %s: %w", c.ep.name, shellJoin(cmd.Argv), ctx.Err())
+	case <-lim.over:
+		c.stop(sess, waited, stderr, cmd.Privileged)
+	}
+	// Checked after the wait too: a command that ends just past its bound
+	// may be seen ending first, and its output is cut all the same.
+	if lim.exceeded() {
+		return &OutputLimitError{Name: c.ep.name, Argv: cmd.Argv, Limit: lim.max}
 	}
 	stderr.Flush()
 	return c.result(cmd, sudo, errTail.String(), err)
@@ -171,15 +187,15 @@ func (c *Client) openSession(ctx context.Context, cmd Cmd, limited bool) (*ssh.S
 }
 
 // commandLine renders argv for the remote shell, with the sudo prefix
-// when needed (sudo reports whether it was added), after the line that
-// reports the command's PID (see pidFilter).
-func (c *Client) commandLine(cmd Cmd) (line string, sudo bool) {
+// when needed (sudo reports whether it was added), after the preamble that
+// reports the command's process group (see pgidFilter).
+func (c *Client) commandLine(cmd Cmd, nonce string) (line string, sudo bool) {
 	line = shellJoin(cmd.Argv)
 	sudo = cmd.Privileged && (c.ep.sudo == "always" || c.ep.sudo == "auto" && c.ep.user != "root")
 	if sudo {
 		line = "sudo -n -- " + line
 	}
-	return pidPreamble + line, sudo
+	return pgidPreamble(nonce) + line, sudo
 }
 
 // result turns a session's end into the error Run documents.

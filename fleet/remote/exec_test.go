@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"nixdeck/fleet/remote/sshtest"
+	"nixdeck/internal/proctest"
 )
 
 // dialTest starts a server the fixture trusts and dials it.
@@ -56,6 +58,8 @@ func TestRunResults(t *testing.T) {
 		{name: "terminated", argv: []string{"sh", "-c", "kill -TERM $$"}, wantCode: -1, wantSignal: "TERM"},
 		{name: "quoting", argv: []string{"printf", "%s|", "a b", "it's", "$HOME", "*", ""}, wantOut: "a b|it's|$HOME|*||"},
 		{name: "stdin", argv: []string{"tr", "a-z", "A-Z"}, stdin: "nixos\n", wantOut: "NIXOS\n"},
+		// The error quotes the end of a huge stderr line, not all of it.
+		{name: "huge stderr line", argv: []string{"sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x >&2; echo END >&2; exit 1"}, wantCode: 1, wantErr: "exit status 1: …xxxx"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,8 +85,8 @@ func TestRunResults(t *testing.T) {
 			if ee.Code != tt.wantCode || ee.Signal != tt.wantSignal {
 				t.Errorf("ExitError code=%d signal=%q, want %d %q", ee.Code, ee.Signal, tt.wantCode, tt.wantSignal)
 			}
-			if !strings.Contains(err.Error(), "web01") || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("error %q should name web01 and contain %q", err, tt.wantErr)
+			if !strings.Contains(err.Error(), "web01") || !strings.Contains(err.Error(), tt.wantErr) || len(err.Error()) > 1024 {
+				t.Errorf("error %q should name web01, contain %q and stay short", err, tt.wantErr)
 			}
 		})
 	}
@@ -126,7 +130,7 @@ func TestLargeOutputNoDeadlock(t *testing.T) {
 	// once stderr filled the channel window.
 	err := c.Run(ctx, Cmd{
 		Argv:   []string{"sh", "-c", "head -c 20971520 /dev/zero >&2 & head -c 20971520 /dev/zero; wait"},
-		Stdout: &out, Stderr: &errOut,
+		Stdout: &out, Stderr: &errOut, MaxOutput: -1,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -140,46 +144,55 @@ func TestRunCancel(t *testing.T) {
 	tests := []struct {
 		name          string
 		ignoreSignals bool
-		ignoreTERM    bool
-		sleep         string
+		script        string // %s is the test's marker, a sleep's duration
+		slow          bool   // TERM is ignored: the KILL comes after two graces
 	}{
-		{name: "signal request", sleep: "3031"},
+		{name: "signal request", script: "exec sleep %s"},
 		// OpenSSH ignores signal requests in root sessions: the command is
-		// killed by PID from a second session.
-		{name: "signals ignored", ignoreSignals: true, sleep: "3032"},
-		// A command that ignores TERM too is killed (KILL) by PID.
-		{name: "TERM ignored", ignoreSignals: true, ignoreTERM: true, sleep: "3034"},
+		// killed by process group from a second session.
+		{name: "signals ignored", ignoreSignals: true, script: "exec sleep %s"},
+		// A command that ignores TERM too is killed (KILL).
+		{name: "TERM ignored", ignoreSignals: true, script: "trap '' TERM; exec sleep %s", slow: true},
+		// A child that ignores TERM and keeps the output pipe open would
+		// hold the session (and itself) alive after its parent died.
+		{name: "child keeps the pipe open", script: "trap '' TERM; sleep %s & sleep %[1]s", slow: true},
+		{name: "child keeps the pipe open, signals ignored", ignoreSignals: true, script: "trap '' TERM; sleep %s & sleep %[1]s", slow: true},
+		// A background child that ignores TERM and let go of the pipe
+		// outlives its parent and the session; it is still the command's.
+		{name: "child left behind", script: "(trap '' TERM; exec sleep %s) >/dev/null 2>&1 & exec sleep %[1]s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, _, c := dialConfig(t, sshtest.Config{IgnoreSignals: tt.ignoreSignals}, func(*Target) {})
+			marker := uniqueSleep()
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			defer cancel()
 			start := time.Now()
-			argv := []string{"sleep", tt.sleep}
-			if tt.ignoreTERM {
-				argv = []string{"sh", "-c", "trap '' TERM; exec sleep " + tt.sleep}
-			}
+			argv := []string{"sh", "-c", fmt.Sprintf(tt.script, marker)}
 			err := c.Run(ctx, Cmd{Argv: argv})
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("Run error = %v, want DeadlineExceeded", err)
 			}
-			assertErrContains(t, err, "web01", "sleep "+tt.sleep)
-			if d := time.Since(start); d > 5*time.Second && !tt.ignoreTERM || d > 15*time.Second {
+			assertErrContains(t, err, "web01", "sleep "+marker)
+			if d := time.Since(start); d > 5*time.Second && !tt.slow || d > 15*time.Second {
 				t.Errorf("cancel took %v", d)
 			}
 			if sig := <-s.Signals(); sig != "TERM" {
 				t.Errorf("remote got signal %q, want TERM", sig)
 			}
-			if exec.Command("pgrep", "-f", "sleep "+tt.sleep).Run() == nil {
-				t.Error("the remote command survived cancellation")
-			}
+			proctest.AssertGone(t, marker, 5*time.Second)
 			// The connection survives a cancelled command.
 			if err := c.Run(context.Background(), Cmd{Argv: []string{"true"}}); err != nil {
 				t.Errorf("Run after cancel: %v", err)
 			}
 		})
 	}
+}
+
+// uniqueSleep returns a sleep duration no other test uses, which marks
+// the processes of one test run in /proc.
+func uniqueSleep() string {
+	return fmt.Sprintf("3000.%09d", rand.Int64N(1e9))
 }
 
 // TestRunCancelUnstoppable: a command that ignores TERM, on a host where
@@ -346,5 +359,66 @@ func TestSudo(t *testing.T) {
 				t.Errorf("server did not see login user %q", tt.user)
 			}
 		})
+	}
+}
+
+// TestOutputLimit: a host that sends more than the command's bound, on
+// either stream, is stopped there, and the caller gets exactly the bytes
+// that fit and an error that names the host and the bound.
+func TestOutputLimit(t *testing.T) {
+	_, _, c := dialTest(t)
+	marker := fmt.Sprintf("flood-%d", rand.Int64N(1e9))
+	tests := []struct {
+		name    string
+		argv    []string
+		wantErr string
+	}{
+		{name: "stdout", argv: []string{"yes", marker}, wantErr: "web01 sent more than 1 MiB of output for yes " + marker},
+		{name: "stderr", argv: []string{"sh", "-c", "exec yes " + marker + " >&2"}, wantErr: "web01 sent more than 1 MiB of output for sh -c"},
+		{name: "both", argv: []string{"sh", "-c", "yes " + marker + " >&2 & exec yes " + marker}, wantErr: "web01 sent more than 1 MiB"},
+		{name: "exactly the bound", argv: []string{"head", "-c", "1048576", "/dev/zero"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut countWriter
+			err := c.Run(context.Background(), Cmd{Argv: tt.argv, Stdout: &out, Stderr: &errOut, MaxOutput: 1 << 20})
+			if tt.wantErr == "" {
+				if err != nil || out.n != 1<<20 {
+					t.Fatalf("Run = %v with %d bytes, want success with 1 MiB", err, out.n)
+				}
+				return
+			}
+			var le *OutputLimitError
+			if !errors.As(err, &le) || le.Limit != 1<<20 || !strings.HasPrefix(err.Error(), tt.wantErr) {
+				t.Fatalf("Run error = %v, want *OutputLimitError %q", err, tt.wantErr)
+			}
+			if n := out.n + errOut.n; n != 1<<20 {
+				t.Errorf("the writers got %d bytes, want the 1 MiB that fit", n)
+			}
+			proctest.AssertGone(t, marker, 5*time.Second)
+		})
+	}
+	// The default bound applies when the command names none.
+	var out countWriter
+	err := c.Run(context.Background(), Cmd{Argv: []string{"head", "-c", "17000000", "/dev/zero"}, Stdout: &out})
+	var le *OutputLimitError
+	if !errors.As(err, &le) || le.Limit != DefaultMaxOutput || out.n != DefaultMaxOutput {
+		t.Errorf("17 MB without a bound: %v, %d bytes; want the default bound", err, out.n)
+	}
+}
+
+// TestLimitWriterSplitsAWrite: the write that crosses the bound passes on
+// the part that fits.
+func TestLimitWriterSplitsAWrite(t *testing.T) {
+	var b bytes.Buffer
+	l := newOutputLimit(5)
+	w := l.writer(&b)
+	for _, s := range []string{"abc", "defg", "h"} {
+		if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
+			t.Fatalf("Write(%q) = %d, %v", s, n, err)
+		}
+	}
+	if b.String() != "abcde" || !l.exceeded() {
+		t.Errorf("passed %q, exceeded %v; want \"abcde\", true", b.String(), l.exceeded())
 	}
 }

@@ -2,6 +2,7 @@ package remote
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -21,6 +22,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"nixdeck/fleet/remote/sshtest"
+	"nixdeck/internal/proctest"
 )
 
 // openSSH is a real OpenSSH sshd started for one test, so the transport is
@@ -184,6 +186,38 @@ func TestOpenSSH(t *testing.T) {
 				t.Fatal("the remote sleep survived cancellation")
 			}
 		}
+	})
+	// Root sessions ignore signal requests; the process group is killed
+	// from a second session, children and all.
+	t.Run("cancel stops the whole process group", func(t *testing.T) {
+		marker := uniqueSleep()
+		cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		err := c.Run(cctx, Cmd{Argv: []string{"sh", "-c", "trap '' TERM; sleep " + marker + " & sleep " + marker}})
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("err %v", err)
+		}
+		if d := time.Since(start); d > 15*time.Second {
+			t.Errorf("cancel took %v", d)
+		}
+		proctest.AssertGone(t, marker, 5*time.Second)
+	})
+	t.Run("output bound", func(t *testing.T) {
+		marker := fmt.Sprintf("flood-%d", time.Now().UnixNano())
+		var out bytes.Buffer
+		peak := proctest.WatchHeap()
+		err := c.Run(ctx, Cmd{Argv: []string{"sh", "-c", "exec head -c 1073741824 /dev/zero # " + marker}, Stdout: &out, MaxOutput: 1 << 20})
+		var le *OutputLimitError
+		if !errors.As(err, &le) || !strings.HasPrefix(err.Error(), "web01 sent more than 1 MiB of output for sh -c") || out.Len() != 1<<20 {
+			t.Errorf("err %v after %d bytes, want *OutputLimitError after 1 MiB", err, out.Len())
+		}
+		p := peak()
+		t.Logf("heap peak %d MiB", p>>20)
+		if p > 256<<20 {
+			t.Errorf("heap peaked at %d MiB reading a 1 GiB answer cut at 1 MiB", p>>20)
+		}
+		proctest.AssertGone(t, marker, 5*time.Second)
 	})
 	t.Run("jump through sshd", func(t *testing.T) {
 		jt := tg

@@ -1,0 +1,82 @@
+// Package proctest checks what a test's remote commands leave behind: it
+// finds processes of this machine by a marker in their command line, for
+// tests that must prove a remote command (a lab host, a test sshd: all on
+// this machine) left nothing running, and watches this process's heap, for
+// tests that must prove a flood from a host was not kept.
+package proctest
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// Find returns the PIDs whose command line contains marker; zombies (whose
+// command line is empty) do not count.
+func Find(marker string) []int {
+	paths, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	var pids []int
+	self := os.Getpid()
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil || !bytes.Contains(b, []byte(marker)) {
+			continue
+		}
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if err == nil && pid != self {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// AssertGone fails the test unless no process with marker in its command
+// line remains. Processes killed a moment ago may still be exiting, so it
+// looks again until within, then names the survivors and kills them.
+func AssertGone(t testing.TB, marker string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		pids := Find(marker)
+		if len(pids) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("processes with %q in their command line survived: %v", marker, pids)
+			for _, pid := range pids {
+				if p, err := os.FindProcess(pid); err == nil {
+					p.Kill()
+				}
+			}
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// WatchHeap samples the heap in use every few milliseconds until the
+// returned function is called, which reports the highest sample.
+func WatchHeap() (peak func() uint64) {
+	stop, done := make(chan struct{}), make(chan uint64)
+	go func() {
+		var high uint64
+		var ms runtime.MemStats
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			high = max(high, ms.HeapInuse)
+			select {
+			case <-stop:
+				done <- high
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return func() uint64 { close(stop); return <-done }
+}
