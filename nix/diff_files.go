@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"nixdeck/internal/limit"
 	"nixdeck/internal/termtext"
 )
 
@@ -150,7 +151,7 @@ func toRead(paths []string, sums map[string]FileSum) ([]string, error) {
 	for _, p := range paths {
 		if s, ok := sums[p]; ok && s.Kind == KindFile && s.Size <= MaxFileDiffSize {
 			if total += s.Size; total > MaxEtcRead {
-				return nil, fmt.Errorf("more than %s of changed files under etc/ to diff", sizeCap(MaxEtcRead))
+				return nil, fmt.Errorf("more than %s of changed files under etc/ to diff", limit.Text(MaxEtcRead))
 			}
 			read = append(read, s.Path)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"nixdeck/internal/limit"
 	"os"
 	"slices"
 	"strings"
@@ -55,7 +56,7 @@ func (t LocalTree) Read(ctx context.Context, paths []string) (map[string][]byte,
 			return nil, fmt.Errorf("read %s: %w", p, err)
 		}
 		if len(b) > MaxFileDiffSize {
-			return nil, fmt.Errorf("read %s: larger than %s", p, sizeCap(MaxFileDiffSize))
+			return nil, fmt.Errorf("read %s: larger than %s", p, limit.Text(MaxFileDiffSize))
 		}
 		out[p] = b
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"nixdeck/internal/limit"
 	"path"
 	"slices"
 	"strconv"
@@ -292,7 +293,7 @@ func parseRead(b []byte, paths []string) (map[string][]byte, error) {
 		}
 		n, err := strconv.Atoi(string(head))
 		if err != nil || n < 0 || n > MaxFileDiffSize {
-			return nil, fmt.Errorf("%s: bad size %q (at most %s)", p, head, sizeCap(MaxFileDiffSize))
+			return nil, fmt.Errorf("%s: bad size %q (at most %s)", p, head, limit.Text(MaxFileDiffSize))
 		}
 		if len(rest) < n {
 			return nil, fmt.Errorf("%s: truncated output", p)

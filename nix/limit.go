@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"nixdeck/internal/limit"
 	"sync"
 )
 
@@ -33,10 +34,19 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 
 var errOutputCap = fmt.Errorf("output cap reached")
 
+// stderrAllowance is what runLimited lets a command write to stderr on
+// top of its stdout cap.
+const stderrAllowance = 1 << 20
+
 // runLimited runs c through r and returns its standard output, at most max
 // bytes of it: past that the command is stopped and the error is
 // errOutputCap (see capError).
 func runLimited(ctx context.Context, r Runner, c Cmd, max int) ([]byte, error) {
+	// The transport bounds stdout and stderr together (Cmd.MaxOutput, 16 MiB
+	// by default); let it pass max bytes of stdout plus an error's worth of
+	// stderr, so that this cap, with its own message, is the one a
+	// flooding stdout meets.
+	c.MaxOutput = int64(max) + stderrAllowance
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	out := &limitedBuffer{max: max, stop: cancel}
@@ -56,16 +66,5 @@ func runLimited(ctx context.Context, r Runner, c Cmd, max int) ([]byte, error) {
 // capError says a host "sent more than N MiB <what>" (the caller adds
 // the host's name).
 func capError(max int, what string) error {
-	return fmt.Errorf("sent more than %s %s", sizeCap(max), what)
-}
-
-// sizeCap writes a cap for an error message: "32 MiB", "256 KiB".
-func sizeCap(n int) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
+	return fmt.Errorf("sent more than %s %s", limit.Text(int64(max)), what)
 }
