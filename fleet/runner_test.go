@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -109,6 +110,14 @@ func TestSSHRunner(t *testing.T) {
 	var ee *nix.ExitError
 	if !errors.As(err, &ee) || ee.Code != 3 || !strings.HasPrefix(err.Error(), "web01: ") || !strings.Contains(ee.Stderr, "no space left") {
 		t.Errorf("failing command: %v", err)
+	}
+	marker := filepath.Join(dir, "ran")
+	err = r.Run(ctx, nix.Cmd{Argv: []string{"touch", marker}, Dir: dir})
+	if want := "web01: touch " + marker + ": runs in the local directory " + dir + ", which a remote host does not have"; err == nil || err.Error() != want {
+		t.Errorf("command with a Dir: %v, want %s", err, want)
+	}
+	if _, err := os.Lstat(marker); err == nil {
+		t.Error("the command with a Dir ran on the host")
 	}
 	s.Freeze()
 	if err := r.Run(ctx, nix.Cmd{Argv: []string{"sleep", "10"}}); !errors.Is(err, nix.ErrConnectionLost) {

@@ -27,6 +27,11 @@ type Cmd struct {
 	// changes, activation); remote runners prefix `sudo -n --` when the
 	// login user is not root and the host's sudo mode asks for it.
 	Privileged bool
+	// Dir, when set, is the directory of the operator's machine the
+	// command runs in (a flake reference relative to it, see FlakeRef);
+	// empty means nixdeck's own. Only LocalRunner honours it: remote
+	// runners refuse such a command, as the directory is not the host's.
+	Dir string
 }
 
 // String renders the argv as an operator would type it, for logs and errors.
