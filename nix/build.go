@@ -15,8 +15,8 @@ import (
 // BuildRequest says what to build for which nodes.
 type BuildRequest struct {
 	// Flake is a flake reference ("git+file:///srv/infra?dir=fleet",
-	// "github:org/repo"; FlakeRef makes one of a local directory); exactly
-	// one of Flake and File is set.
+	// "github:org/repo"; FlakeRef makes one of a local directory, with
+	// WorkDir); exactly one of Flake and File is set.
 	Flake string
 	// File is a classic Nix file built with nix-build.
 	File string
