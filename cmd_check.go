@@ -25,9 +25,9 @@ func (c *checkCmd) run(g *globals, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ref, refErr := nix.FlakeRef(f.Flake)
-	writeSummary(out, f, ref)
-	for _, w := range fileWarnings(f, ref, refErr) {
+	flake, refErr := nix.FlakeRef(f.Flake)
+	writeSummary(out, f, flake)
+	for _, w := range fileWarnings(f, flake.Ref, refErr) {
 		fmt.Fprintln(errOut, "warning:", w)
 	}
 	return nil
@@ -55,21 +55,24 @@ func loadFleet(flag string, errOut io.Writer) (*fleet.Fleet, error) {
 	return f, nil
 }
 
-// writeSummary prints the fleet's source (with ref, the flake reference
-// builds hand to Nix for a local flake; "" when there is none), tags,
-// nodes with their resolved settings, and the deploy policy.
-func writeSummary(w io.Writer, f *fleet.Fleet, ref string) {
+// writeSummary prints the fleet's source (with flake, what builds hand to
+// Nix for a local flake; zero when there is none), tags, nodes with their
+// resolved settings, and the deploy policy.
+func writeSummary(w io.Writer, f *fleet.Fleet, flake nix.Flake) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	defer tw.Flush()
 	fmt.Fprintf(tw, "fleet\t%s\n", f.Path)
 	if f.Flake != "" {
 		fmt.Fprintf(tw, "flake\t%s\n", f.Flake)
-		switch {
+		switch ref := flake.Ref; {
 		case ref == f.Flake || ref == "":
 		case strings.HasPrefix(ref, "git+file:"):
 			fmt.Fprintf(tw, "\tbuilt as %s (a git checkout: Nix copies the files git tracks)\n", ref)
 		default:
 			fmt.Fprintf(tw, "\tbuilt as %s (not a git checkout: Nix copies the whole directory)\n", ref)
+		}
+		if flake.Dir != "" {
+			fmt.Fprintf(tw, "\twith Nix run in %s: its path needs %%-escapes in a URL, which this Nix does not decode\n", flake.Dir)
 		}
 	} else {
 		fmt.Fprintf(tw, "file\t%s\n", f.File)

@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"nixdeck/fleet"
+	"nixdeck/nix"
 )
 
 // checkOutput runs `nixdeck check -f file` and returns stdout, stderr and
@@ -114,6 +117,31 @@ func TestCheckFiles(t *testing.T) {
 	}
 	if _, errOut, _ = checkOutput(t, fleetFile); strings.Contains(errOut, "does not track") {
 		t.Errorf("flake.nix added, still warned:\n%s", errOut)
+	}
+}
+
+// TestCheckSummaryRunDir: when Nix must run in the flake's checkout (its
+// path needs escapes this Nix does not decode), check says where and why.
+func TestCheckSummaryRunDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "my infra #1?")
+	if err := os.MkdirAll(filepath.Join(dir, "fleet"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "fleet", "fleet.yaml")
+	if err := os.WriteFile(path, []byte("flake: ./\nnodes:\n  a: {host: h}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := fleet.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	writeSummary(&out, f, nix.Flake{Ref: "git+file:.?dir=fleet", Dir: dir})
+	want := "flake  " + dir + "/fleet\n" +
+		"       built as git+file:.?dir=fleet (a git checkout: Nix copies the files git tracks)\n" +
+		"       with Nix run in " + dir + ": its path needs %-escapes in a URL, which this Nix does not decode\n"
+	if !strings.Contains(out.String(), want) {
+		t.Errorf("summary:\n%s\nwant it to hold:\n%s", out.String(), want)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,12 +19,53 @@ import (
 func TestDiffBuildFlakeDirWithURLCharacters(t *testing.T) {
 	closurebench.NeedNix(t)
 	dir := filepath.Join(t.TempDir(), "my fleet #1?")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
+	stamp := time.Now().Format(time.RFC3339Nano)
+	writeFlakeFleet(t, dir, `"echo `+stamp+` > $out"`)
+	if out := buildWeb1(t, dir); !strings.Contains(out, stamp) {
+		t.Errorf("the system holds %q, want the stamp %s", out, stamp)
+	}
+}
+
+// The same in a git checkout whose top-level and fleet subdirectory both
+// hold those characters: Nix builds the working tree (an uncommitted
+// change is in), and a file git does not track stays out of the store.
+func TestDiffBuildFlakeCheckoutWithURLCharacters(t *testing.T) {
+	closurebench.NeedNix(t)
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skipf("needs git: %v", err)
+	}
+	repo := filepath.Join(t.TempDir(), "my infra #1?")
+	dir := filepath.Join(repo, "my fleet #2?")
+	// The system lists its flake's source, found with the shell's globs
+	// (the sandbox has no ls).
+	list := `"echo STAMP > $out; for f in ${self}/* ${self}/*/*; do echo \"$f\" >> $out; done"`
+	writeFlakeFleet(t, dir, strings.ReplaceAll(list, "STAMP", "committed"))
+	for _, args := range [][]string{{"init", "-q"}, {"add", "--", "."}, {"commit", "-q", "-m", "fleet"}} {
+		cmd := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, b)
+		}
 	}
 	stamp := time.Now().Format(time.RFC3339Nano)
+	writeFlakeFleet(t, dir, strings.ReplaceAll(list, "STAMP", stamp))
+	if err := os.WriteFile(filepath.Join(dir, "secret.txt"), []byte("untracked\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := buildWeb1(t, dir)
+	if !strings.Contains(out, stamp) || !strings.Contains(out, "/my fleet #2?/flake.nix\n") || strings.Contains(out, "secret.txt") {
+		t.Errorf("the system lists:\n%s\nwant the uncommitted stamp %s, flake.nix and no secret.txt", out, stamp)
+	}
+}
+
+// writeFlakeFleet writes into dir a fleet file with one node, web1, and a
+// flake whose system runs the shell command script (a Nix string).
+func writeFlakeFleet(t *testing.T, dir, script string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	flake := `{ outputs = { self }: { nixosConfigurations.web1.config.system.build.toplevel = derivation {
-    name = "nixos-system-web1"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo ` + stamp + ` > $out" ]; }; }; }
+    name = "nixos-system-web1"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" ` + script + ` ]; }; }; }
 `
 	fleetFile := "flake: ./\nnodes:\n  web1:\n    host: 127.0.0.1\n"
 	for name, text := range map[string]string{"flake.nix": flake, "fleet.yaml": fleetFile} {
@@ -31,6 +73,12 @@ func TestDiffBuildFlakeDirWithURLCharacters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// buildWeb1 builds the system of the fleet in dir as diff does and
+// returns what the system's file holds.
+func buildWeb1(t *testing.T, dir string) string {
+	t.Helper()
 	f, err := fleet.Load(filepath.Join(dir, "fleet.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -43,10 +91,15 @@ func TestDiffBuildFlakeDirWithURLCharacters(t *testing.T) {
 	defer cancel()
 	built, err := buildSystems(ctx, f, nodes, t.TempDir())
 	if err != nil {
-		ref, _ := flakeRef(f)
-		t.Fatalf("build with the flake in %q (reference %q): %v", dir, ref, err)
+		flake, _ := flakeRef(f)
+		t.Fatalf("build with the flake in %q (%s): %v", dir, flake, err)
 	}
 	if !strings.HasSuffix(built["web1"], "-nixos-system-web1") {
-		t.Errorf("built %v", built)
+		t.Fatalf("built %v", built)
 	}
+	b, err := os.ReadFile(built["web1"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

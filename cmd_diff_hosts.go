@@ -141,21 +141,22 @@ func buildSystems(ctx context.Context, f *fleet.Fleet, nodes []*fleet.Node, root
 	for _, n := range nodes {
 		attrs[n.Name] = n.AttrPath()
 	}
-	ref, err := flakeRef(f)
+	flake, err := flakeRef(f)
 	if err != nil {
 		return nil, err
 	}
-	req := nix.BuildRequest{Flake: ref, File: f.File, Attrs: attrs, RootDir: rootDir,
+	req := nix.BuildRequest{Flake: flake.Ref, WorkDir: flake.Dir, File: f.File, Attrs: attrs, RootDir: rootDir,
 		Log: func(line string) { fmt.Fprintln(os.Stderr, termtext.VisibleLines(line)) }}
 	return nix.Build(ctx, nix.LocalRunner{}, req)
 }
 
-// flakeRef is the flake reference Nix is given for the fleet's flake
-// (nix.FlakeRef: a git checkout as git+file, tracked files only); "" for
-// a fleet built from a file. Every nix call of the diff takes it from here.
-func flakeRef(f *fleet.Fleet) (string, error) {
+// flakeRef is the flake Nix is given for the fleet's flake (nix.FlakeRef:
+// a git checkout as git+file, tracked files only; a directory to run Nix
+// in when the local Nix cannot read its URL); zero for a fleet built from
+// a file. Every nix call of the diff takes it from here.
+func flakeRef(f *fleet.Fleet) (nix.Flake, error) {
 	if f.Flake == "" {
-		return "", nil
+		return nix.Flake{}, nil
 	}
 	return nix.FlakeRef(f.Flake)
 }

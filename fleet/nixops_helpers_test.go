@@ -47,8 +47,8 @@ func (o *opsLab) node(name string) *fleet.Node {
 	return n
 }
 
-// flakeRef is the reference nixdeck builds the lab's flake from.
-func (o *opsLab) flakeRef() string {
+// flakeRef is the flake nixdeck builds the lab's systems from.
+func (o *opsLab) flakeRef() nix.Flake {
 	ref, err := nix.FlakeRef(o.f.Flake)
 	if err != nil {
 		o.t.Fatal(err)
@@ -67,7 +67,8 @@ func (o *opsLab) change(ctx context.Context, sel string, opts lab.ChangeOptions,
 	for _, n := range names {
 		attrs[n] = o.node(n).AttrPath()
 	}
-	built, err := nix.Build(ctx, nix.LocalRunner{}, nix.BuildRequest{Flake: o.flakeRef(), Attrs: attrs, RootDir: o.t.TempDir()})
+	flake := o.flakeRef()
+	built, err := nix.Build(ctx, nix.LocalRunner{}, nix.BuildRequest{Flake: flake.Ref, WorkDir: flake.Dir, Attrs: attrs, RootDir: o.t.TempDir()})
 	if err != nil {
 		o.t.Fatalf("build %v: %v", names, err)
 	}

@@ -198,7 +198,8 @@ func TestNixOpsOnLab(t *testing.T) {
 		if err := o.lab.Change("canary", lab.ChangeOptions{Fault: "none", Bump: true}); err != nil {
 			t.Fatal(err)
 		}
-		drvs, err := nix.Instantiate(ctx, nix.LocalRunner{}, nix.BuildRequest{Flake: o.flakeRef(),
+		flake := o.flakeRef()
+		drvs, err := nix.Instantiate(ctx, nix.LocalRunner{}, nix.BuildRequest{Flake: flake.Ref, WorkDir: flake.Dir,
 			Attrs: map[string]string{"canary": o.node("canary").AttrPath()}})
 		if err != nil {
 			t.Fatal(err)

@@ -21,8 +21,13 @@ type SSHRunner struct {
 // Run runs c on the host. Errors carry the node name and keep the
 // nix.Runner contract: a failed command matches *nix.ExitError (errors.As),
 // one that sent more than c.MaxOutput *nix.OutputLimitError, a dead
-// connection matches nix.ErrConnectionLost (errors.Is).
+// connection matches nix.ErrConnectionLost (errors.Is). A command with a
+// Dir is refused: that directory is on the operator's machine (a local
+// flake's), and the same path on a host would be another directory.
 func (r SSHRunner) Run(ctx context.Context, c nix.Cmd) error {
+	if c.Dir != "" {
+		return fmt.Errorf("%s: %s: runs in the local directory %s, which a remote host does not have", r.Client.Name(), nix.ShellJoin(c.Argv), c.Dir)
+	}
 	err := r.Client.Run(ctx, remote.Cmd{
 		Argv:       c.Argv,
 		Stdin:      c.Stdin,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -121,6 +122,14 @@ func TestSSHRunner(t *testing.T) {
 	var le *nix.OutputLimitError
 	if !errors.As(err, &le) || le.Host != "web01" || le.Limit != 4096 || out.Len() != 4096 {
 		t.Errorf("output over MaxOutput: %v after %d bytes, want *nix.OutputLimitError after 4096", err, out.Len())
+	}
+	marker := filepath.Join(dir, "ran")
+	err = r.Run(ctx, nix.Cmd{Argv: []string{"touch", marker}, Dir: dir})
+	if want := "web01: touch " + marker + ": runs in the local directory " + dir + ", which a remote host does not have"; err == nil || err.Error() != want {
+		t.Errorf("command with a Dir: %v, want %s", err, want)
+	}
+	if _, err := os.Lstat(marker); err == nil {
+		t.Error("the command with a Dir ran on the host")
 	}
 	s.Freeze()
 	if err := r.Run(ctx, nix.Cmd{Argv: []string{"sleep", "10"}}); !errors.Is(err, nix.ErrConnectionLost) {

@@ -94,18 +94,18 @@ var nixFlags = []string{"--extra-experimental-features", "nix-command flakes", "
 // Build builds the named hosts' systems from the lab flake with one
 // `nix build` and returns their store paths by host name.
 func (l *Lab) Build(ctx context.Context, names []string) (map[string]string, error) {
-	ref, err := nix.FlakeRef(l.FlakeDir)
+	flake, err := nix.FlakeRef(l.FlakeDir)
 	if err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
 	}
 	args := append([]string{}, nixFlags...)
 	args = append(args, "build", "--json", "--no-link", "--max-jobs", "8")
 	for _, n := range names {
-		args = append(args, ref+"#"+AttrPath(n))
+		args = append(args, flake.Ref+"#"+AttrPath(n))
 	}
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, "nix", args...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Dir, cmd.Stdout, cmd.Stderr = flake.Dir, &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("lab: nix build of %s: %w: %s", strings.Join(names, ", "), err, tail.LastLines(stderr.String(), 8))
 	}

@@ -15,14 +15,20 @@ import (
 // BuildRequest says what to build for which nodes.
 type BuildRequest struct {
 	// Flake is a flake reference ("git+file:///srv/infra?dir=fleet",
-	// "github:org/repo"; FlakeRef makes one of a local directory); exactly
-	// one of Flake and File is set.
+	// "github:org/repo"; FlakeRef makes one of a local directory, with
+	// WorkDir); exactly one of Flake and File is set.
 	Flake string
 	// File is a classic Nix file built with nix-build.
 	File string
 	// Attrs maps a node name to the attribute that builds its system;
 	// several nodes may share one attribute (built once).
 	Attrs map[string]string
+	// WorkDir, when set, is the local directory every command of the
+	// build runs in; Flake (and a relative File or RootDir) is then
+	// relative to it. FlakeRef returns it with the reference (Flake.Dir)
+	// when the local Nix cannot read the directory's absolute URL. Remote
+	// runners refuse it.
+	WorkDir string
 	// RootDir, when set, is a directory on the builder's side where Nix
 	// creates a gc root for every built system (result, result-1, …), so a
 	// garbage collection cannot delete them while the operation runs. The
@@ -180,7 +186,7 @@ func buildFlake(ctx context.Context, r Runner, req BuildRequest) (map[string]str
 	}
 	var out bytes.Buffer
 	log, tail := req.logWriter()
-	err := r.Run(ctx, Cmd{Argv: argv, Stdout: &out, Stderr: log})
+	err := r.Run(ctx, Cmd{Argv: argv, Stdout: &out, Stderr: log, Dir: req.WorkDir})
 	log.Flush()
 	if err != nil {
 		if drvs == nil {
@@ -221,7 +227,7 @@ func builtSubset(ctx context.Context, r Runner, req BuildRequest, drvs map[strin
 		argv = append(argv, drvs[n].OutPath)
 	}
 	var out bytes.Buffer
-	if err := r.Run(ctx, Cmd{Argv: argv, Stdout: &out}); err != nil {
+	if err := r.Run(ctx, Cmd{Argv: argv, Stdout: &out, Dir: req.WorkDir}); err != nil {
 		return nil, &BuildError{Nodes: nodes, Phase: "build", Tail: tail.String(), Err: buildErr}
 	}
 	invalid := strings.Fields(out.String())
@@ -246,7 +252,7 @@ func builtSubset(ctx context.Context, r Runner, req BuildRequest, drvs map[strin
 			}
 		}
 		argv = append(argv, "--add-root", filepath.Join(req.RootDir, "partial"))
-		if err := r.Run(ctx, Cmd{Argv: argv}); err != nil {
+		if err := r.Run(ctx, Cmd{Argv: argv, Dir: req.WorkDir}); err != nil {
 			return nil, fmt.Errorf("build: gc roots for %s: %w", strings.Join(slices.Sorted(maps.Keys(m)), ", "), err)
 		}
 	}
@@ -264,7 +270,7 @@ func buildClassic(ctx context.Context, r Runner, req BuildRequest) (map[string]s
 	argv = append(argv, req.linkArgs("--no-out-link")...)
 	var out bytes.Buffer
 	log, tail := req.logWriter()
-	err := r.Run(ctx, Cmd{Argv: argv, Stdout: &out, Stderr: log})
+	err := r.Run(ctx, Cmd{Argv: argv, Stdout: &out, Stderr: log, Dir: req.WorkDir})
 	log.Flush()
 	if err != nil {
 		return nil, &BuildError{Nodes: nodes, Phase: "build", Tail: tail.String(), Err: err}

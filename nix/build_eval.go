@@ -50,7 +50,7 @@ func Instantiate(ctx context.Context, r Runner, req BuildRequest) (map[string]De
 		for i, a := range attrs {
 			out.Reset()
 			argv = NixCmd("eval", "--json", installable(req.Flake, a), "--apply", fn)
-			if err := r.Run(ctx, Cmd{Argv: argv, Stdout: &out, Stderr: &errb}); err != nil {
+			if err := r.Run(ctx, Cmd{Argv: argv, Stdout: &out, Stderr: &errb, Dir: req.WorkDir}); err != nil {
 				return nil, evalError(nodesWithAttr(req, a), err, errb.String())
 			}
 			if err := json.Unmarshal(out.Bytes(), &drvs[i]); err != nil {
@@ -65,7 +65,7 @@ func Instantiate(ctx context.Context, r Runner, req BuildRequest) (map[string]De
 	}
 	apply := "x: let f = " + fn + "; in [ " + strings.Join(elems, " ") + " ]"
 	argv = NixCmd("eval", "--json", installable(req.Flake, strings.Join(prefix, ".")), "--apply", apply)
-	if err := r.Run(ctx, Cmd{Argv: argv, Stdout: &out, Stderr: &errb}); err != nil {
+	if err := r.Run(ctx, Cmd{Argv: argv, Stdout: &out, Stderr: &errb, Dir: req.WorkDir}); err != nil {
 		return nil, evalError(nodes, err, errb.String())
 	}
 	var drvs []Derivation
@@ -83,7 +83,7 @@ func instantiateClassic(ctx context.Context, r Runner, req BuildRequest, nodes, 
 		argv = append(argv, "-A", a)
 	}
 	var out, errb bytes.Buffer
-	if err := r.Run(ctx, Cmd{Argv: argv, Stdout: &out, Stderr: &errb}); err != nil {
+	if err := r.Run(ctx, Cmd{Argv: argv, Stdout: &out, Stderr: &errb, Dir: req.WorkDir}); err != nil {
 		return nil, evalError(nodes, err, errb.String())
 	}
 	lines := strings.Fields(out.String())

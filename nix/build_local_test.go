@@ -30,7 +30,7 @@ func needNix(t *testing.T) {
 
 // testFlake writes a flake with NixOS-shaped attributes built from plain
 // derivations; bad fails to build. stamp makes the outputs unique per run.
-func testFlake(t *testing.T) string {
+func testFlake(t *testing.T) nix.Flake {
 	dir := t.TempDir()
 	stamp := time.Now().Format(time.RFC3339Nano)
 	flake := `{
@@ -63,7 +63,7 @@ func TestBuildLocalFlake(t *testing.T) {
 	flake := testFlake(t)
 	roots := t.TempDir()
 	var logs []string
-	req := nix.BuildRequest{Flake: flake, RootDir: roots,
+	req := nix.BuildRequest{Flake: flake.Ref, WorkDir: flake.Dir, RootDir: roots,
 		Attrs: map[string]string{"web1": toplevel("web1"), "db1": toplevel("db1"), "db2": toplevel("db1"), "bad": toplevel("bad")},
 		Log:   func(l string) { logs = append(logs, l) }}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -149,7 +149,7 @@ func TestBuildLocalBadAttr(t *testing.T) {
 	roots := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	got, err := nix.Build(ctx, nix.LocalRunner{}, nix.BuildRequest{Flake: flake, RootDir: roots,
+	got, err := nix.Build(ctx, nix.LocalRunner{}, nix.BuildRequest{Flake: flake.Ref, WorkDir: flake.Dir, RootDir: roots,
 		Attrs: map[string]string{"web1": toplevel("web1"), "typo": toplevel("nosuch")}})
 	ne := nix.NodeErrors(err)
 	if len(ne) != 1 || ne["typo"] == nil {

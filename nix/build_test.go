@@ -79,6 +79,20 @@ func TestBuild(t *testing.T) {
 		failed:   []string{"db1"},
 		wantLogs: 7,
 	}, {
+		name: "a flake relative to its directory: every command runs there",
+		req:  BuildRequest{Flake: "path:.", WorkDir: "/srv/my fleet", Attrs: map[string]string{"web1": tlA, "db1": tlB}, RootDir: "/r"},
+		script: func(f *fakeRunner) {
+			f.expect(NixCmd("eval", "--json", "path:.#nixosConfigurations", "--apply", evalArgv[len(evalArgv)-1])...).inDir("/srv/my fleet").out(evalOut)
+			f.expect(NixCmd("build", "--json", "--keep-going", "-L", "--out-link", "/r/result", "path:.#"+tlB, "path:.#"+tlA)...).inDir("/srv/my fleet").
+				errout(buildFailure).exit(1)
+			f.expect("nix-store", "--check-validity", "--print-invalid", outB, outA).inDir("/srv/my fleet").out(outB + "\n")
+			f.expect("nix-store", "--realise", outA, "--add-root", "/r/partial").inDir("/srv/my fleet")
+		},
+		want:     map[string]string{"web1": outA},
+		wantErr:  "build db1: ",
+		failed:   []string{"db1"},
+		wantLogs: 7,
+	}, {
 		name: "a node that does not evaluate fails alone: each attribute is built on its own",
 		req:  BuildRequest{Flake: flake, Attrs: map[string]string{"web1": tlA, "web2": tlA, "db1": tlB}, RootDir: "/r"},
 		script: func(f *fakeRunner) {

@@ -27,6 +27,7 @@ type fakeCall struct {
 	argv       []string
 	stdin      *string
 	privileged bool
+	dir        string
 	stdout     string
 	stderr     string
 	err        error
@@ -64,6 +65,10 @@ func (c *fakeCall) in(s string) *fakeCall { c.stdin = &s; return c }
 
 // priv requires the command to be marked Privileged.
 func (c *fakeCall) priv() *fakeCall { c.privileged = true; return c }
+
+// inDir requires the command to run in the local directory d (Cmd.Dir);
+// without it the command must have no Dir.
+func (c *fakeCall) inDir(d string) *fakeCall { c.dir = d; return c }
 
 // out sets what the command prints on stdout.
 func (c *fakeCall) out(s string) *fakeCall { c.stdout = s; return c }
@@ -113,6 +118,9 @@ func (f *fakeRunner) Run(ctx context.Context, cmd Cmd) error {
 	}
 	if c.privileged != cmd.Privileged {
 		f.t.Errorf("fake runner: %s: Privileged = %v, want %v", ShellJoin(cmd.Argv), cmd.Privileged, c.privileged)
+	}
+	if c.dir != cmd.Dir {
+		f.t.Errorf("fake runner: %s: Dir = %q, want %q", ShellJoin(cmd.Argv), cmd.Dir, c.dir)
 	}
 	if cmd.Stdin != nil {
 		b, err := io.ReadAll(cmd.Stdin)

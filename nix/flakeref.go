@@ -15,67 +15,94 @@ import (
 	"time"
 )
 
-// FlakeRef is the flake reference nixdeck hands to Nix for the fleet's
-// flake. A reference with a scheme ("github:org/fleet") is returned as
-// written. An absolute directory is resolved as Nix resolves a bare path
-// (Nix 2.8 flakeref.cc): when the directory or one of its parents holds
-// .git, the reference is that checkout's top-level with the directory as
-// ?dir= (git+file:///srv/infra?dir=fleet), so Nix copies only the files
-// git tracks into the world-readable store (a dirty tree still builds,
-// with Nix's warning); otherwise it is path:DIR, which copies the whole
+// Flake is a flake as nixdeck hands it to Nix: a reference, and the
+// local directory Nix must run in when the reference is relative to it.
+type Flake struct {
+	// Ref is the flake reference ("git+file:///srv/infra?dir=fleet").
+	Ref string
+	// Dir, when set, is the directory Nix runs in (Cmd.Dir,
+	// BuildRequest.WorkDir): Ref is then "path:." or "git+file:." and
+	// its query, because the local Nix cannot read the directory's
+	// absolute URL.
+	Dir string
+}
+
+// String is the reference, with the directory Nix runs in if any, for
+// messages.
+func (f Flake) String() string {
+	if f.Dir == "" {
+		return f.Ref
+	}
+	return f.Ref + " (in " + f.Dir + ")"
+}
+
+// FlakeRef is the flake nixdeck hands to Nix for the fleet's flake. A
+// reference with a scheme ("github:org/fleet") is returned as written. An
+// absolute directory is resolved as Nix resolves a bare path (Nix 2.8
+// flakeref.cc): when the directory or one of its parents holds .git, the
+// reference is that checkout's top-level with the directory as ?dir=
+// (git+file:///srv/infra?dir=fleet), so Nix copies only the files git
+// tracks into the world-readable store (a dirty tree still builds, with
+// Nix's warning); otherwise it is path:DIR, which copies the whole
 // directory. Callers never prefix "path:" themselves: that copied
 // untracked files, secrets and all of .git into the store on every build.
 //
 // The path is %-escaped as RFC 3986 wants. Nix before 2.19 does not decode
-// escapes in a URL's path (NixOS/nix#6614) and cannot name such a
-// directory at all; worse, for git+file it would build the last commit
+// escapes in a URL's path (NixOS/nix#6614): it cannot name such a
+// directory at all, and for git+file it would build the last commit
 // instead of the working tree. So when the path needs escapes, FlakeRef
-// asks the local `nix --version` and refuses an older Nix with an error
-// naming the characters. Escapes in ?dir= are decoded by every version.
-func FlakeRef(flake string) (string, error) {
+// asks the local `nix --version`, and for an older Nix it returns the
+// reference relative to the directory Nix is to run in: path:. in the
+// directory, git+file:.?dir=… in the checkout's top-level. Nix 2.8 reads
+// those as it reads the absolute ones (tracked files only, the working
+// tree, lock files written in place). Escapes in ?dir= are decoded by
+// every version.
+func FlakeRef(flake string) (Flake, error) {
 	if !filepath.IsAbs(flake) {
-		return flake, nil
+		return Flake{Ref: flake}, nil
 	}
 	return localFlakeRef(filepath.Clean(flake), localNixVersion)
 }
 
 // localFlakeRef resolves the absolute directory dir; nixVersion is asked
 // only when the path needs escapes.
-func localFlakeRef(dir string, nixVersion func() (string, error)) (string, error) {
+func localFlakeRef(dir string, nixVersion func() (string, error)) (Flake, error) {
 	top, err := gitTop(dir)
 	if err != nil {
-		return "", fmt.Errorf("flake %s: %w", dir, err)
+		return Flake{}, fmt.Errorf("flake %s: %w", dir, err)
 	}
-	raw, ref := dir, "path:"+escapeURLPath(dir)
+	// root is the directory the URL's path names: Nix copies it.
+	scheme, root, authority := "path:", dir, ""
+	var query []string
 	if top != "" {
-		raw, ref = top, "git+file://"+escapeURLPath(top)
-		var query []string
+		scheme, root, authority = "git+file:", top, "//"
 		if sub, _ := filepath.Rel(top, dir); sub != "." {
 			query = append(query, "dir="+escapeURLQuery(sub))
 		}
 		if _, err := os.Lstat(filepath.Join(top, ".git", "shallow")); err == nil {
 			query = append(query, "shallow=1") // as Nix adds for a bare path
 		}
-		if len(query) > 0 {
-			ref += "?" + strings.Join(query, "&")
-		}
 	}
-	if escapeURLPath(raw) == raw {
-		return ref, nil
+	ref := func(path string) string {
+		if len(query) == 0 {
+			return scheme + path
+		}
+		return scheme + path + "?" + strings.Join(query, "&")
+	}
+	if escapeURLPath(root) == root {
+		return Flake{Ref: ref(authority + root)}, nil
 	}
 	version, err := nixVersion()
 	if err != nil {
-		return "", fmt.Errorf("flake %s: its path needs %%-escapes in a flake URL, which only Nix 2.19 and later decode, and the local Nix version is unknown: %w", dir, err)
+		return Flake{}, fmt.Errorf("flake %s: its path needs %%-escapes in a flake URL, which only Nix 2.19 and later decode, and the local Nix version is unknown: %w", dir, err)
 	}
 	if !decodesURLPaths(version) {
-		where, what := "the path", "cannot find the directory"
-		if top != "" {
-			where, what = "the git checkout "+top, "would build the last commit instead of the working tree"
-		}
-		return "", fmt.Errorf("flake %s: %s has %s, which a flake URL must %%-escape; Nix %s does not decode such escapes (2.19 does) and %s: rename or move the directory, or upgrade Nix",
-			dir, where, needEscapes(raw), version, what)
+		// Nix 2.8 takes "." relative to its working directory; the git
+		// fetcher wants that to be the top-level (it runs git there with
+		// --git-dir=.git).
+		return Flake{Ref: ref("."), Dir: root}, nil
 	}
-	return ref, nil
+	return Flake{Ref: ref(authority + escapeURLPath(root))}, nil
 }
 
 // gitTop is the directory at or above dir that holds .git (a directory,
@@ -116,27 +143,6 @@ func escapeExcept(s, keep string) string {
 		}
 	}
 	return b.String()
-}
-
-// needEscapes lists the characters of p that need escapes, for messages:
-// `" ", "#" and non-ASCII`.
-func needEscapes(p string) string {
-	var list []string
-	seen := map[string]bool{}
-	for _, r := range p {
-		s := strconv.QuoteRune(r)
-		if r >= 0x80 {
-			s = "non-ASCII characters"
-		}
-		if escapeURLPath(string(r)) != string(r) && !seen[s] {
-			seen[s] = true
-			list = append(list, s)
-		}
-	}
-	if len(list) == 1 {
-		return list[0]
-	}
-	return strings.Join(list[:len(list)-1], ", ") + " and " + list[len(list)-1]
 }
 
 // localNixVersion is the version `nix --version` prints, asked once.

@@ -42,6 +42,17 @@ func writeSourceFlake(t *testing.T, dir string) {
 	}
 }
 
+// needGit skips without git, except under CI where it must exist.
+func needGit(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true but git is missing: %v", err)
+		}
+		t.Skipf("needs git: %v", err)
+	}
+}
+
 // git runs git in dir with a fixed identity.
 func git(t *testing.T, dir string, args ...string) {
 	t.Helper()
@@ -53,14 +64,14 @@ func git(t *testing.T, dir string, args ...string) {
 
 // buildSource builds the flake's src with nix.Build and returns what its
 // builder printed: the source's store path, its entries, tracked.txt.
-func buildSource(t *testing.T, ref string) (storePath, listing string) {
+func buildSource(t *testing.T, flake nix.Flake) (storePath, listing string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var lines []string
-	req := nix.BuildRequest{Flake: ref, Attrs: map[string]string{"n": "src"}, Log: func(l string) { lines = append(lines, l) }}
+	req := nix.BuildRequest{Flake: flake.Ref, WorkDir: flake.Dir, Attrs: map[string]string{"n": "src"}, Log: func(l string) { lines = append(lines, l) }}
 	if _, err := nix.Build(ctx, nix.LocalRunner{}, req); err != nil {
-		t.Fatalf("build %s: %v", ref, err)
+		t.Fatalf("build %s: %v", flake, err)
 	}
 	log := strings.Join(lines, "\n")
 	for _, l := range lines {
@@ -71,8 +82,45 @@ func buildSource(t *testing.T, ref string) (storePath, listing string) {
 			return nix.StoreDir + "/" + name, log
 		}
 	}
-	t.Fatalf("build %s: the builder did not print its source:\n%s", ref, log)
+	t.Fatalf("build %s: the builder did not print its source:\n%s", flake, log)
 	return "", ""
+}
+
+// newCheckout makes a git checkout at repo with the source flake in its
+// subdirectory sub ("." for the top), commits flake.nix and tracked.txt,
+// then changes tracked.txt without committing (a fresh change each run,
+// so that Nix builds and logs again) and returns the change.
+func newCheckout(t *testing.T, repo, sub string) string {
+	t.Helper()
+	dir := filepath.Join(repo, sub)
+	writeSourceFlake(t, dir)
+	git(t, repo, "init", "-q")
+	git(t, repo, "add", "--", filepath.Join(sub, "flake.nix"), filepath.Join(sub, "tracked.txt"))
+	git(t, repo, "commit", "-q", "-m", "fleet")
+	change := "uncommitted " + time.Now().Format(time.RFC3339Nano) + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "tracked.txt"), []byte(change), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(change)
+}
+
+// checkTrackedOnly builds flake, the checkout's subdirectory sub, and
+// checks that the store got tracked.txt with its uncommitted change, and
+// neither the untracked secret.bin nor .git.
+func checkTrackedOnly(t *testing.T, flake nix.Flake, sub, change string) {
+	t.Helper()
+	src, log := buildSource(t, flake)
+	if !strings.Contains(log, change) || strings.Contains(log, "secret.bin") || strings.Contains(log, "/.git") {
+		t.Errorf("git checkout, %s: the build saw:\n%s\nwant tracked.txt's uncommitted content, no secret.bin, no .git", flake, log)
+	}
+	for _, f := range []string{filepath.Join(sub, "secret.bin"), ".git"} {
+		if _, err := os.Lstat(filepath.Join(src, f)); err == nil {
+			t.Errorf("%s: %s is in the store: %s", flake, f, src)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(src, sub, "tracked.txt")); err != nil {
+		t.Errorf("%s: the tracked file is not in the store: %v", flake, err)
+	}
 }
 
 // TestFlakeRefCopiesTrackedFilesOnly builds with the installed Nix: a
@@ -81,74 +129,75 @@ func buildSource(t *testing.T, ref string) (storePath, listing string) {
 // .git; the same flake outside git is copied whole, secret and all.
 func TestFlakeRefCopiesTrackedFilesOnly(t *testing.T) {
 	needNix(t)
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skipf("needs git: %v", err)
-	}
+	needGit(t)
 	repo := t.TempDir()
-	dir := filepath.Join(repo, "my fleet #1?")
-	writeSourceFlake(t, dir)
-	git(t, repo, "init", "-q")
-	git(t, repo, "add", "my fleet #1?/flake.nix", "my fleet #1?/tracked.txt")
-	git(t, repo, "commit", "-q", "-m", "fleet")
-	// A fresh change each run, so that Nix builds (and logs) again.
-	change := "uncommitted " + time.Now().Format(time.RFC3339Nano) + "\n"
-	if err := os.WriteFile(filepath.Join(dir, "tracked.txt"), []byte(change), 0o644); err != nil {
-		t.Fatal(err)
+	sub := "my fleet #1?"
+	change := newCheckout(t, repo, sub)
+	flake, err := nix.FlakeRef(filepath.Join(repo, sub))
+	if want := (nix.Flake{Ref: "git+file://" + repo + "?dir=my%20fleet%20%231%3F"}); flake != want || err != nil {
+		t.Fatalf("FlakeRef = %+v, %v; want %+v", flake, err, want)
 	}
-	ref, err := nix.FlakeRef(dir)
-	if want := "git+file://" + repo + "?dir=my%20fleet%20%231%3F"; ref != want || err != nil {
-		t.Fatalf("FlakeRef = %q, %v; want %q", ref, err, want)
-	}
-	src, log := buildSource(t, ref)
-	if !strings.Contains(log, strings.TrimSpace(change)) || strings.Contains(log, "secret.bin") || strings.Contains(log, "/.git") {
-		t.Errorf("git checkout: the build saw:\n%s\nwant tracked.txt's uncommitted content, no secret.bin, no .git", log)
-	}
-	for _, f := range []string{"my fleet #1?/secret.bin", ".git"} {
-		if _, err := os.Lstat(filepath.Join(src, f)); err == nil {
-			t.Errorf("%s is in the store: %s", f, src)
-		}
-	}
-	if _, err := os.Lstat(filepath.Join(src, "my fleet #1?", "tracked.txt")); err != nil {
-		t.Errorf("the tracked file is not in the store: %v", err)
-	}
+	checkTrackedOnly(t, flake, sub, change)
 
 	plain := filepath.Join(t.TempDir(), "fleet")
 	writeSourceFlake(t, plain)
-	ref, err = nix.FlakeRef(plain)
-	if ref != "path:"+plain || err != nil {
-		t.Fatalf("FlakeRef(not a checkout) = %q, %v", ref, err)
+	flake, err = nix.FlakeRef(plain)
+	if flake != (nix.Flake{Ref: "path:" + plain}) || err != nil {
+		t.Fatalf("FlakeRef(not a checkout) = %+v, %v", flake, err)
 	}
-	src, log = buildSource(t, ref)
+	src, log := buildSource(t, flake)
 	if _, err := os.Lstat(filepath.Join(src, "secret.bin")); err != nil || !strings.Contains(log, "secret.bin") {
 		t.Errorf("path: should copy the whole directory (this is what git+file avoids): %v\n%s", err, log)
 	}
 }
 
+// TestFlakeRefCheckoutWithURLCharacters: a git checkout whose top-level
+// has a space, '#' and '?' builds its working tree, tracked files only,
+// with the flake at the top and in a subdirectory: from the escaped
+// absolute URL (Nix 2.19 and later) or, on an older Nix, from
+// git+file:. run in the top-level.
+func TestFlakeRefCheckoutWithURLCharacters(t *testing.T) {
+	needNix(t)
+	needGit(t)
+	for _, sub := range []string{".", "fleet"} {
+		repo := filepath.Join(t.TempDir(), "my infra #1?")
+		change := newCheckout(t, repo, sub)
+		flake, err := nix.FlakeRef(filepath.Join(repo, sub))
+		query := ""
+		if sub != "." {
+			query = "?dir=" + sub
+		}
+		absolute := nix.Flake{Ref: "git+file://" + strings.NewReplacer(" ", "%20", "#", "%23", "?", "%3F").Replace(repo) + query}
+		if relative := (nix.Flake{Ref: "git+file:." + query, Dir: repo}); err != nil || flake != absolute && flake != relative {
+			t.Fatalf("FlakeRef = %+v, %v; want %+v or %+v", flake, err, absolute, relative)
+		}
+		checkTrackedOnly(t, flake, sub, change)
+	}
+}
+
 // TestFlakeRefEscapesWithInstalledNix: a directory whose path needs
-// %-escapes either builds (Nix 2.19 and later decode them) or is refused
-// by FlakeRef because the installed Nix cannot use the escaped reference,
-// which the test confirms by trying it.
+// %-escapes builds, whole as it is not a checkout, whatever the Nix: from
+// the escaped absolute URL (2.19 and later decode it) or from path: run in
+// the directory, which FlakeRef chooses only when the installed Nix cannot
+// use the escaped URL, as the test confirms by trying it.
 func TestFlakeRefEscapesWithInstalledNix(t *testing.T) {
 	needNix(t)
-	dir := filepath.Join(t.TempDir(), "my fleet")
+	dir := filepath.Join(t.TempDir(), "my fleet #1?")
 	writeSourceFlake(t, dir)
-	ref, err := nix.FlakeRef(dir)
-	if err == nil {
-		if want := "path:" + strings.ReplaceAll(dir, " ", "%20"); ref != want {
-			t.Fatalf("FlakeRef = %q, want %q", ref, want)
-		}
-		if _, log := buildSource(t, ref); !strings.Contains(log, "secret.bin") {
-			t.Errorf("build of %s:\n%s", ref, log)
-		}
-		return
+	flake, err := nix.FlakeRef(dir)
+	escaped := "path:" + strings.NewReplacer(" ", "%20", "#", "%23", "?", "%3F").Replace(dir)
+	if err != nil || flake != (nix.Flake{Ref: escaped}) && flake != (nix.Flake{Ref: "path:.", Dir: dir}) {
+		t.Fatalf("FlakeRef = %+v, %v", flake, err)
 	}
-	if !strings.Contains(err.Error(), "' ', which a flake URL must %-escape; Nix ") {
-		t.Fatalf("FlakeRef: %v", err)
+	if src, log := buildSource(t, flake); !strings.Contains(log, "secret.bin") || !strings.Contains(log, "committed") {
+		t.Errorf("build of %s (%s):\n%s", flake, src, log)
+	}
+	if flake.Dir == "" {
+		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	escaped := "path:" + strings.ReplaceAll(dir, " ", "%20")
 	if _, err := nix.Build(ctx, nix.LocalRunner{}, nix.BuildRequest{Flake: escaped, Attrs: map[string]string{"n": "src"}}); err == nil {
-		t.Errorf("FlakeRef refused %s, but this Nix builds %s", dir, escaped)
+		t.Errorf("FlakeRef ran Nix in %s, but this Nix builds %s", dir, escaped)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -20,8 +19,8 @@ func mkdirs(t *testing.T, root string, dirs ...string) {
 
 func TestLocalFlakeRef(t *testing.T) {
 	root := t.TempDir()
-	mkdirs(t, root, "plain", "my fleet", "repo/.git", "repo/a b/#c?d%", "shallow/.git", "shallow/sub", "odd#top/.git", "odd#top/fleet")
-	for _, f := range []string{"wt/.git", "shallow/.git/shallow"} {
+	mkdirs(t, root, "plain", "my fleet", "repo/.git", "repo/a b/#c?d%", "shallow/.git", "shallow/sub", "odd#top/.git", "odd#top/fleet", "sh allow?/.git", "sh allow?/sub")
+	for _, f := range []string{"wt/.git", "shallow/.git/shallow", "sh allow?/.git/shallow"} {
 		mkdirs(t, root, filepath.Dir(f))
 		if err := os.WriteFile(filepath.Join(root, f), []byte("gitdir: /elsewhere\n"), 0o644); err != nil {
 			t.Fatal(err)
@@ -34,23 +33,24 @@ func TestLocalFlakeRef(t *testing.T) {
 	cases := []struct {
 		dir        string
 		nixVersion func() (string, error)
-		want       string // the reference, or with wantErr the error's text
-		wantErr    bool
+		want       Flake
+		wantErr    string
 	}{
-		{dir: "plain", want: "path:" + root + "/plain"},
-		{dir: "repo", want: "git+file://" + root + "/repo"},
+		{dir: "plain", want: Flake{Ref: "path:" + root + "/plain"}},
+		{dir: "repo", want: Flake{Ref: "git+file://" + root + "/repo"}},
 		// Escapes in ?dir= are decoded by every Nix: no version needed.
-		{dir: "repo/a b/#c?d%", want: "git+file://" + root + "/repo?dir=a%20b/%23c%3Fd%25"},
-		{dir: "wt/fleet", want: "git+file://" + root + "/wt?dir=fleet"},
-		{dir: "shallow/sub", want: "git+file://" + root + "/shallow?dir=sub&shallow=1"},
-		{dir: "my fleet", nixVersion: current, want: "path:" + root + "/my%20fleet"},
-		{dir: "odd#top/fleet", nixVersion: current, want: "git+file://" + root + "/odd%23top?dir=fleet"},
-		{dir: "my fleet", nixVersion: old, wantErr: true,
-			want: "flake " + root + "/my fleet: the path has ' ', which a flake URL must %-escape; Nix 2.8.0 does not decode such escapes (2.19 does) and cannot find the directory: rename or move the directory, or upgrade Nix"},
-		{dir: "odd#top/fleet", nixVersion: old, wantErr: true,
-			want: "flake " + root + "/odd#top/fleet: the git checkout " + root + `/odd#top has '#', which a flake URL must %-escape; Nix 2.8.0 does not decode such escapes (2.19 does) and would build the last commit instead of the working tree: rename or move the directory, or upgrade Nix`},
-		{dir: "my fleet", nixVersion: unknown, wantErr: true,
-			want: "flake " + root + "/my fleet: its path needs %-escapes in a flake URL, which only Nix 2.19 and later decode, and the local Nix version is unknown: exec: \"nix\": not found"},
+		{dir: "repo/a b/#c?d%", want: Flake{Ref: "git+file://" + root + "/repo?dir=a%20b/%23c%3Fd%25"}},
+		{dir: "wt/fleet", want: Flake{Ref: "git+file://" + root + "/wt?dir=fleet"}},
+		{dir: "shallow/sub", want: Flake{Ref: "git+file://" + root + "/shallow?dir=sub&shallow=1"}},
+		{dir: "my fleet", nixVersion: current, want: Flake{Ref: "path:" + root + "/my%20fleet"}},
+		{dir: "odd#top/fleet", nixVersion: current, want: Flake{Ref: "git+file://" + root + "/odd%23top?dir=fleet"}},
+		// An older Nix runs in the directory its URL would name.
+		{dir: "my fleet", nixVersion: old, want: Flake{Ref: "path:.", Dir: root + "/my fleet"}},
+		{dir: "odd#top", nixVersion: old, want: Flake{Ref: "git+file:.", Dir: root + "/odd#top"}},
+		{dir: "odd#top/fleet", nixVersion: old, want: Flake{Ref: "git+file:.?dir=fleet", Dir: root + "/odd#top"}},
+		{dir: "sh allow?/sub", nixVersion: old, want: Flake{Ref: "git+file:.?dir=sub&shallow=1", Dir: root + "/sh allow?"}},
+		{dir: "my fleet", nixVersion: unknown,
+			wantErr: "flake " + root + "/my fleet: its path needs %-escapes in a flake URL, which only Nix 2.19 and later decode, and the local Nix version is unknown: exec: \"nix\": not found"},
 	}
 	for _, c := range cases {
 		asked := false
@@ -64,10 +64,10 @@ func TestLocalFlakeRef(t *testing.T) {
 		}
 		got, err := localFlakeRef(filepath.Join(root, c.dir), version)
 		switch {
-		case c.wantErr && (err == nil || err.Error() != c.want):
-			t.Errorf("%s: err = %v\nwant %s", c.dir, err, c.want)
-		case !c.wantErr && (err != nil || got != c.want):
-			t.Errorf("%s: FlakeRef = %q, %v; want %q", c.dir, got, err, c.want)
+		case c.wantErr != "" && (err == nil || err.Error() != c.wantErr):
+			t.Errorf("%s: err = %v\nwant %s", c.dir, err, c.wantErr)
+		case c.wantErr == "" && (err != nil || got != c.want):
+			t.Errorf("%s: FlakeRef = %+v, %v; want %+v", c.dir, got, err, c.want)
 		case c.nixVersion != nil && !asked:
 			t.Errorf("%s: the Nix version was not asked", c.dir)
 		}
@@ -76,8 +76,22 @@ func TestLocalFlakeRef(t *testing.T) {
 
 func TestFlakeRefKeepsReferences(t *testing.T) {
 	for _, ref := range []string{"github:org/fleet", "git+https://example.com/fleet?ref=main", "./relative"} {
-		if got, err := FlakeRef(ref); got != ref || err != nil {
-			t.Errorf("FlakeRef(%q) = %q, %v; want it as written", ref, got, err)
+		if got, err := FlakeRef(ref); got != (Flake{Ref: ref}) || err != nil {
+			t.Errorf("FlakeRef(%q) = %+v, %v; want it as written", ref, got, err)
+		}
+	}
+}
+
+func TestFlakeString(t *testing.T) {
+	for _, c := range []struct {
+		f    Flake
+		want string
+	}{
+		{Flake{Ref: "git+file:///srv/infra?dir=fleet"}, "git+file:///srv/infra?dir=fleet"},
+		{Flake{Ref: "path:.", Dir: "/srv/my fleet"}, "path:. (in /srv/my fleet)"},
+	} {
+		if got := c.f.String(); got != c.want {
+			t.Errorf("%+v.String() = %q, want %q", c.f, got, c.want)
 		}
 	}
 }
@@ -114,8 +128,5 @@ func TestEscapeURL(t *testing.T) {
 	}
 	if got := escapeURLQuery("a b/k=v&x+y"); got != "a%20b/k%3Dv%26x%2By" {
 		t.Errorf("escapeURLQuery = %q", got)
-	}
-	if got := needEscapes("/a b#c é"); !strings.HasPrefix(got, "' ', '#' and non-ASCII") {
-		t.Errorf("needEscapes = %q", got)
 	}
 }

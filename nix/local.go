@@ -44,6 +44,7 @@ func (l LocalRunner) Run(ctx context.Context, c Cmd) error {
 	if l.StopGrace > 0 {
 		cmd.WaitDelay = l.StopGrace
 	}
+	cmd.Dir = c.Dir
 	cmd.Stdin = c.Stdin
 	cmd.Stdout = c.Stdout
 	errTail := tail.NewBuffer(4096)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -123,4 +124,34 @@ func TestLocalRunnerTermFirst(t *testing.T) {
 		t.Errorf("the command did not see SIGTERM; output %q", out.String())
 	}
 	nixtest.WaitNoProcs(t, name, value, 10*time.Second)
+}
+
+// TestLocalRunnerDir: a command with Dir runs there, whatever the
+// directory's name; one without runs in nixdeck's own directory.
+func TestLocalRunnerDir(t *testing.T) {
+	dir := t.TempDir() + "/my fleet #1?"
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// pwd -P prints the physical path, so compare with symlinks resolved.
+	dir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := os.Getwd()
+	if err == nil {
+		own, err = filepath.EvalSymlinks(own)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ dir, want string }{{dir, dir}, {"", own}} {
+		var out strings.Builder
+		if err := (nix.LocalRunner{}).Run(context.Background(), nix.Cmd{Argv: []string{"pwd", "-P"}, Dir: c.dir, Stdout: &out}); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSuffix(out.String(), "\n"); got != c.want {
+			t.Errorf("Dir %q: ran in %q, want %q", c.dir, got, c.want)
+		}
+	}
 }

@@ -36,6 +36,11 @@ type Cmd struct {
 	// is for output streamed to a log, never kept. The local runner runs
 	// the operator's own programs and does not bound them.
 	MaxOutput int64
+	// Dir, when set, is the directory of the operator's machine the
+	// command runs in (a flake reference relative to it, see FlakeRef);
+	// empty means nixdeck's own. Only LocalRunner honours it: remote
+	// runners refuse such a command, as the directory is not the host's.
+	Dir string
 }
 
 // DefaultMaxOutput bounds a remote command's output when Cmd.MaxOutput is 0.
