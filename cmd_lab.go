@@ -163,8 +163,8 @@ func shortStorePath(p string) string {
 // labChangeCmd implements `nixdeck lab change`.
 type labChangeCmd struct {
 	labDir
-	Selector string `arg:"" name:"SEL" help:"Hosts: comma list of names, @tags, globs, !exclusions."`
-	Release  string `enum:",a,b" default:"" help:"Package set of the next build: a or b."`
+	Selector string `arg:"" name:"SEL" help:"Hosts: comma list of names, @tags, globs, !exclusions, as --on takes them; an empty SEL selects all."`
+	Release  string `enum:",a,b" default:"" placeholder:"a|b" help:"Package set of the next build: a (what lab up builds) or b (a point-release upgrade of a)."`
 	Fault    string `enum:",none,fail,units,hang,breakssh,reboot" default:"" placeholder:"KIND" help:"Fault in the next build: fail, units, hang, breakssh, reboot, or none to clear."`
 	Bump     bool   `help:"Make the next build new (a new app version) even if nothing else changed."`
 }

@@ -47,7 +47,8 @@ web01   35925  down               -                                             
 }
 
 // Bad usage of the lab commands exits 2, as the README says: a host count
-// out of range (0 is not "the default") and a host the lab does not have.
+// out of range (0 is not "the default"), a host the lab does not have, a
+// selector that selects nothing and a change that changes nothing.
 func TestLabUsageErrorsExit2(t *testing.T) {
 	dir := t.TempDir()
 	manifest := `[{"name": "canary", "port": 1, "tags": ["canary"]}]`
@@ -58,6 +59,9 @@ func TestLabUsageErrorsExit2(t *testing.T) {
 		{"lab", "up", "--hosts", "0", "--dir", filepath.Join(dir, "new")},
 		{"lab", "up", "--hosts", "501", "--dir", filepath.Join(dir, "new")},
 		{"lab", "host", "nosuch", "down", "--dir", dir},
+		{"lab", "change", "nosuch", "--bump", "--dir", dir},
+		{"lab", "change", "canary,!canary", "--bump", "--dir", dir},
+		{"lab", "change", "canary", "--dir", dir},
 	} {
 		if code := run(args); code != 2 {
 			t.Errorf("nixdeck %v exited %d, want 2", args, code)

@@ -4,13 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"nixdeck/fleet"
 )
 
 // ChangeOptions say how `lab change` alters the selected hosts' next build.
@@ -29,8 +30,7 @@ type ChangeOptions struct {
 var Faults = []string{"fail", "units", "hang", "breakssh", "reboot"}
 
 // Change rewrites the lab flake's state so that the next build of the
-// hosts matching sel differs as opts say. sel is a comma list of host
-// names, @tags, globs and !exclusions; "" selects every host.
+// hosts matching sel differs as opts say; sel selects as Select does.
 func (l *Lab) Change(sel string, opts ChangeOptions) error {
 	switch opts.Release {
 	case "", "a", "b":
@@ -70,59 +70,24 @@ func (l *Lab) Change(sel string, opts ChangeOptions) error {
 	return l.writeState(st)
 }
 
-// Select returns the names of the hosts that sel matches, in lab order:
-// a comma list of names, @tags and globs, where !x removes matches of x;
-// an empty sel or one of only exclusions starts from every host.
+// Select returns the names of the hosts that sel matches, in lab order,
+// with the fleet file's selector grammar (fleet.Fleet.Select): a comma list
+// of names, @tags and globs, where !x removes matches of x; "" selects
+// every host. A term matching no host, or an empty result, is an error.
 func (l *Lab) Select(sel string) ([]string, error) {
-	var include, exclude []string
-	for _, term := range strings.Split(sel, ",") {
-		term = strings.TrimSpace(term)
-		switch {
-		case term == "":
-		case strings.HasPrefix(term, "!"):
-			exclude = append(exclude, term[1:])
-		default:
-			include = append(include, term)
-		}
+	f := &fleet.Fleet{Nodes: make([]*fleet.Node, len(l.Hosts))}
+	for i, h := range l.Hosts {
+		f.Nodes[i] = &fleet.Node{Name: h.Name, Tags: h.Tags}
 	}
-	for _, term := range append(append([]string{}, include...), exclude...) {
-		if !l.anyMatches(term) {
-			return nil, fmt.Errorf("lab: selector %q matches no lab host", term)
-		}
+	nodes, err := f.Select(sel)
+	if err != nil {
+		return nil, fmt.Errorf("lab %s: %w", l.Dir, err)
 	}
-	var names []string
-	for _, h := range l.Hosts {
-		in := len(include) == 0
-		for _, term := range include {
-			in = in || matches(h, term)
-		}
-		for _, term := range exclude {
-			in = in && !matches(h, term)
-		}
-		if in {
-			names = append(names, h.Name)
-		}
+	names := make([]string, len(nodes))
+	for i, n := range nodes {
+		names[i] = n.Name
 	}
 	return names, nil
-}
-
-// anyMatches reports whether a selector term matches some host.
-func (l *Lab) anyMatches(term string) bool {
-	for _, h := range l.Hosts {
-		if matches(h, term) {
-			return true
-		}
-	}
-	return false
-}
-
-// matches reports whether one selector term (name, @tag or glob) matches h.
-func matches(h Host, term string) bool {
-	if tag, ok := strings.CutPrefix(term, "@"); ok {
-		return slices.Contains(h.Tags, tag)
-	}
-	ok, err := path.Match(term, h.Name)
-	return err == nil && ok
 }
 
 // SetHost stops (up false) or starts (up true) the named host's sshd, to

@@ -5,55 +5,45 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"nixdeck/nix"
 )
 
 // registry holds the Nix database records (nix-store --dump-db) of the
 // union of several closures in this machine's store, so that each host's
-// closure and registration come from two nix-store calls in all.
+// closure and registration come from two nix-store calls in all. The nix
+// package runs and parses them, as it does for a copy.
 type registry struct {
-	// records maps a store path to its dump-db record, trailing newline included.
-	records map[string]string
-	// refs maps a store path to its references.
-	refs map[string][]string
+	// infos maps a store path to its record.
+	infos map[string]nix.PathInfo
 }
 
 // loadRegistry reads the records of the closures of systems.
 func loadRegistry(ctx context.Context, systems []string) (*registry, error) {
-	q, err := exec.CommandContext(ctx, "nix-store", append([]string{"-qR"}, systems...)...).Output()
+	local := nix.LocalRunner{}
+	paths, err := nix.Requisites(ctx, local, systems)
 	if err != nil {
-		return nil, fmt.Errorf("lab: closure of the lab systems: %w", err)
+		return nil, fmt.Errorf("lab: %w", err)
 	}
-	dump, err := exec.CommandContext(ctx, "nix-store", append([]string{"--dump-db"}, strings.Fields(string(q))...)...).Output()
+	infos, err := nix.PathInfos(ctx, local, paths)
 	if err != nil {
-		return nil, fmt.Errorf("lab: nix-store --dump-db: %w", err)
+		return nil, fmt.Errorf("lab: %w", err)
 	}
-	return parseDumpDB(string(dump))
+	return newRegistry(infos), nil
 }
 
-// parseDumpDB parses nix-store --dump-db output: per path the lines path,
-// NAR hash, NAR size, deriver, reference count, references.
-func parseDumpDB(s string) (*registry, error) {
-	r := &registry{records: map[string]string{}, refs: map[string][]string{}}
-	lines := strings.Split(s, "\n")
-	for i := 0; i+4 < len(lines); {
-		path := lines[i]
-		n, err := strconv.Atoi(lines[i+4])
-		if err != nil || !strings.HasPrefix(path, "/nix/store/") || i+5+n > len(lines) {
-			return nil, fmt.Errorf("lab: nix-store --dump-db: bad record at line %d", i+1)
-		}
-		end := i + 5 + n
-		r.records[path] = strings.Join(lines[i:end], "\n") + "\n"
-		r.refs[path] = lines[i+5 : end]
-		i = end
+// newRegistry indexes infos by path.
+func newRegistry(infos []nix.PathInfo) *registry {
+	r := &registry{infos: make(map[string]nix.PathInfo, len(infos))}
+	for _, i := range infos {
+		r.infos[i.Path] = i
 	}
-	return r, nil
+	return r
 }
 
 // closure returns the closure of path, sorted.
@@ -66,11 +56,12 @@ func (r *registry) closure(path string) ([]string, error) {
 		if seen[p] {
 			continue
 		}
-		if _, ok := r.records[p]; !ok {
+		info, ok := r.infos[p]
+		if !ok {
 			return nil, fmt.Errorf("store path %s is not in the registry", p)
 		}
 		seen[p] = true
-		stack = append(stack, r.refs[p]...)
+		stack = append(stack, info.References...)
 	}
 	out := make([]string, 0, len(seen))
 	for p := range seen {
@@ -80,13 +71,13 @@ func (r *registry) closure(path string) ([]string, error) {
 	return out, nil
 }
 
-// dump returns the dump-db text of paths, for nix-store --load-db.
+// dump returns the records of paths, for nix-store --load-db.
 func (r *registry) dump(paths []string) string {
-	var b strings.Builder
-	for _, p := range paths {
-		b.WriteString(r.records[p])
+	infos := make([]nix.PathInfo, len(paths))
+	for i, p := range paths {
+		infos[i] = r.infos[p]
 	}
-	return b.String()
+	return nix.RegistrationText(infos)
 }
 
 // storeMtime is the modification time Nix gives everything in the store.

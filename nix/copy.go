@@ -132,7 +132,9 @@ func Invalid(ctx context.Context, r Runner, paths []string) ([]string, error) {
 
 // PathInfo is what the store records about one path (its registration).
 type PathInfo struct {
-	Path       string
+	Path string
+	// NarHash is the NAR's hash as --dump-db prints it (base16 SHA-256).
+	NarHash    string
 	NarSize    int64
 	References []string
 	Deriver    string
@@ -189,7 +191,7 @@ func parseDumpDB(out string) ([]PathInfo, error) {
 	lines := strings.Split(out, "\n")
 	var infos []PathInfo
 	for i := 0; i+4 < len(lines); {
-		info := PathInfo{Path: lines[i], Deriver: lines[i+3]}
+		info := PathInfo{Path: lines[i], NarHash: lines[i+1], Deriver: lines[i+3]}
 		size, err1 := strconv.ParseInt(lines[i+2], 10, 64)
 		n, err2 := strconv.Atoi(lines[i+4])
 		// n is bounded before i+5+n is formed: a huge count would wrap.

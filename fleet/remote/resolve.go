@@ -105,7 +105,11 @@ func resolve(t Target, cfg sshConfig) (endpoint, error) {
 		return e, fmt.Errorf("%s: no host to connect to", e.name)
 	}
 	if hn := cfg.get(alias, "HostName"); hn != "" {
-		e.host = strings.ReplaceAll(hn, "%h", alias)
+		h, err := expandTokens(hn, hostNameTokens(alias))
+		if err != nil {
+			return e, fmt.Errorf("%s: ssh config HostName %s: %w", e.name, hn, err)
+		}
+		e.host = h
 	}
 	if e.port == 0 {
 		if p := cfg.get(alias, "Port"); p != "" {
@@ -185,16 +189,19 @@ func jumpTarget(spec string, node Target) (Target, error) {
 func (e *endpoint) keyFiles(t Target, cfg sshConfig, alias string) error {
 	home, homeErr := HomeDir()
 	// expand resolves a leading ~ and, in ssh_config values, the %-tokens
-	// (%d is the home directory), in one pass so that no substituted text
-	// is substituted again.
-	tokens := strings.NewReplacer("%d", home, "%h", e.host, "%r", e.user, "%u", e.user, "%%", "%")
+	// (see tokens.go).
+	tokens := e.pathTokens(alias, cfg.get(alias, "HostKeyAlias"), home, homeErr)
 	expand := func(what, p string, withTokens bool) (string, error) {
 		tilde := p == "~" || strings.HasPrefix(p, "~/")
-		if homeErr != nil && (tilde || withTokens && strings.Contains(p, "%d")) {
+		if homeErr != nil && tilde {
 			return "", fmt.Errorf("%s: %s %s: cannot find the home directory: %v", e.name, what, p, homeErr)
 		}
 		if withTokens {
-			p = tokens.Replace(p)
+			x, err := expandTokens(p, tokens)
+			if err != nil {
+				return "", fmt.Errorf("%s: %s %s: %w", e.name, what, p, err)
+			}
+			p = x
 		}
 		if tilde {
 			p = filepath.Join(home, strings.TrimPrefix(p[1:], "/"))
