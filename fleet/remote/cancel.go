@@ -52,8 +52,11 @@ const (
 	// (the signal request, then the group's) before the next step.
 	signalGrace = 500 * time.Millisecond
 	// cancelGrace bounds the wait for the process group, each kill and the
-	// wait after the last; a loaded host can take seconds to start a session.
-	cancelGrace = 5 * time.Second
+	// wait after the last. A loaded host can take seconds to start a
+	// session: with 5 s, a command cancelled right after it started on a
+	// machine at load 15 outlived its stop (its group was not known yet, or
+	// the kill's session did not start in time) and ran on as an orphan.
+	cancelGrace = 15 * time.Second
 )
 
 // stop ends a command cut short (cancelled, or over its output bound): a
