@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"nixdeck/internal/proc"
 	"nixdeck/nix"
 	"nixdeck/nix/nixtest"
 )
@@ -123,4 +125,17 @@ func TestLocalRunnerTermFirst(t *testing.T) {
 		t.Errorf("the command did not see SIGTERM; output %q", out.String())
 	}
 	nixtest.WaitNoProcs(t, name, value, 10*time.Second)
+}
+
+// An argument with a NUL byte is refused before anything starts: the
+// command that would have created the file never runs.
+func TestLocalRunnerRefusesNUL(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "ran")
+	err := nix.LocalRunner{}.Run(context.Background(), nix.Cmd{Argv: []string{"sh", "-c", `touch "$0"`, marker, "a\x00b"}})
+	if !errors.Is(err, proc.ErrNUL) {
+		t.Errorf("err = %v, want proc.ErrNUL", err)
+	}
+	if _, serr := os.Stat(marker); !errors.Is(serr, os.ErrNotExist) {
+		t.Errorf("the command ran: %v", serr)
+	}
 }
