@@ -28,7 +28,7 @@ func (p PoolConnector) Runner(ctx context.Context, n *Node) (nix.Runner, error) 
 	if err != nil {
 		return nil, err
 	}
-	return SSHRunner{Client: c}, nil
+	return c, nil
 }
 
 // Fresh implements Connector with a new connection.
@@ -37,7 +37,7 @@ func (p PoolConnector) Fresh(ctx context.Context, n *Node) (nix.Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return SSHRunner{Client: c}, nil
+	return c, nil
 }
 
 // HostFunc is the work done on one host; events go through h.

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"nixdeck/internal/proc"
 	"nixdeck/internal/tail"
 )
 
@@ -323,7 +324,7 @@ func (l *Lab) Exec(ctx context.Context, host string, argv []string, stdin io.Rea
 	cmd := l.nsCommand(ctx, host, argv...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return stdout.Bytes(), fmt.Errorf("lab host %s: %s: %w: %s", host, strings.Join(argv, " "), err, tail.LastLines(stderr.String(), 5))
+		return stdout.Bytes(), fmt.Errorf("lab host %s: %s: %w: %s", host, proc.Format(argv), err, tail.LastLines(stderr.String(), 5))
 	}
 	return stdout.Bytes(), nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"nixdeck/internal/proc"
 )
 
 // Every lab host's sshd runs its commands through a forced command, the
@@ -40,7 +42,11 @@ func (l *Lab) shellOverride(name string) string {
 
 // writeShellWrapper writes the host's forced command.
 func (l *Lab) writeShellWrapper(name string) error {
-	s := fmt.Sprintf(shellWrapper, name, shQuote(l.shellOverride(name)))
+	override, err := proc.ShellQuote(l.shellOverride(name))
+	if err != nil {
+		return fmt.Errorf("lab host %s: %w", name, err)
+	}
+	s := fmt.Sprintf(shellWrapper, name, override)
 	return os.WriteFile(l.shellPath(name), []byte(s), 0o755)
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"nixdeck/fleet/remote"
+	"nixdeck/internal/proc"
 	"nixdeck/lab"
 )
 
@@ -30,7 +31,7 @@ func dial(ctx context.Context, l *lab.Lab, h lab.Host) (*remote.Client, error) {
 // run runs argv over c and returns stdout and stderr together.
 func run(ctx context.Context, c *remote.Client, argv ...string) (string, error) {
 	var out lockedBuffer
-	err := c.Run(ctx, remote.Cmd{Argv: argv, Stdout: &out, Stderr: &out})
+	err := c.Run(ctx, proc.Cmd{Argv: argv, Stdout: &out, Stderr: &out})
 	return out.String(), err
 }
 
@@ -142,7 +143,7 @@ func TestBreakSSH(t *testing.T) {
 		t.Fatalf("host set up again is unreachable: %v", err)
 	}
 	c5.Close()
-	var ee *remote.ExitError
+	var ee *proc.ExitError
 	if _, err := run(ctx, c, "false"); !errors.As(err, &ee) {
 		t.Errorf("old session: want an exit error from false, got %v", err)
 	}
@@ -165,7 +166,7 @@ exec "$SHELL" -c "$SSH_ORIGINAL_COMMAND"
 `); err != nil {
 		t.Fatal(err)
 	}
-	var ee *remote.ExitError
+	var ee *proc.ExitError
 	if out, err := run(ctx, c, "cat", "/proc/sys/kernel/hostname"); !errors.As(err, &ee) || ee.Code != 3 || out != "forged\n" {
 		t.Errorf("answered %q, %v; want the test's shell's forged answer, exit 3", out, err)
 	}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"nixdeck/internal/proc"
 )
 
 // sshdConfig is a lab host's sshd configuration: key-only root login with
@@ -89,13 +91,26 @@ func (l *Lab) writeSSHDConfig(name string, port int) error {
 	if err := os.WriteFile(filepath.Join(hd, "sshd_config"), []byte(conf), 0o644); err != nil {
 		return err
 	}
-	env := fmt.Sprintf("LAB_HOST=%s\nLAB_SSHD_CONFIG=%s\nLAB_SSHD_LOG=%s\n",
-		shQuote(name), shQuote(filepath.Join(hd, "sshd_config")), shQuote(filepath.Join(hd, "sshd.log")))
+	env, err := shellAssignments("LAB_HOST", name, "LAB_SSHD_CONFIG", filepath.Join(hd, "sshd_config"), "LAB_SSHD_LOG", filepath.Join(hd, "sshd.log"))
+	if err != nil {
+		return fmt.Errorf("lab host %s: %w", name, err)
+	}
 	return os.WriteFile(filepath.Join(hd, "run", "nixdeck-lab", "host.env"), []byte(env), 0o644)
 }
 
-// shQuote quotes s for /bin/sh.
-func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+// shellAssignments renders name, value pairs as /bin/sh variable
+// assignments, one a line, each value quoted.
+func shellAssignments(kv ...string) (string, error) {
+	var b strings.Builder
+	for i := 0; i+1 < len(kv); i += 2 {
+		v, err := proc.ShellQuote(kv[i+1])
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", kv[i], err)
+		}
+		fmt.Fprintf(&b, "%s=%s\n", kv[i], v)
+	}
+	return b.String(), nil
+}
 
 // startSSHD starts the host's sshd in its namespace. With port 0 it picks a
 // free port, retrying when another process wins the race for it; it returns

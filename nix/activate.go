@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"nixdeck/internal/proc"
 )
 
 // Action is what switch-to-configuration is asked to do.
@@ -93,7 +95,7 @@ func Activate(ctx context.Context, r Runner, req ActivateRequest) (ActivateResul
 	var ee *ExitError
 	switch {
 	case errors.As(err, &ee):
-		return res, fmt.Errorf("start activation in %s: exit status %d: %s", req.dir(), ee.Code, stderrTail(errb.String()))
+		return res, fmt.Errorf("start activation in %s: exit status %d: %s", req.dir(), ee.Code, proc.StderrTail(errb.String()))
 	case err != nil && ctx.Err() != nil:
 		return res, fmt.Errorf("start activation: %w", err)
 	}

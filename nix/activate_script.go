@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"nixdeck/internal/proc"
 	"nixdeck/internal/tail"
 )
 
@@ -56,7 +57,7 @@ finish activate $rc
 // Arguments: dir, system, action, generation, unit.
 var activateLaunchScript = `set -eu
 dir=$1 unit=$5
-run=` + ShellQuote(activateRunScript) + `
+run=` + quotedRunScript() + `
 mkdir -p -m 0755 ` + NixdeckRunDir + `
 mkdir -m 0700 "$dir"
 : >"$dir/out"
@@ -137,6 +138,14 @@ func (q ActivateRequest) killCmd() Cmd {
 	return Cmd{Argv: []string{"sh", "-c", activateKillScript, "sh", q.dir(), q.unit()}, Privileged: true}
 }
 
+// quotedRunScript is activateRunScript quoted as one shell word for the
+// launch script. The quoter refuses only a NUL byte, which the constant
+// does not hold (TestActivateRunScriptQuotes), so its error cannot occur.
+func quotedRunScript() string {
+	q, _ := proc.ShellQuote(activateRunScript)
+	return q
+}
+
 // scriptError keeps an error about one of nixdeck's sh -c scripts
 // readable: the script itself is left out of the message (errors.As still
 // finds the *ExitError with the full argv). Transport errors (a cancelled
@@ -153,11 +162,15 @@ func (e scriptError) Error() string {
 		if len(e.argv) == 0 {
 			return e.err.Error()
 		}
-		return strings.Replace(e.err.Error(), ShellJoin(e.argv), e.name+" script", 1)
+		return strings.Replace(e.err.Error(), proc.Format(e.argv), e.name+" script", 1)
 	}
 	short := fmt.Sprintf("%s script: exit status %d", e.name, ee.Code)
 	if ee.Signal != "" {
 		short = fmt.Sprintf("%s script: killed by signal %s", e.name, ee.Signal)
+	}
+	if ee.Host != "" {
+		// The transport's ExitError names its host; the short form must too.
+		short = ee.Host + ": " + short
 	}
 	if s := strings.TrimSpace(ee.Stderr); s != "" {
 		short += ": " + tail.LastLines(s, 3)

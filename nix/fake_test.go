@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"nixdeck/internal/proc"
 )
 
 // fakeRunner is a Runner for unit tests: it expects an exact sequence of
@@ -45,7 +47,7 @@ func newFakeRunner(t testing.TB) *fakeRunner {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		if f.next != len(f.calls) {
-			t.Errorf("fake runner: %d expected commands never ran, first: %s", len(f.calls)-f.next, ShellJoin(f.calls[f.next].argv))
+			t.Errorf("fake runner: %d expected commands never ran, first: %s", len(f.calls)-f.next, proc.Format(f.calls[f.next].argv))
 		}
 	})
 	return f
@@ -97,8 +99,8 @@ func (f *fakeRunner) Run(ctx context.Context, cmd Cmd) error {
 	f.mu.Lock()
 	if f.next >= len(f.calls) {
 		f.mu.Unlock()
-		f.t.Errorf("fake runner: unexpected command %s", ShellJoin(cmd.Argv))
-		return fmt.Errorf("unexpected command %s", ShellJoin(cmd.Argv))
+		f.t.Errorf("fake runner: unexpected command %s", proc.Format(cmd.Argv))
+		return fmt.Errorf("unexpected command %s", proc.Format(cmd.Argv))
 	}
 	c := f.calls[f.next]
 	for j := f.next; c.anyOrder && j < len(f.calls) && f.calls[j].anyOrder; j++ {
@@ -113,14 +115,14 @@ func (f *fakeRunner) Run(ctx context.Context, cmd Cmd) error {
 	}
 	f.mu.Unlock()
 	if !slices.Equal(c.argv, cmd.Argv) {
-		f.t.Errorf("fake runner: command\n got: %s\nwant: %s", ShellJoin(cmd.Argv), ShellJoin(c.argv))
-		return fmt.Errorf("wrong command %s", ShellJoin(cmd.Argv))
+		f.t.Errorf("fake runner: command\n got: %s\nwant: %s", proc.Format(cmd.Argv), proc.Format(c.argv))
+		return fmt.Errorf("wrong command %s", proc.Format(cmd.Argv))
 	}
 	if c.privileged != cmd.Privileged {
-		f.t.Errorf("fake runner: %s: Privileged = %v, want %v", ShellJoin(cmd.Argv), cmd.Privileged, c.privileged)
+		f.t.Errorf("fake runner: %s: Privileged = %v, want %v", proc.Format(cmd.Argv), cmd.Privileged, c.privileged)
 	}
 	if c.dir != cmd.Dir {
-		f.t.Errorf("fake runner: %s: Dir = %q, want %q", ShellJoin(cmd.Argv), cmd.Dir, c.dir)
+		f.t.Errorf("fake runner: %s: Dir = %q, want %q", proc.Format(cmd.Argv), cmd.Dir, c.dir)
 	}
 	if cmd.Stdin != nil {
 		b, err := io.ReadAll(cmd.Stdin)
@@ -130,7 +132,7 @@ func (f *fakeRunner) Run(ctx context.Context, cmd Cmd) error {
 		c.gotStdin = string(b)
 	}
 	if c.stdin != nil && *c.stdin != c.gotStdin {
-		f.t.Errorf("fake runner: %s: stdin\n got: %q\nwant: %q", ShellJoin(cmd.Argv), c.gotStdin, *c.stdin)
+		f.t.Errorf("fake runner: %s: stdin\n got: %q\nwant: %q", proc.Format(cmd.Argv), c.gotStdin, *c.stdin)
 	}
 	if c.block {
 		<-ctx.Done()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"nixdeck/internal/proc"
 	"nixdeck/internal/tail"
 )
 
@@ -162,7 +163,7 @@ func QueryHostState(ctx context.Context, r Runner) (*HostState, error) {
 	}
 	s, err := ParseHostState(out.String())
 	if err != nil {
-		if e := stderrTail(errb.String()); e != "" {
+		if e := proc.StderrTail(errb.String()); e != "" {
 			return nil, fmt.Errorf("read host state: %w (stderr: %s)", err, e)
 		}
 		return nil, fmt.Errorf("read host state: %w", err)

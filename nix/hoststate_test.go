@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"nixdeck/internal/proc"
 )
 
 const (
@@ -262,7 +264,7 @@ func TestParseHostStateRejectsBrokenOutput(t *testing.T) {
 func TestQueryHostStateErrorLeavesTheScriptOut(t *testing.T) {
 	argv := HostStateCmd().Argv
 	r := newFakeRunner(t)
-	r.expect(argv...).fail(fmt.Errorf("web18: %s: %w", ShellJoin(argv), context.DeadlineExceeded))
+	r.expect(argv...).fail(fmt.Errorf("web18: %s: %w", proc.Format(argv), context.DeadlineExceeded))
 	_, err := QueryHostState(context.Background(), r)
 	want := "read host state: web18: host state script: context deadline exceeded"
 	if err == nil || err.Error() != want || !errors.Is(err, context.DeadlineExceeded) {

@@ -32,8 +32,8 @@ type LocalRunner struct {
 // SIGTERM, then SIGKILL after the grace period, and whatever is left in the
 // group once the command has exited is killed, so no child outlives it.
 func (l LocalRunner) Run(ctx context.Context, c Cmd) error {
-	if len(c.Argv) == 0 {
-		return errors.New("empty command")
+	if err := c.Check(); err != nil {
+		return err
 	}
 	cmd := exec.CommandContext(ctx, c.Argv[0], c.Argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"nixdeck/internal/proc"
 	"nixdeck/nix"
 	"nixdeck/nix/nixtest"
 )
@@ -153,5 +154,18 @@ func TestLocalRunnerDir(t *testing.T) {
 		if got := strings.TrimSuffix(out.String(), "\n"); got != c.want {
 			t.Errorf("Dir %q: ran in %q, want %q", c.dir, got, c.want)
 		}
+	}
+}
+
+// An argument with a NUL byte is refused before anything starts: the
+// command that would have created the file never runs.
+func TestLocalRunnerRefusesNUL(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "ran")
+	err := nix.LocalRunner{}.Run(context.Background(), nix.Cmd{Argv: []string{"sh", "-c", `touch "$0"`, marker, "a\x00b"}})
+	if !errors.Is(err, proc.ErrNUL) {
+		t.Errorf("err = %v, want proc.ErrNUL", err)
+	}
+	if _, serr := os.Stat(marker); !errors.Is(serr, os.ErrNotExist) {
+		t.Errorf("the command ran: %v", serr)
 	}
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
+
+	"nixdeck/internal/proc"
 )
 
 // No error shows one of nixdeck's scripts: an ExitError shows `sh -c
@@ -30,13 +33,18 @@ func TestScriptsStayOutOfErrors(t *testing.T) {
 		call: func(r Runner) error { _, err := QueryClosure(context.Background(), r, "/nix/store/x-sys"); return err },
 		want: "query closure of /nix/store/x-sys: web1: closure query script: exit status 1: nix-store: error: path '/nix/store/x-sys' is not valid",
 	}, {
+		name: "closure query, script failed on the transport, which names the host",
+		argv: closure, err: &ExitError{Host: "web1", Argv: closure, Code: 1, Stderr: "nix-store: error: path '/nix/store/x-sys' is not valid\n"},
+		call: func(r Runner) error { _, err := QueryClosure(context.Background(), r, "/nix/store/x-sys"); return err },
+		want: "query closure of /nix/store/x-sys: web1: closure query script: exit status 1: nix-store: error: path '/nix/store/x-sys' is not valid",
+	}, {
 		name: "closure query, transport timed out",
-		argv: closure, err: fmt.Errorf("web1: %s: %w", ShellJoin(closure), context.DeadlineExceeded),
+		argv: closure, err: fmt.Errorf("web1: %s: %w", proc.Format(closure), context.DeadlineExceeded),
 		call: func(r Runner) error { _, err := QueryClosure(context.Background(), r, "/nix/store/x-sys"); return err },
 		want: "query closure of /nix/store/x-sys: web1: closure query script: context deadline exceeded",
 	}, {
 		name: "validity check, transport timed out",
-		argv: validity, err: fmt.Errorf("web1: %s: %w", ShellJoin(validity), context.DeadlineExceeded),
+		argv: validity, err: fmt.Errorf("web1: %s: %w", proc.Format(validity), context.DeadlineExceeded),
 		call: func(r Runner) error {
 			_, err := Invalid(context.Background(), r, []string{"/nix/store/x-sys"})
 			return err
@@ -61,38 +69,19 @@ func TestScriptsStayOutOfErrors(t *testing.T) {
 	}
 }
 
-// A host's stderr is quoted in errors only by its last lines, and those
-// only up to maxErrorBytes: one error must not carry pages of output.
-func TestExitErrorBoundsStderr(t *testing.T) {
-	argv := []string{"nix-store", "--import"}
-	var many []string
-	for i := range 20 {
-		many = append(many, "line "+string(rune('a'+i)))
+// The launch script carries the run script as one quoted word; quoting it
+// cannot fail (quotedRunScript drops the error), and a shell reads it back
+// whole.
+func TestActivateRunScriptQuotes(t *testing.T) {
+	q, err := proc.ShellQuote(activateRunScript)
+	if err != nil {
+		t.Fatal(err)
 	}
-	long := strings.Repeat("x", 5000)
-	tests := []struct {
-		name, stderr, want string
-	}{
-		{name: "short", stderr: "error: no space left\n", want: "nix-store --import: exit status 1: error: no space left"},
-		{name: "many lines keep the last", stderr: strings.Join(many, "\n"), want: "nix-store --import: exit status 1: line p\nline q\nline r\nline s\nline t"},
-		{name: "one huge line is cut at its end", stderr: "start" + long + "end\n", want: "nix-store --import: exit status 1: …" + long[:maxErrorBytes-3] + "end"},
+	if !strings.Contains(activateLaunchScript, "run="+q+"\n") {
+		t.Error("the launch script does not hold the quoted run script")
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := (&ExitError{Argv: argv, Code: 1, Stderr: tt.stderr}).Error()
-			if got != tt.want {
-				t.Errorf("Error() =\n%q\nwant\n%q", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestOutputLimitErrorText(t *testing.T) {
-	argv := []string{"nix-store", "-qR", "/nix/store/abc-x"}
-	if got, want := (&OutputLimitError{Host: "web01", Argv: argv, Limit: 16 << 20}).Error(), "web01 sent more than 16 MiB of output for nix-store -qR /nix/store/abc-x"; got != want {
-		t.Errorf("got %q, want %q", got, want)
-	}
-	if got, want := (&OutputLimitError{Argv: argv, Limit: 4096}).Error(), "nix-store -qR /nix/store/abc-x: sent more than 4 KiB of output"; got != want {
-		t.Errorf("got %q, want %q", got, want)
+	out, err := exec.Command("sh", "-c", "printf %s "+q).Output()
+	if err != nil || string(out) != activateRunScript {
+		t.Errorf("sh read the quoted run script back as %q, %v", out, err)
 	}
 }

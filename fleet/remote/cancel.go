@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"nixdeck/internal/proc"
 )
 
 // Stopping a remote command takes more than the SSH "signal" request:
@@ -95,7 +97,7 @@ func (c *Client) stop(sess *ssh.Session, waited <-chan error, stderr *pgidFilter
 func (c *Client) killGroup(sig string, g int, privileged bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), cancelGrace)
 	defer cancel()
-	_ = c.run(ctx, Cmd{Argv: []string{"kill", sig, "--", "-" + strconv.Itoa(g)}, Privileged: privileged, MaxOutput: 4096}, false)
+	_ = c.run(ctx, proc.Cmd{Argv: []string{"kill", sig, "--", "-" + strconv.Itoa(g)}, Privileged: privileged, MaxOutput: 4096}, false)
 }
 
 // await waits up to d for the session to end; false when it did not.

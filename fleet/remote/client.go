@@ -50,7 +50,7 @@ func (c *Client) User() string { return c.ep.user }
 // Done is closed when the connection is closed or dies.
 func (c *Client) Done() <-chan struct{} { return c.done }
 
-// Err returns why the connection died (wrapping ErrConnectionLost), or nil
+// Err returns why the connection died (wrapping proc.ErrConnectionLost), or nil
 // while it is alive or after a plain Close.
 func (c *Client) Err() error {
 	c.mu.Lock()
@@ -59,7 +59,7 @@ func (c *Client) Err() error {
 }
 
 // Close closes the connection and the jump hosts dialled for it. Commands
-// still running fail with ErrConnectionLost.
+// still running fail with proc.ErrConnectionLost.
 func (c *Client) Close() error {
 	return c.shutdown(nil)
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"nixdeck/internal/proc"
 )
 
 func TestKeepaliveDetectsDeadPeer(t *testing.T) {
@@ -26,13 +28,13 @@ func TestKeepaliveDetectsDeadPeer(t *testing.T) {
 		t.Fatalf("connection died while the peer answered: %v", err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- c.Run(context.Background(), Cmd{Argv: []string{"sleep", "20"}}) }()
+	go func() { done <- c.Run(context.Background(), proc.Cmd{Argv: []string{"sleep", "20"}}) }()
 	time.Sleep(100 * time.Millisecond)
 	s.Freeze()
 	select {
 	case err := <-done:
-		if !errors.Is(err, ErrConnectionLost) {
-			t.Fatalf("Run error = %v, want ErrConnectionLost", err)
+		if !errors.Is(err, proc.ErrConnectionLost) {
+			t.Fatalf("Run error = %v, want proc.ErrConnectionLost", err)
 		}
 		// "3": the connection was given up after KeepAliveMaxMissed misses, not the first.
 		assertErrContains(t, err, "web01", "keepalive", "no reply to 3 keepalives")
@@ -44,24 +46,24 @@ func TestKeepaliveDetectsDeadPeer(t *testing.T) {
 	default:
 		t.Error("Done not closed")
 	}
-	if !errors.Is(c.Err(), ErrConnectionLost) {
+	if !errors.Is(c.Err(), proc.ErrConnectionLost) {
 		t.Errorf("Err() = %v", c.Err())
 	}
-	if err := c.Run(context.Background(), Cmd{Argv: []string{"true"}}); !errors.Is(err, ErrConnectionLost) {
-		t.Errorf("Run on a dead client = %v, want ErrConnectionLost", err)
+	if err := c.Run(context.Background(), proc.Cmd{Argv: []string{"true"}}); !errors.Is(err, proc.ErrConnectionLost) {
+		t.Errorf("Run on a dead client = %v, want proc.ErrConnectionLost", err)
 	}
 }
 
 func TestConnectionClosedUnderCommand(t *testing.T) {
 	_, _, c := dialTest(t)
 	done := make(chan error, 1)
-	go func() { done <- c.Run(context.Background(), Cmd{Argv: []string{"sleep", "20"}}) }()
+	go func() { done <- c.Run(context.Background(), proc.Cmd{Argv: []string{"sleep", "20"}}) }()
 	time.Sleep(100 * time.Millisecond)
 	c.Close()
 	select {
 	case err := <-done:
-		if !errors.Is(err, ErrConnectionLost) {
-			t.Fatalf("Run error = %v, want ErrConnectionLost", err)
+		if !errors.Is(err, proc.ErrConnectionLost) {
+			t.Fatalf("Run error = %v, want proc.ErrConnectionLost", err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return after Close")

@@ -10,56 +10,46 @@ import (
 	"sync/atomic"
 	"time"
 
+	"nixdeck/internal/proc"
 	"nixdeck/internal/tail"
 
 	"golang.org/x/crypto/ssh"
 )
 
-// Cmd is one command to run on a host.
-type Cmd struct {
-	// Argv is the program and its arguments; each is quoted for the remote
-	// shell, so no word splitting or expansion happens there. Argv[0] must
-	// be a program (the remote shell execs it), not a builtin or an
-	// environment assignment; use "env" or "sh -c" for those.
-	Argv []string
-	// Stdin feeds the command; nil means no input.
-	Stdin io.Reader
-	// Stdout and Stderr receive the output as it arrives, read
-	// concurrently; nil discards it. Wrap them in nix.LineWriter to get
-	// one callback per line.
-	Stdout, Stderr io.Writer
-	// Privileged commands run through `sudo -n --` when the host's sudo
-	// mode asks for it (auto: when the login user is not root; always).
-	Privileged bool
-	// MaxOutput bounds the bytes the command may send on stdout and stderr
-	// together; past it the command is stopped as on cancellation and Run
-	// returns *OutputLimitError. 0 means DefaultMaxOutput; negative means
-	// no bound, only for output streamed to a log and never kept.
-	MaxOutput int64
-}
+// A Client is a proc.Runner itself: nix runs its commands on a host
+// through it, with no adapter in between.
+var _ proc.Runner = (*Client)(nil)
 
-// Run runs c in a new session on the shared connection and waits for it.
-// It returns nil on exit status 0, *ExitError when the command failed or
-// was killed, *SudoError when sudo wanted a password, *OutputLimitError
-// when it sent more than cmd.MaxOutput, an error wrapping ErrConnectionLost
-// when the connection died first, and ctx.Err() wrapped when ctx ended. A
-// command cut short by ctx or by its output bound is stopped with its
-// whole process group (see stop).
-func (c *Client) Run(ctx context.Context, cmd Cmd) error {
+// Run runs cmd in a new session on the shared connection and waits for
+// it. Argv is quoted for the remote shell; privileged commands go through
+// `sudo -n --` as the host's sudo mode says. It returns nil on exit status
+// 0, *proc.ExitError when the command failed or was killed,
+// *SudoError when sudo wanted a password, *proc.OutputLimitError when it
+// sent more than cmd.MaxOutput, an error wrapping proc.ErrConnectionLost
+// when the connection died first, and ctx.Err() wrapped when ctx ended;
+// every one names the host. An argv Cmd.Check refuses (a NUL byte) fails
+// before anything is sent. A command cut short by ctx or by its output
+// bound is stopped with its whole process group (see stop).
+func (c *Client) Run(ctx context.Context, cmd proc.Cmd) error {
 	return c.run(ctx, cmd, true)
 }
 
 // run is Run; limited says whether the command waits for a session slot
 // (stop's kill does not: the cancelled command still holds one).
-func (c *Client) run(ctx context.Context, cmd Cmd, limited bool) error {
-	if len(cmd.Argv) == 0 {
-		return c.ep.fail("run", errors.New("empty command"))
+func (c *Client) run(ctx context.Context, cmd proc.Cmd, limited bool) error {
+	if err := cmd.Check(); err != nil {
+		return c.ep.fail("run", err)
+	}
+	if cmd.Dir != "" {
+		// The directory is on the operator's machine (a local flake's);
+		// the same path on a host would be another directory.
+		return fmt.Errorf("%s: %s: runs in the local directory %s, which a remote host does not have", c.ep.name, proc.Format(cmd.Argv), cmd.Dir)
 	}
 	if err := c.Err(); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: %s: %w", c.ep.name, shellJoin(cmd.Argv), err)
+		return fmt.Errorf("%s: %s: %w", c.ep.name, proc.Format(cmd.Argv), err)
 	}
 	sess, release, err := c.openSession(ctx, cmd, limited)
 	if err != nil {
@@ -92,9 +82,9 @@ func (c *Client) run(ctx context.Context, cmd Cmd, limited bool) error {
 	sess.Stdout, sess.Stderr = lim.writer(outGate), stderr
 	if err := c.start(ctx, sess, line); err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("%s: %s: starting: %w", c.ep.name, shellJoin(cmd.Argv), ctx.Err())
+			return fmt.Errorf("%s: %s: starting: %w", c.ep.name, proc.Format(cmd.Argv), ctx.Err())
 		}
-		return c.lost("start "+shellJoin(cmd.Argv), err)
+		return c.lost("start "+proc.Format(cmd.Argv), err)
 	}
 	waited := make(chan error, 1)
 	go func() { waited <- sess.Wait() }()
@@ -102,14 +92,14 @@ func (c *Client) run(ctx context.Context, cmd Cmd, limited bool) error {
 	case err = <-waited:
 	case <-ctx.Done():
 		c.stop(sess, waited, stderr, cmd.Privileged)
-		return fmt.Errorf("%s: %s: %w", c.ep.name, shellJoin(cmd.Argv), ctx.Err())
+		return fmt.Errorf("%s: %s: %w", c.ep.name, proc.Format(cmd.Argv), ctx.Err())
 	case <-lim.over:
 		c.stop(sess, waited, stderr, cmd.Privileged)
 	}
 	// Checked after the wait too: a command that ends just past its bound
 	// may be seen ending first, and its output is cut all the same.
 	if lim.exceeded() {
-		return &OutputLimitError{Name: c.ep.name, Argv: cmd.Argv, Limit: lim.max}
+		return &proc.OutputLimitError{Host: c.ep.name, Argv: cmd.Argv, Limit: lim.max}
 	}
 	stderr.Flush()
 	return c.result(cmd, sudo, errTail.String(), err)
@@ -136,13 +126,13 @@ const maxSessions = 10
 
 // openSession opens a session, first waiting (bounded by ctx) for one of
 // the connection's session slots when limited; release frees the slot.
-func (c *Client) openSession(ctx context.Context, cmd Cmd, limited bool) (*ssh.Session, func(), error) {
+func (c *Client) openSession(ctx context.Context, cmd proc.Cmd, limited bool) (*ssh.Session, func(), error) {
 	release := func() {}
 	if limited {
 		select {
 		case c.slots <- struct{}{}:
 		case <-ctx.Done():
-			return nil, nil, fmt.Errorf("%s: %s: waiting for a free session: %w", c.ep.name, shellJoin(cmd.Argv), ctx.Err())
+			return nil, nil, fmt.Errorf("%s: %s: waiting for a free session: %w", c.ep.name, proc.Format(cmd.Argv), ctx.Err())
 		case <-c.done:
 			return nil, nil, c.lost("open session", net.ErrClosed)
 		}
@@ -171,7 +161,7 @@ func (c *Client) openSession(ctx context.Context, cmd Cmd, limited bool) (*ssh.S
 			}
 			release()
 		}()
-		return nil, nil, fmt.Errorf("%s: %s: opening a session: %w", c.ep.name, shellJoin(cmd.Argv), ctx.Err())
+		return nil, nil, fmt.Errorf("%s: %s: opening a session: %w", c.ep.name, proc.Format(cmd.Argv), ctx.Err())
 	}
 	var oce *ssh.OpenChannelError
 	switch {
@@ -189,8 +179,9 @@ func (c *Client) openSession(ctx context.Context, cmd Cmd, limited bool) (*ssh.S
 // commandLine renders argv for the remote shell, with the sudo prefix
 // when needed (sudo reports whether it was added), after the preamble that
 // reports the command's process group (see pgidFilter).
-func (c *Client) commandLine(cmd Cmd, nonce string) (line string, sudo bool) {
-	line = shellJoin(cmd.Argv)
+func (c *Client) commandLine(cmd proc.Cmd, nonce string) (line string, sudo bool) {
+	// run has checked argv (Cmd.Check), so ShellJoin has nothing to refuse.
+	line, _ = proc.ShellJoin(cmd.Argv)
 	sudo = cmd.Privileged && (c.ep.sudo == "always" || c.ep.sudo == "auto" && c.ep.user != "root")
 	if sudo {
 		line = "sudo -n -- " + line
@@ -199,13 +190,13 @@ func (c *Client) commandLine(cmd Cmd, nonce string) (line string, sudo bool) {
 }
 
 // result turns a session's end into the error Run documents.
-func (c *Client) result(cmd Cmd, sudo bool, stderr string, err error) error {
+func (c *Client) result(cmd proc.Cmd, sudo bool, stderr string, err error) error {
 	var ee *ssh.ExitError
 	if errors.As(err, &ee) {
 		if m := sudoComplaint(stderr); sudo && m != "" && ee.ExitStatus() == 1 {
 			return &SudoError{Name: c.ep.name, Addr: c.ep.addr(), User: c.ep.user, Argv: cmd.Argv, Message: m}
 		}
-		x := &ExitError{Name: c.ep.name, Argv: cmd.Argv, Code: ee.ExitStatus(), Stderr: stderr}
+		x := &proc.ExitError{Host: c.ep.name, Argv: cmd.Argv, Code: ee.ExitStatus(), Stderr: stderr}
 		if ee.Signal() != "" {
 			x.Code, x.Signal = -1, ee.Signal()
 		}
@@ -216,11 +207,11 @@ func (c *Client) result(cmd Cmd, sudo bool, stderr string, err error) error {
 	}
 	// No exit status: the channel or the connection went away, so the
 	// command's fate is unknown.
-	return c.lost(shellJoin(cmd.Argv), err)
+	return c.lost(proc.Format(cmd.Argv), err)
 }
 
 // lost reports a command whose fate is unknown because the session or the
-// connection ended; it wraps ErrConnectionLost and, when known, why the
+// connection ended; it wraps proc.ErrConnectionLost and, when known, why the
 // connection died.
 func (c *Client) lost(what string, err error) error {
 	select {
@@ -231,7 +222,7 @@ func (c *Client) lost(what string, err error) error {
 	if cause := c.Err(); cause != nil {
 		return fmt.Errorf("%s: %w", what, cause)
 	}
-	return fmt.Errorf("%s: %s: %w: %v", c.ep.label(), what, ErrConnectionLost, err)
+	return fmt.Errorf("%s: %s: %w: %v", c.ep.label(), what, proc.ErrConnectionLost, err)
 }
 
 func orDiscard(w io.Writer) io.Writer {

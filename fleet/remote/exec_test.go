@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"nixdeck/fleet/remote/sshtest"
+	"nixdeck/internal/proc"
 	"nixdeck/internal/proctest"
 )
 
@@ -64,7 +65,7 @@ func TestRunResults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
-			cmd := Cmd{Argv: tt.argv, Stdout: &out}
+			cmd := proc.Cmd{Argv: tt.argv, Stdout: &out}
 			if tt.stdin != "" {
 				cmd.Stdin = strings.NewReader(tt.stdin)
 			}
@@ -78,14 +79,15 @@ func TestRunResults(t *testing.T) {
 				}
 				return
 			}
-			var ee *ExitError
+			var ee *proc.ExitError
 			if !errors.As(err, &ee) {
-				t.Fatalf("Run error = %v (%T), want *ExitError", err, err)
+				t.Fatalf("Run error = %v (%T), want *proc.ExitError", err, err)
 			}
 			if ee.Code != tt.wantCode || ee.Signal != tt.wantSignal {
-				t.Errorf("ExitError code=%d signal=%q, want %d %q", ee.Code, ee.Signal, tt.wantCode, tt.wantSignal)
+				t.Errorf("proc.ExitError code=%d signal=%q, want %d %q", ee.Code, ee.Signal, tt.wantCode, tt.wantSignal)
 			}
-			if !strings.Contains(err.Error(), "web01") || !strings.Contains(err.Error(), tt.wantErr) || len(err.Error()) > 1024 {
+			// Short: the host, the command line and at most 1 KiB of stderr.
+			if !strings.Contains(err.Error(), "web01") || !strings.Contains(err.Error(), tt.wantErr) || len(err.Error()) > 1024+64 {
 				t.Errorf("error %q should name web01, contain %q and stay short", err, tt.wantErr)
 			}
 		})
@@ -95,7 +97,7 @@ func TestRunResults(t *testing.T) {
 func TestStdoutStderrApart(t *testing.T) {
 	_, _, c := dialTest(t)
 	var out, errOut bytes.Buffer
-	err := c.Run(context.Background(), Cmd{
+	err := c.Run(context.Background(), proc.Cmd{
 		Argv:   []string{"sh", "-c", "for i in 1 2 3; do echo out$i; echo err$i >&2; done"},
 		Stdout: &out, Stderr: &errOut,
 	})
@@ -128,7 +130,7 @@ func TestLargeOutputNoDeadlock(t *testing.T) {
 	defer cancel()
 	// Both streams at once: a reader that drained only stdout would stall
 	// once stderr filled the channel window.
-	err := c.Run(ctx, Cmd{
+	err := c.Run(ctx, proc.Cmd{
 		Argv:   []string{"sh", "-c", "head -c 20971520 /dev/zero >&2 & head -c 20971520 /dev/zero; wait"},
 		Stdout: &out, Stderr: &errOut, MaxOutput: -1,
 	})
@@ -169,7 +171,7 @@ func TestRunCancel(t *testing.T) {
 			defer cancel()
 			start := time.Now()
 			argv := []string{"sh", "-c", fmt.Sprintf(tt.script, marker)}
-			err := c.Run(ctx, Cmd{Argv: argv})
+			err := c.Run(ctx, proc.Cmd{Argv: argv})
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("Run error = %v, want DeadlineExceeded", err)
 			}
@@ -182,7 +184,7 @@ func TestRunCancel(t *testing.T) {
 			}
 			proctest.AssertGone(t, marker, 5*time.Second)
 			// The connection survives a cancelled command.
-			if err := c.Run(context.Background(), Cmd{Argv: []string{"true"}}); err != nil {
+			if err := c.Run(context.Background(), proc.Cmd{Argv: []string{"true"}}); err != nil {
 				t.Errorf("Run after cancel: %v", err)
 			}
 		})
@@ -210,7 +212,7 @@ func TestRunCancelUnstoppable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err := c.Run(ctx, Cmd{Argv: []string{"sh", "-c", "trap '' TERM; while :; do echo still here; done"}, Stdout: &out})
+	err := c.Run(ctx, proc.Cmd{Argv: []string{"sh", "-c", "trap '' TERM; while :; do echo still here; done"}, Stdout: &out})
 	out.returned()
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Run error = %v, want DeadlineExceeded", err)
@@ -253,7 +255,7 @@ func TestRunCancelWhileStarting(t *testing.T) {
 		_, _, c := dialConfig(t, cfg, func(*Target) {})
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		start := time.Now()
-		err := c.Run(ctx, Cmd{Argv: []string{"true"}})
+		err := c.Run(ctx, proc.Cmd{Argv: []string{"true"}})
 		cancel()
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("%+v: Run error = %v, want DeadlineExceeded", cfg, err)
@@ -274,7 +276,7 @@ func TestSessionsMultiplexed(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- c.Run(context.Background(), Cmd{Argv: []string{"sh", "-c", "sleep 0.5; echo x"}, Stdout: io.Discard})
+			errs <- c.Run(context.Background(), proc.Cmd{Argv: []string{"sh", "-c", "sleep 0.5; echo x"}, Stdout: io.Discard})
 		}()
 	}
 	wg.Wait()
@@ -292,10 +294,10 @@ func TestSessionsMultiplexed(t *testing.T) {
 func TestSessionRefused(t *testing.T) {
 	_, _, c := dialConfig(t, sshtest.Config{MaxSessions: 1}, func(*Target) {})
 	done := make(chan error, 1)
-	go func() { done <- c.Run(context.Background(), Cmd{Argv: []string{"sleep", "0.5"}}) }()
+	go func() { done <- c.Run(context.Background(), proc.Cmd{Argv: []string{"sleep", "0.5"}}) }()
 	time.Sleep(200 * time.Millisecond)
-	err := c.Run(context.Background(), Cmd{Argv: []string{"true"}})
-	if err == nil || errors.Is(err, ErrConnectionLost) {
+	err := c.Run(context.Background(), proc.Cmd{Argv: []string{"true"}})
+	if err == nil || errors.Is(err, proc.ErrConnectionLost) {
 		t.Fatalf("second session: %v, want a refusal that is not a lost connection", err)
 	}
 	assertErrContains(t, err, "web01 (127.0.0.1:", "open session", "resource shortage")
@@ -340,7 +342,7 @@ func TestSudo(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, _, c := dialConfig(t, sshtest.Config{Env: fakeSudo(t, tt.password)}, func(tg *Target) { tg.User, tg.Sudo = tt.user, tt.mode })
 			var out, errOut bytes.Buffer
-			err := c.Run(context.Background(), Cmd{Argv: []string{"id", "-n", "-u"}, Privileged: tt.privileged, Stdout: &out, Stderr: &errOut})
+			err := c.Run(context.Background(), proc.Cmd{Argv: []string{"id", "-n", "-u"}, Privileged: tt.privileged, Stdout: &out, Stderr: &errOut})
 			var se *SudoError
 			if tt.wantSudoErr {
 				if !errors.As(err, &se) {
@@ -381,16 +383,16 @@ func TestOutputLimit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut countWriter
-			err := c.Run(context.Background(), Cmd{Argv: tt.argv, Stdout: &out, Stderr: &errOut, MaxOutput: 1 << 20})
+			err := c.Run(context.Background(), proc.Cmd{Argv: tt.argv, Stdout: &out, Stderr: &errOut, MaxOutput: 1 << 20})
 			if tt.wantErr == "" {
 				if err != nil || out.n != 1<<20 {
 					t.Fatalf("Run = %v with %d bytes, want success with 1 MiB", err, out.n)
 				}
 				return
 			}
-			var le *OutputLimitError
+			var le *proc.OutputLimitError
 			if !errors.As(err, &le) || le.Limit != 1<<20 || !strings.HasPrefix(err.Error(), tt.wantErr) {
-				t.Fatalf("Run error = %v, want *OutputLimitError %q", err, tt.wantErr)
+				t.Fatalf("Run error = %v, want *proc.OutputLimitError %q", err, tt.wantErr)
 			}
 			if n := out.n + errOut.n; n != 1<<20 {
 				t.Errorf("the writers got %d bytes, want the 1 MiB that fit", n)
@@ -400,9 +402,9 @@ func TestOutputLimit(t *testing.T) {
 	}
 	// The default bound applies when the command names none.
 	var out countWriter
-	err := c.Run(context.Background(), Cmd{Argv: []string{"head", "-c", "17000000", "/dev/zero"}, Stdout: &out})
-	var le *OutputLimitError
-	if !errors.As(err, &le) || le.Limit != DefaultMaxOutput || out.n != DefaultMaxOutput {
+	err := c.Run(context.Background(), proc.Cmd{Argv: []string{"head", "-c", "17000000", "/dev/zero"}, Stdout: &out})
+	var le *proc.OutputLimitError
+	if !errors.As(err, &le) || le.Limit != proc.DefaultMaxOutput || out.n != proc.DefaultMaxOutput {
 		t.Errorf("17 MB without a bound: %v, %d bytes; want the default bound", err, out.n)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"nixdeck/fleet/remote/sshtest"
+	"nixdeck/internal/proc"
 )
 
 // startServer starts an in-process SSH server with the given host keys (a
@@ -93,7 +94,7 @@ func mustRun(t *testing.T, c *Client, dialErr error) {
 		t.Fatalf("Dial: %v", dialErr)
 	}
 	t.Cleanup(func() { c.Close() })
-	if err := c.Run(context.Background(), Cmd{Argv: []string{"true"}}); err != nil {
+	if err := c.Run(context.Background(), proc.Cmd{Argv: []string{"true"}}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -3,6 +3,8 @@ package remote
 import (
 	"fmt"
 	"time"
+
+	"nixdeck/internal/proc"
 )
 
 // keepaliveRequest is OpenSSH's keepalive global request; any reply, even
@@ -12,7 +14,7 @@ const keepaliveRequest = "keepalive@openssh.com"
 // watch marks the client dead when the transport ends for any reason.
 func (c *Client) watch() {
 	err := c.conn.Wait()
-	c.shutdown(fmt.Errorf("%s: %w: %v", c.ep.label(), ErrConnectionLost, err))
+	c.shutdown(fmt.Errorf("%s: %w: %v", c.ep.label(), proc.ErrConnectionLost, err))
 }
 
 // keepalive sends a keepalive every interval and closes the connection
@@ -38,7 +40,7 @@ func (c *Client) keepalive() {
 				missed++
 				if missed >= maxMissed {
 					c.shutdown(fmt.Errorf("%s: %w: no reply to %d keepalives sent every %v",
-						c.ep.label(), ErrConnectionLost, missed, interval))
+						c.ep.label(), proc.ErrConnectionLost, missed, interval))
 					return
 				}
 				continue

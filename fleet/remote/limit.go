@@ -5,7 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"nixdeck/internal/limit"
+	"nixdeck/internal/proc"
 )
 
 // What a host sends besides a command's output is bounded below this
@@ -14,10 +14,6 @@ import (
 // other than stderr discarded with its window credited back, channel and
 // global requests from the server refused one at a time, and a keepalive
 // reply read and dropped, one outstanding at a time (keepalive.go).
-
-// DefaultMaxOutput is the bound on a command's output when Cmd.MaxOutput
-// is 0; see limit.DefaultOutput.
-const DefaultMaxOutput = limit.DefaultOutput
 
 // outputLimit counts what one command sends on stdout and stderr together.
 // It passes on at most max bytes; past that it drops the rest, so that the
@@ -34,7 +30,7 @@ type outputLimit struct {
 // newOutputLimit returns the limit for a command's MaxOutput.
 func newOutputLimit(max int64) *outputLimit {
 	if max == 0 {
-		max = DefaultMaxOutput
+		max = proc.DefaultMaxOutput
 	}
 	return &outputLimit{max: max, over: make(chan struct{})}
 }

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"nixdeck/fleet/remote/sshtest"
+	"nixdeck/internal/proc"
 	"nixdeck/internal/proctest"
 )
 
@@ -157,8 +158,8 @@ func TestOpenSSH(t *testing.T) {
 
 	t.Run("exit status and streams", func(t *testing.T) {
 		var out, errOut strings.Builder
-		err := c.Run(ctx, Cmd{Argv: []string{"sh", "-c", "echo out; echo err >&2; exit 7"}, Stdout: &out, Stderr: &errOut})
-		var ee *ExitError
+		err := c.Run(ctx, proc.Cmd{Argv: []string{"sh", "-c", "echo out; echo err >&2; exit 7"}, Stdout: &out, Stderr: &errOut})
+		var ee *proc.ExitError
 		if !errors.As(err, &ee) || ee.Code != 7 || out.String() != "out\n" || errOut.String() != "err\n" {
 			t.Errorf("err %v, stdout %q, stderr %q", err, out.String(), errOut.String())
 		}
@@ -166,26 +167,22 @@ func TestOpenSSH(t *testing.T) {
 	t.Run("signal", func(t *testing.T) {
 		// bash, root's login shell, execs the lone command: sh is the
 		// session's process and its own death is reported.
-		err := c.Run(ctx, Cmd{Argv: []string{"sh", "-c", "kill -KILL $$"}})
-		var ee *ExitError
+		err := c.Run(ctx, proc.Cmd{Argv: []string{"sh", "-c", "kill -KILL $$"}})
+		var ee *proc.ExitError
 		if !errors.As(err, &ee) || ee.Signal != "KILL" {
 			t.Errorf("err %v, want killed by KILL", err)
 		}
 	})
 	t.Run("cancel signals the command", func(t *testing.T) {
+		// A marker of its own: another checkout's run of this test may
+		// leave a sleep of the same length behind.
+		marker := uniqueSleep()
 		cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		defer cancel()
-		if err := c.Run(cctx, Cmd{Argv: []string{"sleep", "3017"}}); !errors.Is(err, context.DeadlineExceeded) {
+		if err := c.Run(cctx, proc.Cmd{Argv: []string{"sleep", marker}}); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("err %v", err)
 		}
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			if exec.Command("pgrep", "-f", "sleep 3017").Run() != nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the remote sleep survived cancellation")
-			}
-		}
+		proctest.AssertGone(t, marker, 10*time.Second)
 	})
 	// Root sessions ignore signal requests; the process group is killed
 	// from a second session, children and all.
@@ -194,7 +191,7 @@ func TestOpenSSH(t *testing.T) {
 		cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		err := c.Run(cctx, Cmd{Argv: []string{"sh", "-c", "trap '' TERM; sleep " + marker + " & sleep " + marker}})
+		err := c.Run(cctx, proc.Cmd{Argv: []string{"sh", "-c", "trap '' TERM; sleep " + marker + " & sleep " + marker}})
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("err %v", err)
 		}
@@ -207,10 +204,10 @@ func TestOpenSSH(t *testing.T) {
 		marker := fmt.Sprintf("flood-%d", time.Now().UnixNano())
 		var out bytes.Buffer
 		peak := proctest.WatchHeap()
-		err := c.Run(ctx, Cmd{Argv: []string{"sh", "-c", "exec head -c 1073741824 /dev/zero # " + marker}, Stdout: &out, MaxOutput: 1 << 20})
-		var le *OutputLimitError
+		err := c.Run(ctx, proc.Cmd{Argv: []string{"sh", "-c", "exec head -c 1073741824 /dev/zero # " + marker}, Stdout: &out, MaxOutput: 1 << 20})
+		var le *proc.OutputLimitError
 		if !errors.As(err, &le) || !strings.HasPrefix(err.Error(), "web01 sent more than 1 MiB of output for sh -c") || out.Len() != 1<<20 {
-			t.Errorf("err %v after %d bytes, want *OutputLimitError after 1 MiB", err, out.Len())
+			t.Errorf("err %v after %d bytes, want *proc.OutputLimitError after 1 MiB", err, out.Len())
 		}
 		p := peak()
 		t.Logf("heap peak %d MiB", p>>20)

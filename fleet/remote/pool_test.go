@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"nixdeck/fleet/remote/sshtest"
+	"nixdeck/internal/proc"
 )
 
 func TestPool(t *testing.T) {
@@ -65,7 +66,7 @@ func TestPool(t *testing.T) {
 	if again == got[0] {
 		t.Error("Get returned a closed client")
 	}
-	if err := again.Run(ctx, Cmd{Argv: []string{"true"}}); err != nil {
+	if err := again.Run(ctx, proc.Cmd{Argv: []string{"true"}}); err != nil {
 		t.Error(err)
 	}
 
@@ -98,7 +99,7 @@ func TestPoolSharesBastion(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := c.Run(context.Background(), Cmd{Argv: []string{"true"}}); err != nil {
+		if err := c.Run(context.Background(), proc.Cmd{Argv: []string{"true"}}); err != nil {
 			t.Fatal(err)
 		}
 	}

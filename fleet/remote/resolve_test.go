@@ -122,23 +122,3 @@ func TestJumpTarget(t *testing.T) {
 		}
 	}
 }
-
-func TestShellQuote(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"nix-env", "nix-env"},
-		{"/nix/store/abc-nixos-system-web01-24.05", "/nix/store/abc-nixos-system-web01-24.05"},
-		{"", "''"},
-		{"a b", "'a b'"},
-		{"it's", `'it'\''s'`},
-		{"$HOME", "'$HOME'"},
-		{"--option=substituters=", "--option=substituters="},
-	}
-	for _, tt := range tests {
-		if got := shellQuote(tt.in); got != tt.want {
-			t.Errorf("shellQuote(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-	if got := shellJoin([]string{"sudo", "-n", "--", "echo", "a b"}); got != "sudo -n -- echo 'a b'" {
-		t.Errorf("shellJoin = %q", got)
-	}
-}

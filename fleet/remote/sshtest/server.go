@@ -1,5 +1,5 @@
 // Package sshtest is an in-process SSH server for tests of code that runs
-// commands over SSH (the transport, SSHRunner, nixdeck trust, the rollout
+// commands over SSH (the transport as a proc.Runner, nixdeck trust, the rollout
 // engine). It authenticates public keys, runs "exec" requests with `sh -c`
 // on this machine so exit codes, signals and output are real, honours
 // "signal" requests, answers keepalives, optionally forwards direct-tcpip
