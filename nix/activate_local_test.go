@@ -11,23 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"nixdeck/internal/testenv"
 	"nixdeck/nix"
 )
 
-// needRoot skips unless root (the scripts write /run/nixdeck), except under CI.
+// needRoot ends the test unless root and the tools of the activation
+// scripts are there (see testenv.Missing).
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but not root")
-		}
-		t.Skip("needs root to write " + nix.NixdeckRunDir)
-	}
-	for _, p := range []string{"setsid", "flock", "ps"} {
-		if _, err := exec.LookPath(p); err != nil {
-			t.Fatalf("%s missing: %v", p, err)
-		}
-	}
+	testenv.NeedRoot(t, "the activation scripts write "+nix.NixdeckRunDir)
+	testenv.NeedCommands(t, "setsid", "flock", "ps")
 }
 
 // fakeSystem makes a directory shaped like a system with a

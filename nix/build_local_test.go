@@ -4,28 +4,14 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"nixdeck/nix"
+	"nixdeck/nix/nixtest"
 )
-
-// needNix skips without a local Nix, except under CI where it must exist.
-func needNix(t *testing.T) {
-	t.Helper()
-	for _, p := range []string{"nix", "nix-store", "nix-build"} {
-		if _, err := exec.LookPath(p); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("CI=true but %s is missing: %v", p, err)
-			}
-			t.Skipf("needs %s: %v", p, err)
-		}
-	}
-	t.Setenv("NIX_CONFIG", "substituters =")
-}
 
 // testFlake writes a flake with NixOS-shaped attributes built from plain
 // derivations; bad fails to build. stamp makes the outputs unique per run.
@@ -58,7 +44,7 @@ func testFlake(t *testing.T) string {
 func toplevel(n string) string { return "nixosConfigurations." + n + ".config.system.build.toplevel" }
 
 func TestBuildLocalFlake(t *testing.T) {
-	needNix(t)
+	nixtest.NeedNix(t)
 	flake := testFlake(t)
 	roots := t.TempDir()
 	var logs []string
@@ -95,7 +81,7 @@ func TestBuildLocalFlake(t *testing.T) {
 }
 
 func TestBuildLocalClassic(t *testing.T) {
-	needNix(t)
+	nixtest.NeedNix(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "default.nix")
 	expr := `let mk = name: derivation { inherit name; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo ` +

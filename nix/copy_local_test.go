@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"nixdeck/internal/testenv"
 	"nixdeck/nix"
 	"nixdeck/nix/nixtest"
 )
@@ -15,13 +16,8 @@ import (
 // TestCopyLocalStores copies a 3,000-path closure into a second store on
 // this machine (a chroot store, as a lab host has), then copies it again.
 func TestCopyLocalStores(t *testing.T) {
-	needNix(t)
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but not root: a chroot store needs root")
-		}
-		t.Skip("needs root for a chroot store")
-	}
+	nixtest.NeedNix(t)
+	testenv.NeedRoot(t, "a chroot store needs root")
 	sys := nixtest.LargeClosure(t, 3000)
 	root := t.TempDir()
 	target := nix.LocalRunner{Env: append(os.Environ(), "NIX_REMOTE=local?root="+root)}

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"nixdeck/fleet/remote/sshtest"
+	"nixdeck/internal/testenv"
 )
 
 // openSSH is a real OpenSSH sshd started for one test, so the transport is
@@ -37,18 +38,10 @@ type openSSH struct {
 func startOpenSSH(t *testing.T, client ssh.PublicKey) *openSSH {
 	t.Helper()
 	const sshd = "/usr/sbin/sshd"
-	missing := ""
 	if _, err := os.Stat(sshd); err != nil {
-		missing = sshd + " is not installed"
-	} else if os.Geteuid() != 0 {
-		missing = "sshd needs root"
+		testenv.Missing(t, "%s is not installed", sshd)
 	}
-	if missing != "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true but %s", missing)
-		}
-		t.Skip(missing)
-	}
+	testenv.NeedRoot(t, "sshd needs root")
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil { // sshd's privilege separation directory
 		t.Fatal(err)
 	}
