@@ -12,6 +12,7 @@ import (
 	"nixdeck/fleet"
 	"nixdeck/fleet/remote"
 	"nixdeck/lab"
+	"nixdeck/lab/labtest"
 	"nixdeck/nix"
 )
 
@@ -26,7 +27,7 @@ type opsLab struct {
 
 func startOpsLab(t *testing.T, n int) *opsLab {
 	t.Setenv("NIX_CONFIG", "substituters =")
-	l := lab.Start(t, n)
+	l := labtest.Start(t, n)
 	f, err := fleet.Load(l.FleetPath)
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"nixdeck/lab"
+	"nixdeck/lab/labtest"
 )
 
 // next changes host's configuration, builds its next system and imports it
@@ -59,7 +60,7 @@ func link(t *testing.T, l *lab.Lab, host, path string) string {
 // TestActivation checks switch-to-configuration's NixOS contract and every
 // fault on a real 3-host lab.
 func TestActivation(t *testing.T) {
-	l := lab.Start(t, 3)
+	l := labtest.Start(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	const host = "canary"
@@ -181,7 +182,7 @@ func TestActivation(t *testing.T) {
 // TestImportIsolated checks that importing into one host's store leaves
 // the others' stores alone.
 func TestImportIsolated(t *testing.T) {
-	l := lab.Start(t, 2)
+	l := labtest.Start(t, 2)
 	a, b := l.Hosts[0].Name, l.Hosts[1].Name
 	sys := next(t, l, a, lab.ChangeOptions{Release: "b"})
 	ctx := context.Background()
