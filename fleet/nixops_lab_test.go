@@ -130,14 +130,29 @@ func TestNixOpsOnLab(t *testing.T) {
 	t.Run("a lock-out is survived by reconnecting once sshd is back", func(t *testing.T) {
 		sys := o.change(t, ctx, "web01", lab.ChangeOptions{Fault: "breakssh"}, "web01")
 		o.copyAll(t, ctx, sys)
+		// The activation stops once the listener is gone, until released
+		// below: the cut always happens while it runs.
+		release, err := o.lab.HoldBreakSSH("web01")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(release)
+		// Whatever happens here, the later subtests need web01 reachable.
+		t.Cleanup(func() {
+			if err := o.lab.SetHost("web01", true); err != nil {
+				t.Error(err)
+			}
+		})
 		client, err := o.pool.Get(ctx, o.node(t, "web01").Target())
 		if err != nil {
 			t.Fatal(err)
 		}
 		var once sync.Once
 		var failedDials int
-		res, logs, err := o.activate(t, ctx, "web01", nix.ActivateRequest{Action: nix.Switch, Path: sys["web01"], Timeout: 2 * time.Minute,
+		var logs []string
+		res, _, err := o.activate(t, ctx, "web01", nix.ActivateRequest{Action: nix.Switch, Path: sys["web01"], Timeout: 2 * time.Minute,
 			Log: func(l string) {
+				logs = append(logs, l)
 				// The listener is gone now; drop our session too, as a
 				// network cut would.
 				if strings.Contains(l, "sshd.service") {
@@ -147,7 +162,15 @@ func TestNixOpsOnLab(t *testing.T) {
 			Reconnect: func(ctx context.Context) (nix.Runner, error) {
 				r, err := o.conn.Fresh(ctx, o.node(t, "web01"))
 				if err != nil {
-					if failedDials++; failedDials == 2 {
+					failedDials++
+					if failedDials == 1 {
+						// The activation holds the switch lock until it ends.
+						if _, err := o.lab.Exec(ctx, "web01", []string{"flock", "-n", nix.SwitchLockPath, "true"}, nil); err == nil {
+							t.Error("the activation had ended before the connection was cut")
+						}
+					}
+					if failedDials == 2 {
+						release()
 						if err := o.lab.SetHost("web01", true); err != nil {
 							t.Error(err)
 						}
