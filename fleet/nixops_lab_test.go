@@ -110,10 +110,10 @@ func TestNixOpsOnLab(t *testing.T) {
 		sys := o.change(t, ctx, "canary", lab.ChangeOptions{Fault: "none", Bump: true}, "canary")
 		o.copyAll(t, ctx, sys)
 		// Another switch holds the lock (until the test ends or lab down).
-		hold := `setsid -f sh -c 'echo $$ >/run/lock-holder.pid; exec 9>` + nix.SwitchLockPath + `; flock 9; exec sleep 600' </dev/null >/dev/null 2>&1
-			while [ ! -s /run/lock-holder.pid ]; do sleep 0.05; done; sleep 0.2`
-		if _, err := o.lab.Exec(ctx, "canary", []string{"sh", "-c", hold}, nil); err != nil {
-			t.Fatal(err)
+		// It says "locked" once it holds the lock; head returns then.
+		hold := `setsid -f sh -c 'exec 9>` + nix.SwitchLockPath + `; flock 9; echo $$ >/run/lock-holder.pid; echo locked; exec sleep 600 >/dev/null 2>&1' </dev/null 2>&1 | head -n 1`
+		if out, err := o.lab.Exec(ctx, "canary", []string{"sh", "-c", hold}, nil); err != nil || string(out) != "locked\n" {
+			t.Fatalf("lock holder: %q %v", out, err)
 		}
 		defer o.lab.Exec(ctx, "canary", []string{"sh", "-c", "kill $(cat /run/lock-holder.pid)"}, nil)
 		res, logs, err := o.activate(t, ctx, "canary", nix.ActivateRequest{Action: nix.Switch, Path: sys["canary"]})
