@@ -20,14 +20,20 @@ func TestKeepaliveDetectsDeadPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	// Alive: keepalives are answered (with a refusal) and nothing closes.
-	time.Sleep(300 * time.Millisecond)
+	// Alive: keepalives are answered (with a refusal) and nothing closes,
+	// though more of them came than the client lets go unanswered.
+	for range o.KeepAliveMaxMissed + 2 {
+		<-s.Requests()
+	}
 	if err := c.Err(); err != nil {
 		t.Fatalf("connection died while the peer answered: %v", err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- c.Run(context.Background(), Cmd{Argv: []string{"sleep", "20"}}) }()
-	time.Sleep(100 * time.Millisecond)
+	started := newLineSignal()
+	go func() {
+		done <- c.Run(context.Background(), Cmd{Argv: []string{"sh", "-c", "echo started; exec sleep 20"}, Stdout: started})
+	}()
+	<-started.ready
 	s.Freeze()
 	select {
 	case err := <-done:
@@ -55,8 +61,11 @@ func TestKeepaliveDetectsDeadPeer(t *testing.T) {
 func TestConnectionClosedUnderCommand(t *testing.T) {
 	_, _, c := dialTest(t)
 	done := make(chan error, 1)
-	go func() { done <- c.Run(context.Background(), Cmd{Argv: []string{"sleep", "20"}}) }()
-	time.Sleep(100 * time.Millisecond)
+	started := newLineSignal()
+	go func() {
+		done <- c.Run(context.Background(), Cmd{Argv: []string{"sh", "-c", "echo started; exec sleep 20"}, Stdout: started})
+	}()
+	<-started.ready
 	c.Close()
 	select {
 	case err := <-done:
@@ -76,7 +85,7 @@ func TestDialFailures(t *testing.T) {
 	}
 	closedPort := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	mutePort := muteListener(t)
+	mutePort, _ := muteListener(t)
 	f := newFixture(t)
 	o := testOptions()
 	o.HandshakeTimeout = 300 * time.Millisecond

@@ -14,7 +14,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,13 +67,16 @@ func startOpenSSH(t *testing.T, client ssh.PublicKey) *openSSH {
 		fmt.Fprintf(&hostKeyLines, "HostKey %s\n", p)
 	}
 	sshtest.AppendFile(t, filepath.Join(dir, "authorized_keys"), string(ssh.MarshalAuthorizedKey(client)))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.port = ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cfg := fmt.Sprintf(`ListenAddress 127.0.0.1:%d
+	// The port is free when picked; another process may take it before
+	// sshd binds it, and then sshd says so and exits: pick another.
+	for attempt := 1; ; attempt++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.port = ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		cfg := fmt.Sprintf(`ListenAddress 127.0.0.1:%d
 %sAuthorizedKeysFile %s/authorized_keys
 PidFile %s/sshd.pid
 StrictModes no
@@ -80,35 +85,66 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
 AllowTcpForwarding yes
-LogLevel ERROR
+LogLevel INFO
 SetEnv HOME=%s
 `, o.port, hostKeyLines.String(), dir, dir, dir)
-	// HOME points at the temp dir: bash, root's shell, sources ~/.bashrc in
-	// SSH sessions, and a developer's can take seconds.
-	cfgPath := filepath.Join(dir, "sshd_config")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		// HOME points at the temp dir: bash, root's shell, sources ~/.bashrc in
+		// SSH sessions, and a developer's can take seconds.
+		cfgPath := filepath.Join(dir, "sshd_config")
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		log, err := runSSHD(t, sshd, cfgPath)
+		if err == nil {
+			return o
+		}
+		if attempt == 5 || !strings.Contains(log, "Cannot bind any address") {
+			t.Fatalf("sshd: %v\n%s", err, log)
+		}
+	}
+}
+
+// runSSHD starts sshd -D -e with cfgPath and returns once it listens (it
+// logs "Server listening on …"), or with its log and error when it exited
+// first. sshd's log is shown when the test fails.
+func runSSHD(t *testing.T, sshd, cfgPath string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(sshd, "-D", "-e", "-f", cfgPath)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(sshd, "-D", "-e", "-f", cfgPath)
-	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { // surface sshd's own complaints in the test log
+	var mu sync.Mutex
+	var log strings.Builder
+	listening, ended := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(ended)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			t.Log("sshd:", sc.Text())
+			mu.Lock()
+			fmt.Fprintln(&log, sc.Text())
+			mu.Unlock()
+			if strings.HasPrefix(sc.Text(), "Server listening on ") {
+				close(listening)
+			}
 		}
 	}()
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", o.port)); err == nil {
-			c.Close()
-			return o
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("sshd did not start listening")
-		}
+	logged := func() string { mu.Lock(); defer mu.Unlock(); return log.String() }
+	select {
+	case <-listening:
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+			if t.Failed() {
+				t.Logf("sshd log:\n%s", logged())
+			}
+		})
+		return "", nil
+	case <-ended:
+		return logged(), fmt.Errorf("exited before listening: %v", cmd.Wait())
 	}
 }
 
@@ -164,18 +200,17 @@ func TestOpenSSH(t *testing.T) {
 		}
 	})
 	t.Run("cancel signals the command", func(t *testing.T) {
-		cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		// It prints its pid once it runs; then the command is cancelled.
+		cctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		if err := c.Run(cctx, Cmd{Argv: []string{"sleep", "3017"}}); !errors.Is(err, context.DeadlineExceeded) {
+		out := newLineSignal()
+		go func() { <-out.ready; cancel() }()
+		err := c.Run(cctx, Cmd{Argv: []string{"sh", "-c", "echo $$; exec sleep 3017"}, Stdout: out})
+		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("err %v", err)
 		}
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			if exec.Command("pgrep", "-f", "sleep 3017").Run() != nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the remote sleep survived cancellation")
-			}
+		if pid, _ := strconv.Atoi(strings.TrimSpace(out.String())); pid <= 0 || !testenv.WaitExit(pid, 10*time.Second) {
+			t.Fatalf("the remote sleep (pid %d) survived cancellation", pid)
 		}
 	})
 	t.Run("jump through sshd", func(t *testing.T) {
