@@ -255,11 +255,10 @@ func TestLocalClosuresWhileNixWrites(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The writer holds its transaction throughout: a reader that
+			// waited for it would give up (busy timeout) and use the CLI.
 			if lc.UsedCLI != tt.cli {
 				t.Errorf("UsedCLI = %v, want %v (DBErr %v, %v)", lc.UsedCLI, tt.cli, lc.DBErr, took)
-			}
-			if !tt.cli && took > 2*time.Second {
-				t.Errorf("the read waited %v for the writer; WAL readers must not wait", took)
 			}
 			for _, c := range []*nix.Closure{want, got} {
 				slices.Sort(c.Refs)
