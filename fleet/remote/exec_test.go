@@ -6,14 +6,15 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"nixdeck/fleet/remote/sshtest"
+	"nixdeck/internal/testenv"
 )
 
 // dialTest starts a server the fixture trusts and dials it.
@@ -157,7 +158,9 @@ func TestRunCancel(t *testing.T) {
 			// it may still be starting.
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			script := "echo started; exec sleep " + tt.sleep
+			// It prints its pid first: the check below must find this
+			// command, not one of another test run on the machine.
+			script := "echo $$; exec sleep " + tt.sleep
 			if tt.ignoreTERM {
 				script = "trap '' TERM; " + script
 			}
@@ -175,8 +178,8 @@ func TestRunCancel(t *testing.T) {
 			if sig := <-s.Signals(); sig != "TERM" {
 				t.Errorf("remote got signal %q, want TERM", sig)
 			}
-			if exec.Command("pgrep", "-f", "sleep "+tt.sleep).Run() == nil {
-				t.Error("the remote command survived cancellation")
+			if pid, _ := strconv.Atoi(strings.TrimSpace(started.String())); pid <= 0 || !testenv.WaitExit(pid, 10*time.Second) {
+				t.Errorf("the remote command (pid %d) survived cancellation", pid)
 			}
 			// The connection survives a cancelled command.
 			if err := c.Run(context.Background(), Cmd{Argv: []string{"true"}}); err != nil {
