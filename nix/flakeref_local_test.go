@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"nixdeck/nix"
+	"nixdeck/nix/nixtest"
 )
 
 // sourceFlake is a flake whose one output lists what Nix copied of it
@@ -80,7 +81,7 @@ func buildSource(t *testing.T, ref string) (storePath, listing string) {
 // copies only tracked files, its uncommitted changes included, and no
 // .git; the same flake outside git is copied whole, secret and all.
 func TestFlakeRefCopiesTrackedFilesOnly(t *testing.T) {
-	needNix(t)
+	nixtest.NeedNix(t)
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skipf("needs git: %v", err)
 	}
@@ -129,7 +130,7 @@ func TestFlakeRefCopiesTrackedFilesOnly(t *testing.T) {
 // by FlakeRef because the installed Nix cannot use the escaped reference,
 // which the test confirms by trying it.
 func TestFlakeRefEscapesWithInstalledNix(t *testing.T) {
-	needNix(t)
+	nixtest.NeedNix(t)
 	dir := filepath.Join(t.TempDir(), "my fleet")
 	writeSourceFlake(t, dir)
 	ref, err := nix.FlakeRef(dir)
