@@ -92,7 +92,9 @@ func TestSSHRunner(t *testing.T) {
 	id, known := filepath.Join(dir, "id"), filepath.Join(dir, "known_hosts")
 	sshtest.WriteKeyFile(t, id, priv)
 	sshtest.AppendFile(t, known, s.KnownHosts())
-	o := remote.Options{KeepAliveInterval: 50 * time.Millisecond, KeepAliveMaxMissed: 2, SSHConfigPath: "none"}
+	// Half a second without a keepalive answer ends the connection: quick
+	// for the freeze below, and more than a loaded machine delays one.
+	o := remote.Options{KeepAliveInterval: 50 * time.Millisecond, KeepAliveMaxMissed: 10, SSHConfigPath: "none"}
 	c, err := remote.Dial(context.Background(), remote.Target{Name: "web01", Host: "127.0.0.1", Port: s.Port, Identity: id, KnownHosts: known}, o)
 	if err != nil {
 		t.Fatal(err)

@@ -174,7 +174,10 @@ func TestOpenSSH(t *testing.T) {
 	sshtest.AppendFile(t, f.knownHosts, fmt.Sprintf("[127.0.0.1]:%d %s", o.port, ssh.MarshalAuthorizedKey(o.hostKeys[ssh.KeyAlgoRSA])))
 	tg := Target{Name: "web01", Host: "127.0.0.1", Port: o.port, Identity: f.identity, KnownHosts: f.knownHosts}
 	opts := testOptions()
-	opts.KeepAliveInterval, opts.KeepAliveMaxMissed = 50*time.Millisecond, 2
+	// Keepalives every 50ms run through all the subtests; two seconds
+	// without an answer, which a loaded machine can hold sshd back for a
+	// fraction of, would end the connection.
+	opts.KeepAliveInterval, opts.KeepAliveMaxMissed = 50*time.Millisecond, 40
 	c, err := Dial(context.Background(), tg, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +231,11 @@ func TestOpenSSH(t *testing.T) {
 			t.Errorf("Scan = %+v, %v; want the known RSA key", keys, err)
 		}
 	})
-	// sshd answered every keepalive (one each 50ms) during all of the above.
+	// sshd answers the keepalive request (a refusal is an answer) and
+	// answered them during all of the above.
+	if _, _, err := c.conn.SendRequest(keepaliveRequest, true, nil); err != nil {
+		t.Errorf("keepalive request: %v", err)
+	}
 	if err := c.Err(); err != nil {
 		t.Errorf("connection died: %v", err)
 	}
