@@ -10,14 +10,14 @@ import (
 	"time"
 
 	"nixdeck/fleet"
-	"nixdeck/nix/closurebench"
+	"nixdeck/nix/nixtest"
 )
 
 // A fleet whose directory holds a space, '#' and '?' builds: each of them
 // means something in a flake reference (a URL), so the directory must
 // reach Nix intact however it is spelt in the reference.
 func TestDiffBuildFlakeDirWithURLCharacters(t *testing.T) {
-	closurebench.NeedNix(t)
+	nixtest.NeedNix(t)
 	dir := filepath.Join(t.TempDir(), "my fleet #1?")
 	stamp := time.Now().Format(time.RFC3339Nano)
 	writeFlakeFleet(t, dir, `"echo `+stamp+` > $out"`)
@@ -30,7 +30,7 @@ func TestDiffBuildFlakeDirWithURLCharacters(t *testing.T) {
 // hold those characters: Nix builds the working tree (an uncommitted
 // change is in), and a file git does not track stays out of the store.
 func TestDiffBuildFlakeCheckoutWithURLCharacters(t *testing.T) {
-	closurebench.NeedNix(t)
+	nixtest.NeedNix(t)
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skipf("needs git: %v", err)
 	}

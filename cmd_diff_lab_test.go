@@ -16,6 +16,7 @@ import (
 	"nixdeck/fleet"
 	"nixdeck/fleet/remote"
 	"nixdeck/lab"
+	"nixdeck/lab/labtest"
 	"nixdeck/nix"
 )
 
@@ -55,7 +56,7 @@ func (r countingRunner) Run(ctx context.Context, cmd nix.Cmd) error {
 // kernel, one stays put, and a second fleet node that reaches the first host shares its closure
 // query. With --files the etc/ diff of the changed host is read over SSH.
 func TestDiffLab(t *testing.T) {
-	l := lab.Start(t, 2)
+	l := labtest.Start(t, 2)
 	web, other := l.Hosts[0], l.Hosts[1]
 	// An alias node for the first host: same machine, same running system.
 	fleetFile, err := os.ReadFile(l.FleetPath)
@@ -142,7 +143,7 @@ func TestDiffLab(t *testing.T) {
 // gc roots while it works with them, so a garbage collection running at
 // the same time cannot delete a system before --files reads it.
 func TestDiffBuildKeepsRoots(t *testing.T) {
-	l := lab.Start(t, 1)
+	l := labtest.Start(t, 1)
 	f, err := fleet.Load(l.FleetPath)
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +173,7 @@ func TestDiffBuildKeepsRoots(t *testing.T) {
 // A node whose attr does not exist gets its own error row, naming the
 // step, while the lab host's diff still prints.
 func TestDiffLabBadAttr(t *testing.T) {
-	l := lab.Start(t, 1)
+	l := labtest.Start(t, 1)
 	web := l.Hosts[0]
 	fleetFile, err := os.ReadFile(l.FleetPath)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"nixdeck/lab"
+	"nixdeck/lab/labtest"
 	"nixdeck/nix"
 )
 
@@ -18,7 +19,7 @@ import (
 // when the running system already is the new one.
 func TestDiffRebootHintOnLab(t *testing.T) {
 	t.Setenv("NIX_CONFIG", "substituters =")
-	l := lab.Start(t, 2)
+	l := labtest.Start(t, 2)
 	web, other := l.Hosts[1].Name, l.Hosts[0].Name
 	if err := l.Change(web, lab.ChangeOptions{Fault: "reboot"}); err != nil {
 		t.Fatal(err)

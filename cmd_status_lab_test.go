@@ -8,14 +8,14 @@ import (
 	"strings"
 	"testing"
 
-	"nixdeck/lab"
+	"nixdeck/lab/labtest"
 )
 
 // TestStatusOnLab runs status and generations against a 3-host lab with
 // one host down: the others are shown, the down one with its cause, exit 1.
 func TestStatusOnLab(t *testing.T) {
 	t.Setenv("NIX_CONFIG", "substituters =")
-	l := lab.Start(t, 3)
+	l := labtest.Start(t, 3)
 	if err := l.SetHost("web01", false); err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"nixdeck/fleet/remote/sshtest"
-	"nixdeck/nix/closurebench"
 	"nixdeck/nix/nixtest"
 )
 
@@ -160,7 +159,7 @@ func (r *started) waitAccept(t *testing.T, accepted <-chan struct{}) {
 // Ctrl-C while status waits for hosts: exit 130 (SIGTERM: 143), the hosts
 // reported interrupted rather than failed.
 func TestSignalStatus(t *testing.T) {
-	closurebench.NeedNix(t)
+	nixtest.NeedNix(t)
 	bin := buildNixdeck(t)
 	for _, tt := range []struct {
 		sig  syscall.Signal
@@ -191,7 +190,7 @@ func TestSignalStatus(t *testing.T) {
 // Ctrl-C while diff builds: exit 130, Nix and its builder stopped, no gc
 // root left behind.
 func TestSignalDiffBuild(t *testing.T) {
-	closurebench.NeedNix(t)
+	nixtest.NeedNix(t)
 	bin := buildNixdeck(t)
 	name, value := nixtest.Marker(t)
 	dir, tmp := t.TempDir(), tmpDirForNix(t)
@@ -215,7 +214,7 @@ func TestSignalDiffBuild(t *testing.T) {
 // The gc roots of built systems go when diff ends, whether it was stopped
 // by a signal while waiting for the hosts or the hosts failed.
 func TestSignalDiffHostsRemovesRoots(t *testing.T) {
-	closurebench.NeedNix(t)
+	nixtest.NeedNix(t)
 	bin := buildNixdeck(t)
 	_, value := nixtest.Marker(t)
 	flakeDir := sleeperFlake(t, "NIXDECK_TEST_BUILDER", value)

@@ -45,18 +45,33 @@ func nodes(names ...string) []*Node {
 
 func TestRunHostsBoundsParallelismAndReportsEveryHost(t *testing.T) {
 	var running, peak atomic.Int32
+	// The first two hosts to run wait for each other, so two run at once
+	// whatever the scheduling (a sleep here once let a loaded machine see
+	// only one); the others run as slots come free. A limiter letting more
+	// through shows as a peak above 2 when the extra runners overlap.
+	both := make(chan struct{})
+	var started atomic.Int32
 	slow := runnerFunc(func(ctx context.Context, c nix.Cmd) error {
 		n := running.Add(1)
 		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 		}
-		time.Sleep(30 * time.Millisecond)
-		running.Add(-1)
-		return nil
+		if started.Add(1) == 2 {
+			close(both)
+		}
+		defer running.Add(-1)
+		select {
+		case <-both:
+			return nil
+		case <-ctx.Done(): // only one ever ran: the peak check fails
+			return ctx.Err()
+		}
 	})
 	ns := nodes("a", "b", "c", "d", "e")
 	conn := fakeConnector{runners: map[string]nix.Runner{"a": slow, "b": slow, "c": slow, "e": slow},
 		errs: map[string]error{"d": errors.New("d (d.example.org:22): dial: connection refused")}}
-	events := RunHosts(context.Background(), conn, ns, 2, func(ctx context.Context, h *HostRun) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	events := RunHosts(ctx, conn, ns, 2, func(ctx context.Context, h *HostRun) error {
 		h.Log("test")("hello from " + h.Node.Name)
 		return h.Runner.Run(ctx, nix.Cmd{Argv: []string{"true"}})
 	})

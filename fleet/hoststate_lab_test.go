@@ -23,7 +23,7 @@ func TestHostStateOnLab(t *testing.T) {
 	o := startOpsLab(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	gen1 := o.state(ctx, "web01").Current
+	gen1 := o.state(t, ctx, "web01").Current
 
 	t.Run("strange profile entries", func(t *testing.T) {
 		// Real files on the host: a name that is not a number, one out of
@@ -37,9 +37,9 @@ ln -s /etc/passwd system-2-link
 ln -s "$(printf '%s\nentry=system-9-link' "$1")" system-8-link
 ln -s "$1" "$(printf 'system-5\nentry=system-6-link')"
 `
-		o.exec(ctx, "web01", setup, gen1)
-		defer o.exec(ctx, "web01", `cd /nix/var/nix/profiles && rm -f system-abc-link system-99999999999999999999-link system-7-link system-2-link system-8-link system-5?entry=system-6-link`)
-		s := o.state(ctx, "web01")
+		o.exec(t, ctx, "web01", setup, gen1)
+		defer o.exec(t, ctx, "web01", `cd /nix/var/nix/profiles && rm -f system-abc-link system-99999999999999999999-link system-7-link system-2-link system-8-link system-5?entry=system-6-link`)
+		s := o.state(t, ctx, "web01")
 		if len(s.Generations) != 1 || s.Generations[0].Number != 1 || s.ProfileGeneration != 1 || s.Current != gen1 {
 			t.Errorf("generations %+v, profile %d: want generation 1 alone", s.Generations, s.ProfileGeneration)
 		}
@@ -67,9 +67,9 @@ ln -s "$1" "$(printf 'system-5\nentry=system-6-link')"
 	})
 
 	t.Run("missing current-system", func(t *testing.T) {
-		o.exec(ctx, "db01", "mv /run/current-system /run/current-system.away")
-		defer o.exec(ctx, "db01", "mv /run/current-system.away /run/current-system")
-		s := o.state(ctx, "db01")
+		o.exec(t, ctx, "db01", "mv /run/current-system /run/current-system.away")
+		defer o.exec(t, ctx, "db01", "mv /run/current-system.away /run/current-system")
+		s := o.state(t, ctx, "db01")
 		if !slices.Equal(s.Missing, []string{nix.CurrentSystemLink}) || s.Current != "" || s.Booted == "" || s.Profile == "" {
 			t.Errorf("missing %q, current %q, booted %q, profile %q", s.Missing, s.Current, s.Booted, s.Profile)
 		}
@@ -77,14 +77,14 @@ ln -s "$1" "$(printf 'system-5\nentry=system-6-link')"
 
 	t.Run("a host that floods its answer", func(t *testing.T) {
 		marker := fmt.Sprintf("1073741%03d", rand.IntN(1000)) // about 1 GiB
-		o.shell("canary", `case $SSH_ORIGINAL_COMMAND in
+		o.shell(t, "canary", `case $SSH_ORIGINAL_COMMAND in
 *profile_link*) exec head -c `+marker+` /dev/zero ;;
 esac
 exec "$SHELL" -c "$SSH_ORIGINAL_COMMAND"
 `)
 		peak := proctest.WatchHeap()
 		start := time.Now()
-		sts := o.states(ctx, "canary", "web01", "db01")
+		sts := o.states(t, ctx, "canary", "web01", "db01")
 		if p := peak(); p > 256<<20 {
 			t.Errorf("heap peaked at %d MiB while a host sent 1 GiB", p>>20)
 		}
@@ -104,12 +104,12 @@ exec "$SHELL" -c "$SSH_ORIGINAL_COMMAND"
 	})
 
 	t.Run("a host that forges its records", func(t *testing.T) {
-		o.shell("canary", `case $SSH_ORIGINAL_COMMAND in
+		o.shell(t, "canary", `case $SSH_ORIGINAL_COMMAND in
 *profile_link*) printf 'hostname=canary\000current=/etc\000profile_link=system-3-link\000entry=system-3-link\000entry_time=-5\000entry_path=`+gen1+`\000uptime=NaN\000end=1\000' ;;
 *) exec "$SHELL" -c "$SSH_ORIGINAL_COMMAND" ;;
 esac
 `)
-		s := o.states(ctx, "canary")[0]
+		s := o.states(t, ctx, "canary")[0]
 		if s.Err != nil {
 			t.Fatal(s.Err)
 		}
@@ -124,9 +124,9 @@ esac
 	})
 
 	t.Run("a host that garbles its answer", func(t *testing.T) {
-		o.shell("canary", `echo "garbage
+		o.shell(t, "canary", `echo "garbage
 end=1"`)
-		s := o.states(ctx, "canary")[0]
+		s := o.states(t, ctx, "canary")[0]
 		want := `canary: read host state: host state output incomplete (no end marker) after 14 bytes`
 		if s.Err == nil || s.Err.Error() != want {
 			t.Errorf("garbled answer: %v, want %q", s.Err, want)
@@ -135,27 +135,28 @@ end=1"`)
 }
 
 // exec runs a sh script (with args) on a lab host, as root in its namespace.
-func (o *opsLab) exec(ctx context.Context, host, script string, args ...string) {
-	o.t.Helper()
+func (o *opsLab) exec(t *testing.T, ctx context.Context, host, script string, args ...string) {
+	t.Helper()
 	if out, err := o.lab.Exec(ctx, host, append([]string{"sh", "-c", script, "sh"}, args...), nil); err != nil {
-		o.t.Fatalf("%s: %v: %s", host, err, out)
+		t.Fatalf("%s: %v: %s", host, err, out)
 	}
 }
 
 // shell gives a lab host a test shell for the rest of the test.
-func (o *opsLab) shell(host, script string) {
-	o.t.Helper()
+func (o *opsLab) shell(t *testing.T, host, script string) {
+	t.Helper()
 	if err := o.lab.SetShell(host, script); err != nil {
-		o.t.Fatal(err)
+		t.Fatal(err)
 	}
-	o.t.Cleanup(func() { o.lab.SetShell(host, "") })
+	t.Cleanup(func() { o.lab.SetShell(host, "") })
 }
 
 // states reads the states of hosts over SSH, in one ReadStates run.
-func (o *opsLab) states(ctx context.Context, hosts ...string) []fleet.HostStatus {
+func (o *opsLab) states(t *testing.T, ctx context.Context, hosts ...string) []fleet.HostStatus {
+	t.Helper()
 	var nodes []*fleet.Node
 	for _, h := range hosts {
-		nodes = append(nodes, o.node(h))
+		nodes = append(nodes, o.node(t, h))
 	}
 	return fleet.CollectStates(nodes, fleet.ReadStates(ctx, o.conn, nodes, len(nodes)))
 }

@@ -12,12 +12,14 @@ import (
 	"nixdeck/fleet"
 	"nixdeck/fleet/remote"
 	"nixdeck/lab"
+	"nixdeck/lab/labtest"
 	"nixdeck/nix"
 )
 
 // opsLab is a running lab with its fleet file loaded and a connection pool.
+// Its helpers take the *testing.T of the (sub)test that calls them: a
+// failure must end that subtest, never its parent.
 type opsLab struct {
-	t    *testing.T
 	lab  *lab.Lab
 	f    *fleet.Fleet
 	pool *remote.Pool
@@ -26,62 +28,64 @@ type opsLab struct {
 
 func startOpsLab(t *testing.T, n int) *opsLab {
 	t.Setenv("NIX_CONFIG", "substituters =")
-	l := lab.Start(t, n)
+	l := labtest.Start(t, n)
 	f, err := fleet.Load(l.FleetPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool := newPool()
 	t.Cleanup(func() { pool.Close() })
-	return &opsLab{t: t, lab: l, f: f, pool: pool, conn: fleet.PoolConnector{Pool: pool}}
+	return &opsLab{lab: l, f: f, pool: pool, conn: fleet.PoolConnector{Pool: pool}}
 }
 
 // newPool is a connection pool that ignores the operator's ~/.ssh/config.
 func newPool() *remote.Pool { return remote.NewPool(remote.Options{SSHConfigPath: "none"}) }
 
-func (o *opsLab) node(name string) *fleet.Node {
+func (o *opsLab) node(t *testing.T, name string) *fleet.Node {
+	t.Helper()
 	n := o.f.Node(name)
 	if n == nil {
-		o.t.Fatalf("no node %s", name)
+		t.Fatalf("no node %s", name)
 	}
 	return n
 }
 
 // flakeRef is the flake nixdeck builds the lab's systems from.
-func (o *opsLab) flakeRef() nix.Flake {
+func (o *opsLab) flakeRef(t *testing.T) nix.Flake {
+	t.Helper()
 	ref, err := nix.FlakeRef(o.f.Flake)
 	if err != nil {
-		o.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return ref
 }
 
 // change applies a lab change to hosts and builds their next systems with
 // nix.Build (one nix build for all of them).
-func (o *opsLab) change(ctx context.Context, sel string, opts lab.ChangeOptions, names ...string) map[string]string {
-	o.t.Helper()
+func (o *opsLab) change(t *testing.T, ctx context.Context, sel string, opts lab.ChangeOptions, names ...string) map[string]string {
+	t.Helper()
 	if err := o.lab.Change(sel, opts); err != nil {
-		o.t.Fatal(err)
+		t.Fatal(err)
 	}
 	attrs := map[string]string{}
 	for _, n := range names {
-		attrs[n] = o.node(n).AttrPath()
+		attrs[n] = o.node(t, n).AttrPath()
 	}
-	flake := o.flakeRef()
-	built, err := nix.Build(ctx, nix.LocalRunner{}, nix.BuildRequest{Flake: flake.Ref, WorkDir: flake.Dir, Attrs: attrs, RootDir: o.t.TempDir()})
+	flake := o.flakeRef(t)
+	built, err := nix.Build(ctx, nix.LocalRunner{}, nix.BuildRequest{Flake: flake.Ref, WorkDir: flake.Dir, Attrs: attrs, RootDir: t.TempDir()})
 	if err != nil {
-		o.t.Fatalf("build %v: %v", names, err)
+		t.Fatalf("build %v: %v", names, err)
 	}
 	return built
 }
 
 // copyAll copies each host's system over its pooled connection, all hosts
 // in parallel through fleet.RunHosts, and returns each host's result.
-func (o *opsLab) copyAll(ctx context.Context, systems map[string]string) map[string]nix.CopyResult {
-	o.t.Helper()
+func (o *opsLab) copyAll(t *testing.T, ctx context.Context, systems map[string]string) map[string]nix.CopyResult {
+	t.Helper()
 	var nodes []*fleet.Node
 	for n := range systems {
-		nodes = append(nodes, o.node(n))
+		nodes = append(nodes, o.node(t, n))
 	}
 	results := make(chan struct {
 		host string
@@ -102,7 +106,7 @@ func (o *opsLab) copyAll(ctx context.Context, systems map[string]string) map[str
 			progress[e.Host()] = e.CopyProgress
 		case fleet.DoneEvent:
 			if e.Err != nil {
-				o.t.Fatalf("copy: %v", e.Err)
+				t.Fatalf("copy: %v", e.Err)
 			}
 		}
 	}
@@ -111,18 +115,18 @@ func (o *opsLab) copyAll(ctx context.Context, systems map[string]string) map[str
 	for r := range results {
 		out[r.host] = r.res
 		if p := progress[r.host]; p.PathsDone != len(r.res.Missing) || p.BytesDone != r.res.Bytes {
-			o.t.Errorf("%s: last progress %+v, result %d paths %d bytes", r.host, p, len(r.res.Missing), r.res.Bytes)
+			t.Errorf("%s: last progress %+v, result %d paths %d bytes", r.host, p, len(r.res.Missing), r.res.Bytes)
 		}
 	}
 	return out
 }
 
 // state reads a host's state over SSH.
-func (o *opsLab) state(ctx context.Context, host string) *nix.HostState {
-	o.t.Helper()
-	sts := fleet.CollectStates([]*fleet.Node{o.node(host)}, fleet.ReadStates(ctx, o.conn, []*fleet.Node{o.node(host)}, 1))
+func (o *opsLab) state(t *testing.T, ctx context.Context, host string) *nix.HostState {
+	t.Helper()
+	sts := fleet.CollectStates([]*fleet.Node{o.node(t, host)}, fleet.ReadStates(ctx, o.conn, []*fleet.Node{o.node(t, host)}, 1))
 	if sts[0].Err != nil {
-		o.t.Fatalf("state of %s: %v", host, sts[0].Err)
+		t.Fatalf("state of %s: %v", host, sts[0].Err)
 	}
 	return sts[0].State
 }
@@ -130,12 +134,12 @@ func (o *opsLab) state(ctx context.Context, host string) *nix.HostState {
 var opSeq atomic.Int64
 
 // activate runs one detached activation on host over its pooled connection.
-func (o *opsLab) activate(ctx context.Context, host string, req nix.ActivateRequest) (nix.ActivateResult, []string, error) {
-	o.t.Helper()
-	n := o.node(host)
+func (o *opsLab) activate(t *testing.T, ctx context.Context, host string, req nix.ActivateRequest) (nix.ActivateResult, []string, error) {
+	t.Helper()
+	n := o.node(t, host)
 	r, err := o.conn.Runner(ctx, n)
 	if err != nil {
-		o.t.Fatal(err)
+		t.Fatal(err)
 	}
 	var logs []string
 	req.OpID = fmt.Sprintf("test-%d-%d", time.Now().Unix(), opSeq.Add(1))
@@ -151,11 +155,11 @@ func (o *opsLab) activate(ctx context.Context, host string, req nix.ActivateRequ
 
 // hostClosure lists the closure of the host's running system, read inside
 // the host's namespace without nixdeck.
-func (o *opsLab) hostClosure(ctx context.Context, host string) []string {
-	o.t.Helper()
+func (o *opsLab) hostClosure(t *testing.T, ctx context.Context, host string) []string {
+	t.Helper()
 	out, err := o.lab.Exec(ctx, host, []string{"nix-store", "-qR", "/run/current-system"}, nil)
 	if err != nil {
-		o.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return strings.Fields(string(out))
 }

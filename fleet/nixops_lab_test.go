@@ -25,13 +25,13 @@ func TestNixOpsOnLab(t *testing.T) {
 	hosts := []string{"canary", "web01", "db01"}
 	gen1 := map[string]*nix.HostState{}
 	for _, h := range hosts {
-		gen1[h] = o.state(ctx, h)
+		gen1[h] = o.state(t, ctx, h)
 		if gen1[h].ProfileGeneration != 1 || gen1[h].Current == "" || gen1[h].Current != gen1[h].Booted {
 			t.Fatalf("%s starts at %+v, want generation 1 running and booted", h, gen1[h])
 		}
 	}
 
-	b := o.change(ctx, "", lab.ChangeOptions{Release: "b"}, hosts...)
+	b := o.change(t, ctx, "", lab.ChangeOptions{Release: "b"}, hosts...)
 	t.Run("copy sends exactly the missing paths, then nothing", func(t *testing.T) {
 		want := map[string][]string{}
 		for _, h := range hosts {
@@ -39,18 +39,18 @@ func TestNixOpsOnLab(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want[h] = missingFrom(closure, o.hostClosure(ctx, h))
+			want[h] = missingFrom(closure, o.hostClosure(t, ctx, h))
 			if len(want[h]) == 0 || len(want[h]) == len(closure) {
 				t.Fatalf("%s: release b shares nothing or everything with a (%d of %d new)", h, len(want[h]), len(closure))
 			}
 		}
-		first := o.copyAll(ctx, b)
+		first := o.copyAll(t, ctx, b)
 		for _, h := range hosts {
 			if !slices.Equal(first[h].Missing, want[h]) || first[h].Bytes == 0 {
 				t.Errorf("%s: sent %d paths (%d bytes), want the %d it lacked", h, len(first[h].Missing), first[h].Bytes, len(want[h]))
 			}
 		}
-		again := o.copyAll(ctx, b)
+		again := o.copyAll(t, ctx, b)
 		for _, h := range hosts {
 			if len(again[h].Missing) != 0 || again[h].Bytes != 0 {
 				t.Errorf("%s: second copy sent %d paths", h, len(again[h].Missing))
@@ -59,8 +59,8 @@ func TestNixOpsOnLab(t *testing.T) {
 	})
 
 	t.Run("actions do what NixOS does", func(t *testing.T) {
-		res, logs, err := o.activate(ctx, "canary", nix.ActivateRequest{Action: nix.DryActivate, Path: b["canary"]})
-		s := o.state(ctx, "canary")
+		res, logs, err := o.activate(t, ctx, "canary", nix.ActivateRequest{Action: nix.DryActivate, Path: b["canary"]})
+		s := o.state(t, ctx, "canary")
 		if err != nil || res.Outcome != nix.OutcomeDone || !strings.Contains(strings.Join(logs, "\n"), "would activate") {
 			t.Errorf("dry-activate: %+v %v %q", res, err, logs)
 		}
@@ -68,20 +68,20 @@ func TestNixOpsOnLab(t *testing.T) {
 			t.Errorf("dry-activate changed the host: %+v", s)
 		}
 
-		res, _, err = o.activate(ctx, "canary", nix.ActivateRequest{Action: nix.Test, Path: b["canary"]})
-		s = o.state(ctx, "canary")
+		res, _, err = o.activate(t, ctx, "canary", nix.ActivateRequest{Action: nix.Test, Path: b["canary"]})
+		s = o.state(t, ctx, "canary")
 		if err != nil || res.Outcome != nix.OutcomeDone || s.Current != b["canary"] || s.Profile != gen1["canary"].Profile || len(s.Generations) != 1 {
 			t.Errorf("test: %+v %v; state current %s profile %s, %d generations", res, err, s.Current, s.Profile, len(s.Generations))
 		}
 
-		res, _, err = o.activate(ctx, "web01", nix.ActivateRequest{Action: nix.Boot, Path: b["web01"]})
-		s = o.state(ctx, "web01")
+		res, _, err = o.activate(t, ctx, "web01", nix.ActivateRequest{Action: nix.Boot, Path: b["web01"]})
+		s = o.state(t, ctx, "web01")
 		if err != nil || res.Outcome != nix.OutcomeDone || s.Current != gen1["web01"].Current || s.Profile != b["web01"] || s.ProfileGeneration != 2 {
 			t.Errorf("boot: %+v %v; state %+v", res, err, s)
 		}
 
-		res, _, err = o.activate(ctx, "db01", nix.ActivateRequest{Action: nix.Switch, Path: b["db01"]})
-		s = o.state(ctx, "db01")
+		res, _, err = o.activate(t, ctx, "db01", nix.ActivateRequest{Action: nix.Switch, Path: b["db01"]})
+		s = o.state(t, ctx, "db01")
 		if err != nil || res.Outcome != nix.OutcomeDone || s.Current != b["db01"] || s.Profile != b["db01"] || s.ProfileGeneration != 2 || s.Booted != gen1["db01"].Booted {
 			t.Errorf("switch: %+v %v; state %+v", res, err, s)
 		}
@@ -93,31 +93,31 @@ func TestNixOpsOnLab(t *testing.T) {
 			timeout time.Duration
 			want    nix.Outcome
 		}{{"fail", 0, nix.OutcomeActivationFailed}, {"units", 0, nix.OutcomeUnitsFailed}, {"hang", 15 * time.Second, nix.OutcomeTimedOut}} {
-			sys := o.change(ctx, "canary", lab.ChangeOptions{Fault: tc.fault}, "canary")
-			o.copyAll(ctx, sys)
-			res, logs, err := o.activate(ctx, "canary", nix.ActivateRequest{Action: nix.Switch, Path: sys["canary"], Timeout: tc.timeout})
+			sys := o.change(t, ctx, "canary", lab.ChangeOptions{Fault: tc.fault}, "canary")
+			o.copyAll(t, ctx, sys)
+			res, logs, err := o.activate(t, ctx, "canary", nix.ActivateRequest{Action: nix.Switch, Path: sys["canary"], Timeout: tc.timeout})
 			if err != nil || res.Outcome != tc.want {
 				t.Errorf("fault %s: %+v (%s), %v; want %s\n%s", tc.fault, res, res.Outcome, err, tc.want, strings.Join(logs, "\n"))
 			}
-			if s := o.state(ctx, "canary"); s.SwitchLock.Held || (tc.fault == "fail" && s.Current != sys["canary"]) {
+			if s := o.state(t, ctx, "canary"); s.SwitchLock.Held || (tc.fault == "fail" && s.Current != sys["canary"]) {
 				t.Errorf("fault %s: after the activation: lock %s, current %s", tc.fault, s.SwitchLock, s.Current)
 			}
 		}
 	})
 
 	t.Run("a refused switch leaves the profile where it was", func(t *testing.T) {
-		before := o.state(ctx, "canary")
-		sys := o.change(ctx, "canary", lab.ChangeOptions{Fault: "none", Bump: true}, "canary")
-		o.copyAll(ctx, sys)
+		before := o.state(t, ctx, "canary")
+		sys := o.change(t, ctx, "canary", lab.ChangeOptions{Fault: "none", Bump: true}, "canary")
+		o.copyAll(t, ctx, sys)
 		// Another switch holds the lock (until the test ends or lab down).
-		hold := `setsid -f sh -c 'echo $$ >/run/lock-holder.pid; exec 9>` + nix.SwitchLockPath + `; flock 9; exec sleep 600' </dev/null >/dev/null 2>&1
-			while [ ! -s /run/lock-holder.pid ]; do sleep 0.05; done; sleep 0.2`
-		if _, err := o.lab.Exec(ctx, "canary", []string{"sh", "-c", hold}, nil); err != nil {
-			t.Fatal(err)
+		// It says "locked" once it holds the lock; head returns then.
+		hold := `setsid -f sh -c 'exec 9>` + nix.SwitchLockPath + `; flock 9; echo $$ >/run/lock-holder.pid; echo locked; exec sleep 600 >/dev/null 2>&1' </dev/null 2>&1 | head -n 1`
+		if out, err := o.lab.Exec(ctx, "canary", []string{"sh", "-c", hold}, nil); err != nil || string(out) != "locked\n" {
+			t.Fatalf("lock holder: %q %v", out, err)
 		}
 		defer o.lab.Exec(ctx, "canary", []string{"sh", "-c", "kill $(cat /run/lock-holder.pid)"}, nil)
-		res, logs, err := o.activate(ctx, "canary", nix.ActivateRequest{Action: nix.Switch, Path: sys["canary"]})
-		s := o.state(ctx, "canary")
+		res, logs, err := o.activate(t, ctx, "canary", nix.ActivateRequest{Action: nix.Switch, Path: sys["canary"]})
+		s := o.state(t, ctx, "canary")
 		if err != nil || res.Outcome != nix.OutcomeRefused || !strings.Contains(strings.Join(logs, "\n"), "Could not acquire lock") {
 			t.Errorf("switch under a held lock: %+v (%s) %v; logs %q", res, res.Outcome, err, logs)
 		}
@@ -128,16 +128,31 @@ func TestNixOpsOnLab(t *testing.T) {
 	})
 
 	t.Run("a lock-out is survived by reconnecting once sshd is back", func(t *testing.T) {
-		sys := o.change(ctx, "web01", lab.ChangeOptions{Fault: "breakssh"}, "web01")
-		o.copyAll(ctx, sys)
-		client, err := o.pool.Get(ctx, o.node("web01").Target())
+		sys := o.change(t, ctx, "web01", lab.ChangeOptions{Fault: "breakssh"}, "web01")
+		o.copyAll(t, ctx, sys)
+		// The activation stops once the listener is gone, until released
+		// below: the cut always happens while it runs.
+		release, err := o.lab.HoldBreakSSH("web01")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(release)
+		// Whatever happens here, the later subtests need web01 reachable.
+		t.Cleanup(func() {
+			if err := o.lab.SetHost("web01", true); err != nil {
+				t.Error(err)
+			}
+		})
+		client, err := o.pool.Get(ctx, o.node(t, "web01").Target())
 		if err != nil {
 			t.Fatal(err)
 		}
 		var once sync.Once
 		var failedDials int
-		res, logs, err := o.activate(ctx, "web01", nix.ActivateRequest{Action: nix.Switch, Path: sys["web01"], Timeout: 2 * time.Minute,
+		var logs []string
+		res, _, err := o.activate(t, ctx, "web01", nix.ActivateRequest{Action: nix.Switch, Path: sys["web01"], Timeout: 2 * time.Minute,
 			Log: func(l string) {
+				logs = append(logs, l)
 				// The listener is gone now; drop our session too, as a
 				// network cut would.
 				if strings.Contains(l, "sshd.service") {
@@ -145,9 +160,17 @@ func TestNixOpsOnLab(t *testing.T) {
 				}
 			},
 			Reconnect: func(ctx context.Context) (nix.Runner, error) {
-				r, err := o.conn.Fresh(ctx, o.node("web01"))
+				r, err := o.conn.Fresh(ctx, o.node(t, "web01"))
 				if err != nil {
-					if failedDials++; failedDials == 2 {
+					failedDials++
+					if failedDials == 1 {
+						// The activation holds the switch lock until it ends.
+						if _, err := o.lab.Exec(ctx, "web01", []string{"flock", "-n", nix.SwitchLockPath, "true"}, nil); err == nil {
+							t.Error("the activation had ended before the connection was cut")
+						}
+					}
+					if failedDials == 2 {
+						release()
 						if err := o.lab.SetHost("web01", true); err != nil {
 							t.Error(err)
 						}
@@ -158,38 +181,38 @@ func TestNixOpsOnLab(t *testing.T) {
 		if err != nil || res.Outcome != nix.OutcomeDone || res.Reconnects != 1 || failedDials < 2 {
 			t.Fatalf("breakssh: %+v %v after %d failed dials; logs %q", res, err, failedDials, logs)
 		}
-		if s := o.state(ctx, "web01"); s.Current != sys["web01"] {
+		if s := o.state(t, ctx, "web01"); s.Current != sys["web01"] {
 			t.Errorf("breakssh: running %s, want %s", s.Current, sys["web01"])
 		}
 	})
 
 	t.Run("rollback to a chosen generation", func(t *testing.T) {
-		before := o.state(ctx, "db01")
+		before := o.state(t, ctx, "db01")
 		g, err := nix.RollbackTarget(before, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := o.conn.Runner(ctx, o.node("db01"))
+		r, err := o.conn.Runner(ctx, o.node(t, "db01"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		res, err := nix.Rollback(ctx, r, g, nix.ActivateRequest{OpID: "rollback-db01"})
-		s := o.state(ctx, "db01")
+		s := o.state(t, ctx, "db01")
 		if err != nil || res.Outcome != nix.OutcomeDone || s.ProfileGeneration != 1 || s.Current != gen1["db01"].Current || len(s.Generations) != len(before.Generations) {
 			t.Errorf("rollback: %+v %v; state gen %d current %s, %d generations (had %d)", res, err, s.ProfileGeneration, s.Current, len(s.Generations), len(before.Generations))
 		}
 	})
 
 	t.Run("reboot needed after a kernel change", func(t *testing.T) {
-		sys := o.change(ctx, "db01", lab.ChangeOptions{Fault: "reboot"}, "db01")
-		o.copyAll(ctx, sys)
-		if res, _, err := o.activate(ctx, "db01", nix.ActivateRequest{Action: nix.Switch, Path: sys["db01"]}); err != nil || res.Outcome != nix.OutcomeDone {
+		sys := o.change(t, ctx, "db01", lab.ChangeOptions{Fault: "reboot"}, "db01")
+		o.copyAll(t, ctx, sys)
+		if res, _, err := o.activate(t, ctx, "db01", nix.ActivateRequest{Action: nix.Switch, Path: sys["db01"]}); err != nil || res.Outcome != nix.OutcomeDone {
 			t.Fatalf("switch: %+v %v", res, err)
 		}
-		if s := o.state(ctx, "db01"); !s.RebootNeeded {
+		if s := o.state(t, ctx, "db01"); !s.RebootNeeded {
 			t.Errorf("reboot not flagged: %+v", s)
 		}
-		if s := o.state(ctx, "web01"); s.RebootNeeded {
+		if s := o.state(t, ctx, "web01"); s.RebootNeeded {
 			t.Errorf("web01 flagged for reboot without a kernel change")
 		}
 	})
@@ -198,13 +221,13 @@ func TestNixOpsOnLab(t *testing.T) {
 		if err := o.lab.Change("canary", lab.ChangeOptions{Fault: "none", Bump: true}); err != nil {
 			t.Fatal(err)
 		}
-		flake := o.flakeRef()
+		flake := o.flakeRef(t)
 		drvs, err := nix.Instantiate(ctx, nix.LocalRunner{}, nix.BuildRequest{Flake: flake.Ref, WorkDir: flake.Dir,
-			Attrs: map[string]string{"canary": o.node("canary").AttrPath()}})
+			Attrs: map[string]string{"canary": o.node(t, "canary").AttrPath()}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := o.conn.Runner(ctx, o.node("canary"))
+		r, err := o.conn.Runner(ctx, o.node(t, "canary"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,7 +255,7 @@ func TestNixOpsOnLab(t *testing.T) {
 		defer conn.Pool.Close()
 		var nodes []*fleet.Node
 		for _, h := range hosts {
-			nodes = append(nodes, o.node(h))
+			nodes = append(nodes, o.node(t, h))
 		}
 		sts := fleet.CollectStates(nodes, fleet.ReadStates(ctx, conn, nodes, 3))
 		if sts[0].Err == nil || !strings.Contains(sts[0].Err.Error(), "canary") {
@@ -255,14 +278,14 @@ func TestCopyLargeClosureOverSSH(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	sys := nixtest.LargeClosure(t, 3000)
-	res := o.copyAll(ctx, map[string]string{"canary": sys})["canary"]
+	res := o.copyAll(t, ctx, map[string]string{"canary": sys})["canary"]
 	if res.Closure != 3001 || len(res.Missing) != 3001 || res.Bytes == 0 {
 		t.Fatalf("first copy: closure %d, sent %d paths (%d bytes); want all 3001", res.Closure, len(res.Missing), res.Bytes)
 	}
 	if _, err := o.lab.Exec(ctx, "canary", []string{"nix-store", "--check-validity", sys}, nil); err != nil {
 		t.Errorf("not in the host's store: %v", err)
 	}
-	if again := o.copyAll(ctx, map[string]string{"canary": sys})["canary"]; len(again.Missing) != 0 || again.Bytes != 0 {
+	if again := o.copyAll(t, ctx, map[string]string{"canary": sys})["canary"]; len(again.Missing) != 0 || again.Bytes != 0 {
 		t.Errorf("second copy sent %d paths (%d bytes)", len(again.Missing), again.Bytes)
 	}
 }

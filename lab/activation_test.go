@@ -1,14 +1,19 @@
 package lab_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"nixdeck/internal/proc"
 	"nixdeck/lab"
+	"nixdeck/lab/labtest"
 )
 
 // next changes host's configuration, builds its next system and imports it
@@ -59,7 +64,7 @@ func link(t *testing.T, l *lab.Lab, host, path string) string {
 // TestActivation checks switch-to-configuration's NixOS contract and every
 // fault on a real 3-host lab.
 func TestActivation(t *testing.T) {
-	l := lab.Start(t, 3)
+	l := labtest.Start(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	const host = "canary"
@@ -122,20 +127,17 @@ func TestActivation(t *testing.T) {
 	t.Run("fault units", func(t *testing.T) {
 		sys := next(t, l, host, lab.ChangeOptions{Fault: "units"})
 		// journalctl -f follows the unit's lines while the activation runs.
-		followed := make(chan string)
-		go func() {
-			fctx, fcancel := context.WithTimeout(ctx, 4*time.Second)
-			defer fcancel()
-			out, _ := l.Exec(fctx, host, []string{"journalctl", "-f", "-n", "0", "-u", "lab-app"}, nil)
-			followed <- string(out)
-		}()
-		time.Sleep(time.Second)
+		fctx, fcancel := context.WithCancel(ctx)
+		defer fcancel()
+		followed := followJournal(fctx, t, l, host, "lab-app.service")
 		out, code := activate(ctx, t, l, host, sys, "test")
 		if code != 4 || !strings.Contains(out, "the following units failed: lab-app.service") {
 			t.Errorf("exit %d, output %q; want 4", code, out)
 		}
-		if f := <-followed; !strings.Contains(f, "lab-app.service: Main process exited, code=exited, status=1/FAILURE") || strings.Contains(f, "nginx") {
-			t.Errorf("journalctl -f -u lab-app showed %q", f)
+		// The fault's last journal line ends what there is to follow.
+		seen := waitLine(t, followed, "lab-app.service: Failed with result")
+		if !strings.Contains(seen, "lab-app.service: Main process exited, code=exited, status=1/FAILURE") || strings.Contains(seen, "nginx") {
+			t.Errorf("journalctl -f -u lab-app showed %q", seen)
 		}
 		state, _ := l.Exec(ctx, host, []string{"systemctl", "is-system-running"}, nil)
 		if strings.TrimSpace(string(state)) != "degraded" {
@@ -164,24 +166,93 @@ func TestActivation(t *testing.T) {
 
 	t.Run("fault hang holds the lock", func(t *testing.T) {
 		sys := next(t, l, host, lab.ChangeOptions{Fault: "hang"})
-		hctx, hcancel := context.WithTimeout(ctx, 3*time.Second)
+		fctx, fcancel := context.WithCancel(ctx)
+		defer fcancel()
+		followed := followJournal(fctx, t, l, host, "lab-app.service")
+		hctx, hcancel := context.WithCancel(ctx)
 		defer hcancel()
-		start := time.Now()
-		out, code := activate(hctx, t, l, host, sys, "switch")
-		if hctx.Err() == nil {
-			t.Fatalf("a hanging activation returned after %s: exit %d\n%s", time.Since(start), code, out)
-		}
-		out, code = activate(ctx, t, l, host, gen1, "test")
+		hung := make(chan string, 1)
+		go func() {
+			out, code := activate(hctx, t, l, host, sys, "switch")
+			hung <- fmt.Sprintf("exit %d\n%s", code, out)
+		}()
+		// The unit that never finishes starting is the activation's last word.
+		waitLine(t, followed, "Starting lab-app.service")
+		out, code := activate(ctx, t, l, host, gen1, "test")
 		if code == 0 || !strings.Contains(out, "Could not acquire lock") {
 			t.Errorf("with the lock held: exit %d, output %q; want a refusal", code, out)
 		}
+		select {
+		case res := <-hung:
+			t.Fatalf("the hanging activation returned: %s", res)
+		default:
+		}
 	})
+}
+
+// followJournal follows unit's journal on host over SSH, as an operator
+// would with journalctl -f, until ctx ends, and delivers the lines. It
+// returns once the follower runs: it journals a marker line first and
+// waits for journalctl to show it as the last line so far.
+func followJournal(ctx context.Context, t *testing.T, l *lab.Lab, host, unit string) <-chan string {
+	t.Helper()
+	marker := fmt.Sprintf("test marker %d", time.Now().UnixNano())
+	journal := `printf '%s\ttest: %s\n' "$1" "$2" >>/run/log/journal/lab.log`
+	if _, err := l.Exec(ctx, host, []string{"sh", "-c", journal, "sh", unit, marker}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var h lab.Host
+	for _, lh := range l.Hosts {
+		if lh.Name == host {
+			h = lh
+		}
+	}
+	c, err := dial(ctx, l, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	pr, pw := io.Pipe()
+	go func() {
+		err := c.Run(ctx, proc.Cmd{Argv: []string{"journalctl", "-f", "-n", "1", "-u", unit}, Stdout: pw})
+		pw.CloseWithError(err)
+	}()
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-ctx.Done():
+				pr.CloseWithError(ctx.Err())
+				return
+			}
+		}
+	}()
+	waitLine(t, lines, marker)
+	return lines
+}
+
+// waitLine reads lines until one contains want and returns all it read;
+// it fails the test when the lines end first.
+func waitLine(t *testing.T, lines <-chan string, want string) string {
+	t.Helper()
+	var seen []string
+	for l := range lines {
+		seen = append(seen, l)
+		if strings.Contains(l, want) {
+			return strings.Join(seen, "\n")
+		}
+	}
+	t.Fatalf("the journal ended without %q; it showed %q", want, seen)
+	return ""
 }
 
 // TestImportIsolated checks that importing into one host's store leaves
 // the others' stores alone.
 func TestImportIsolated(t *testing.T) {
-	l := lab.Start(t, 2)
+	l := labtest.Start(t, 2)
 	a, b := l.Hosts[0].Name, l.Hosts[1].Name
 	sys := next(t, l, a, lab.ChangeOptions{Release: "b"})
 	ctx := context.Background()

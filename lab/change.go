@@ -105,7 +105,7 @@ func (l *Lab) SetHost(name string, up bool) error {
 	if l.sshdPid(name) != 0 {
 		return nil
 	}
-	if l.nsInode(name) == 0 {
+	if _, ok := l.nsID(name); !ok {
 		return fmt.Errorf("lab host %s: its namespace is gone (the lab is down; run `nixdeck lab up`)", name)
 	}
 	_, err = l.startSSHD(ctx, name, h.Port)

@@ -1,13 +1,10 @@
 package lab
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
-	"testing"
-	"time"
 )
 
 // sshdPath is OpenSSH's server; sshd must be started by absolute path.
@@ -41,33 +38,4 @@ func Check() error {
 	}
 	return fmt.Errorf("the lab needs %s; `make demo` and `make test` install what is missing (as root)",
 		strings.Join(missing, ", "))
-}
-
-// Start brings up a fresh n-host lab in t.TempDir() for an integration
-// test and takes it down in t.Cleanup. When the machine cannot run a lab
-// (not root, Nix or sshd missing) the test is skipped with the reason, or
-// fails when CI=true, since CI must run every lab test.
-func Start(t testing.TB, n int) *Lab {
-	t.Helper()
-	if err := Check(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("lab: %v", err)
-		}
-		t.Skipf("lab: %v", err)
-	}
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	l, err := Up(ctx, Options{Dir: dir, Hosts: n})
-	if err != nil {
-		t.Fatalf("lab up: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := l.Down(ctx); err != nil {
-			t.Errorf("lab down: %v", err)
-		}
-	})
-	return l
 }

@@ -13,6 +13,7 @@ import (
 	"nixdeck/fleet/remote"
 	"nixdeck/internal/proc"
 	"nixdeck/lab"
+	"nixdeck/lab/labtest"
 )
 
 // dial connects to a lab host with the nixdeck SSH transport, as the fleet
@@ -56,7 +57,7 @@ func (l *lockedBuffer) String() string {
 // TestSSHSeesOwnHost checks through SSH that every host shows its own
 // store, profile and running system, and that sessions get the NixOS PATH.
 func TestSSHSeesOwnHost(t *testing.T) {
-	l := lab.Start(t, 3)
+	l := labtest.Start(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	seen := map[string]bool{}
@@ -95,7 +96,7 @@ func TestSSHSeesOwnHost(t *testing.T) {
 // the session that started it, new connections are refused, and a later
 // good activation (or SetHost) brings sshd back.
 func TestBreakSSH(t *testing.T) {
-	l := lab.Start(t, 1)
+	l := labtest.Start(t, 1)
 	h := l.Hosts[0]
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -152,7 +153,7 @@ func TestBreakSSH(t *testing.T) {
 // TestSetShell: a test can make a host answer SSH commands its own way,
 // seeing the command asked for, and give the host its own shell back.
 func TestSetShell(t *testing.T) {
-	l := lab.Start(t, 1)
+	l := labtest.Start(t, 1)
 	h := l.Hosts[0]
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

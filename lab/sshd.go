@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/sys/unix"
 
 	"nixdeck/internal/proc"
 )
@@ -211,28 +212,25 @@ func (l *Lab) sshdPid(name string) int {
 		return 0
 	}
 	// A stale pid file may name a process that is not this host's sshd.
-	link, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid))
-	if err != nil || link != fmt.Sprintf("mnt:[%d]", l.nsInode(name)) {
+	ns, ok := l.nsID(name)
+	if pns, pok := procNS(pid); !ok || !pok || pns != ns {
 		return 0
 	}
 	return pid
 }
 
 // stopSSHD stops the host's sshd listener (sessions already open go on) and
-// waits until its port is free.
+// waits until it has exited, which frees its port.
 func (l *Lab) stopSSHD(ctx context.Context, name string) error {
 	pid := l.sshdPid(name)
 	if pid == 0 {
 		return nil
 	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("lab host %s: stop sshd (pid %d): %w", name, pid, err)
-	}
-	for syscall.Kill(pid, 0) == nil {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("lab host %s: sshd (pid %d) did not stop: %w", name, pid, ctx.Err())
-		case <-time.After(20 * time.Millisecond):
+	fd := signalChecked(pid, syscall.SIGTERM, func() bool { return l.sshdPid(name) == pid })
+	if fd >= 0 {
+		defer unix.Close(fd)
+		if err := waitExited(ctx, []int{fd}); err != nil {
+			return fmt.Errorf("lab host %s: sshd (pid %d) did not stop: %w", name, pid, err)
 		}
 	}
 	_ = os.Remove(filepath.Join(l.hostDir(name), "run", "sshd.pid"))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"nixdeck/lab"
+	"nixdeck/lab/labtest"
 )
 
 // TestUpIsolatesHosts checks on a real 3-host lab that each host has its
@@ -26,7 +27,7 @@ func TestUpIsolatesHosts(t *testing.T) {
 }
 
 func testIsolation(t *testing.T) {
-	l := lab.Start(t, 3)
+	l := labtest.Start(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	seen := map[string]string{}

@@ -6,28 +6,23 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
+	"nixdeck/internal/testenv"
 	"nixdeck/nix"
 )
 
-// needRoot skips unless root (the scripts write /run/nixdeck), except under CI.
+// needRoot ends the test unless root and the tools of the activation
+// scripts are there (see testenv.Missing).
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but not root")
-		}
-		t.Skip("needs root to write " + nix.NixdeckRunDir)
-	}
-	for _, p := range []string{"setsid", "flock", "ps"} {
-		if _, err := exec.LookPath(p); err != nil {
-			t.Fatalf("%s missing: %v", p, err)
-		}
-	}
+	testenv.NeedRoot(t, "the tests give the activation scripts a /run of their own")
+	testenv.NeedCommands(t, "setsid", "flock", "ps", "unshare", "nsenter")
 }
 
 // fakeSystem makes a directory shaped like a system with a
@@ -48,28 +43,98 @@ func opID(t *testing.T) string {
 	return fmt.Sprintf("test-%d-%d", os.Getpid(), time.Now().UnixNano())
 }
 
-// droppingRunner loses the connection on the first follow after a while,
-// as an SSH session does when the network goes away.
+// privateRun makes a mount namespace whose /run is a tmpfs of its own, so
+// that the activation scripts, run there, write /run/nixdeck without
+// touching the machine's. setup runs in it first (as sh -c). It returns a
+// runner into the namespace, with bin ahead on PATH, and the directory
+// that is the namespace's /run/nixdeck, as seen from the test.
+func privateRun(t *testing.T, setup string) (r nsRunner, bin, runDir string) {
+	t.Helper()
+	dir := t.TempDir()
+	sh := func(script string) {
+		t.Helper()
+		if out, err := exec.Command("sh", "-c", script, "sh", dir, setup).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v: %s", script, err, out)
+		}
+	}
+	// The namespace file needs a private mount to live on (as ip netns).
+	sh(`mount --bind "$1" "$1" && mount --make-private "$1" && mkdir "$1/bin" "$1/nixdeck" && touch "$1/ns"`)
+	t.Cleanup(func() { exec.Command("sh", "-c", `umount -l "$1/ns"; umount -l "$1"`, "sh", dir).Run() })
+	sh(`unshare --mount="$1/ns" --propagation private sh -c 'mount -t tmpfs tmpfs /run && mkdir /run/nixdeck && mount --bind "$1/nixdeck" /run/nixdeck && sh -c "$2"' sh "$1" "$2"`)
+	return nsRunner{ns: filepath.Join(dir, "ns"), bin: filepath.Join(dir, "bin")}, filepath.Join(dir, "bin"), filepath.Join(dir, "nixdeck")
+}
+
+// nsRunner runs commands inside a mount namespace (kept in a file) with
+// extra directories ahead on PATH.
+type nsRunner struct{ ns, bin string }
+
+func (r nsRunner) Run(ctx context.Context, c nix.Cmd) error {
+	c.Argv = append([]string{"nsenter", "--mount=" + r.ns, "--", "env", "PATH=" + r.bin + ":" + os.Getenv("PATH")}, c.Argv...)
+	return nix.LocalRunner{}.Run(ctx, c)
+}
+
+// gate is a FIFO a fake activation waits at (read -r _ <PATH) until the
+// test opens it.
+type gate struct {
+	path string
+	f    *os.File
+}
+
+// newGate makes the FIFO; opened for reading and writing here, it blocks
+// neither this open nor the activation's, whose read waits for open.
+func newGate(t *testing.T) *gate {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "gate")
+	if err := syscall.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return &gate{path: p, f: f}
+}
+
+func (g *gate) open() { g.f.Write([]byte("go\n")) }
+
+// droppingRunner loses the connection once while following the
+// activation, as an SSH session does when the network goes away: after
+// the first line has come through. Its reconnect opens the gate the
+// activation waits at, so the drop always falls in the middle.
 type droppingRunner struct {
-	nix.LocalRunner
+	nsRunner
 	dropped atomic.Bool
 }
 
 func (d *droppingRunner) Run(ctx context.Context, c nix.Cmd) error {
 	if strings.Contains(strings.Join(c.Argv, " "), "off=$2") && !d.dropped.Swap(true) {
-		ctx, cancel := context.WithTimeout(ctx, 700*time.Millisecond)
+		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		d.LocalRunner.Run(ctx, c)
+		out := c.Stdout
+		c.Stdout = writerFunc(func(p []byte) (int, error) {
+			n, err := out.Write(p)
+			if strings.Contains(string(p), "\n") {
+				cancel()
+			}
+			return n, err
+		})
+		d.nsRunner.Run(ctx, c)
 		return fmt.Errorf("web1: %w", nix.ErrConnectionLost)
 	}
-	return d.LocalRunner.Run(ctx, c)
+	return d.nsRunner.Run(ctx, c)
 }
+
+// writerFunc adapts a function to io.Writer.
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 func TestActivateLocalDetached(t *testing.T) {
 	needRoot(t)
 	tests := []struct {
 		name    string
-		body    string
+		body    string // GATE is the path of a gate
 		action  nix.Action
 		timeout time.Duration
 		drop    bool
@@ -81,28 +146,30 @@ func TestActivateLocalDetached(t *testing.T) {
 			want: nix.OutcomeUnitsFailed, logs: []string{"activating the configuration... test", "warning: the following units failed: lab-app.service"}},
 		{name: "dry-activate", action: nix.DryActivate, body: `echo "would activate the configuration"`,
 			want: nix.OutcomeDone, logs: []string{"would activate the configuration"}},
-		{name: "a hang is killed at the timeout", action: nix.Test, timeout: 1500 * time.Millisecond,
+		// The timeout is what is tested; the line comes long before it.
+		{name: "a hang is killed at the timeout", action: nix.Test, timeout: 3 * time.Second,
 			body: `echo starting; exec sleep 600`, want: nix.OutcomeTimedOut, logs: []string{"starting"}},
 		{name: "output resumes after a dropped connection", action: nix.Test, drop: true,
-			body: `echo one; sleep 1; echo two; sleep 1; echo three; exit 2`,
+			body: `echo one; read -r _ <GATE; echo two; echo three; exit 2`,
 			want: nix.OutcomeActivationFailed, logs: []string{"one", "two", "three"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sys := fakeSystem(t, tt.body)
+			r, _, runDir := privateRun(t, "")
+			g := newGate(t)
+			sys := fakeSystem(t, strings.ReplaceAll(tt.body, "GATE", g.path))
 			id := opID(t)
-			t.Cleanup(func() { os.RemoveAll(filepath.Join(nix.NixdeckRunDir, id)) })
 			var logs []string
 			req := nix.ActivateRequest{Action: tt.action, Path: sys, OpID: id, Timeout: tt.timeout,
 				Log: func(l string) { logs = append(logs, l) }}
-			var r nix.Runner = nix.LocalRunner{}
+			var runner nix.Runner = r
 			if tt.drop {
-				r = &droppingRunner{}
-				req.Reconnect = func(context.Context) (nix.Runner, error) { return nix.LocalRunner{}, nil }
+				runner = &droppingRunner{nsRunner: r}
+				req.Reconnect = func(context.Context) (nix.Runner, error) { g.open(); return r, nil }
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			res, err := nix.Activate(ctx, r, req)
+			res, err := nix.Activate(ctx, runner, req)
 			if err != nil {
 				t.Fatalf("Activate() error: %v", err)
 			}
@@ -112,14 +179,16 @@ func TestActivateLocalDetached(t *testing.T) {
 			if strings.Join(logs, "|") != strings.Join(tt.logs, "|") {
 				t.Errorf("logs %q, want %q", logs, tt.logs)
 			}
-			st, err := os.Stat(filepath.Join(nix.NixdeckRunDir, id))
+			st, err := os.Stat(filepath.Join(runDir, id))
 			if err != nil || st.Mode().Perm() != 0o700 {
 				t.Errorf("run directory: %v, %v; want mode 0700", st.Mode(), err)
 			}
 			if tt.want == nix.OutcomeTimedOut {
-				pid, _ := os.ReadFile(filepath.Join(nix.NixdeckRunDir, id, "pid"))
-				if !gone(strings.TrimSpace(string(pid)), 3*time.Second) {
-					t.Errorf("the hung activation (pid %s) still runs", pid)
+				// Gone already: until it is, it would hold the switch lock
+				// that the caller's next step may need.
+				b, _ := os.ReadFile(filepath.Join(runDir, id, "pid"))
+				if pid, _ := strconv.Atoi(strings.TrimSpace(string(b))); pid <= 0 || !testenv.WaitExit(pid, 0) {
+					t.Errorf("the hung activation (pid %q) still runs after Activate returned", b)
 				}
 			}
 		})
@@ -136,21 +205,6 @@ func TestHostStateLocal(t *testing.T) {
 	if s.Hostname != host || s.Uptime <= 0 || !s.SwitchLock.Known {
 		t.Errorf("local state %+v", s)
 	}
-}
-
-// gone waits for a process to exit (a zombie counts as gone: PID 1 of a
-// container may be slow to reap it).
-func gone(pid string, wait time.Duration) bool {
-	for end := time.Now().Add(wait); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		b, err := os.ReadFile("/proc/" + pid + "/stat")
-		if err != nil {
-			return true
-		}
-		if f := strings.Fields(string(b)); len(f) > 2 && f[2] == "Z" {
-			return true
-		}
-	}
-	return false
 }
 
 // fakeSystemdRun stands in for systemd-run: like systemd, it starts the
@@ -173,39 +227,21 @@ cmd=$(command -v "$1"); shift
 setsid env -i $envs "$cmd" "$@" </dev/null >/dev/null 2>&1 &
 `
 
-// nsRunner runs commands inside a mount namespace (kept in a file) with
-// extra directories ahead on PATH.
-type nsRunner struct{ ns, bin string }
-
-func (r nsRunner) Run(ctx context.Context, c nix.Cmd) error {
-	c.Argv = append([]string{"nsenter", "--mount=" + r.ns, "--", "env", "PATH=" + r.bin + ":" + os.Getenv("PATH")}, c.Argv...)
-	return nix.LocalRunner{}.Run(ctx, c)
-}
-
 // TestActivateLocalSystemdUnitGetsPATH starts an activation on a "host"
 // that runs systemd (a mount namespace with /run/systemd/system, the
 // stand-in systemd-run above): the unit must find the commands the run
 // script needs.
 func TestActivateLocalSystemdUnitGetsPATH(t *testing.T) {
 	needRoot(t)
-	dir := t.TempDir()
-	sh := func(script string) {
-		t.Helper()
-		if out, err := exec.Command("sh", "-c", script, "sh", dir).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v: %s", script, err, out)
-		}
-	}
-	sh(`mount --bind "$1" "$1" && mount --make-private "$1" && mkdir "$1/bin" && touch "$1/ns"`)
-	t.Cleanup(func() { exec.Command("sh", "-c", `umount -l "$1/ns"; umount -l "$1"`, "sh", dir).Run() })
-	sh(`unshare --mount="$1/ns" --propagation private sh -c 'mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system'`)
-	if err := os.WriteFile(filepath.Join(dir, "bin", "systemd-run"), []byte(fakeSystemdRun), 0o755); err != nil {
+	r, bin, _ := privateRun(t, "mkdir -p /run/systemd/system")
+	if err := os.WriteFile(filepath.Join(bin, "systemd-run"), []byte(fakeSystemdRun), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	sys := fakeSystem(t, `echo "activating the configuration... $1"`)
 	var logs []string
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	res, err := nix.Activate(ctx, nsRunner{ns: filepath.Join(dir, "ns"), bin: filepath.Join(dir, "bin")},
+	res, err := nix.Activate(ctx, r,
 		nix.ActivateRequest{Action: nix.Test, Path: sys, OpID: opID(t), Log: func(l string) { logs = append(logs, l) }})
 	if err != nil || res.Outcome != nix.OutcomeDone || strings.Join(logs, "|") != "activating the configuration... test" {
 		t.Fatalf("Activate() under systemd-run = %+v, %v; logs %q", res, err, logs)

@@ -102,7 +102,10 @@ done
 `
 
 // activateKillScript stops a timed-out activation: the unit under systemd,
-// else the process group setsid gave it, and records "killed".
+// else the process group setsid gave it, and records "killed". It returns
+// once the group's processes are gone (zombies waiting for a slow reaper
+// count as gone: they hold no files), for up to 5 s: until then they hold
+// the switch lock, and the caller's next step may need it.
 // Arguments: dir, unit.
 const activateKillScript = `dir=$1 unit=$2
 if [ "$(cat "$dir/mode" 2>/dev/null)" = systemd ]; then
@@ -111,7 +114,14 @@ if [ "$(cat "$dir/mode" 2>/dev/null)" = systemd ]; then
 else
   pid=$(cat "$dir/pid" 2>/dev/null)
   pg=$(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ')
-  if [ -n "$pg" ]; then kill -KILL "-$pg" 2>/dev/null; fi
+  if [ -n "$pg" ]; then
+    kill -KILL "-$pg" 2>/dev/null
+    i=0
+    while [ $i -lt 100 ] && ps -e -o pgid=,stat= | awk -v g="$pg" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'; do
+      sleep 0.05
+      i=$((i + 1))
+    done
+  fi
 fi
 if [ ! -e "$dir/status" ]; then echo "killed -" >"$dir/status"; fi
 `

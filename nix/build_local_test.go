@@ -14,20 +14,6 @@ import (
 	"nixdeck/nix/nixtest"
 )
 
-// needNix skips without a local Nix, except under CI where it must exist.
-func needNix(t *testing.T) {
-	t.Helper()
-	for _, p := range []string{"nix", "nix-store", "nix-build"} {
-		if _, err := exec.LookPath(p); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("CI=true but %s is missing: %v", p, err)
-			}
-			t.Skipf("needs %s: %v", p, err)
-		}
-	}
-	t.Setenv("NIX_CONFIG", "substituters =")
-}
-
 // testFlake writes a flake with NixOS-shaped attributes built from plain
 // derivations; bad fails to build. stamp makes the outputs unique per run.
 func testFlake(t *testing.T) nix.Flake {
@@ -59,7 +45,7 @@ func testFlake(t *testing.T) nix.Flake {
 func toplevel(n string) string { return "nixosConfigurations." + n + ".config.system.build.toplevel" }
 
 func TestBuildLocalFlake(t *testing.T) {
-	needNix(t)
+	nixtest.NeedNix(t)
 	flake := testFlake(t)
 	roots := t.TempDir()
 	var logs []string
@@ -96,7 +82,7 @@ func TestBuildLocalFlake(t *testing.T) {
 }
 
 func TestBuildLocalClassic(t *testing.T) {
-	needNix(t)
+	nixtest.NeedNix(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "default.nix")
 	expr := `let mk = name: derivation { inherit name; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo ` +
@@ -117,7 +103,7 @@ func TestBuildLocalClassic(t *testing.T) {
 // returns a cancellation, and neither Nix nor its builder (which Nix runs
 // in a session of its own, as a build user) is left running.
 func TestBuildLocalCancel(t *testing.T) {
-	needNix(t)
+	nixtest.NeedNix(t)
 	name, value := nixtest.Marker(t)
 	dir := t.TempDir()
 	flake := `{ outputs = { self }: { sleeper = derivation { name = "sleeper"; system = "x86_64-linux";
@@ -144,7 +130,7 @@ func TestBuildLocalCancel(t *testing.T) {
 // A node whose attribute does not exist fails alone with Nix's message;
 // the other node still gets its system and its gc root.
 func TestBuildLocalBadAttr(t *testing.T) {
-	needNix(t)
+	nixtest.NeedNix(t)
 	flake := testFlake(t)
 	roots := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

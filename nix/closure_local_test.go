@@ -16,6 +16,7 @@ import (
 
 	"nixdeck/nix"
 	"nixdeck/nix/closurebench"
+	"nixdeck/nix/nixtest"
 )
 
 // TestLocalClosures reads real closures from the local store through the
@@ -259,11 +260,10 @@ func TestLocalClosuresWhileNixWrites(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The writer holds its transaction throughout: a reader that
+			// waited for it would give up (busy timeout) and use the CLI.
 			if lc.UsedCLI != tt.cli {
 				t.Errorf("UsedCLI = %v, want %v (DBErr %v, %v)", lc.UsedCLI, tt.cli, lc.DBErr, took)
-			}
-			if !tt.cli && took > 2*time.Second {
-				t.Errorf("the read waited %v for the writer; WAL readers must not wait", took)
 			}
 			for _, c := range []*nix.Closure{want, got} {
 				slices.Sort(c.Refs)
@@ -367,7 +367,7 @@ in { top = builtins.derivation { name = "spellings"; system = builtins.currentSy
 // returns gc root links to them, by attribute, living as long as the test.
 func buildNix(t *testing.T, expr string, attrs ...string) map[string]string {
 	t.Helper()
-	closurebench.NeedNix(t)
+	nixtest.NeedNix(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "default.nix")
 	if err := os.WriteFile(file, []byte(expr), 0o644); err != nil {

@@ -1,4 +1,4 @@
-package nix
+package nix_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"nixdeck/nix"
 	"nixdeck/nix/closurebench"
 )
 
@@ -15,9 +16,8 @@ import (
 // reads versions in.
 func TestRequisitesOrder(t *testing.T) {
 	a, _ := closurebench.Pair(t, 300)
-	orderAlways = true
-	t.Cleanup(func() { orderAlways = false })
-	lc := &LocalClosures{}
+	nix.SetOrderAlways(t)
+	lc := &nix.LocalClosures{}
 	defer lc.Close()
 	c, err := lc.Query(context.Background(), a)
 	if err != nil {

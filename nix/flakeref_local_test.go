@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"nixdeck/internal/testenv"
 	"nixdeck/nix"
+	"nixdeck/nix/nixtest"
 )
 
 // sourceFlake is a flake whose one output lists what Nix copied of it
@@ -45,12 +47,7 @@ func writeSourceFlake(t *testing.T, dir string) {
 // needGit skips without git, except under CI where it must exist.
 func needGit(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true but git is missing: %v", err)
-		}
-		t.Skipf("needs git: %v", err)
-	}
+	testenv.NeedCommands(t, "git")
 }
 
 // git runs git in dir with a fixed identity.
@@ -128,7 +125,7 @@ func checkTrackedOnly(t *testing.T, flake nix.Flake, sub, change string) {
 // copies only tracked files, its uncommitted changes included, and no
 // .git; the same flake outside git is copied whole, secret and all.
 func TestFlakeRefCopiesTrackedFilesOnly(t *testing.T) {
-	needNix(t)
+	nixtest.NeedNix(t)
 	needGit(t)
 	repo := t.TempDir()
 	sub := "my fleet #1?"
@@ -157,7 +154,7 @@ func TestFlakeRefCopiesTrackedFilesOnly(t *testing.T) {
 // absolute URL (Nix 2.19 and later) or, on an older Nix, from
 // git+file:. run in the top-level.
 func TestFlakeRefCheckoutWithURLCharacters(t *testing.T) {
-	needNix(t)
+	nixtest.NeedNix(t)
 	needGit(t)
 	for _, sub := range []string{".", "fleet"} {
 		repo := filepath.Join(t.TempDir(), "my infra #1?")
@@ -181,7 +178,7 @@ func TestFlakeRefCheckoutWithURLCharacters(t *testing.T) {
 // the directory, which FlakeRef chooses only when the installed Nix cannot
 // use the escaped URL, as the test confirms by trying it.
 func TestFlakeRefEscapesWithInstalledNix(t *testing.T) {
-	needNix(t)
+	nixtest.NeedNix(t)
 	dir := filepath.Join(t.TempDir(), "my fleet #1?")
 	writeSourceFlake(t, dir)
 	flake, err := nix.FlakeRef(dir)

@@ -1,14 +1,13 @@
 package nix
 
 import (
+	"nixdeck/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-
-	"nixdeck/nix/closurebench"
 )
 
 func TestBootChanges(t *testing.T) {
@@ -41,7 +40,8 @@ func TestBootChanges(t *testing.T) {
 // host's script reads them there: links resolved into the store, the
 // kernel parameters read.
 func TestLocalBootSpec(t *testing.T) {
-	closurebench.NeedNix(t)
+	testenv.NeedCommands(t, "nix", "nix-build", "nix-store")
+	t.Setenv("NIX_CONFIG", "substituters =")
 	dir := t.TempDir()
 	add := func(name, file string) string {
 		d := filepath.Join(dir, name)

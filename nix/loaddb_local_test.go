@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"nixdeck/internal/testenv"
 	"nixdeck/nix"
 	"nixdeck/nix/nixtest"
 )
@@ -53,11 +54,6 @@ func TestRegistrationTextLoads(t *testing.T) {
 // machine (local?root=DIR, as a lab host has) unless both are possible.
 func needChrootStore(t *testing.T) {
 	t.Helper()
-	needNix(t)
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but not root: a chroot store needs root")
-		}
-		t.Skip("needs root for a chroot store")
-	}
+	nixtest.NeedNix(t)
+	testenv.NeedRoot(t, "a chroot store needs root")
 }

@@ -16,28 +16,36 @@ func TestKeepaliveDetectsDeadPeer(t *testing.T) {
 	f := newFixture(t, s)
 	f.trust(t, s)
 	o := testOptions()
-	o.KeepAliveInterval, o.KeepAliveMaxMissed = 50*time.Millisecond, 3
+	// Ten misses (half a second without a reply): a loaded machine can hold
+	// the server's answer back for well over the three misses once used.
+	o.KeepAliveInterval, o.KeepAliveMaxMissed = 50*time.Millisecond, 10
 	c, err := Dial(context.Background(), f.target(s), o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	// Alive: keepalives are answered (with a refusal) and nothing closes.
-	time.Sleep(300 * time.Millisecond)
+	// Alive: keepalives are answered (with a refusal) and nothing closes,
+	// though more of them came than the client lets go unanswered.
+	for range o.KeepAliveMaxMissed + 2 {
+		<-s.Requests()
+	}
 	if err := c.Err(); err != nil {
 		t.Fatalf("connection died while the peer answered: %v", err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- c.Run(context.Background(), proc.Cmd{Argv: []string{"sleep", "20"}}) }()
-	time.Sleep(100 * time.Millisecond)
+	started := newLineSignal()
+	go func() {
+		done <- c.Run(context.Background(), proc.Cmd{Argv: []string{"sh", "-c", "echo started; exec sleep 20"}, Stdout: started})
+	}()
+	<-started.ready
 	s.Freeze()
 	select {
 	case err := <-done:
 		if !errors.Is(err, proc.ErrConnectionLost) {
 			t.Fatalf("Run error = %v, want proc.ErrConnectionLost", err)
 		}
-		// "3": the connection was given up after KeepAliveMaxMissed misses, not the first.
-		assertErrContains(t, err, "web01", "keepalive", "no reply to 3 keepalives")
+		// "10": the connection was given up after KeepAliveMaxMissed misses, not the first.
+		assertErrContains(t, err, "web01", "keepalive", "no reply to 10 keepalives")
 	case <-time.After(5 * time.Second):
 		t.Fatal("a running command did not notice the dead peer")
 	}
@@ -57,8 +65,11 @@ func TestKeepaliveDetectsDeadPeer(t *testing.T) {
 func TestConnectionClosedUnderCommand(t *testing.T) {
 	_, _, c := dialTest(t)
 	done := make(chan error, 1)
-	go func() { done <- c.Run(context.Background(), proc.Cmd{Argv: []string{"sleep", "20"}}) }()
-	time.Sleep(100 * time.Millisecond)
+	started := newLineSignal()
+	go func() {
+		done <- c.Run(context.Background(), proc.Cmd{Argv: []string{"sh", "-c", "echo started; exec sleep 20"}, Stdout: started})
+	}()
+	<-started.ready
 	c.Close()
 	select {
 	case err := <-done:
@@ -78,7 +89,7 @@ func TestDialFailures(t *testing.T) {
 	}
 	closedPort := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	mutePort := muteListener(t)
+	mutePort, _ := muteListener(t)
 	f := newFixture(t)
 	o := testOptions()
 	o.HandshakeTimeout = 300 * time.Millisecond

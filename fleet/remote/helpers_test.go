@@ -100,8 +100,9 @@ func mustRun(t *testing.T, c *Client, dialErr error) {
 }
 
 // muteListener returns the port of a listener that accepts connections
-// and never speaks SSH, so dials hang in the handshake.
-func muteListener(t *testing.T) int {
+// and never speaks SSH, so dials hang in the handshake, and a channel that
+// receives a value for each connection accepted (past 16 unread, no more).
+func muteListener(t *testing.T) (int, <-chan struct{}) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -117,6 +118,7 @@ func muteListener(t *testing.T) int {
 			c.Close()
 		}
 	})
+	accepted := make(chan struct{}, 16)
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -126,7 +128,35 @@ func muteListener(t *testing.T) int {
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
+			select {
+			case accepted <- struct{}{}:
+			default:
+			}
 		}
 	}()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ln.Addr().(*net.TCPAddr).Port, accepted
 }
+
+// lineSignal keeps what is written and closes ready once a whole line has
+// arrived: a command's first line says it runs.
+type lineSignal struct {
+	mu    sync.Mutex
+	b     strings.Builder
+	once  sync.Once
+	ready chan struct{}
+}
+
+func newLineSignal() *lineSignal { return &lineSignal{ready: make(chan struct{})} }
+
+func (w *lineSignal) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.b.Write(p)
+	if strings.Contains(w.b.String(), "\n") {
+		w.once.Do(func() { close(w.ready) })
+	}
+	return len(p), nil
+}
+
+// String returns what was written.
+func (w *lineSignal) String() string { w.mu.Lock(); defer w.mu.Unlock(); return w.b.String() }

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"nixdeck/fleet/remote/sshtest"
 	"nixdeck/internal/proc"
 	"nixdeck/internal/proctest"
+	"nixdeck/internal/testenv"
 )
 
 // openSSH is a real OpenSSH sshd started for one test, so the transport is
@@ -40,18 +42,10 @@ type openSSH struct {
 func startOpenSSH(t *testing.T, client ssh.PublicKey) *openSSH {
 	t.Helper()
 	const sshd = "/usr/sbin/sshd"
-	missing := ""
 	if _, err := os.Stat(sshd); err != nil {
-		missing = sshd + " is not installed"
-	} else if os.Geteuid() != 0 {
-		missing = "sshd needs root"
+		testenv.Missing(t, "%s is not installed", sshd)
 	}
-	if missing != "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true but %s", missing)
-		}
-		t.Skip(missing)
-	}
+	testenv.NeedRoot(t, "sshd needs root")
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil { // sshd's privilege separation directory
 		t.Fatal(err)
 	}
@@ -75,13 +69,16 @@ func startOpenSSH(t *testing.T, client ssh.PublicKey) *openSSH {
 		fmt.Fprintf(&hostKeyLines, "HostKey %s\n", p)
 	}
 	sshtest.AppendFile(t, filepath.Join(dir, "authorized_keys"), string(ssh.MarshalAuthorizedKey(client)))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.port = ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cfg := fmt.Sprintf(`ListenAddress 127.0.0.1:%d
+	// The port is free when picked; another process may take it before
+	// sshd binds it, and then sshd says so and exits: pick another.
+	for attempt := 1; ; attempt++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.port = ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		cfg := fmt.Sprintf(`ListenAddress 127.0.0.1:%d
 %sAuthorizedKeysFile %s/authorized_keys
 PidFile %s/sshd.pid
 StrictModes no
@@ -90,35 +87,66 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
 AllowTcpForwarding yes
-LogLevel ERROR
+LogLevel INFO
 SetEnv HOME=%s
 `, o.port, hostKeyLines.String(), dir, dir, dir)
-	// HOME points at the temp dir: bash, root's shell, sources ~/.bashrc in
-	// SSH sessions, and a developer's can take seconds.
-	cfgPath := filepath.Join(dir, "sshd_config")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		// HOME points at the temp dir: bash, root's shell, sources ~/.bashrc in
+		// SSH sessions, and a developer's can take seconds.
+		cfgPath := filepath.Join(dir, "sshd_config")
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		log, err := runSSHD(t, sshd, cfgPath)
+		if err == nil {
+			return o
+		}
+		if attempt == 5 || !strings.Contains(log, "Cannot bind any address") {
+			t.Fatalf("sshd: %v\n%s", err, log)
+		}
+	}
+}
+
+// runSSHD starts sshd -D -e with cfgPath and returns once it listens (it
+// logs "Server listening on …"), or with its log and error when it exited
+// first. sshd's log is shown when the test fails.
+func runSSHD(t *testing.T, sshd, cfgPath string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(sshd, "-D", "-e", "-f", cfgPath)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(sshd, "-D", "-e", "-f", cfgPath)
-	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { // surface sshd's own complaints in the test log
+	var mu sync.Mutex
+	var log strings.Builder
+	listening, ended := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(ended)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			t.Log("sshd:", sc.Text())
+			mu.Lock()
+			fmt.Fprintln(&log, sc.Text())
+			mu.Unlock()
+			if strings.HasPrefix(sc.Text(), "Server listening on ") {
+				close(listening)
+			}
 		}
 	}()
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", o.port)); err == nil {
-			c.Close()
-			return o
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("sshd did not start listening")
-		}
+	logged := func() string { mu.Lock(); defer mu.Unlock(); return log.String() }
+	select {
+	case <-listening:
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+			if t.Failed() {
+				t.Logf("sshd log:\n%s", logged())
+			}
+		})
+		return "", nil
+	case <-ended:
+		return logged(), fmt.Errorf("exited before listening: %v", cmd.Wait())
 	}
 }
 
@@ -148,7 +176,10 @@ func TestOpenSSH(t *testing.T) {
 	sshtest.AppendFile(t, f.knownHosts, fmt.Sprintf("[127.0.0.1]:%d %s", o.port, ssh.MarshalAuthorizedKey(o.hostKeys[ssh.KeyAlgoRSA])))
 	tg := Target{Name: "web01", Host: "127.0.0.1", Port: o.port, Identity: f.identity, KnownHosts: f.knownHosts}
 	opts := testOptions()
-	opts.KeepAliveInterval, opts.KeepAliveMaxMissed = 50*time.Millisecond, 2
+	// Keepalives every 50ms run through all the subtests; two seconds
+	// without an answer, which a loaded machine can hold sshd back for a
+	// fraction of, would end the connection.
+	opts.KeepAliveInterval, opts.KeepAliveMaxMissed = 50*time.Millisecond, 40
 	c, err := Dial(context.Background(), tg, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -174,12 +205,15 @@ func TestOpenSSH(t *testing.T) {
 		}
 	})
 	t.Run("cancel signals the command", func(t *testing.T) {
-		// A marker of its own: another checkout's run of this test may
-		// leave a sleep of the same length behind.
+		// It says it runs, then it is cancelled; a marker of its own, since
+		// another checkout's run of this test may have the same sleep.
 		marker := uniqueSleep()
-		cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		cctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		if err := c.Run(cctx, proc.Cmd{Argv: []string{"sleep", marker}}); !errors.Is(err, context.DeadlineExceeded) {
+		out := newLineSignal()
+		go func() { <-out.ready; cancel() }()
+		err := c.Run(cctx, proc.Cmd{Argv: []string{"sh", "-c", "echo started; exec sleep " + marker}, Stdout: out})
+		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("err %v", err)
 		}
 		proctest.AssertGone(t, marker, 10*time.Second)
@@ -231,7 +265,11 @@ func TestOpenSSH(t *testing.T) {
 			t.Errorf("Scan = %+v, %v; want the known RSA key", keys, err)
 		}
 	})
-	// sshd answered every keepalive (one each 50ms) during all of the above.
+	// sshd answers the keepalive request (a refusal is an answer) and
+	// answered them during all of the above.
+	if _, _, err := c.conn.SendRequest(keepaliveRequest, true, nil); err != nil {
+		t.Errorf("keepalive request: %v", err)
+	}
 	if err := c.Err(); err != nil {
 		t.Errorf("connection died: %v", err)
 	}

@@ -37,6 +37,9 @@ follow() {
 	done
 }
 
-if [ -n "$n" ]; then pick <"$file" | tail -n "$n"; else pick <"$file"; fi
-[ -n "$follow" ] && tail -n 0 -F "$file" 2>/dev/null | follow
+# One count of the file's lines splits what is shown as history from what
+# is followed, so that no line written meanwhile is lost or shown twice.
+lines=$(wc -l <"$file")
+if [ -n "$n" ]; then head -n "$lines" "$file" | pick | tail -n "$n"; else head -n "$lines" "$file" | pick; fi
+[ -n "$follow" ] && tail -n +$((lines + 1)) -F "$file" 2>/dev/null | follow
 exit 0

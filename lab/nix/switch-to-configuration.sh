@@ -103,7 +103,10 @@ if [ "$fault" = breakssh ]; then
 		while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 	fi
 	rm -f /run/sshd.pid
-	restart="$restart${restart:+, }sshd.service"
+	case ", $restart, " in
+	*", sshd.service, "*) ;;
+	*) restart="$restart${restart:+, }sshd.service" ;;
+	esac
 	journal sshd.service "systemd[1]" "sshd.service: Failed to listen: Address not available"
 elif ! { [ -f /run/sshd.pid ] && kill -0 "$(cat /run/sshd.pid)" 2>/dev/null; }; then
 	# A good configuration brings the sshd listener back.
@@ -121,6 +124,12 @@ fi
 for u in $(echo "$restart, $start" | tr ',' ' '); do
 	journal "$u" "systemd[1]" "Started $u."
 done
+gate=/run/nixdeck-lab/breakssh.gate
+if [ "$fault" = breakssh ] && [ -p "$gate" ]; then
+	# A test holds the activation here, the listener gone, until it has
+	# acted (lab.HoldBreakSSH).
+	read -r _ <"$gate"
+fi
 
 if [ "$fault" = hang ]; then
 	# A unit that never finishes starting: the activation never returns

@@ -2,32 +2,18 @@ package closurebench
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
-)
 
-// NeedNix skips without root and a local Nix, except under CI where they must exist.
-func NeedNix(tb testing.TB) {
-	tb.Helper()
-	for _, p := range []string{"nix", "nix-build", "nix-store"} {
-		if _, err := exec.LookPath(p); err != nil {
-			if os.Getenv("CI") == "true" {
-				tb.Fatalf("CI=true but %s is missing: %v", p, err)
-			}
-			tb.Skipf("needs %s: %v", p, err)
-		}
-	}
-	tb.Setenv("NIX_CONFIG", "substituters =")
-}
+	"nixdeck/nix/nixtest"
+)
 
 // Pair builds two consecutive releases of a ~n-path system; it returns gc
 // root links to their top levels, which live as long as the test.
 func Pair(tb testing.TB, n int) (a, b string) {
 	tb.Helper()
-	NeedNix(tb)
+	nixtest.NeedNix(tb)
 	dir := tb.TempDir()
 	sa := Generate("nixos-system-bench-24.05.20240901.8f2e1a", n, 1)
 	sb := Evolve(sa, 0.08, 2)

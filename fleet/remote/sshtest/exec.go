@@ -14,19 +14,22 @@ import (
 )
 
 // session serves one "exec" request and the "signal" requests after it.
-func (s *Server) session(nch ssh.NewChannel) {
-	time.Sleep(s.cfg.OpenDelay)
+// free gives the session's slot back; it is called before the channel
+// closes, so a client that sees the close finds the slot free.
+func (s *Server) session(nch ssh.NewChannel, free func()) {
+	s.pause(s.cfg.OpenDelay)
 	ch, reqs, err := nch.Accept()
 	if err != nil {
 		return
 	}
 	defer ch.Close()
+	defer free()
 	var cmd *exec.Cmd
 	exited := make(chan struct{})
 	for r := range reqs {
 		switch r.Type {
 		case "exec":
-			time.Sleep(s.cfg.ExecDelay)
+			s.pause(s.cfg.ExecDelay)
 			var p struct{ Command string }
 			if ssh.Unmarshal(r.Payload, &p) != nil || cmd != nil {
 				r.Reply(false, nil)
@@ -50,6 +53,7 @@ func (s *Server) session(nch ssh.NewChannel) {
 			go func() {
 				cmd.Wait()
 				sendExit(ch, cmd.ProcessState)
+				free()
 				ch.Close()
 				close(exited)
 			}()

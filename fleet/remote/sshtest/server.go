@@ -61,8 +61,12 @@ type Server struct {
 	conns      atomic.Int32
 	forwards   atomic.Int32
 	signals    chan string
+	requests   chan string
 	frozen     atomic.Bool
+	stopped    chan struct{} // closed when the test ends: delays end early
 	mu         sync.Mutex
+	handshakes sync.Cond // signalled when pending drops
+	pending    int       // connections accepted whose handshake goes on
 	raw        []*freezeConn
 	pgids      []int // process groups of commands started
 }
@@ -74,10 +78,11 @@ func Start(t testing.TB, cfg Config) *Server {
 		_, k := NewKey(t)
 		cfg.HostKeys = []ssh.Signer{k}
 	}
-	s := &Server{cfg: cfg, signals: make(chan string, 16)}
+	s := &Server{cfg: cfg, signals: make(chan string, 16), requests: make(chan string, 64), stopped: make(chan struct{})}
+	s.handshakes.L = &s.mu
 	s.sshCfg = &ssh.ServerConfig{
 		PublicKeyCallback: func(md ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
-			time.Sleep(cfg.AuthDelay)
+			s.pause(cfg.AuthDelay)
 			if _, ok := s.authorized.Load(string(key.Marshal())); ok {
 				s.users.Store(md.User(), true)
 				return nil, nil
@@ -97,6 +102,7 @@ func Start(t testing.TB, cfg Config) *Server {
 	s.Port = ln.Addr().(*net.TCPAddr).Port
 	var wg sync.WaitGroup
 	t.Cleanup(func() {
+		close(s.stopped)
 		ln.Close()
 		s.mu.Lock()
 		for _, c := range s.raw {
@@ -119,6 +125,7 @@ func Start(t testing.TB, cfg Config) *Server {
 			fc := &freezeConn{Conn: nc, frozen: &s.frozen, closed: make(chan struct{})}
 			s.mu.Lock()
 			s.raw = append(s.raw, fc)
+			s.pending++ // before the server speaks: the client waits for it
 			s.mu.Unlock()
 			wg.Add(1)
 			go func() {
@@ -142,25 +149,38 @@ func (s *Server) Forwards() int32 { return s.forwards.Load() }
 // Signals delivers the names of "signal" requests received ("TERM").
 func (s *Server) Signals() <-chan string { return s.signals }
 
+// Requests delivers the types of global requests received, such as the
+// client's keepalives ("keepalive@openssh.com"); past 64 unread ones,
+// newer ones are dropped.
+func (s *Server) Requests() <-chan string { return s.requests }
+
 // Freeze makes the server stop reading from its connections, like a peer
 // whose network vanished without a FIN: keepalives go unanswered.
 func (s *Server) Freeze() { s.frozen.Store(true) }
 
-// Conns returns the number of authenticated connections once the count has
-// been stable for a moment (the server finishes its handshake a little
-// after the client does).
+// Conns returns the number of authenticated connections once every
+// connection accepted so far has finished its handshake (a client's dial
+// returns a little before the server counts it, or sees it fail).
 func (s *Server) Conns() int32 {
-	n, stable := s.conns.Load(), 0
-	for stable < 5 {
-		time.Sleep(10 * time.Millisecond)
-		m := s.conns.Load()
-		if m == n {
-			stable++
-		} else {
-			n, stable = m, 0
-		}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.pending > 0 {
+		s.handshakes.Wait()
 	}
-	return n
+	return s.conns.Load()
+}
+
+// pause waits d, or less when the test ends first.
+func (s *Server) pause(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.stopped:
+	}
 }
 
 // KnownHosts renders the server's host keys (or only keys, when given) as
@@ -179,13 +199,23 @@ func (s *Server) KnownHosts(keys ...ssh.PublicKey) string {
 func (s *Server) serve(nc net.Conn) {
 	defer nc.Close()
 	sc, chans, reqs, err := ssh.NewServerConn(nc, s.sshCfg)
+	if err == nil {
+		s.conns.Add(1)
+	}
+	s.mu.Lock()
+	s.pending--
+	s.handshakes.Broadcast()
+	s.mu.Unlock()
 	if err != nil {
 		return
 	}
 	defer sc.Close()
-	s.conns.Add(1)
 	go func() {
 		for r := range reqs {
+			select {
+			case s.requests <- r.Type:
+			default:
+			}
 			// Keepalives get a refusal, as OpenSSH answers unknown requests.
 			if r.WantReply {
 				r.Reply(false, nil)
@@ -194,17 +224,25 @@ func (s *Server) serve(nc net.Conn) {
 	}()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	var open atomic.Int32
+	var slots chan struct{} // one per open session, as sshd's MaxSessions
+	if s.cfg.MaxSessions > 0 {
+		slots = make(chan struct{}, s.cfg.MaxSessions)
+	}
 	for nch := range chans {
 		switch nch.ChannelType() {
 		case "session":
-			if s.cfg.MaxSessions > 0 && !waitBelow(&open, s.cfg.MaxSessions) {
+			if slots != nil && !s.takeSlot(slots) {
 				nch.Reject(ssh.ResourceShortage, "too many sessions")
 				continue
 			}
-			open.Add(1)
+			var once sync.Once
+			free := func() {
+				if slots != nil {
+					once.Do(func() { <-slots })
+				}
+			}
 			wg.Add(1)
-			go func() { defer wg.Done(); defer open.Add(-1); s.session(nch) }()
+			go func() { defer wg.Done(); defer free(); s.session(nch, free) }()
 		case "direct-tcpip":
 			if !s.cfg.Forward {
 				nch.Reject(ssh.Prohibited, "forwarding disabled")
@@ -218,18 +256,30 @@ func (s *Server) serve(nc net.Conn) {
 	}
 }
 
-// waitBelow reports whether n drops below max within a moment. A closed
-// session's goroutine finishes a little after the client has seen the
-// close (sshd frees it in order), so a new session is not refused for
-// that.
-func waitBelow(n *atomic.Int32, max int) bool {
-	for range 20 {
-		if int(n.Load()) < max {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
+// slotGrace is how long a session waits for a free slot before it is
+// refused. A session frees its slot before the client can see it close,
+// so a client that opens a new one after the close never waits; the grace
+// covers one the client stopped waiting for (a cancelled command), which
+// the server frees a moment later, as sshd does.
+const slotGrace = 200 * time.Millisecond
+
+// takeSlot reports whether a session slot came free within slotGrace.
+func (s *Server) takeSlot(slots chan struct{}) bool {
+	select {
+	case slots <- struct{}{}:
+		return true
+	default:
 	}
-	return false
+	t := time.NewTimer(slotGrace)
+	defer t.Stop()
+	select {
+	case slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-s.stopped:
+		return false
+	}
 }
 
 // freezeConn stops delivering reads while frozen, until closed.
@@ -240,14 +290,12 @@ type freezeConn struct {
 	closeOnce sync.Once
 }
 
-// Read blocks while the server is frozen.
+// Read blocks once the server is frozen, until the connection is closed
+// (a freeze lasts until the end of the test).
 func (f *freezeConn) Read(p []byte) (int, error) {
-	for f.frozen.Load() {
-		select {
-		case <-f.closed:
-			return 0, net.ErrClosed
-		case <-time.After(10 * time.Millisecond):
-		}
+	if f.frozen.Load() {
+		<-f.closed
+		return 0, net.ErrClosed
 	}
 	return f.Conn.Read(p)
 }
