@@ -74,16 +74,22 @@ func (c *diffCmd) runLocal(ctx context.Context, oldPath, newPath string, w io.Wr
 		}
 	}
 	if c.JSON {
-		return writeJSON(w, struct {
-			*nix.ClosureDiff
-			Files []nix.FileDiff `json:"files,omitempty"`
-		}{d, files})
+		return writeJSON(w, localDiffJSON(d, files))
 	}
 	st := nix.StylesFor(w)
 	if err := d.Render(w, st); err != nil {
 		return err
 	}
 	return renderFiles(w, files, st)
+}
+
+// localDiffJSON is what `diff --json OLD NEW` prints: the diff object
+// with the etc/ diffs (--files) beside its own keys.
+func localDiffJSON(d *nix.ClosureDiff, files []nix.FileDiff) any {
+	return struct {
+		*nix.ClosureDiff
+		Files []nix.FileDiff `json:"files,omitempty"`
+	}{d, files}
 }
 
 func queryLocal(ctx context.Context, path string, noDB bool) (*nix.Closure, error) {

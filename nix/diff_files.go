@@ -84,22 +84,22 @@ type FileDiff struct {
 	// OldType and NewType say what the entry is on each side (an
 	// EntryKind: "file", "link", "dangling", "directory", "special");
 	// empty where it is absent.
-	OldType EntryKind `json:"oldType,omitempty"`
-	NewType EntryKind `json:"newType,omitempty"`
+	OldType EntryKind `json:"old_type,omitempty"`
+	NewType EntryKind `json:"new_type,omitempty"`
 	// OldSize and NewSize are the sizes in bytes (-1 where the entry is
 	// absent, 0 for what is not a file).
-	OldSize int64 `json:"oldSize"`
-	NewSize int64 `json:"newSize"`
+	OldSize int64 `json:"old_size"`
+	NewSize int64 `json:"new_size"`
 	// Binary marks files with NUL bytes; TooLarge files over MaxFileDiffSize.
 	// Neither has a line diff.
 	Binary   bool `json:"binary,omitempty"`
-	TooLarge bool `json:"tooLarge,omitempty"`
+	TooLarge bool `json:"too_large,omitempty"`
 	// Unified is the line diff in unified format (hunks only, no file header).
 	Unified string `json:"unified,omitempty"`
 	// OldLink and NewLink are the targets of links (KindLink,
 	// KindDangling) on each side; a link has no line diff.
-	OldLink string `json:"oldLink,omitempty"`
-	NewLink string `json:"newLink,omitempty"`
+	OldLink string `json:"old_link,omitempty"`
+	NewLink string `json:"new_link,omitempty"`
 }
 
 // DiffEtc compares the etc/ trees of two systems: entries that are the
