@@ -235,12 +235,12 @@ func (f FileDiff) textual() bool {
 	return (f.OldType == "" || f.OldType == KindFile) && (f.NewType == "" || f.NewType == KindFile)
 }
 
-// Render prints the file diff like `diff -u` (or git for binaries), with
-// the removed and added lines coloured when st is not nil. Links, empty
-// directories and special files get one line saying what each side has.
-// Paths, link targets and lines come from the host and are made visible;
-// lines keep their tabs.
-func (f FileDiff) Render(st *DiffStyles) string {
+// Render prints the file diff like `diff -u` (or git for binaries), each
+// header, hunk, removed and added line decorated (coloured) by m when it
+// is not nil. Links, empty directories and special files get one line
+// saying what each side has. Paths, link targets and lines come from the
+// host and are made visible; lines keep their tabs.
+func (f FileDiff) Render(m DiffMarker) string {
 	path := termtext.Visible(f.Path)
 	a, b := "a/"+path, "b/"+path
 	if f.Status == "added" {
@@ -260,10 +260,10 @@ func (f FileDiff) Render(st *DiffStyles) string {
 	case f.Binary:
 		fmt.Fprintf(&s, "Binary files %s and %s differ\n", a, b)
 	default:
-		s.WriteString(st.fileLine(fmt.Sprintf("--- %s\n+++ %s\n", a, b), 'h'))
+		s.WriteString(markLine(m, PartFileHeader, "--- "+a+"\n") + markLine(m, PartFileHeader, "+++ "+b+"\n"))
 		for _, line := range strings.SplitAfter(f.Unified, "\n") {
 			if line != "" {
-				s.WriteString(st.fileLine(termtext.VisibleLines(line), line[0]))
+				s.WriteString(markLine(m, linePart(line), termtext.VisibleLines(line)))
 			}
 		}
 	}
