@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
+	"nixdeck/internal/ptytest"
 	"nixdeck/nix"
 )
 
@@ -195,4 +197,25 @@ func jsonKeys(t *testing.T, doc []byte) map[string]bool {
 	}
 	walk(v)
 	return keys
+}
+
+// On a terminal the per-host diff is coloured, unless NO_COLOR is set to
+// something.
+func TestDiffReportColoursOnTerminal(t *testing.T) {
+	old := &nix.Closure{Root: "/nix/store/aaaa-nixos-system-web1-24.05", Paths: map[string]int64{"/nix/store/aaaa-nixos-system-web1-24.05": 100}}
+	new := &nix.Closure{Root: "/nix/store/bbbb-nixos-system-web1-24.11", Paths: map[string]int64{"/nix/store/bbbb-nixos-system-web1-24.11": 100}}
+	rows := []hostRow{{HostDiff: nix.NewHostDiff("web1", old, new)}}
+	for _, noColor := range []string{"", "1"} {
+		t.Setenv("NO_COLOR", noColor)
+		tty, ptmx := ptytest.Open(t)
+		if err := (&diffCmd{}).report(tty, rows); err != nil {
+			t.Fatal(err)
+		}
+		tty.Close()
+		out, _ := io.ReadAll(ptmx) // ends in EIO once the terminal side is closed
+		coloured := bytes.Contains(out, []byte("[\x1b[96mU\x1b[m\x1b[32m.\x1b[m]"))
+		if plain := bytes.Contains(out, []byte("[U.]  #1  nixos-system-web1  24.05 -> 24.11")); coloured == plain || coloured != (noColor == "") {
+			t.Errorf("NO_COLOR=%q: the terminal got\n%q", noColor, out)
+		}
+	}
 }

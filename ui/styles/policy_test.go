@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/charmbracelet/colorprofile"
+
+	"nixdeck/internal/ptytest"
 )
 
 // Colour only on a terminal, and never with NO_COLOR set to anything but
@@ -25,7 +27,7 @@ func TestProfile(t *testing.T) {
 	}
 	// A pseudo-terminal stands in for the operator's terminal, so this
 	// half runs under CI too, where there is no controlling terminal.
-	tty := openPTY(t)
+	tty, _ := ptytest.Open(t)
 	for _, v := range []string{"1", "0", "false", " "} {
 		t.Setenv("NO_COLOR", v)
 		if p := Profile(tty); p != colorprofile.NoTTY {
