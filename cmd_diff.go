@@ -13,6 +13,7 @@ import (
 	"nixdeck/fleet"
 	"nixdeck/internal/termtext"
 	"nixdeck/nix"
+	"nixdeck/ui/styles"
 )
 
 // diffCmd is `nixdeck diff`: an nvd-compatible closure diff, either of two
@@ -74,16 +75,22 @@ func (c *diffCmd) runLocal(ctx context.Context, oldPath, newPath string, w io.Wr
 		}
 	}
 	if c.JSON {
-		return writeJSON(w, struct {
-			*nix.ClosureDiff
-			Files []nix.FileDiff `json:"files,omitempty"`
-		}{d, files})
+		return writeJSON(w, localDiffJSON(d, files))
 	}
-	st := nix.StylesFor(w)
+	st := styles.For(w)
 	if err := d.Render(w, st); err != nil {
 		return err
 	}
 	return renderFiles(w, files, st)
+}
+
+// localDiffJSON is what `diff --json OLD NEW` prints: the diff object
+// with the etc/ diffs (--files) beside its own keys.
+func localDiffJSON(d *nix.ClosureDiff, files []nix.FileDiff) any {
+	return struct {
+		*nix.ClosureDiff
+		Files []nix.FileDiff `json:"files,omitempty"`
+	}{d, files}
 }
 
 func queryLocal(ctx context.Context, path string, noDB bool) (*nix.Closure, error) {
@@ -93,10 +100,10 @@ func queryLocal(ctx context.Context, path string, noDB bool) (*nix.Closure, erro
 }
 
 // renderFiles prints the etc/ diffs after a package diff.
-func renderFiles(w io.Writer, files []nix.FileDiff, st *nix.DiffStyles) error {
+func renderFiles(w io.Writer, files []nix.FileDiff, m nix.DiffMarker) error {
 	var b strings.Builder
 	for _, f := range files {
-		b.WriteString(f.Render(st))
+		b.WriteString(f.Render(m))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -9,6 +9,7 @@ import (
 
 	"nixdeck/internal/termtext"
 	"nixdeck/nix"
+	"nixdeck/ui/styles"
 )
 
 // hostRow is one node's entry in the per-host diff: the diff, or why there
@@ -57,7 +58,7 @@ func (c *diffCmd) report(w io.Writer, rows []hostRow) error {
 			return err
 		}
 	} else {
-		st := nix.StylesFor(w)
+		st := styles.For(w)
 		for i, r := range rows {
 			if i > 0 {
 				fmt.Fprintln(w)
@@ -80,7 +81,7 @@ func (c *diffCmd) report(w io.Writer, rows []hostRow) error {
 	return nil
 }
 
-func renderHost(w io.Writer, r hostRow, st *nix.DiffStyles) error {
+func renderHost(w io.Writer, r hostRow, m nix.DiffMarker) error {
 	fmt.Fprintf(w, "=== %s ===\n", termtext.Visible(r.Host))
 	switch {
 	case r.Interrupted:
@@ -90,11 +91,11 @@ func renderHost(w io.Writer, r hostRow, st *nix.DiffStyles) error {
 		_, err := fmt.Fprintf(w, "error: %s\n", termtext.VisibleLines(r.Error))
 		return err
 	}
-	if err := r.Diff.Render(w, st); err != nil {
+	if err := r.Diff.Render(w, m); err != nil {
 		return err
 	}
 	if r.RebootNeeded() {
 		fmt.Fprintf(w, "Reboot needed: %s changed since boot.\n", strings.Join(r.RebootFor, ", "))
 	}
-	return renderFiles(w, r.Files, st)
+	return renderFiles(w, r.Files, m)
 }

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
+	"nixdeck/internal/ptytest"
 	"nixdeck/nix"
 )
 
@@ -129,5 +131,91 @@ func TestDiffReportRows(t *testing.T) {
 	}
 	if len(got) != 4 || got[0]["interrupted"] != nil || got[1]["interrupted"] != nil || got[2]["interrupted"] != true || got[3]["host"] != "web2" {
 		t.Errorf("json: %v", got)
+	}
+}
+
+// diff --json names every key in snake_case, as status --json does: the
+// per-host rows with all their fields set, and the OLD NEW object.
+func TestDiffJSONSnakeCase(t *testing.T) {
+	old := &nix.Closure{Root: "/nix/store/aaaa-nixos-system-web1-24.05", Kernel: "/nix/store/k1-linux-6.6.58/bzImage",
+		Paths: map[string]int64{"/nix/store/aaaa-nixos-system-web1-24.05": 100, "/nix/store/cccc-gone-1.0": 10}}
+	new := &nix.Closure{Root: "/nix/store/bbbb-nixos-system-web1-24.11", Kernel: "/nix/store/k2-linux-6.6.63/bzImage",
+		Refs:  []string{"/nix/store/dddd-new-1.0"},
+		Paths: map[string]int64{"/nix/store/bbbb-nixos-system-web1-24.11": 100, "/nix/store/dddd-new-1.0": 10}}
+	hd := nix.NewHostDiff("web1", old, new)
+	hd.Files = []nix.FileDiff{
+		{Path: "etc/localtime", Status: "modified", OldType: nix.KindLink, NewType: nix.KindLink, OldLink: "/a", NewLink: "/b"},
+		{Path: "etc/big", Status: "added", OldSize: -1, NewSize: 1 << 20, NewType: nix.KindFile, TooLarge: true},
+		{Path: "etc/bin", Status: "modified", OldType: nix.KindFile, NewType: nix.KindFile, Binary: true},
+	}
+	var out bytes.Buffer
+	if err := (&diffCmd{JSON: true}).report(&out, []hostRow{{HostDiff: hd}, errorRow("db1", "", context.Canceled, true)}); err == nil {
+		t.Error("report --json succeeded with an interrupted host")
+	}
+	keys := jsonKeys(t, out.Bytes())
+	for _, want := range []string{"reboot_for", "kernel_changed", "initrd_changed", "version_changes", "selection_changes",
+		"old_paths", "new_paths", "paths_added", "paths_removed", "old_size", "new_size", "old_type", "new_type",
+		"too_large", "old_link", "new_link", "interrupted"} {
+		if !keys[want] {
+			t.Errorf("per-host JSON lacks %q: %s", want, out.String())
+		}
+	}
+	out.Reset()
+	if err := writeJSON(&out, localDiffJSON(hd.Diff, hd.Files)); err != nil {
+		t.Fatal(err)
+	}
+	if keys := jsonKeys(t, out.Bytes()); !keys["files"] || !keys["version_changes"] {
+		t.Errorf("OLD NEW JSON lacks files or version_changes: %s", out.String())
+	}
+}
+
+// jsonKeys collects every object key in doc, failing on one that is not
+// snake_case.
+func jsonKeys(t *testing.T, doc []byte) map[string]bool {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(doc, &v); err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	var walk func(any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				if strings.Trim(k, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
+					t.Errorf("JSON key %q is not snake_case", k)
+				}
+				keys[k] = true
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	return keys
+}
+
+// On a terminal the per-host diff is coloured, unless NO_COLOR is set to
+// something.
+func TestDiffReportColoursOnTerminal(t *testing.T) {
+	old := &nix.Closure{Root: "/nix/store/aaaa-nixos-system-web1-24.05", Paths: map[string]int64{"/nix/store/aaaa-nixos-system-web1-24.05": 100}}
+	new := &nix.Closure{Root: "/nix/store/bbbb-nixos-system-web1-24.11", Paths: map[string]int64{"/nix/store/bbbb-nixos-system-web1-24.11": 100}}
+	rows := []hostRow{{HostDiff: nix.NewHostDiff("web1", old, new)}}
+	for _, noColor := range []string{"", "1"} {
+		t.Setenv("NO_COLOR", noColor)
+		tty, ptmx := ptytest.Open(t)
+		if err := (&diffCmd{}).report(tty, rows); err != nil {
+			t.Fatal(err)
+		}
+		tty.Close()
+		out, _ := io.ReadAll(ptmx) // ends in EIO once the terminal side is closed
+		coloured := bytes.Contains(out, []byte("[\x1b[96mU\x1b[m\x1b[32m.\x1b[m]"))
+		if plain := bytes.Contains(out, []byte("[U.]  #1  nixos-system-web1  24.05 -> 24.11")); coloured == plain || coloured != (noColor == "") {
+			t.Errorf("NO_COLOR=%q: the terminal got\n%q", noColor, out)
+		}
 	}
 }

@@ -24,7 +24,7 @@ type Closure struct {
 	// there is no sw directory, or it leads out of the store).
 	SW string `json:"sw,omitempty"`
 	// SWRefs are the direct references of SW: environment.systemPackages.
-	SWRefs []string `json:"swRefs,omitempty"`
+	SWRefs []string `json:"sw_refs,omitempty"`
 	// Kernel and Initrd are what Root/kernel and Root/initrd point to ("" if absent);
 	// when they change, the new system needs a reboot to take full effect.
 	Kernel string `json:"kernel,omitempty"`

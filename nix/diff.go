@@ -15,21 +15,21 @@ type ClosureDiff struct {
 	Old string `json:"old"`
 	New string `json:"new"`
 	// Versions lists names whose versions differ (states U, D, C).
-	Versions []PackageChange `json:"versionChanges"`
+	Versions []PackageChange `json:"version_changes"`
 	// Selection lists names with equal versions whose selection changed (state C).
-	Selection []PackageChange `json:"selectionChanges"`
+	Selection []PackageChange `json:"selection_changes"`
 	// Added lists names only in New (state A); Removed names only in Old (state R).
 	Added   []PackageChange `json:"added"`
 	Removed []PackageChange `json:"removed"`
 	// OldPaths and NewPaths count the closures' store paths.
-	OldPaths int `json:"oldPaths"`
-	NewPaths int `json:"newPaths"`
+	OldPaths int `json:"old_paths"`
+	NewPaths int `json:"new_paths"`
 	// PathsAdded and PathsRemoved count store paths (not names) only on one side.
-	PathsAdded   int `json:"pathsAdded"`
-	PathsRemoved int `json:"pathsRemoved"`
+	PathsAdded   int `json:"paths_added"`
+	PathsRemoved int `json:"paths_removed"`
 	// OldSize and NewSize are the closures' total NAR sizes in bytes.
-	OldSize int64 `json:"oldSize"`
-	NewSize int64 `json:"newSize"`
+	OldSize int64 `json:"old_size"`
+	NewSize int64 `json:"new_size"`
 }
 
 // PackageChange is one line of a diff section.

@@ -84,22 +84,22 @@ type FileDiff struct {
 	// OldType and NewType say what the entry is on each side (an
 	// EntryKind: "file", "link", "dangling", "directory", "special");
 	// empty where it is absent.
-	OldType EntryKind `json:"oldType,omitempty"`
-	NewType EntryKind `json:"newType,omitempty"`
+	OldType EntryKind `json:"old_type,omitempty"`
+	NewType EntryKind `json:"new_type,omitempty"`
 	// OldSize and NewSize are the sizes in bytes (-1 where the entry is
 	// absent, 0 for what is not a file).
-	OldSize int64 `json:"oldSize"`
-	NewSize int64 `json:"newSize"`
+	OldSize int64 `json:"old_size"`
+	NewSize int64 `json:"new_size"`
 	// Binary marks files with NUL bytes; TooLarge files over MaxFileDiffSize.
 	// Neither has a line diff.
 	Binary   bool `json:"binary,omitempty"`
-	TooLarge bool `json:"tooLarge,omitempty"`
+	TooLarge bool `json:"too_large,omitempty"`
 	// Unified is the line diff in unified format (hunks only, no file header).
 	Unified string `json:"unified,omitempty"`
 	// OldLink and NewLink are the targets of links (KindLink,
 	// KindDangling) on each side; a link has no line diff.
-	OldLink string `json:"oldLink,omitempty"`
-	NewLink string `json:"newLink,omitempty"`
+	OldLink string `json:"old_link,omitempty"`
+	NewLink string `json:"new_link,omitempty"`
 }
 
 // DiffEtc compares the etc/ trees of two systems: entries that are the
@@ -235,12 +235,12 @@ func (f FileDiff) textual() bool {
 	return (f.OldType == "" || f.OldType == KindFile) && (f.NewType == "" || f.NewType == KindFile)
 }
 
-// Render prints the file diff like `diff -u` (or git for binaries), with
-// the removed and added lines coloured when st is not nil. Links, empty
-// directories and special files get one line saying what each side has.
-// Paths, link targets and lines come from the host and are made visible;
-// lines keep their tabs.
-func (f FileDiff) Render(st *DiffStyles) string {
+// Render prints the file diff like `diff -u` (or git for binaries), each
+// header, hunk, removed and added line decorated (coloured) by m when it
+// is not nil. Links, empty directories and special files get one line
+// saying what each side has. Paths, link targets and lines come from the
+// host and are made visible; lines keep their tabs.
+func (f FileDiff) Render(m DiffMarker) string {
 	path := termtext.Visible(f.Path)
 	a, b := "a/"+path, "b/"+path
 	if f.Status == "added" {
@@ -260,10 +260,10 @@ func (f FileDiff) Render(st *DiffStyles) string {
 	case f.Binary:
 		fmt.Fprintf(&s, "Binary files %s and %s differ\n", a, b)
 	default:
-		s.WriteString(st.fileLine(fmt.Sprintf("--- %s\n+++ %s\n", a, b), 'h'))
+		s.WriteString(markLine(m, PartFileHeader, "--- "+a+"\n") + markLine(m, PartFileHeader, "+++ "+b+"\n"))
 		for _, line := range strings.SplitAfter(f.Unified, "\n") {
 			if line != "" {
-				s.WriteString(st.fileLine(termtext.VisibleLines(line), line[0]))
+				s.WriteString(markLine(m, linePart(line), termtext.VisibleLines(line)))
 			}
 		}
 	}

@@ -335,7 +335,7 @@ func TestDiffEtcKinds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w := `{"path":"etc/broken-too","status":"added","newType":"dangling","oldSize":-1,"newSize":0,"newLink":"../x\nEVIL"}`; string(js) != w {
+	if w := `{"path":"etc/broken-too","status":"added","new_type":"dangling","old_size":-1,"new_size":0,"new_link":"../x\nEVIL"}`; string(js) != w {
 		t.Errorf("JSON\n got %s\nwant %s", js, w)
 	}
 }

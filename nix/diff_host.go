@@ -88,9 +88,9 @@ type HostDiff struct {
 	// the system the host booted (BootChanges): a reboot is needed for it
 	// to take full effect. KernelChanged and InitrdChanged say the same of
 	// the two most common.
-	RebootFor     []string `json:"rebootFor,omitempty"`
-	KernelChanged bool     `json:"kernelChanged"`
-	InitrdChanged bool     `json:"initrdChanged"`
+	RebootFor     []string `json:"reboot_for,omitempty"`
+	KernelChanged bool     `json:"kernel_changed"`
+	InitrdChanged bool     `json:"initrd_changed"`
 	// Files lists changed files under etc/ (with --files).
 	Files []FileDiff `json:"files,omitempty"`
 	// Error says why this host could not be diffed ("" on success).

@@ -13,20 +13,21 @@ import (
 )
 
 // Render writes the diff in nvd's format: the <<< and >>> header, the
-// non-empty sections, and the closure size line. With st nil the output
-// is plain text, line for line what nvd 0.2.x prints without colour.
-// Names, versions and paths come from the store paths a host reports and
-// are printed through termtext.Visible.
-func (d *ClosureDiff) Render(w io.Writer, st *DiffStyles) error {
+// non-empty sections, and the closure size line. With m nil the output
+// is plain text, line for line what nvd 0.2.x prints without colour; m
+// decorates state letters, names and versions (colours them, for nvd's
+// look). Names, versions and paths come from the store paths a host
+// reports and are printed through termtext.Visible.
+func (d *ClosureDiff) Render(w io.Writer, m DiffMarker) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "<<< %s\n>>> %s\n", termtext.Visible(d.Old), termtext.Visible(d.New))
-	d.RenderBody(&b, st)
+	d.RenderBody(&b, m)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
 // RenderBody writes everything below the header: sections and size line.
-func (d *ClosureDiff) RenderBody(b *strings.Builder, st *DiffStyles) {
+func (d *ClosureDiff) RenderBody(b *strings.Builder, m DiffMarker) {
 	sections := []struct {
 		title   string
 		entries []PackageChange
@@ -41,7 +42,7 @@ func (d *ClosureDiff) RenderBody(b *strings.Builder, st *DiffStyles) {
 			continue
 		}
 		b.WriteString(s.title + "\n")
-		renderSection(b, s.entries, st)
+		renderSection(b, s.entries, m)
 	}
 	if d.Empty() {
 		b.WriteString("No version or selection state changes.\n")
@@ -56,7 +57,7 @@ func (d *ClosureDiff) SizeLine() string {
 		d.OldPaths, d.NewPaths, d.PathsAdded, d.PathsRemoved, d.PathsAdded-d.PathsRemoved, FormatSizeDelta(d.NewSize-d.OldSize))
 }
 
-func renderSection(b *strings.Builder, entries []PackageChange, st *DiffStyles) {
+func renderSection(b *strings.Builder, entries []PackageChange, m DiffMarker) {
 	digits := len(strconv.Itoa(len(entries)))
 	// Names are padded to the widest as printed: escaped, in terminal cells.
 	names := make([]string, len(entries))
@@ -68,27 +69,27 @@ func renderSection(b *strings.Builder, entries []PackageChange, st *DiffStyles) 
 	for i, e := range entries {
 		selected := e.Selection == "*" || e.Selection == "+" || e.Selection == "-"
 		name := names[i] + strings.Repeat(" ", width-ansi.StringWidth(names[i]))
-		fmt.Fprintf(b, "[%s%s]  #%0*d  %s  %s\n", st.state(e.State, selected), st.name(e.Selection, selected),
-			digits, i+1, st.name(name, selected), renderVersions(e, st))
+		fmt.Fprintf(b, "[%s%s]  #%0*d  %s  %s\n", mark(m, stateParts[e.State], selected, e.State),
+			mark(m, PartPackage, selected, e.Selection), digits, i+1, mark(m, PartPackage, selected, name), renderVersions(e, m))
 	}
 }
 
 // renderVersions writes "old -> new" for version changes and the one
 // side's list otherwise.
-func renderVersions(e PackageChange, st *DiffStyles) string {
+func renderVersions(e PackageChange, m DiffMarker) string {
 	if e.Old != nil && e.New != nil {
 		from := commonVersionPrefix(e.Old, e.New)
-		return versionList(e.Old, st, from, false) + " -> " + versionList(e.New, st, from, true)
+		return versionList(e.Old, m, from, false) + " -> " + versionList(e.New, m, from, true)
 	}
 	if e.New != nil {
-		return versionList(e.New, st, -1, false)
+		return versionList(e.New, m, -1, false)
 	}
-	return versionList(e.Old, st, -1, false)
+	return versionList(e.Old, m, -1, false)
 }
 
 // versionList joins ascending versions with ", ", collapsing equal
 // neighbours to "v xN" and showing an empty version as "<none>".
-func versionList(vs []string, st *DiffStyles, from int, newSide bool) string {
+func versionList(vs []string, m DiffMarker, from int, newSide bool) string {
 	var items []string
 	for i := 0; i < len(vs); {
 		j := i + 1
@@ -100,7 +101,7 @@ func versionList(vs []string, st *DiffStyles, from int, newSide bool) string {
 		if text == "" {
 			text = "<none>"
 		} else {
-			text = st.version(text, from, newSide)
+			text = markVersion(m, text, from, newSide)
 		}
 		if j-i > 1 {
 			text += fmt.Sprintf(" x%d", j-i)

@@ -54,8 +54,10 @@ func closureOf(root, sw string, pkgs map[string]int64, selected ...string) *Clos
 	return c
 }
 
-func TestDiffGolden(t *testing.T) {
-	oldFull := closureOf("nixos-system-web1-24.05.20240901.abc", "system-path", map[string]int64{
+// goldenClosures are the two systems of the golden diffs: a NixOS
+// release upgrade with every kind of change nvd shows.
+func goldenClosures() (old, new *Closure) {
+	old = closureOf("nixos-system-web1-24.05.20240901.abc", "system-path", map[string]int64{
 		"linux-6.6.58": 130 << 20, "linux-6.6.58-modules": 90 << 20, "glibc-2.39-52": 30 << 20,
 		"bash-5.2p32": 1 << 20, "bash-interactive-5.2p32": 2 << 20, "python3.11-requests-2.31.0": 400 << 10,
 		"tzdata-2024a": 2 << 20, "unit-nginx.service": 1500, "unit-nginx.service#1": 1500, "etc-os-release": 300,
@@ -63,7 +65,7 @@ func TestDiffGolden(t *testing.T) {
 		"curl-8.9.1": 1 << 20, "curl-8.9.1-bin": 500 << 10, "htop-3.3.0": 400 << 10, "source": 800,
 		"ncurses-6.4.20221231": 3 << 20, "libfoo-1.0pre1": 100, "zlib-1.3.1": 200 << 10,
 	}, "bash-interactive-5.2p32", "hello-2.12.1", "htop-3.3.0", "curl-8.9.1-bin")
-	newFull := closureOf("nixos-system-web1-24.11.20241101.def", "system-path", map[string]int64{
+	new = closureOf("nixos-system-web1-24.11.20241101.def", "system-path", map[string]int64{
 		"linux-6.6.60": 131 << 20, "linux-6.6.60-modules": 91 << 20, "glibc-2.40-36": 31 << 20,
 		"bash-5.2p37": 1 << 20, "bash-interactive-5.2p37": 2 << 20, "python3.12-requests-2.32.3": 410 << 10,
 		"tzdata-2024b": 2 << 20, "unit-nginx.service": 1500, "etc-os-release": 300,
@@ -71,6 +73,11 @@ func TestDiffGolden(t *testing.T) {
 		"curl-8.8.0": 1 << 20, "curl-8.8.0-bin": 500 << 10, "htop-3.3.0": 400 << 10, "source": 800, "source#1": 900,
 		"ncurses-6.5": 3 << 20, "libfoo-1.0": 100, "zlib-1.3.1": 200 << 10, "ripgrep-14.1.0": 5 << 20,
 	}, "bash-interactive-5.2p37", "htop-3.3.0", "curl-8.8.0-bin", "zlib-1.3.1", "ripgrep-14.1.0")
+	return old, new
+}
+
+func TestDiffGolden(t *testing.T) {
+	oldFull, newFull := goldenClosures()
 	shrunk := closureOf("nixos-system-web1-24.05.20240901.abc", "system-path", map[string]int64{
 		"linux-6.6.58": 130 << 20, "glibc-2.39-52": 30 << 20, "bash-5.2p32": 1 << 20,
 	})
@@ -81,34 +88,26 @@ func TestDiffGolden(t *testing.T) {
 	tests := []struct {
 		name     string
 		old, new *Closure
-		color    bool
 	}{
-		{"full", oldFull, newFull, false},
-		{"full-color", oldFull, newFull, true},
-		{"reverse", newFull, oldFull, false},
-		{"empty", oldFull, oldFull, false},
-		{"shrink", oldFull, shrunk, false},
-		{"no-sw", tiny, tinier, false},
+		{"full", oldFull, newFull},
+		{"reverse", newFull, oldFull},
+		{"empty", oldFull, oldFull},
+		{"shrink", oldFull, shrunk},
+		{"no-sw", tiny, tinier},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := DiffClosures("/nix/var/nix/profiles/system-41-link", "result", tt.old, tt.new)
-			var st *DiffStyles
-			if tt.color {
-				st = DefaultDiffStyles()
-			}
 			var out bytes.Buffer
-			if err := d.Render(&out, st); err != nil {
+			if err := d.Render(&out, nil); err != nil {
 				t.Fatal(err)
 			}
 			golden(t, filepath.Join("testdata", "diff", tt.name+".golden"), out.Bytes())
-			if !tt.color {
-				js, err := json.MarshalIndent(d, "", "  ")
-				if err != nil {
-					t.Fatal(err)
-				}
-				golden(t, filepath.Join("testdata", "diff", tt.name+".json.golden"), append(js, '\n'))
+			js, err := json.MarshalIndent(d, "", "  ")
+			if err != nil {
+				t.Fatal(err)
 			}
+			golden(t, filepath.Join("testdata", "diff", tt.name+".json.golden"), append(js, '\n'))
 		})
 	}
 }
@@ -173,31 +172,6 @@ func TestCommonVersionPrefix(t *testing.T) {
 		if got := commonVersionPrefix(tt.old, tt.new); got != tt.want {
 			t.Errorf("commonVersionPrefix(%q, %q) = %d, want %d", tt.old, tt.new, got, tt.want)
 		}
-	}
-}
-
-func TestStylesFor(t *testing.T) {
-	if st := StylesFor(&bytes.Buffer{}); st != nil {
-		t.Error("a buffer is not a terminal, but StylesFor gave colours")
-	}
-	f, err := os.CreateTemp(t.TempDir(), "out")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if st := StylesFor(f); st != nil {
-		t.Error("a regular file is not a terminal, but StylesFor gave colours")
-	}
-	// A pseudo-terminal stands in for the operator's terminal, so this
-	// half runs under CI too, where there is no controlling terminal.
-	tty := openPTY(t)
-	t.Setenv("NO_COLOR", "1")
-	if st := StylesFor(tty); st != nil {
-		t.Error("NO_COLOR is set, but StylesFor gave colours on a terminal")
-	}
-	t.Setenv("NO_COLOR", "")
-	if st := StylesFor(tty); st == nil {
-		t.Error("no colours on a terminal without NO_COLOR")
 	}
 }
 

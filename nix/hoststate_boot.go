@@ -15,9 +15,9 @@ type BootSpec struct {
 	// kernel, initrd and kernel-modules links lead to ("" when absent).
 	Kernel        string `json:"kernel,omitempty"`
 	Initrd        string `json:"initrd,omitempty"`
-	KernelModules string `json:"kernelModules,omitempty"`
+	KernelModules string `json:"kernel_modules,omitempty"`
 	// KernelParams is the content of the system's kernel-params file.
-	KernelParams string `json:"kernelParams,omitempty"`
+	KernelParams string `json:"kernel_params,omitempty"`
 }
 
 // IsZero reports whether nothing is known of the spec (no such system, or

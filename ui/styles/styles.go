@@ -1,0 +1,98 @@
+// Package styles is how nixdeck's output looks, in one place: every style
+// the headless commands and the console draw with, named by what it means
+// (Styles.VersionUp, not cyan) and built by one constructor, New, from the
+// terminal's colour profile. nix lays out diffs as plain text and asks a
+// DiffMarker to decorate their parts; *Styles is that marker.
+package styles
+
+import (
+	"image/color"
+
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/colorprofile"
+
+	"nixdeck/nix"
+)
+
+// Styles holds every style of nixdeck's output.
+type Styles struct {
+	// VersionUp, VersionDown, Changed, Added and Removed colour a closure
+	// diff's state letters U, D, C, A and R.
+	VersionUp, VersionDown, Changed, Added, Removed lipgloss.Style
+	// Selected is added to the state letter of a package the system
+	// selects (environment.systemPackages).
+	Selected lipgloss.Style
+	// Package colours a package's selection marker and name;
+	// SelectedPackage those of a selected package.
+	Package, SelectedPackage lipgloss.Style
+	// Version colours versions; VersionOld and VersionNew the part of an
+	// old or a new version from where the two sides start to differ.
+	Version, VersionOld, VersionNew lipgloss.Style
+	// FileHeader, Hunk, LineRemoved and LineAdded colour a file diff's
+	// ---/+++, @@, - and + lines.
+	FileHeader, Hunk, LineRemoved, LineAdded lipgloss.Style
+
+	// plain is set for a profile without colours: Mark leaves text as it
+	// is, byte for byte what the plain renderers print.
+	plain bool
+}
+
+// New builds the styles for a terminal of colour profile p: nvd's colours
+// (its default "xmas" version highlight) from ANSI up, and none at all for
+// NoTTY and ASCII. They are the terminal's own 16 colours, which its
+// theme already makes readable on its background, so the background does
+// not enter into them; a console style that needs it takes it here.
+func New(p colorprofile.Profile) *Styles {
+	if p < colorprofile.ANSI {
+		return &Styles{plain: true}
+	}
+	fg := func(c color.Color) lipgloss.Style { return lipgloss.NewStyle().Foreground(c) }
+	return &Styles{
+		VersionUp:       fg(lipgloss.BrightCyan),
+		VersionDown:     fg(lipgloss.BrightYellow),
+		Changed:         fg(lipgloss.BrightMagenta),
+		Added:           fg(lipgloss.BrightGreen),
+		Removed:         fg(lipgloss.BrightRed),
+		Selected:        lipgloss.NewStyle().Bold(true),
+		Package:         fg(lipgloss.Green),
+		SelectedPackage: fg(lipgloss.BrightGreen).Bold(true),
+		Version:         fg(lipgloss.Yellow),
+		VersionOld:      fg(lipgloss.Red),
+		VersionNew:      fg(lipgloss.Green),
+		FileHeader:      lipgloss.NewStyle().Bold(true),
+		Hunk:            fg(lipgloss.Cyan),
+		LineRemoved:     fg(lipgloss.Red),
+		LineAdded:       fg(lipgloss.Green),
+	}
+}
+
+// Styles is how the CLI colours diffs.
+var _ nix.DiffMarker = (*Styles)(nil)
+
+// Mark colours one part of a diff (nix.DiffMarker): text is one line,
+// already made visible. Tabs stay tabs, as in the plain diff, rather than
+// lipgloss's four spaces: a diff line shows the file as it is.
+func (s *Styles) Mark(part nix.DiffPart, selected bool, text string) string {
+	if s.plain {
+		return text
+	}
+	byPart := map[nix.DiffPart]*lipgloss.Style{
+		nix.PartUpgrade: &s.VersionUp, nix.PartDowngrade: &s.VersionDown, nix.PartChanged: &s.Changed,
+		nix.PartAdded: &s.Added, nix.PartRemoved: &s.Removed, nix.PartPackage: &s.Package,
+		nix.PartVersion: &s.Version, nix.PartVersionOld: &s.VersionOld, nix.PartVersionNew: &s.VersionNew,
+		nix.PartFileHeader: &s.FileHeader, nix.PartHunk: &s.Hunk,
+		nix.PartLineRemoved: &s.LineRemoved, nix.PartLineAdded: &s.LineAdded,
+	}
+	p, ok := byPart[part]
+	if !ok {
+		return text
+	}
+	st := *p
+	switch {
+	case part == nix.PartPackage && selected:
+		st = s.SelectedPackage
+	case selected:
+		st = st.Inherit(s.Selected)
+	}
+	return st.TabWidth(lipgloss.NoTabConversion).Render(text)
+}
