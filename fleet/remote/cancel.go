@@ -53,12 +53,15 @@ const (
 	// signalGrace is how long a stopped command gets to end after a TERM
 	// (the signal request, then the group's) before the next step.
 	signalGrace = 500 * time.Millisecond
-	// cancelGrace bounds the wait for the process group, each kill and the
-	// wait after the last. A loaded host can take seconds to start a
-	// session: with 5 s, a command cancelled right after it started on a
+	// startGrace bounds the wait for a stopped command's process group
+	// and for each kill's session. A loaded host can take seconds to start
+	// a session: with 5 s, a command cancelled right after it started on a
 	// machine at load 15 outlived its stop (its group was not known yet, or
 	// the kill's session did not start in time) and ran on as an orphan.
-	cancelGrace = 15 * time.Second
+	startGrace = 15 * time.Second
+	// cancelGrace bounds the wait for the session to end after the KILL:
+	// past it the command is taken for unstoppable and its session closed.
+	cancelGrace = 5 * time.Second
 )
 
 // stop ends a command cut short (cancelled, or over its output bound): a
@@ -76,7 +79,7 @@ func (c *Client) stop(sess *ssh.Session, waited <-chan error, stderr *pgidFilter
 		case <-stderr.decided:
 		case <-waited:
 			ended = true
-		case <-time.After(cancelGrace):
+		case <-time.After(startGrace):
 		}
 	}
 	if g := stderr.PGID(); g > 1 {
@@ -93,9 +96,9 @@ func (c *Client) stop(sess *ssh.Session, waited <-chan error, stderr *pgidFilter
 }
 
 // killGroup sends sig to process group g from a new session, bounded by
-// cancelGrace; failures (the group is gone) are of no interest.
+// startGrace; failures (the group is gone) are of no interest.
 func (c *Client) killGroup(sig string, g int, privileged bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), cancelGrace)
+	ctx, cancel := context.WithTimeout(context.Background(), startGrace)
 	defer cancel()
 	_ = c.run(ctx, proc.Cmd{Argv: []string{"kill", sig, "--", "-" + strconv.Itoa(g)}, Privileged: privileged, MaxOutput: 4096}, false)
 }
