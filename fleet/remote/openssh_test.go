@@ -222,11 +222,14 @@ func TestOpenSSH(t *testing.T) {
 	// from a second session, children and all.
 	t.Run("cancel stops the whole process group", func(t *testing.T) {
 		marker := uniqueSleep()
-		cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		// Cancelled once both sleeps run, not while it may still start.
+		cctx, cancel := context.WithCancel(ctx)
 		defer cancel()
+		out := newLineSignal()
+		go func() { <-out.ready; cancel() }()
 		start := time.Now()
-		err := c.Run(cctx, proc.Cmd{Argv: []string{"sh", "-c", "trap '' TERM; sleep " + marker + " & sleep " + marker}})
-		if !errors.Is(err, context.DeadlineExceeded) {
+		err := c.Run(cctx, proc.Cmd{Argv: []string{"sh", "-c", "trap '' TERM; sleep " + marker + " & echo started; exec sleep " + marker}, Stdout: out})
+		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("err %v", err)
 		}
 		if d := time.Since(start); d > 15*time.Second {

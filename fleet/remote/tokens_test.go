@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/kevinburke/ssh_config"
+
+	"nixdeck/internal/testenv"
 )
 
 // TestPathTokens checks each IdentityFile token on its own, with a remote
@@ -100,12 +102,10 @@ func TestHostNameTokens(t *testing.T) {
 // up, before the SSH handshake, so a listener that accepts and hangs up
 // is all the server it needs.
 func TestTokensMatchOpenSSH(t *testing.T) {
+	testenv.NeedCommands(t, "ssh")
 	sshBin, err := exec.LookPath("ssh")
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but OpenSSH's ssh is not installed")
-		}
-		t.Skip("OpenSSH's ssh is not installed")
+		t.Fatal(err)
 	}
 	local, err := user.Current()
 	if err != nil {
