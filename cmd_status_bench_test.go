@@ -1,13 +1,12 @@
 package main
 
 import (
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
 
 	"nixdeck/internal/benchcmp"
-	"nixdeck/lab"
+	"nixdeck/lab/labtest"
 	"nixdeck/nix"
 )
 
@@ -19,7 +18,7 @@ import (
 // sntrup761x25519, is slower still). Target (issue 9): ratio ≤ 0.5.
 func BenchmarkStatusOneHost(b *testing.B) {
 	b.Setenv("NIX_CONFIG", "substituters =")
-	l := lab.Start(b, 1)
+	l := labtest.Start(b, 1)
 	h := l.Hosts[0]
 	bin := buildNixdeck(b)
 	ssh := []string{"ssh", "-F", "/dev/null", "-o", "KexAlgorithms=curve25519-sha256", "-o", "BatchMode=yes",
@@ -30,15 +29,4 @@ func BenchmarkStatusOneHost(b *testing.B) {
 		benchcmp.Side{Name: "nixdeck", Run: benchcmp.Command(b, nil, bin, "-f", l.FleetPath, "status", "--on", h.Name)},
 		benchcmp.Side{Name: "ssh", Run: benchcmp.Command(b, nil, ssh...)},
 		0.5)
-}
-
-// buildNixdeck builds the nixdeck binary for benchmarks that time it as a
-// whole process.
-func buildNixdeck(b *testing.B) string {
-	b.Helper()
-	bin := filepath.Join(b.TempDir(), "nixdeck")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }

@@ -21,7 +21,7 @@ import (
 // service manager (SIGTERM) would.
 
 // buildNixdeck builds the binary under test.
-func buildNixdeck(t *testing.T) string {
+func buildNixdeck(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "nixdeck")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {

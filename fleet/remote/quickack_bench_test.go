@@ -1,4 +1,4 @@
-package remote
+package remote_test
 
 import (
 	"context"
@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"nixdeck/fleet/remote"
 	"nixdeck/internal/benchcmp"
-	"nixdeck/lab"
+	"nixdeck/internal/proc"
+	"nixdeck/lab/labtest"
 )
 
 // BenchmarkFirstCommand measures, on a lab host (a real OpenSSH sshd),
@@ -17,23 +19,22 @@ import (
 // and without them, alternating, in the same run. It reports both medians;
 // without them sshd's second small reply waits for a delayed ACK.
 func BenchmarkFirstCommand(b *testing.B) {
-	l := lab.Start(b, 1)
+	l := labtest.Start(b, 1)
 	h := l.Hosts[0]
-	t := Target{Name: h.Name, Host: "127.0.0.1", Port: h.Port, User: "root",
+	t := remote.Target{Name: h.Name, Host: "127.0.0.1", Port: h.Port, User: "root",
 		Identity: filepath.Join(l.Dir, "id_ed25519"), KnownHosts: filepath.Join(l.Dir, "known_hosts")}
 	firstByte := func(on bool) time.Duration {
-		quickAck = on
-		defer func() { quickAck = true }()
+		remote.SetQuickAck(b, on)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		c, err := Dial(ctx, t, Options{SSHConfigPath: "none"})
+		c, err := remote.Dial(ctx, t, remote.Options{SSHConfigPath: "none"})
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer c.Close()
 		out := &firstWrite{}
 		start := time.Now()
-		if err := c.Run(ctx, Cmd{Argv: []string{"echo", "x"}, Stdout: out}); err != nil {
+		if err := c.Run(ctx, proc.Cmd{Argv: []string{"echo", "x"}, Stdout: out}); err != nil {
 			b.Fatal(err)
 		}
 		return out.at().Sub(start)
