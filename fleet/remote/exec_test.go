@@ -222,7 +222,10 @@ func TestRunCancelUnstoppable(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run error = %v, want Canceled", err)
 	}
-	if d := time.Since(start); d > 15*time.Second {
+	// Every step of stop is bounded; here the kills do nothing, so it waits
+	// out cancelGrace after the KILL, and on a loaded machine the group's
+	// report and the kills' sessions may take up to startGrace each.
+	if d := time.Since(start); d > 2*signalGrace+3*startGrace+cancelGrace {
 		t.Errorf("cancel took %v", d)
 	}
 	// Whatever the server sent before this connection is closed has been
