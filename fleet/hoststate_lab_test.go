@@ -157,5 +157,5 @@ func (o *opsLab) states(ctx context.Context, hosts ...string) []fleet.HostStatus
 	for _, h := range hosts {
 		nodes = append(nodes, o.node(h))
 	}
-	return fleet.CollectStates(nodes, fleet.ReadStates(ctx, o.conn, nodes, len(nodes)))
+	return fleet.CollectStates(nodes, o.eng.ReadStates(ctx, nodes).All())
 }

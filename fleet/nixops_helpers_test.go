@@ -15,13 +15,15 @@ import (
 	"nixdeck/nix"
 )
 
-// opsLab is a running lab with its fleet file loaded and a connection pool.
+// opsLab is a running lab with its fleet file loaded, a connection pool
+// and an Engine on it.
 type opsLab struct {
 	t    *testing.T
 	lab  *lab.Lab
 	f    *fleet.Fleet
 	pool *remote.Pool
 	conn fleet.PoolConnector
+	eng  *fleet.Engine
 }
 
 func startOpsLab(t *testing.T, n int) *opsLab {
@@ -33,7 +35,10 @@ func startOpsLab(t *testing.T, n int) *opsLab {
 	}
 	pool := newPool()
 	t.Cleanup(func() { pool.Close() })
-	return &opsLab{t: t, lab: l, f: f, pool: pool, conn: fleet.PoolConnector{Pool: pool}}
+	conn := fleet.PoolConnector{Pool: pool}
+	eng := fleet.Open(f, fleet.Options{Connector: conn})
+	t.Cleanup(func() { eng.Close() })
+	return &opsLab{t: t, lab: l, f: f, pool: pool, conn: conn, eng: eng}
 }
 
 // newPool is a connection pool that ignores the operator's ~/.ssh/config.
@@ -75,7 +80,7 @@ func (o *opsLab) change(ctx context.Context, sel string, opts lab.ChangeOptions,
 }
 
 // copyAll copies each host's system over its pooled connection, all hosts
-// in parallel through fleet.RunHosts, and returns each host's result.
+// in parallel through Engine.RunHosts, and returns each host's result.
 func (o *opsLab) copyAll(ctx context.Context, systems map[string]string) map[string]nix.CopyResult {
 	o.t.Helper()
 	var nodes []*fleet.Node
@@ -86,7 +91,7 @@ func (o *opsLab) copyAll(ctx context.Context, systems map[string]string) map[str
 		host string
 		res  nix.CopyResult
 	}, len(nodes))
-	events := fleet.RunHosts(ctx, o.conn, nodes, 3, func(ctx context.Context, h *fleet.HostRun) error {
+	events := o.eng.RunHosts(ctx, "copy", nodes, func(ctx context.Context, h *fleet.HostRun) error {
 		res, err := h.Copy(ctx, systems[h.Node.Name], false)
 		results <- struct {
 			host string
@@ -95,7 +100,7 @@ func (o *opsLab) copyAll(ctx context.Context, systems map[string]string) map[str
 		return err
 	})
 	progress := map[string]nix.CopyProgress{}
-	for e := range events {
+	for e := range events.All() {
 		switch e := e.(type) {
 		case fleet.CopyEvent:
 			progress[e.Host()] = e.CopyProgress
@@ -119,7 +124,7 @@ func (o *opsLab) copyAll(ctx context.Context, systems map[string]string) map[str
 // state reads a host's state over SSH.
 func (o *opsLab) state(ctx context.Context, host string) *nix.HostState {
 	o.t.Helper()
-	sts := fleet.CollectStates([]*fleet.Node{o.node(host)}, fleet.ReadStates(ctx, o.conn, []*fleet.Node{o.node(host)}, 1))
+	sts := fleet.CollectStates([]*fleet.Node{o.node(host)}, o.eng.ReadStates(ctx, []*fleet.Node{o.node(host)}).All())
 	if sts[0].Err != nil {
 		o.t.Fatalf("state of %s: %v", host, sts[0].Err)
 	}

@@ -3,7 +3,6 @@ package fleet
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"nixdeck/fleet/remote"
 	"nixdeck/nix"
@@ -44,7 +43,7 @@ func nixError(node string, argv []string, err error) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &ee):
-		return fmt.Errorf("%s: %w", node, &nix.ExitError{Argv: argv, Code: ee.Code, Signal: ee.Signal, Stderr: ee.Stderr})
+		return &HostError{Host: node, Err: &nix.ExitError{Argv: argv, Code: ee.Code, Signal: ee.Signal, Stderr: ee.Stderr}}
 	case errors.As(err, &le):
 		return &nix.OutputLimitError{Host: node, Argv: argv, Limit: le.Limit}
 	case errors.Is(err, remote.ErrConnectionLost):
