@@ -160,7 +160,7 @@ func TestDiffReportHostileText(t *testing.T) {
 		store + "nixos-system-web1-1": 1, store + "pkg-1.0\x1b[2J": 1}}
 	new := &nix.Closure{Root: store + "nixos-system-web1-2", Paths: map[string]int64{
 		store + "nixos-system-web1-2": 1, store + "pkg-1.1": 1, store + "evil\u009b31m-2": 1}}
-	results := []hostRow{{HostDiff: nix.NewHostDiff("web1", cur, new)}, {HostDiff: &nix.HostDiff{Host: "web9", Error: evilErr}}}
+	results := []hostRow{{HostDiff: fleet.NewHostDiff("web1", cur, new)}, {HostDiff: &fleet.HostDiff{Host: "web9", Error: evilErr}}}
 	var out bytes.Buffer
 	if err := (&diffCmd{}).report(&out, results); err == nil {
 		t.Error("report() = nil with a failed host")
@@ -174,7 +174,7 @@ func TestDiffReportHostileText(t *testing.T) {
 	out.Reset()
 	(&diffCmd{JSON: true}).report(&out, results)
 	assertInert(t, "diff --json", out.String())
-	var got []nix.HostDiff
+	var got []fleet.HostDiff
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
 		t.Fatal(err)
 	}

@@ -52,27 +52,18 @@ func (o *opsLab) node(name string) *fleet.Node {
 	return n
 }
 
-// flakeRef is the reference nixdeck builds the lab's flake from.
-func (o *opsLab) flakeRef() string {
-	ref, err := nix.FlakeRef(o.f.Flake)
-	if err != nil {
-		o.t.Fatal(err)
-	}
-	return ref
-}
-
 // change applies a lab change to hosts and builds their next systems with
-// nix.Build (one nix build for all of them).
+// Engine.Build (one nix build for all of them).
 func (o *opsLab) change(ctx context.Context, sel string, opts lab.ChangeOptions, names ...string) map[string]string {
 	o.t.Helper()
 	if err := o.lab.Change(sel, opts); err != nil {
 		o.t.Fatal(err)
 	}
-	attrs := map[string]string{}
+	var nodes []*fleet.Node
 	for _, n := range names {
-		attrs[n] = o.node(n).AttrPath()
+		nodes = append(nodes, o.node(n))
 	}
-	built, err := nix.Build(ctx, nix.LocalRunner{}, nix.BuildRequest{Flake: o.flakeRef(), Attrs: attrs, RootDir: o.t.TempDir()})
+	built, err := builtSystems(ctx, o.eng, nodes, o.t.TempDir())
 	if err != nil {
 		o.t.Fatalf("build %v: %v", names, err)
 	}

@@ -199,8 +199,11 @@ func TestNixOpsOnLab(t *testing.T) {
 		if err := o.lab.Change("canary", lab.ChangeOptions{Fault: "none", Bump: true}); err != nil {
 			t.Fatal(err)
 		}
-		drvs, err := nix.Instantiate(ctx, nix.LocalRunner{}, nix.BuildRequest{Flake: o.flakeRef(),
-			Attrs: map[string]string{"canary": o.node("canary").AttrPath()}})
+		req, err := o.f.BuildRequest(map[string]string{"canary": o.node("canary").AttrPath()}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		drvs, err := nix.Instantiate(ctx, nix.LocalRunner{}, req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,8 @@
-package main
+package fleet_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +16,7 @@ import (
 // A fleet whose directory holds a space, '#' and '?' builds: each of them
 // means something in a flake reference (a URL), so the directory must
 // reach Nix intact however it is spelt in the reference.
-func TestDiffBuildFlakeDirWithURLCharacters(t *testing.T) {
+func TestBuildFlakeDirWithURLCharacters(t *testing.T) {
 	closurebench.NeedNix(t)
 	dir := filepath.Join(t.TempDir(), "my fleet #1?")
 	if err := os.Mkdir(dir, 0o755); err != nil {
@@ -41,12 +42,30 @@ func TestDiffBuildFlakeDirWithURLCharacters(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	built, err := buildSystems(ctx, f, nodes, t.TempDir())
+	eng := fleet.Open(f, fleet.Options{})
+	defer eng.Close()
+	built, err := builtSystems(ctx, eng, nodes, t.TempDir())
 	if err != nil {
-		ref, _ := flakeRef(f)
-		t.Fatalf("build with the flake in %q (reference %q): %v", dir, ref, err)
+		req, _ := f.BuildRequest(nil, "")
+		t.Fatalf("build with the flake in %q (reference %q): %v", dir, req.Flake, err)
 	}
 	if !strings.HasSuffix(built["web1"], "-nixos-system-web1") {
 		t.Errorf("built %v", built)
 	}
+}
+
+// builtSystems runs Engine.Build and returns each node's system, or the
+// errors of the nodes left without one.
+func builtSystems(ctx context.Context, eng *fleet.Engine, nodes []*fleet.Node, rootDir string) (map[string]string, error) {
+	built := map[string]string{}
+	var errs []error
+	for e := range eng.Build(ctx, nodes, rootDir).All() {
+		switch e := e.(type) {
+		case fleet.BuiltEvent:
+			built[e.Host()] = e.System
+		case fleet.DoneEvent:
+			errs = append(errs, e.Err)
+		}
+	}
+	return built, errors.Join(errs...)
 }
