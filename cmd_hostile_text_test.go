@@ -114,12 +114,12 @@ func TestTrustHostileText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	results := []trustResult{
-		{node: &fleet.Node{Name: "web1", Host: "10.0.0.1"}, keys: []remote.HostKey{
+	results := []fleet.ScanResult{
+		{Node: &fleet.Node{Name: "web1", Host: "10.0.0.1"}, Keys: []remote.HostKey{
 			{Name: "jump bastion\x1b[2J", Addr: "bastion:22", Key: pub, Fingerprint: ssh.FingerprintSHA256(pub)},
 			{Name: "web1", Addr: "10.0.0.1:22", Key: pub, Fingerprint: ssh.FingerprintSHA256(pub), Known: true},
 		}},
-		{node: &fleet.Node{Name: "web9", Host: "10.0.0.9"}, err: errors.New(evilErr)},
+		{Node: &fleet.Node{Name: "web9", Host: "10.0.0.9"}, Err: errors.New(evilErr)},
 	}
 	var out, errOut bytes.Buffer
 	if err := writeScan(&out, results); err != nil {
