@@ -18,6 +18,20 @@ import (
 	"nixdeck/nix"
 )
 
+// sshNode starts an in-process SSH server and returns it with a node
+// that logs in to it with a key of its own and trusts its host key.
+func sshNode(t *testing.T, name string) (*sshtest.Server, *Node) {
+	s := sshtest.Start(t, sshtest.Config{})
+	dir := t.TempDir()
+	t.Setenv("SSH_AUTH_SOCK", "")
+	priv, key := sshtest.NewKey(t)
+	s.Authorize(key.PublicKey())
+	id, known := filepath.Join(dir, "id"), filepath.Join(dir, "known_hosts")
+	sshtest.WriteKeyFile(t, id, priv)
+	sshtest.AppendFile(t, known, s.KnownHosts())
+	return s, &Node{Name: name, Host: "127.0.0.1", Settings: Settings{Port: s.Port, Identity: id, KnownHosts: known}}
+}
+
 // waitGoroutines waits until no more goroutines run than before, and
 // fails with their stacks when some never return.
 func waitGoroutines(t *testing.T, before int) {
@@ -66,15 +80,7 @@ func TestAbandonedStreamLeaksNoGoroutine(t *testing.T) {
 // are closed: nothing of the operation or of the SSH client is left,
 // though its stream was never read after the first event.
 func TestCloseLeaksNoConnection(t *testing.T) {
-	s := sshtest.Start(t, sshtest.Config{})
-	dir := t.TempDir()
-	t.Setenv("SSH_AUTH_SOCK", "")
-	priv, key := sshtest.NewKey(t)
-	s.Authorize(key.PublicKey())
-	id, known := filepath.Join(dir, "id"), filepath.Join(dir, "known_hosts")
-	sshtest.WriteKeyFile(t, id, priv)
-	sshtest.AppendFile(t, known, s.KnownHosts())
-	n := &Node{Name: "web01", Host: "127.0.0.1", Settings: Settings{Port: s.Port, Identity: id, KnownHosts: known}}
+	_, n := sshNode(t, "web01")
 	before := runtime.NumGoroutine()
 
 	e := Open(&Fleet{Deploy: Deploy{Parallel: 1}}, Options{SSH: remote.Options{SSHConfigPath: "none"}})

@@ -5,13 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"nixdeck/fleet/remote"
-	"nixdeck/fleet/remote/sshtest"
 	"nixdeck/nix"
 )
 
@@ -89,16 +87,9 @@ func TestNixError(t *testing.T) {
 // TestSSHRunner runs nix.Cmds through a real transport to an in-process
 // SSH server.
 func TestSSHRunner(t *testing.T) {
-	s := sshtest.Start(t, sshtest.Config{})
-	dir := t.TempDir()
-	t.Setenv("SSH_AUTH_SOCK", "")
-	priv, key := sshtest.NewKey(t)
-	s.Authorize(key.PublicKey())
-	id, known := filepath.Join(dir, "id"), filepath.Join(dir, "known_hosts")
-	sshtest.WriteKeyFile(t, id, priv)
-	sshtest.AppendFile(t, known, s.KnownHosts())
+	s, n := sshNode(t, "web01")
 	o := remote.Options{KeepAliveInterval: 50 * time.Millisecond, KeepAliveMaxMissed: 2, SSHConfigPath: "none"}
-	c, err := remote.Dial(context.Background(), remote.Target{Name: "web01", Host: "127.0.0.1", Port: s.Port, Identity: id, KnownHosts: known}, o)
+	c, err := remote.Dial(context.Background(), n.Target(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
