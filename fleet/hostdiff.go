@@ -18,9 +18,9 @@ type HostDiff struct {
 	// Diff is the nvd-style package diff.
 	Diff *nix.ClosureDiff `json:"diff"`
 	// RebootFor names what the new system boots with differently from
-	// the system the host booted (nix.BootChanges): a reboot is needed for it
-	// to take full effect. KernelChanged and InitrdChanged say the same of
-	// the two most common.
+	// the system the host booted (nix.BootChanges): a reboot is needed
+	// for it to take full effect. KernelChanged and InitrdChanged say the
+	// same of the two most common.
 	RebootFor     []string `json:"rebootFor,omitempty"`
 	KernelChanged bool     `json:"kernelChanged"`
 	InitrdChanged bool     `json:"initrdChanged"`
