@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -82,14 +81,14 @@ func TestDiffLab(t *testing.T) {
 	if err := cmd.runHosts(ctx, &globals{File: aliased}, &out); err != nil {
 		t.Fatalf("diff: %v\n%s", err, out.String())
 	}
-	var diffs []*nix.HostDiff
+	var diffs []*fleet.HostDiff
 	if err := json.Unmarshal(out.Bytes(), &diffs); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	if len(diffs) != 3 {
 		t.Fatalf("%d host diffs, want 3", len(diffs))
 	}
-	byName := map[string]*nix.HostDiff{}
+	byName := map[string]*fleet.HostDiff{}
 	for _, d := range diffs {
 		if d.Error != "" {
 			t.Errorf("%s: %s", d.Host, d.Error)
@@ -137,37 +136,6 @@ func TestDiffLab(t *testing.T) {
 		return
 	}
 	t.Errorf("%s: no modified text file among %+v", web.Name, changed.Files)
-}
-
-// TestDiffBuildKeepsRoots checks that the systems nixdeck diff builds are
-// gc roots while it works with them, so a garbage collection running at
-// the same time cannot delete a system before --files reads it.
-func TestDiffBuildKeepsRoots(t *testing.T) {
-	l := labtest.Start(t, 1)
-	f, err := fleet.Load(l.FleetPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodes, err := f.Select("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	built, err := buildSystems(ctx, f, nodes, dir)
-	if err != nil || len(built) != len(nodes) {
-		t.Fatalf("built %v: %v", built, err)
-	}
-	for node, p := range built {
-		out, err := exec.CommandContext(ctx, "nix-store", "--query", "--roots", p).Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(string(out), dir+"/") {
-			t.Errorf("%s: %s has no gc root in %s; roots:\n%s", node, p, dir, out)
-		}
-	}
 }
 
 // A node whose attr does not exist gets its own error row, naming the

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"nixdeck/fleet"
 	"nixdeck/lab"
 	"nixdeck/lab/labtest"
-	"nixdeck/nix"
 )
 
 // TestDiffRebootHintOnLab: the reboot hint compares the new system with
@@ -26,17 +26,17 @@ func TestDiffRebootHintOnLab(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	diff := func() map[string]*nix.HostDiff {
+	diff := func() map[string]*fleet.HostDiff {
 		t.Helper()
 		var out bytes.Buffer
 		if err := (&diffCmd{JSON: true}).runHosts(ctx, &globals{File: l.FleetPath}, &out); err != nil {
 			t.Fatalf("diff: %v\n%s", err, out.String())
 		}
-		var diffs []*nix.HostDiff
+		var diffs []*fleet.HostDiff
 		if err := json.Unmarshal(out.Bytes(), &diffs); err != nil {
 			t.Fatal(err)
 		}
-		m := map[string]*nix.HostDiff{}
+		m := map[string]*fleet.HostDiff{}
 		for _, d := range diffs {
 			m[d.Host] = d
 		}

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 
+	"nixdeck/fleet"
 	"nixdeck/internal/termtext"
 	"nixdeck/nix"
 	"nixdeck/ui/styles"
@@ -16,29 +16,25 @@ import (
 // is none. Interrupted marks a node whose work Ctrl-C stopped, apart from
 // the ones that failed.
 type hostRow struct {
-	*nix.HostDiff
+	*fleet.HostDiff
 	Interrupted bool `json:"interrupted,omitempty"`
 }
 
-// errorRow is the row of a node that has no diff because of err;
-// interrupted says the operation's cancellation ended its work.
-func errorRow(host, newPath string, err error, interrupted bool) hostRow {
-	if interrupted {
-		return hostRow{HostDiff: &nix.HostDiff{Host: host, New: newPath, Error: "interrupted"}, Interrupted: true}
+// diffRows makes one row of each node's outcome: its diff, else its
+// error (which names the node and the step), else "interrupted".
+func diffRows(results []fleet.DiffResult) []hostRow {
+	rows := make([]hostRow, len(results))
+	for i, r := range results {
+		switch {
+		case r.Diff != nil:
+			rows[i] = hostRow{HostDiff: r.Diff}
+		case errors.Is(r.Err, fleet.ErrInterrupted):
+			rows[i] = hostRow{HostDiff: &fleet.HostDiff{Host: r.Node.Name, New: r.New, Error: "interrupted"}, Interrupted: true}
+		default:
+			rows[i] = hostRow{HostDiff: &fleet.HostDiff{Host: r.Node.Name, New: r.New, Error: r.Err.Error()}}
+		}
 	}
-	return hostRow{HostDiff: &nix.HostDiff{Host: host, New: newPath, Error: err.Error()}}
-}
-
-// buildFailedRow is the row of a node left without a system: its own
-// build error, named by its step ("web1: build: …"), else the build's.
-func buildFailedRow(host string, own *nix.BuildError, buildErr error) hostRow {
-	switch {
-	case own != nil:
-		return errorRow(host, "", fmt.Errorf("%s: %s: %s", host, own.Phase, own.Cause()), errors.Is(own, context.Canceled))
-	case buildErr != nil:
-		return errorRow(host, "", fmt.Errorf("%s: build: %w", host, buildErr), errors.Is(buildErr, context.Canceled))
-	}
-	return errorRow(host, "", fmt.Errorf("%s: build: no system came out of it", host), false)
+	return rows
 }
 
 // report prints the host diffs in fleet order; any failed or interrupted

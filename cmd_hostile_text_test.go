@@ -114,12 +114,12 @@ func TestTrustHostileText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	results := []trustResult{
-		{node: &fleet.Node{Name: "web1", Host: "10.0.0.1"}, keys: []remote.HostKey{
+	results := []fleet.ScanResult{
+		{Node: &fleet.Node{Name: "web1", Host: "10.0.0.1"}, Keys: []remote.HostKey{
 			{Name: "jump bastion\x1b[2J", Addr: "bastion:22", Key: pub, Fingerprint: ssh.FingerprintSHA256(pub)},
 			{Name: "web1", Addr: "10.0.0.1:22", Key: pub, Fingerprint: ssh.FingerprintSHA256(pub), Known: true},
 		}},
-		{node: &fleet.Node{Name: "web9", Host: "10.0.0.9"}, err: errors.New(evilErr)},
+		{Node: &fleet.Node{Name: "web9", Host: "10.0.0.9"}, Err: errors.New(evilErr)},
 	}
 	var out, errOut bytes.Buffer
 	if err := writeScan(&out, results); err != nil {
@@ -160,7 +160,7 @@ func TestDiffReportHostileText(t *testing.T) {
 		store + "nixos-system-web1-1": 1, store + "pkg-1.0\x1b[2J": 1}}
 	new := &nix.Closure{Root: store + "nixos-system-web1-2", Paths: map[string]int64{
 		store + "nixos-system-web1-2": 1, store + "pkg-1.1": 1, store + "evil\u009b31m-2": 1}}
-	results := []hostRow{{HostDiff: nix.NewHostDiff("web1", cur, new)}, {HostDiff: &nix.HostDiff{Host: "web9", Error: evilErr}}}
+	results := []hostRow{{HostDiff: fleet.NewHostDiff("web1", cur, new)}, {HostDiff: &fleet.HostDiff{Host: "web9", Error: evilErr}}}
 	var out bytes.Buffer
 	if err := (&diffCmd{}).report(&out, results); err == nil {
 		t.Error("report() = nil with a failed host")
@@ -174,7 +174,7 @@ func TestDiffReportHostileText(t *testing.T) {
 	out.Reset()
 	(&diffCmd{JSON: true}).report(&out, results)
 	assertInert(t, "diff --json", out.String())
-	var got []nix.HostDiff
+	var got []fleet.HostDiff
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
 		t.Fatal(err)
 	}

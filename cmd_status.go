@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"nixdeck/fleet"
-	"nixdeck/fleet/remote"
 	"nixdeck/internal/termtext"
 	"nixdeck/nix"
 )
@@ -58,12 +57,9 @@ func readStatuses(ctx context.Context, g *globals, on string, errOut io.Writer) 
 	if len(nodes) == 0 {
 		return nil, exitCode(2, fmt.Errorf("--on %q selects no host", on))
 	}
-	// Each host is bounded (dial, handshake, the state script), not the
-	// whole run: a large fleet read 10 at a time must not starve its last hosts.
-	pool := remote.NewPool(remote.Options{})
-	defer pool.Close()
-	events := fleet.ReadStates(ctx, fleet.PoolConnector{Pool: pool}, nodes, f.Deploy.Parallel)
-	return fleet.CollectStates(nodes, events), nil
+	eng := fleet.Open(f, fleet.Options{})
+	defer eng.Close()
+	return fleet.CollectStates(nodes, eng.ReadStates(ctx, nodes).All()), nil
 }
 
 // failedHosts is the exit status of a status-like command: an error (exit

@@ -8,7 +8,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"nixdeck/fleet"
@@ -33,13 +32,6 @@ func (c *trustCmd) Run(ctx context.Context, g *globals) error {
 	return c.run(ctx, g, remote.Options{}, os.Stdin, os.Stdout, os.Stderr)
 }
 
-// trustResult is what scanning one node found.
-type trustResult struct {
-	node *fleet.Node
-	keys []remote.HostKey // bastions first, then the node's own key
-	err  error
-}
-
 func (c *trustCmd) run(ctx context.Context, g *globals, o remote.Options, in io.Reader, out, errOut io.Writer) error {
 	f, err := loadFleet(g.File, errOut)
 	if err != nil {
@@ -53,7 +45,9 @@ func (c *trustCmd) run(ctx context.Context, g *globals, o remote.Options, in io.
 	if len(nodes) == 0 {
 		return exitCode(2, fmt.Errorf("%q selects no node", sel))
 	}
-	results := scanNodes(ctx, nodes, o, f.Deploy.Parallel)
+	eng := fleet.Open(f, fleet.Options{SSH: o})
+	defer eng.Close()
+	results := fleet.CollectKeys(nodes, eng.ScanKeys(ctx, nodes).All())
 	if err := writeScan(out, results); err != nil {
 		return err
 	}
@@ -94,48 +88,26 @@ func (c *trustCmd) selector() string {
 	return strings.Join(terms, ",")
 }
 
-// scanNodes scans every node, parallel at a time, keeping file order.
-func scanNodes(ctx context.Context, nodes []*fleet.Node, o remote.Options, parallel int) []trustResult {
-	if parallel <= 0 {
-		parallel = 10
-	}
-	results := make([]trustResult, len(nodes))
-	sem := make(chan struct{}, parallel)
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			keys, err := remote.Scan(ctx, n.Target(), o)
-			results[i] = trustResult{node: n, keys: keys, err: err}
-		}()
-	}
-	wg.Wait()
-	return results
-}
-
 // writeScan prints one line per key: node, address, fingerprint, state.
 // The key type and a bastion's name come from the SSH exchange and
 // known_hosts; WriteTable escapes them with the rest.
-func writeScan(w io.Writer, results []trustResult) error {
+func writeScan(w io.Writer, results []fleet.ScanResult) error {
 	rows := [][]string{{"NODE", "ADDRESS", "KEY", "STATE"}}
 	for _, r := range results {
-		if r.err != nil {
-			rows = append(rows, []string{r.node.Name, r.node.Host, "-", "failed (below)"})
+		if r.Err != nil {
+			rows = append(rows, []string{r.Node.Name, r.Node.Host, "-", "failed (below)"})
 			continue
 		}
-		for _, k := range r.keys {
+		for _, k := range r.Keys {
 			addr := k.Addr
-			if k.Name != r.node.Name {
+			if k.Name != r.Node.Name {
 				addr = "via " + k.Name
 			}
 			state := "new"
 			if k.Known {
 				state = "already trusted"
 			}
-			rows = append(rows, []string{r.node.Name, addr, k.Type() + " " + k.Fingerprint, state})
+			rows = append(rows, []string{r.Node.Name, addr, k.Type() + " " + k.Fingerprint, state})
 		}
 	}
 	return termtext.WriteTable(w, rows)
@@ -143,14 +115,14 @@ func writeScan(w io.Writer, results []trustResult) error {
 
 // scanFailures prints each failed node's error and returns a summary
 // error (exit 1), or nil when every node was scanned.
-func scanFailures(errOut io.Writer, results []trustResult) error {
+func scanFailures(errOut io.Writer, results []fleet.ScanResult) error {
 	var failed []string
 	for _, r := range results {
-		if r.err != nil {
+		if r.Err != nil {
 			// The error may quote what the host sent (its banner, a
 			// proxy's stderr).
-			fmt.Fprintln(errOut, termtext.VisibleLines(r.err.Error()))
-			failed = append(failed, r.node.Name)
+			fmt.Fprintln(errOut, termtext.VisibleLines(r.Err.Error()))
+			failed = append(failed, r.Node.Name)
 		}
 	}
 	if len(failed) == 0 {
@@ -160,11 +132,11 @@ func scanFailures(errOut io.Writer, results []trustResult) error {
 }
 
 // newKeys returns the keys not yet trusted, each once.
-func newKeys(results []trustResult) []remote.HostKey {
+func newKeys(results []fleet.ScanResult) []remote.HostKey {
 	seen := map[string]bool{}
 	var fresh []remote.HostKey
 	for _, r := range results {
-		for _, k := range r.keys {
+		for _, k := range r.Keys {
 			id := k.KnownHosts + " " + k.Addr + " " + k.Fingerprint
 			if !k.Known && !seen[id] {
 				seen[id] = true

@@ -1,94 +1,57 @@
 package fleet
 
 import (
-	"errors"
 	"time"
-
-	"nixdeck/nix"
 )
 
-// Event is one thing that happened on one host during an operation. The
-// console and the headless CLI both read a <-chan Event and switch on the
-// concrete type; every event carries the host's name and a time.
+// Event is one thing that happened during an operation. The console and
+// the headless CLI both read an operation's Stream and switch on the
+// concrete type. Every event names its operation; an event about one
+// host names the host, and an operation-level event (OpStarted,
+// OpFinished, the build's shared log, and the rollout's wave and halt
+// events when they come) has Host() == "".
 type Event interface {
-	// Host is the node name the event is about.
+	// Op is the id of the operation the event belongs to.
+	Op() string
+	// Host is the node name the event is about; "" for an event about the
+	// operation as a whole.
 	Host() string
 	// At is when the event happened.
 	At() time.Time
 }
 
-// HostEvent is embedded in every event: the node name and the time.
-type HostEvent struct {
+// EventBase is embedded in every event: the operation, the host ("" for
+// operation-level events) and the time.
+type EventBase struct {
+	OpID     string
 	HostName string
 	Time     time.Time
 }
 
+// Op implements Event.
+func (e EventBase) Op() string { return e.OpID }
+
 // Host implements Event.
-func (e HostEvent) Host() string { return e.HostName }
+func (e EventBase) Host() string { return e.HostName }
 
 // At implements Event.
-func (e HostEvent) At() time.Time { return e.Time }
+func (e EventBase) At() time.Time { return e.Time }
 
-// Phase is the stage an operation is at on one host.
-type Phase string
-
-// Phases of an operation on a host, in the order they normally happen.
-const (
-	PhaseQueued     Phase = "queued"
-	PhaseConnecting Phase = "connecting"
-	PhaseReading    Phase = "reading state"
-	PhaseBuilding   Phase = "building"
-	PhaseCopying    Phase = "copying"
-	PhaseActivating Phase = "activating"
-	PhaseRollback   Phase = "rolling back"
-	PhaseDone       Phase = "done"
-	PhaseFailed     Phase = "failed"
-	// PhaseInterrupted ends a host whose work was cut short by the
-	// operation's cancellation (Ctrl-C): it did not fail, it was stopped.
-	PhaseInterrupted Phase = "interrupted"
-)
-
-// PhaseEvent says a host entered a phase.
-type PhaseEvent struct {
-	HostEvent
-	Phase Phase
+// OpStarted is the first event of every operation.
+type OpStarted struct {
+	EventBase
+	// Kind says what the operation does: "status", "diff", "trust", …
+	Kind string
+	// Hosts are the nodes the operation works on, in fleet order; each of
+	// them gets a DoneEvent before OpFinished.
+	Hosts []string
 }
 
-// LogEvent is one line of output from a host or from a command run for it.
-type LogEvent struct {
-	HostEvent
-	// Source says where the line came from: "build", "copy", "activate", …
-	Source string
-	Line   string
-}
-
-// CopyEvent reports closure copy progress (paths and bytes done/total).
-type CopyEvent struct {
-	HostEvent
-	nix.CopyProgress
-}
-
-// StateEvent carries a host's state as just read.
-type StateEvent struct {
-	HostEvent
-	State *nix.HostState
-}
-
-// ActivationEvent carries an activation's classified result.
-type ActivationEvent struct {
-	HostEvent
-	Action nix.Action
-	Result nix.ActivateResult
-}
-
-// DoneEvent is the last event of a host in an operation: Err is nil when
-// the host's work succeeded, else the cause (naming the host). An
-// interrupted host's Err matches ErrInterrupted.
-type DoneEvent struct {
-	HostEvent
+// OpFinished is the last event of every operation, after every host's
+// DoneEvent. Err is set when the operation failed as a whole rather than
+// host by host (Nix missing, a fleet that does not evaluate); failures of
+// single hosts are in their DoneEvents.
+type OpFinished struct {
+	EventBase
 	Err error
 }
-
-// Interrupted tells a host stopped by the operation's cancellation from
-// one that failed.
-func (e DoneEvent) Interrupted() bool { return errors.Is(e.Err, ErrInterrupted) }

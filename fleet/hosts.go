@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -43,49 +42,69 @@ func (p PoolConnector) Fresh(ctx context.Context, n *Node) (nix.Runner, error) {
 // HostFunc is the work done on one host; events go through h.
 type HostFunc func(ctx context.Context, h *HostRun) error
 
-// HostRun is one host's side of an operation: its node, a runner on its
-// connection, and the way to report events.
+// HostRun is one host's side of an operation: its node, runners on its
+// connection and on this machine, and the way to report events. Every
+// command either runner runs is reported (CommandStarted, CommandEvent).
 type HostRun struct {
-	Node   *Node
+	Node *Node
+	// Runner runs commands on the host.
 	Runner nix.Runner
-	conn   Connector
-	emit   func(Event)
+	// Local runs commands on this machine for the host (the sending side
+	// of a copy): the Engine's Options.Local.
+	Local nix.Runner
+	op    *op
 }
 
-// Base returns the HostEvent for a new event about this host, stamped now.
-func (h *HostRun) Base() HostEvent { return HostEvent{HostName: h.Node.Name, Time: time.Now()} }
+// host returns the HostRun of n in the operation (not yet connected).
+func (o *op) host(n *Node) *HostRun {
+	return &HostRun{Node: n, Local: commandRunner{r: o.e.local, op: o, host: n.Name, local: true}, op: o}
+}
 
-// Emit publishes an event (it blocks while the reader is behind: events are
-// never dropped).
-func (h *HostRun) Emit(e Event) { h.emit(e) }
+// Base returns the EventBase for a new event about this host, stamped now.
+func (h *HostRun) Base() EventBase { return h.op.base(h.Node.Name) }
+
+// Emit publishes an event. It waits while the reader is far behind,
+// until the operation is cancelled; progress never waits (see Stream).
+func (h *HostRun) Emit(e Event) { h.op.s.emit(e) }
 
 // Phase reports that the host entered phase p.
-func (h *HostRun) Phase(p Phase) { h.emit(PhaseEvent{HostEvent: h.Base(), Phase: p}) }
+func (h *HostRun) Phase(p Phase) { h.Emit(PhaseEvent{EventBase: h.Base(), Phase: p}) }
 
 // Log returns a callback that reports lines from source, for nix's Log fields.
 func (h *HostRun) Log(source string) func(string) {
-	return func(line string) { h.emit(LogEvent{HostEvent: h.Base(), Source: source, Line: line}) }
+	return func(line string) { h.Emit(LogEvent{EventBase: h.Base(), Source: source, Line: line}) }
+}
+
+// connect makes Runner the host's shared connection.
+func (h *HostRun) connect(ctx context.Context) error {
+	h.Phase(PhaseConnecting)
+	r, err := h.op.e.conn.Runner(ctx, h.Node)
+	if err != nil {
+		return err
+	}
+	h.Runner = commandRunner{r: r, op: h.op, host: h.Node.Name}
+	return nil
 }
 
 // Reconnect dials a fresh connection (for nix.ActivateRequest.Reconnect)
 // and makes it the host's Runner from now on.
 func (h *HostRun) Reconnect(ctx context.Context) (nix.Runner, error) {
-	r, err := h.conn.Fresh(ctx, h.Node)
+	r, err := h.op.e.conn.Fresh(ctx, h.Node)
 	if err != nil {
 		return nil, err
 	}
-	h.Runner = r
-	return r, nil
+	h.Runner = commandRunner{r: r, op: h.op, host: h.Node.Name}
+	return h.Runner, nil
 }
 
-// Copy copies the closure of system from this machine to the host,
-// reporting PhaseCopying, CopyEvents and a summary log line.
+// Copy copies the closure of system from this machine (Local) to the
+// host, reporting PhaseCopying, CopyEvents and a summary log line.
 func (h *HostRun) Copy(ctx context.Context, system string, substitute bool) (nix.CopyResult, error) {
 	h.Phase(PhaseCopying)
-	res, err := nix.Copy(ctx, nix.LocalRunner{}, h.Runner, nix.CopyRequest{Paths: []string{system}, Substitute: substitute,
-		Progress: func(p nix.CopyProgress) { h.Emit(CopyEvent{HostEvent: h.Base(), CopyProgress: p}) }})
+	res, err := nix.Copy(ctx, h.Local, h.Runner, nix.CopyRequest{Paths: []string{system}, Substitute: substitute,
+		Progress: func(p nix.CopyProgress) { h.Emit(CopyEvent{EventBase: h.Base(), CopyProgress: p}) }})
 	if err != nil {
-		return res, fmt.Errorf("copy %s: %w", system, err)
+		return res, &HostError{Host: h.Node.Name, Step: "copy", Err: fmt.Errorf("%s: %w", system, err)}
 	}
 	h.Log("copy")(fmt.Sprintf("copied %d of %d paths (%d bytes), %d substituted on the host",
 		len(res.Missing), res.Closure, res.Bytes, res.Substituted))
@@ -101,89 +120,76 @@ func (h *HostRun) Activate(ctx context.Context, action nix.Action, system string
 	h.Phase(PhaseActivating)
 	res, err := nix.Activate(ctx, h.Runner, nix.ActivateRequest{Action: action, Path: system, OpID: nix.NewOpID(action),
 		Timeout: timeout, Log: h.Log("activate"), Reconnect: h.Reconnect})
-	h.Emit(ActivationEvent{HostEvent: h.Base(), Action: action, Result: res})
+	h.Emit(ActivationEvent{EventBase: h.Base(), Action: action, Result: res})
 	return res, err
 }
 
-// RunHosts runs fn for every node, at most parallel at a time, and returns
-// the stream of their events; the channel closes when every host is done.
-// Each host gets PhaseQueued first and a DoneEvent last; a host that cannot
-// be reached ends with its DoneEvent carrying the cause, never silently.
-func RunHosts(ctx context.Context, conn Connector, nodes []*Node, parallel int, fn HostFunc) <-chan Event {
-	events := make(chan Event, 64)
-	emit := func(e Event) { events <- e }
-	parallel = max(parallel, 1)
-	go func() {
-		defer close(events)
-		for _, n := range nodes {
-			emit(PhaseEvent{HostEvent: HostEvent{HostName: n.Name, Time: time.Now()}, Phase: PhaseQueued})
-		}
-		slots := make(chan struct{}, parallel)
-		var wg sync.WaitGroup
-		for _, n := range nodes {
-			h := &HostRun{Node: n, conn: conn, emit: emit}
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				h.done(ctx, ctx.Err())
-				continue
+// RunHosts runs fn for every node on its shared connection, as an
+// operation of kind, deploy.parallel hosts at a time, and returns the
+// operation's stream. Each host gets PhaseQueued first and a DoneEvent
+// last; a host that cannot be reached ends with its DoneEvent carrying
+// the cause, never silently.
+func (e *Engine) RunHosts(ctx context.Context, kind string, nodes []*Node, fn HostFunc) *Stream {
+	return e.start(ctx, kind, nodes, func(ctx context.Context, o *op) error {
+		o.hosts(ctx, nodes, func(ctx context.Context, h *HostRun) error {
+			if err := h.connect(ctx); err != nil {
+				return err
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-slots }()
-				h.done(ctx, h.run(ctx, fn))
-			}()
+			return fn(ctx, h)
+		})
+		return nil
+	})
+}
+
+// hosts runs fn for every node, deploy.parallel at a time, and returns
+// when every one of them has ended with its DoneEvent: the one fan-out
+// of every operation. Nodes not started when ctx ends are interrupted.
+func (o *op) hosts(ctx context.Context, nodes []*Node, fn HostFunc) {
+	slots := make(chan struct{}, o.e.parallel())
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		h := o.host(n)
+		if !acquire(ctx, slots) {
+			h.done(ctx, ctx.Err())
+			continue
 		}
-		wg.Wait()
-	}()
-	return events
-}
-
-func (h *HostRun) run(ctx context.Context, fn HostFunc) error {
-	h.Phase(PhaseConnecting)
-	r, err := h.conn.Runner(ctx, h.Node)
-	if err != nil {
-		return err
+		wg.Go(func() {
+			defer func() { <-slots }()
+			h.done(ctx, fn(ctx, h))
+		})
 	}
-	h.Runner = r
-	return fn(ctx, h)
+	wg.Wait()
 }
 
-// done ends the host's stream: the final phase, then DoneEvent. A host
-// that had not finished when the operation was cancelled is interrupted,
-// whatever error the cancellation made its work end with (a cancelled
-// dial, a killed command); a deadline on the whole operation is a failure.
+// acquire takes a slot, unless ctx ends first: once it has, no host
+// starts, even when a slot is free at the same moment.
+func acquire(ctx context.Context, slots chan struct{}) bool {
+	select {
+	case slots <- struct{}{}:
+		if ctx.Err() == nil {
+			return true
+		}
+		<-slots
+	case <-ctx.Done():
+	}
+	return false
+}
+
+// done ends the host's part of the operation: the final phase, then
+// DoneEvent. A host that had not finished when the operation was
+// cancelled is interrupted, whatever error the cancellation made its work
+// end with (a cancelled dial, a killed command); a deadline on the whole
+// operation is a failure.
 func (h *HostRun) done(ctx context.Context, err error) {
 	switch {
 	case err == nil:
 		h.Phase(PhaseDone)
 	case errors.Is(ctx.Err(), context.Canceled):
-		err = fmt.Errorf("%s: %w", h.Node.Name, &interruptedError{err})
+		err = &HostError{Host: h.Node.Name, Err: &interruptedError{err}}
 		h.Phase(PhaseInterrupted)
 	default:
-		err = hostErr(h.Node.Name, err)
+		err = hostError(h.Node.Name, "", err)
 		h.Phase(PhaseFailed)
 	}
-	h.emit(DoneEvent{HostEvent: h.Base(), Err: err})
-}
-
-// ErrInterrupted marks the error of a host whose work was stopped by the
-// operation's cancellation (errors.Is), as opposed to a host that failed.
-var ErrInterrupted = errors.New("interrupted")
-
-// interruptedError reads "interrupted" and keeps the error the host's work
-// ended with for errors.Is and errors.As.
-type interruptedError struct{ cause error }
-
-func (e *interruptedError) Error() string        { return ErrInterrupted.Error() }
-func (e *interruptedError) Is(target error) bool { return target == ErrInterrupted }
-func (e *interruptedError) Unwrap() error        { return e.cause }
-
-// hostErr makes sure an error names its host.
-func hostErr(name string, err error) error {
-	if strings.HasPrefix(err.Error(), name) {
-		return err
-	}
-	return fmt.Errorf("%s: %w", name, err)
+	h.Emit(DoneEvent{EventBase: h.Base(), Err: err})
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"nixdeck/fleet/remote"
 	"nixdeck/nix"
 )
 
@@ -43,6 +44,14 @@ func nodes(names ...string) []*Node {
 	return ns
 }
 
+// engine is an Engine over conn working on parallel hosts at a time,
+// closed when the test ends.
+func engine(t *testing.T, conn Connector, parallel int) *Engine {
+	e := Open(&Fleet{Deploy: Deploy{Parallel: parallel}}, Options{Connector: conn})
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
 func TestRunHostsBoundsParallelismAndReportsEveryHost(t *testing.T) {
 	var running, peak atomic.Int32
 	// The first two hosts to run wait for each other, so two run at once
@@ -67,44 +76,67 @@ func TestRunHostsBoundsParallelismAndReportsEveryHost(t *testing.T) {
 		}
 	})
 	ns := nodes("a", "b", "c", "d", "e")
+	refused := &remote.Error{Name: "d", Addr: "d.example.org:22", Op: "dial", Err: errors.New("connection refused")}
 	conn := fakeConnector{runners: map[string]nix.Runner{"a": slow, "b": slow, "c": slow, "e": slow},
-		errs: map[string]error{"d": errors.New("d (d.example.org:22): dial: connection refused")}}
+		errs: map[string]error{"d": refused}}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	events := RunHosts(ctx, conn, ns, 2, func(ctx context.Context, h *HostRun) error {
+	events := engine(t, conn, 2).RunHosts(ctx, "test", ns, func(ctx context.Context, h *HostRun) error {
 		h.Log("test")("hello from " + h.Node.Name)
 		return h.Runner.Run(ctx, nix.Cmd{Argv: []string{"true"}})
 	})
 	seq := map[string][]string{}
-	for e := range events {
+	ops := map[string]bool{}
+	var doneErr error
+	for e := range events.All() {
 		var s string
 		switch e := e.(type) {
+		case OpStarted:
+			s = fmt.Sprintf("op:%s:%s", e.Kind, strings.Join(e.Hosts, ","))
+		case OpFinished:
+			s = fmt.Sprintf("finished:%v", e.Err)
 		case PhaseEvent:
 			s = string(e.Phase)
 		case LogEvent:
 			s = "log:" + e.Line
+		case CommandStarted:
+			s = "run:" + strings.Join(e.Argv, " ")
+		case CommandEvent:
+			s = fmt.Sprintf("exit:%d", e.Exit)
 		case DoneEvent:
 			s = fmt.Sprintf("done:%v", e.Err)
+			if e.Host() == "d" {
+				doneErr = e.Err
+			}
 		}
 		if e.At().IsZero() {
 			t.Errorf("event without time: %#v", e)
 		}
+		ops[e.Op()] = true
 		seq[e.Host()] = append(seq[e.Host()], s)
 	}
 	if p := peak.Load(); p != 2 {
 		t.Errorf("peak parallelism %d, want 2", p)
 	}
 	want := map[string]string{
-		"a": "queued|connecting|log:hello from a|done|done:<nil>",
+		"":  "op:test:a,b,c,d,e|finished:<nil>",
+		"a": "queued|connecting|log:hello from a|run:true|exit:0|done|done:<nil>",
 		"d": "queued|connecting|failed|done:d (d.example.org:22): dial: connection refused",
 	}
 	for h, w := range want {
 		if got := strings.Join(seq[h], "|"); got != w {
-			t.Errorf("host %s events %q, want %q", h, got, w)
+			t.Errorf("host %q events %q, want %q", h, got, w)
 		}
 	}
-	if len(seq) != 5 {
-		t.Errorf("events for %d hosts, want 5", len(seq))
+	if len(seq) != 6 {
+		t.Errorf("events for %d hosts and the operation, want 5 and 1", len(seq))
+	}
+	if len(ops) != 1 || ops[""] {
+		t.Errorf("operation ids %v, want one", ops)
+	}
+	var he *HostError
+	if !errors.As(doneErr, &he) || he.Host != "d" || !errors.Is(doneErr, refused) {
+		t.Errorf("d: %#v, want a *HostError for d wrapping the dial error", doneErr)
 	}
 }
 
@@ -124,7 +156,7 @@ func TestReadStates(t *testing.T) {
 	ns := nodes("web1", "db1", "cache")
 	conn := fakeConnector{runners: map[string]nix.Runner{"web1": ok, "db1": broken},
 		errs: map[string]error{"cache": errors.New("cache (cache.example.org:22): dial: no route to host")}}
-	got := CollectStates(ns, ReadStates(context.Background(), conn, ns, 10))
+	got := CollectStates(ns, engine(t, conn, 10).ReadStates(context.Background(), ns).All())
 	if got[0].Err != nil || got[0].State == nil || got[0].State.ProfileGeneration != 3 || got[0].State.Uptime != 61*time.Second {
 		t.Errorf("web1: %+v", got[0])
 	}
@@ -153,7 +185,7 @@ func TestReadStatesBoundsEachHost(t *testing.T) {
 	conn := fakeConnector{runners: map[string]nix.Runner{"web1": stuck, "web2": ok, "web3": ok}}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	got := CollectStates(ns, ReadStates(ctx, conn, ns, 1))
+	got := CollectStates(ns, engine(t, conn, 1).ReadStates(ctx, ns).All())
 	if err := got[0].Err; err == nil || !strings.Contains(err.Error(), "web1: read host state: no answer within 100ms") {
 		t.Errorf("stuck web1: %v", err)
 	}
@@ -169,12 +201,14 @@ func TestRunHostsCancelledStillEndsEveryHost(t *testing.T) {
 	block := runnerFunc(func(ctx context.Context, c nix.Cmd) error { <-ctx.Done(); return ctx.Err() })
 	ns := nodes("a", "b", "c")
 	conn := fakeConnector{runners: map[string]nix.Runner{"a": block, "b": block, "c": block}}
-	events := RunHosts(ctx, conn, ns, 1, func(ctx context.Context, h *HostRun) error {
+	started := make(chan struct{})
+	events := engine(t, conn, 1).RunHosts(ctx, "test", ns, func(ctx context.Context, h *HostRun) error {
+		close(started) // one host at a time: only the first gets here
 		return h.Runner.Run(ctx, nix.Cmd{Argv: []string{"sleep"}})
 	})
-	time.AfterFunc(50*time.Millisecond, cancel)
+	go func() { <-started; cancel() }()
 	done := 0
-	for e := range events {
+	for e := range events.All() {
 		if d, ok := e.(DoneEvent); ok {
 			done++
 			if !errors.Is(d.Err, context.Canceled) {
@@ -204,13 +238,13 @@ func TestRunHostsInterrupted(t *testing.T) {
 	})
 	ns := nodes("bad", "web1", "web2")
 	conn := fakeConnector{runners: map[string]nix.Runner{"bad": bad, "web1": block}}
-	events := RunHosts(ctx, conn, ns, 1, func(ctx context.Context, h *HostRun) error {
+	events := engine(t, conn, 1).RunHosts(ctx, "test", ns, func(ctx context.Context, h *HostRun) error {
 		return h.Runner.Run(ctx, nix.Cmd{Argv: []string{"sleep"}})
 	})
 	go func() { <-started; cancel() }()
 	last := map[string]Phase{}
 	done := map[string]DoneEvent{}
-	for e := range events {
+	for e := range events.All() {
 		switch e := e.(type) {
 		case PhaseEvent:
 			last[e.Host()] = e.Phase
@@ -238,77 +272,9 @@ func TestRunHostsDeadlineIsFailure(t *testing.T) {
 	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer cancel()
 	fn := func(ctx context.Context, h *HostRun) error { return ctx.Err() }
-	for e := range RunHosts(ctx, fakeConnector{}, nodes("web1"), 1, fn) {
+	for e := range engine(t, fakeConnector{}, 1).RunHosts(ctx, "test", nodes("web1"), fn).All() {
 		if d, ok := e.(DoneEvent); ok && (d.Interrupted() || !errors.Is(d.Err, context.DeadlineExceeded)) {
 			t.Errorf("%v (interrupted %v), want a failure with context.DeadlineExceeded", d.Err, d.Interrupted())
 		}
 	}
-}
-
-// activationHost answers the detached activation's commands: the start,
-// then one follow that prints line and ends with status.
-func activationHost(line, status string, follows *int) runnerFunc {
-	return func(ctx context.Context, c nix.Cmd) error {
-		script := c.Argv[2]
-		switch {
-		case strings.Contains(script, "mkdir -m 0700"):
-			return nil
-		case strings.Contains(script, "off=$2"):
-			*follows++
-			io.WriteString(c.Stdout, line+"\n")
-			io.WriteString(c.Stderr, "status="+status+"\n")
-			return nil
-		}
-		return fmt.Errorf("unexpected %v", c.Argv)
-	}
-}
-
-func TestHostRunActivateReportsAndReconnects(t *testing.T) {
-	var follows int
-	dropping := runnerFunc(func(ctx context.Context, c nix.Cmd) error {
-		if strings.Contains(c.Argv[2], "off=$2") {
-			return fmt.Errorf("web1: %w", nix.ErrConnectionLost)
-		}
-		return nil
-	})
-	conn := &freshConnector{first: dropping, fresh: activationHost("warning: the following units failed: lab-app.service", "activate 4", &follows)}
-	var got nix.ActivateResult
-	events := RunHosts(context.Background(), conn, nodes("web1"), 1, func(ctx context.Context, h *HostRun) error {
-		res, err := h.Activate(ctx, nix.Switch, "/nix/store/lwgy6jr0kqfbnjh3lb8ss0yf4cvksxv3-nixos-system-web1-24.05", time.Minute)
-		got = res
-		if _, ok := h.Runner.(runnerFunc); !ok || conn.dials != 1 {
-			t.Errorf("runner after reconnect: %T, %d fresh dials", h.Runner, conn.dials)
-		}
-		return err
-	})
-	var seq []string
-	for e := range events {
-		switch e := e.(type) {
-		case PhaseEvent:
-			seq = append(seq, string(e.Phase))
-		case LogEvent:
-			seq = append(seq, e.Source+":"+e.Line)
-		case ActivationEvent:
-			seq = append(seq, fmt.Sprintf("%s:%s", e.Action, e.Result.Outcome))
-		case DoneEvent:
-			seq = append(seq, fmt.Sprintf("done:%v", e.Err))
-		}
-	}
-	want := "queued|connecting|activating|activate:warning: the following units failed: lab-app.service|switch:units failed|done|done:<nil>"
-	if strings.Join(seq, "|") != want || got.Reconnects != 1 || follows != 1 {
-		t.Errorf("events %q (reconnects %d, follows %d), want %q", seq, got.Reconnects, follows, want)
-	}
-}
-
-// freshConnector hands out first as the pooled runner and fresh on Fresh.
-type freshConnector struct {
-	first, fresh nix.Runner
-	dials        int
-}
-
-func (f *freshConnector) Runner(context.Context, *Node) (nix.Runner, error) { return f.first, nil }
-
-func (f *freshConnector) Fresh(context.Context, *Node) (nix.Runner, error) {
-	f.dials++
-	return f.fresh, nil
 }

@@ -158,5 +158,5 @@ func (o *opsLab) states(t *testing.T, ctx context.Context, hosts ...string) []fl
 	for _, h := range hosts {
 		nodes = append(nodes, o.node(t, h))
 	}
-	return fleet.CollectStates(nodes, fleet.ReadStates(ctx, o.conn, nodes, len(nodes)))
+	return fleet.CollectStates(nodes, o.eng.ReadStates(ctx, nodes).All())
 }

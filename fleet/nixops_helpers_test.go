@@ -16,14 +16,15 @@ import (
 	"nixdeck/nix"
 )
 
-// opsLab is a running lab with its fleet file loaded and a connection pool.
-// Its helpers take the *testing.T of the (sub)test that calls them: a
-// failure must end that subtest, never its parent.
+// opsLab is a running lab with its fleet file loaded, a connection pool
+// and an Engine on it. Its helpers take the *testing.T of the (sub)test
+// that calls them: a failure must end that subtest, never its parent.
 type opsLab struct {
 	lab  *lab.Lab
 	f    *fleet.Fleet
 	pool *remote.Pool
 	conn fleet.PoolConnector
+	eng  *fleet.Engine
 }
 
 func startOpsLab(t *testing.T, n int) *opsLab {
@@ -35,7 +36,10 @@ func startOpsLab(t *testing.T, n int) *opsLab {
 	}
 	pool := newPool()
 	t.Cleanup(func() { pool.Close() })
-	return &opsLab{lab: l, f: f, pool: pool, conn: fleet.PoolConnector{Pool: pool}}
+	conn := fleet.PoolConnector{Pool: pool}
+	eng := fleet.Open(f, fleet.Options{Connector: conn})
+	t.Cleanup(func() { eng.Close() })
+	return &opsLab{lab: l, f: f, pool: pool, conn: conn, eng: eng}
 }
 
 // newPool is a connection pool that ignores the operator's ~/.ssh/config.
@@ -50,29 +54,18 @@ func (o *opsLab) node(t *testing.T, name string) *fleet.Node {
 	return n
 }
 
-// flakeRef is the flake nixdeck builds the lab's systems from.
-func (o *opsLab) flakeRef(t *testing.T) nix.Flake {
-	t.Helper()
-	ref, err := nix.FlakeRef(o.f.Flake)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ref
-}
-
 // change applies a lab change to hosts and builds their next systems with
-// nix.Build (one nix build for all of them).
+// Engine.Build (one nix build for all of them).
 func (o *opsLab) change(t *testing.T, ctx context.Context, sel string, opts lab.ChangeOptions, names ...string) map[string]string {
 	t.Helper()
 	if err := o.lab.Change(sel, opts); err != nil {
 		t.Fatal(err)
 	}
-	attrs := map[string]string{}
+	var nodes []*fleet.Node
 	for _, n := range names {
-		attrs[n] = o.node(t, n).AttrPath()
+		nodes = append(nodes, o.node(t, n))
 	}
-	flake := o.flakeRef(t)
-	built, err := nix.Build(ctx, nix.LocalRunner{}, nix.BuildRequest{Flake: flake.Ref, WorkDir: flake.Dir, Attrs: attrs, RootDir: t.TempDir()})
+	built, err := builtSystems(ctx, o.eng, nodes, t.TempDir())
 	if err != nil {
 		t.Fatalf("build %v: %v", names, err)
 	}
@@ -80,7 +73,7 @@ func (o *opsLab) change(t *testing.T, ctx context.Context, sel string, opts lab.
 }
 
 // copyAll copies each host's system over its pooled connection, all hosts
-// in parallel through fleet.RunHosts, and returns each host's result.
+// in parallel through Engine.RunHosts, and returns each host's result.
 func (o *opsLab) copyAll(t *testing.T, ctx context.Context, systems map[string]string) map[string]nix.CopyResult {
 	t.Helper()
 	var nodes []*fleet.Node
@@ -91,7 +84,7 @@ func (o *opsLab) copyAll(t *testing.T, ctx context.Context, systems map[string]s
 		host string
 		res  nix.CopyResult
 	}, len(nodes))
-	events := fleet.RunHosts(ctx, o.conn, nodes, 3, func(ctx context.Context, h *fleet.HostRun) error {
+	events := o.eng.RunHosts(ctx, "copy", nodes, func(ctx context.Context, h *fleet.HostRun) error {
 		res, err := h.Copy(ctx, systems[h.Node.Name], false)
 		results <- struct {
 			host string
@@ -100,7 +93,7 @@ func (o *opsLab) copyAll(t *testing.T, ctx context.Context, systems map[string]s
 		return err
 	})
 	progress := map[string]nix.CopyProgress{}
-	for e := range events {
+	for e := range events.All() {
 		switch e := e.(type) {
 		case fleet.CopyEvent:
 			progress[e.Host()] = e.CopyProgress
@@ -124,7 +117,7 @@ func (o *opsLab) copyAll(t *testing.T, ctx context.Context, systems map[string]s
 // state reads a host's state over SSH.
 func (o *opsLab) state(t *testing.T, ctx context.Context, host string) *nix.HostState {
 	t.Helper()
-	sts := fleet.CollectStates([]*fleet.Node{o.node(t, host)}, fleet.ReadStates(ctx, o.conn, []*fleet.Node{o.node(t, host)}, 1))
+	sts := fleet.CollectStates([]*fleet.Node{o.node(t, host)}, o.eng.ReadStates(ctx, []*fleet.Node{o.node(t, host)}).All())
 	if sts[0].Err != nil {
 		t.Fatalf("state of %s: %v", host, sts[0].Err)
 	}

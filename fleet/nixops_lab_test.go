@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"nixdeck/fleet"
+	"nixdeck/fleet/remote"
 	"nixdeck/lab"
 	"nixdeck/nix"
 	"nixdeck/nix/nixtest"
@@ -221,9 +222,11 @@ func TestNixOpsOnLab(t *testing.T) {
 		if err := o.lab.Change("canary", lab.ChangeOptions{Fault: "none", Bump: true}); err != nil {
 			t.Fatal(err)
 		}
-		flake := o.flakeRef(t)
-		drvs, err := nix.Instantiate(ctx, nix.LocalRunner{}, nix.BuildRequest{Flake: flake.Ref, WorkDir: flake.Dir,
-			Attrs: map[string]string{"canary": o.node(t, "canary").AttrPath()}})
+		req, err := o.f.BuildRequest(map[string]string{"canary": o.node(t, "canary").AttrPath()}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		drvs, err := nix.Instantiate(ctx, nix.LocalRunner{}, req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -250,14 +253,13 @@ func TestNixOpsOnLab(t *testing.T) {
 		}
 		o.pool.Close() // no reuse of the old connection: dial afresh like a new `nixdeck status`
 		o.pool = nil
-		conn := o.conn
-		conn.Pool = newPool()
-		defer conn.Pool.Close()
+		eng := fleet.Open(o.f, fleet.Options{SSH: remote.Options{SSHConfigPath: "none"}})
+		defer eng.Close()
 		var nodes []*fleet.Node
 		for _, h := range hosts {
 			nodes = append(nodes, o.node(t, h))
 		}
-		sts := fleet.CollectStates(nodes, fleet.ReadStates(ctx, conn, nodes, 3))
+		sts := fleet.CollectStates(nodes, eng.ReadStates(ctx, nodes).All())
 		if sts[0].Err == nil || !strings.Contains(sts[0].Err.Error(), "canary") {
 			t.Errorf("canary down: %+v", sts[0])
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"time"
 
 	"nixdeck/nix"
@@ -15,11 +16,11 @@ import (
 // than the whole run means hosts late in a large fleet are still read.
 var stateTimeout = 30 * time.Second
 
-// ReadStates reads the state of every node (one round trip each, at most
-// parallel at a time). Each host reports a StateEvent, then its DoneEvent;
-// unreachable hosts end with the cause in DoneEvent.Err.
-func ReadStates(ctx context.Context, conn Connector, nodes []*Node, parallel int) <-chan Event {
-	return RunHosts(ctx, conn, nodes, parallel, func(ctx context.Context, h *HostRun) error {
+// ReadStates reads the state of every node (one round trip each,
+// deploy.parallel at a time). Each host reports a StateEvent, then its
+// DoneEvent; unreachable hosts end with the cause in DoneEvent.Err.
+func (e *Engine) ReadStates(ctx context.Context, nodes []*Node) *Stream {
+	return e.RunHosts(ctx, "status", nodes, func(ctx context.Context, h *HostRun) error {
 		h.Phase(PhaseReading)
 		qctx, cancel := context.WithTimeout(ctx, stateTimeout)
 		defer cancel()
@@ -30,7 +31,7 @@ func ReadStates(ctx context.Context, conn Connector, nodes []*Node, parallel int
 		if err != nil {
 			return err
 		}
-		h.Emit(StateEvent{HostEvent: h.Base(), State: s})
+		h.Emit(StateEvent{EventBase: h.Base(), State: s})
 		return nil
 	})
 }
@@ -43,26 +44,41 @@ type HostStatus struct {
 	Err   error
 }
 
-// CollectStates drains a ReadStates stream into one HostStatus per node,
-// in the order of nodes.
-func CollectStates(nodes []*Node, events <-chan Event) []HostStatus {
-	idx := map[string]int{}
+// CollectStates reads a ReadStates stream (s.All(), or a sequence that
+// passes its events through) into one HostStatus per node, in the order
+// of nodes.
+func CollectStates(nodes []*Node, events iter.Seq[Event]) []HostStatus {
 	out := make([]HostStatus, len(nodes))
 	for i, n := range nodes {
-		idx[n.Name] = i
 		out[i].Node = n
 	}
-	for e := range events {
-		i, ok := idx[e.Host()]
-		if !ok {
-			continue
-		}
+	collect(nodes, events, func(i int, e Event) {
 		switch e := e.(type) {
 		case StateEvent:
 			out[i].State = e.State
 		case DoneEvent:
 			out[i].Err = e.Err
 		}
-	}
+	})
 	return out
+}
+
+// collect reads events to their end, handing each event about one of
+// nodes to on with the node's index, and returns the operation's own
+// error (OpFinished.Err).
+func collect(nodes []*Node, events iter.Seq[Event], on func(i int, e Event)) error {
+	idx := make(map[string]int, len(nodes))
+	for i, n := range nodes {
+		idx[n.Name] = i
+	}
+	var err error
+	for e := range events {
+		if f, ok := e.(OpFinished); ok {
+			err = f.Err
+		}
+		if i, ok := idx[e.Host()]; ok {
+			on(i, e)
+		}
+	}
+	return err
 }

@@ -1,7 +1,8 @@
-package main
+package fleet_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,7 +17,7 @@ import (
 // A fleet whose directory holds a space, '#' and '?' builds: each of them
 // means something in a flake reference (a URL), so the directory must
 // reach Nix intact however it is spelt in the reference.
-func TestDiffBuildFlakeDirWithURLCharacters(t *testing.T) {
+func TestBuildFlakeDirWithURLCharacters(t *testing.T) {
 	nixtest.NeedNix(t)
 	dir := filepath.Join(t.TempDir(), "my fleet #1?")
 	stamp := time.Now().Format(time.RFC3339Nano)
@@ -29,7 +30,7 @@ func TestDiffBuildFlakeDirWithURLCharacters(t *testing.T) {
 // The same in a git checkout whose top-level and fleet subdirectory both
 // hold those characters: Nix builds the working tree (an uncommitted
 // change is in), and a file git does not track stays out of the store.
-func TestDiffBuildFlakeCheckoutWithURLCharacters(t *testing.T) {
+func TestBuildFlakeCheckoutWithURLCharacters(t *testing.T) {
 	nixtest.NeedNix(t)
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skipf("needs git: %v", err)
@@ -89,10 +90,12 @@ func buildWeb1(t *testing.T, dir string) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	built, err := buildSystems(ctx, f, nodes, t.TempDir())
+	eng := fleet.Open(f, fleet.Options{})
+	defer eng.Close()
+	built, err := builtSystems(ctx, eng, nodes, t.TempDir())
 	if err != nil {
-		flake, _ := flakeRef(f)
-		t.Fatalf("build with the flake in %q (%s): %v", dir, flake, err)
+		req, _ := f.BuildRequest(nil, "")
+		t.Fatalf("build with the flake in %q (reference %q, run in %q): %v", dir, req.Flake, req.WorkDir, err)
 	}
 	if !strings.HasSuffix(built["web1"], "-nixos-system-web1") {
 		t.Fatalf("built %v", built)
@@ -102,4 +105,20 @@ func buildWeb1(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// builtSystems runs Engine.Build and returns each node's system, or the
+// errors of the nodes left without one.
+func builtSystems(ctx context.Context, eng *fleet.Engine, nodes []*fleet.Node, rootDir string) (map[string]string, error) {
+	built := map[string]string{}
+	var errs []error
+	for e := range eng.Build(ctx, nodes, rootDir).All() {
+		switch e := e.(type) {
+		case fleet.BuiltEvent:
+			built[e.Host()] = e.System
+		case fleet.DoneEvent:
+			errs = append(errs, e.Err)
+		}
+	}
+	return built, errors.Join(errs...)
 }

@@ -1,0 +1,46 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"nixdeck/nix"
+)
+
+// commandRunner is a nix.Runner that reports every command it runs for
+// an operation, on a host or on this machine: CommandStarted before,
+// CommandEvent after, so the console can show what a host waits on and
+// the exact command that failed.
+type commandRunner struct {
+	r     nix.Runner
+	op    *op
+	host  string // "" for the operation's own commands (the build)
+	local bool
+}
+
+// Run implements nix.Runner.
+func (c commandRunner) Run(ctx context.Context, cmd nix.Cmd) error {
+	// A copy: the caller may reuse its slice, an event is kept.
+	argv := slices.Clone(cmd.Argv)
+	c.op.s.emit(CommandStarted{EventBase: c.op.base(c.host), Argv: argv, Privileged: cmd.Privileged, Local: c.local})
+	start := time.Now()
+	err := c.r.Run(ctx, cmd)
+	c.op.s.emit(CommandEvent{EventBase: c.op.base(c.host), Argv: argv, Privileged: cmd.Privileged, Local: c.local,
+		Exit: exitStatus(err), Duration: time.Since(start), Err: err})
+	return err
+}
+
+// exitStatus is 0 for success, the status of a command that exited,
+// else -1 (killed by a signal, or it never reported one).
+func exitStatus(err error) int {
+	var ee *nix.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee) && ee.Signal == "":
+		return ee.Code
+	}
+	return -1
+}

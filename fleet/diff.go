@@ -1,0 +1,175 @@
+package fleet
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"os"
+	"time"
+
+	"nixdeck/nix"
+)
+
+// hostDiffTimeout bounds the work on one host (connect, read its system,
+// the closure query, --files): a few round trips that take seconds even
+// for large closures, so a host still busy after this is stuck.
+const hostDiffTimeout = 3 * time.Minute
+
+// DiffOptions says what Diff reads besides the package diff.
+type DiffOptions struct {
+	// Files also diffs the text files under etc/ of both systems.
+	Files bool
+	// NoDB reads the local closures with nix-store instead of the Nix
+	// database.
+	NoDB bool
+}
+
+// DiffEvent carries one host's diff.
+type DiffEvent struct {
+	EventBase
+	Diff *HostDiff
+}
+
+// Diff builds the systems of nodes and diffs each host's running system
+// against its new one: the build as Build reports it, then, for every
+// node that got a system, deploy.parallel hosts at a time, a DiffEvent
+// and the host's DoneEvent. Hosts running the same system share one
+// closure query. The new systems are gc roots until the operation ends:
+// --files reads them after the hosts answered, which may be minutes later.
+func (e *Engine) Diff(ctx context.Context, nodes []*Node, opts DiffOptions) *Stream {
+	return e.start(ctx, "diff", nodes, func(ctx context.Context, o *op) error {
+		return o.diff(ctx, nodes, opts)
+	})
+}
+
+func (o *op) diff(ctx context.Context, nodes []*Node, opts DiffOptions) error {
+	rootDir, err := os.MkdirTemp("", "nixdeck-diff-")
+	if err != nil {
+		o.endAll(ctx, nodes, "build", err)
+		return err
+	}
+	defer os.RemoveAll(rootDir)
+	built, failed, err := o.build(ctx, nodes, rootDir)
+	if err != nil {
+		for _, n := range nodes {
+			o.host(n).done(ctx, failed[n.Name])
+		}
+		return err
+	}
+	newClosures, err := localClosures(ctx, o.local, built, opts.NoDB)
+	if err != nil && ctx.Err() == nil {
+		o.endAll(ctx, nodes, "read the new system", err)
+		return err
+	}
+	var ready []*Node
+	for _, n := range nodes {
+		switch {
+		case failed[n.Name] != nil:
+			o.host(n).done(ctx, failed[n.Name])
+		case newClosures[built[n.Name]] == nil: // the read was cut short
+			o.host(n).done(ctx, &HostError{Host: n.Name, Step: "read the new system", Err: err})
+		default:
+			ready = append(ready, n)
+		}
+	}
+	cache := &nix.ClosureCache{}
+	o.hosts(ctx, ready, func(ctx context.Context, h *HostRun) error {
+		return h.diff(ctx, cache, newClosures[built[h.Node.Name]], opts.Files)
+	})
+	return nil
+}
+
+// endAll ends every node with the operation's own failure at step.
+func (o *op) endAll(ctx context.Context, nodes []*Node, step string, err error) {
+	for _, n := range nodes {
+		o.host(n).done(ctx, &HostError{Host: n.Name, Step: step, Err: err})
+	}
+}
+
+// diff diffs one host: its current system comes from cache when another
+// host runs the same one.
+func (h *HostRun) diff(ctx context.Context, cache *nix.ClosureCache, newC *nix.Closure, files bool) error {
+	ctx, cancel := context.WithTimeout(ctx, hostDiffTimeout)
+	defer cancel()
+	if err := h.connect(ctx); err != nil {
+		return err
+	}
+	h.Phase(PhaseReading)
+	// The state says what runs and, for the reboot hint, what the host
+	// booted: a host switched but not rebooted still needs the reboot.
+	st, err := nix.QueryHostState(ctx, h.Runner)
+	if err != nil {
+		return err
+	}
+	cur := st.Current
+	if cur == "" {
+		return fmt.Errorf("%s is missing or does not lead to a store object", nix.CurrentSystemLink)
+	}
+	curC, err := cache.Get(ctx, h.Runner, cur)
+	if err != nil {
+		return err
+	}
+	next, err := nix.LocalBootSpec(newC.Root)
+	if err != nil {
+		return err
+	}
+	hd := NewHostDiff(h.Node.Name, curC, newC)
+	hd.SetBoot(st.BootedSpec, next)
+	if files {
+		hd.Files, err = nix.DiffEtc(ctx, nix.RemoteTree{Runner: h.Runner, Root: cur}, nix.LocalTree(newC.Root))
+		if err != nil {
+			return err
+		}
+	}
+	h.Emit(DiffEvent{EventBase: h.Base(), Diff: hd})
+	return nil
+}
+
+// localClosures reads each distinct built system's closure once.
+func localClosures(ctx context.Context, r nix.Runner, built map[string]string, noDB bool) (map[string]*nix.Closure, error) {
+	lc := &nix.LocalClosures{Runner: r, NoDB: noDB}
+	defer lc.Close()
+	out := map[string]*nix.Closure{}
+	for _, p := range built {
+		if out[p] != nil {
+			continue
+		}
+		c, err := lc.Query(ctx, p)
+		if err != nil {
+			return out, err
+		}
+		out[p] = c
+	}
+	return out, nil
+}
+
+// DiffResult is one node's outcome of a Diff: its diff, or why there is
+// none (a *HostError; errors.Is(Err, ErrInterrupted) for a node the
+// operation's cancellation stopped).
+type DiffResult struct {
+	Node *Node
+	// New is the system built for the node, "" when its build failed.
+	New  string
+	Diff *HostDiff
+	Err  error
+}
+
+// CollectDiffs reads a Diff stream into one DiffResult per node, in the
+// order of nodes, and returns the operation's own error (OpFinished.Err).
+func CollectDiffs(nodes []*Node, events iter.Seq[Event]) ([]DiffResult, error) {
+	out := make([]DiffResult, len(nodes))
+	for i, n := range nodes {
+		out[i].Node = n
+	}
+	err := collect(nodes, events, func(i int, e Event) {
+		switch e := e.(type) {
+		case BuiltEvent:
+			out[i].New = e.System
+		case DiffEvent:
+			out[i].Diff = e.Diff
+		case DoneEvent:
+			out[i].Err = e.Err
+		}
+	})
+	return out, err
+}
