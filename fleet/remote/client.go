@@ -173,7 +173,7 @@ func (d *dialer) connect(ctx context.Context, t Target) (endpoint, *hostKeys, ne
 		if err != nil {
 			return ep, nil, nil, nil, ep.fail("dial", trimOpError(err))
 		}
-		return ep, hk, nc, nil, nil
+		return ep, hk, withQuickAck(nc), nil, nil
 	}
 	last := len(ep.jumps) - 1
 	jt, err := jumpTarget(ep.jumps[last], t)
