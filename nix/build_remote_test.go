@@ -12,6 +12,8 @@ func TestBuildOnTarget(t *testing.T) {
 		src = "/nix/store/m509pwgl6wc93bzp5rf0r899skb21j6n-builder.sh"
 	)
 	drvClosure := src + "\n" + drv + "\n"
+	drvDumpDB := src + "\n6a0c5cbd7e3b3b2b0f3f0b1b3a1f1e0d6c1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e\n240\n\n0\n" +
+		drv + "\nd6dd6f76f9e6db6f078c67a725f32b574f20994c0efcba31003007f90689a3fe\n600\n\n1\n" + src + "\n"
 	tests := []struct {
 		name    string
 		script  func(local, remote *fakeRunner)
@@ -23,7 +25,7 @@ func TestBuildOnTarget(t *testing.T) {
 		script: func(local, remote *fakeRunner) {
 			local.expect("nix-store", "--query", "--requisites", drv).out(drvClosure)
 			remote.expect("sh", "-c", checkValidityScript).in(drvClosure).out(drv + "\n")
-			local.expect("nix-store", "--dump-db", drv).out(drv + "\nd6dd6f76f9e6db6f078c67a725f32b574f20994c0efcba31003007f90689a3fe\n600\n\n1\n" + src + "\n")
+			local.expect("nix-store", "--dump-db", src, drv).out(drvDumpDB)
 			local.expect("nix-store", "--export", drv).out("DRV")
 			remote.expect("nix-store", "--import").priv().in("DRV")
 			remote.expect("nix-store", "--realise", drv).priv().
@@ -35,6 +37,7 @@ func TestBuildOnTarget(t *testing.T) {
 		name: "a failed remote build carries Nix's last lines",
 		script: func(local, remote *fakeRunner) {
 			local.expect("nix-store", "--query", "--requisites", drv).out(drvClosure)
+			local.expect("nix-store", "--dump-db", src, drv).out(drvDumpDB)
 			remote.expect("sh", "-c", checkValidityScript).in(drvClosure)
 			remote.expect("nix-store", "--realise", drv).priv().errout(buildFailure).exit(1)
 		},

@@ -3,7 +3,6 @@ package nix
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -58,42 +57,10 @@ const substituteScript = "xargs -r nix-store --realise --keep-going >/dev/null"
 // `nix-store --export` of exactly those streams into a remote
 // `nix-store --import` (privileged: an import can add any store content, so
 // it is root-equivalent). A second copy of the same closure sends nothing.
+// It is CopyMany for one host.
 func Copy(ctx context.Context, local, remote Runner, req CopyRequest) (CopyResult, error) {
-	var res CopyResult
-	closure, err := Requisites(ctx, local, req.Paths)
-	if err != nil {
-		return res, err
-	}
-	res.Closure = len(closure)
-	missing, err := Invalid(ctx, remote, closure)
-	if err != nil {
-		return res, err
-	}
-	if req.Substitute && len(missing) > 0 {
-		err := remote.Run(ctx, Cmd{Argv: []string{"sh", "-c", substituteScript}, Stdin: pathLines(missing), Privileged: true})
-		var ee *ExitError
-		if err != nil && !errors.As(err, &ee) { // only Nix's own failure is tolerated
-			return res, fmt.Errorf("substitute on destination: %w", err)
-		}
-		before := len(missing)
-		if missing, err = Invalid(ctx, remote, missing); err != nil {
-			return res, err
-		}
-		res.Substituted = before - len(missing)
-	}
-	res.Missing = missing
-	if len(missing) == 0 {
-		if req.Progress != nil {
-			req.Progress(CopyProgress{})
-		}
-		return res, nil
-	}
-	infos, err := PathInfos(ctx, local, missing)
-	if err != nil {
-		return res, err
-	}
-	res.Bytes, err = sendPaths(ctx, local, remote, infos, req.Progress)
-	return res, err
+	o := CopyMany(ctx, local, []CopyTarget{{Runner: remote, Progress: req.Progress}}, req)[0]
+	return o.CopyResult, o.Err
 }
 
 // Requisites returns the closure of paths on r, dependencies first

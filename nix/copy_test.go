@@ -16,6 +16,17 @@ const (
 	pDrv  = "/nix/store/am461qf92mmpwwl8dilcryk7blx5dly4-nixos-system-web1-24.05.drv"
 )
 
+// leafDumpDB is nix-store --dump-db output for pLeaf (Nix 2.8).
+const leafDumpDB = pLeaf + `
+1b2dd0ad7e0d8c29cd6d1a5b2f6f2d0b54c4b2b3b6d0d3a0bdb4e7b1c0d2a3e4
+120
+
+0
+`
+
+// closureDumpDB is the records of the whole closure of pTop.
+const closureDumpDB = leafDumpDB + dumpDB
+
 // dumpDB is nix-store --dump-db output for pMid and pTop (Nix 2.8).
 const dumpDB = pMid + `
 edc6f1c1d70b7e4b7a5cee8f5dbe8f31b6df3a7e83fd0f0e3bb0e8e53a2a1d33
@@ -49,7 +60,7 @@ func TestCopy(t *testing.T) {
 		script: func(local, remote *fakeRunner) {
 			local.expect("nix-store", "--query", "--requisites", pTop).out(closure)
 			remote.expect(check...).in(closure).out(pMid + "\n" + pTop + "\n")
-			local.expect("nix-store", "--dump-db", pMid, pTop).out(dumpDB)
+			local.expect("nix-store", "--dump-db", pLeaf, pMid, pTop).out(closureDumpDB)
 			local.expect("nix-store", "--export", pMid, pTop).out("EXPORT-STREAM")
 			remote.expect("nix-store", "--import").priv().in("EXPORT-STREAM")
 		},
@@ -61,6 +72,7 @@ func TestCopy(t *testing.T) {
 		req:  CopyRequest{Paths: []string{pTop}},
 		script: func(local, remote *fakeRunner) {
 			local.expect("nix-store", "--query", "--requisites", pTop).out(closure)
+			local.expect("nix-store", "--dump-db", pLeaf, pMid, pTop).out(closureDumpDB)
 			remote.expect(check...).in(closure)
 		},
 		progress: true,
@@ -73,7 +85,7 @@ func TestCopy(t *testing.T) {
 			remote.expect("sh", "-c", substituteScript).priv().in(closure).
 				errout("error: path '" + pTop + "' is required, but there is no substituter that can build it\n").exit(1)
 			remote.expect(check...).in(closure).out(pMid + "\n" + pTop + "\n")
-			local.expect("nix-store", "--dump-db", pMid, pTop).out(dumpDB)
+			local.expect("nix-store", "--dump-db", pLeaf, pMid, pTop).out(closureDumpDB)
 			local.expect("nix-store", "--export", pMid, pTop).out("XX")
 			remote.expect("nix-store", "--import").priv().in("XX")
 		},
@@ -86,7 +98,7 @@ func TestCopy(t *testing.T) {
 		script: func(local, remote *fakeRunner) {
 			local.expect("nix-store", "--query", "--requisites", pTop).out(closure)
 			remote.expect(check...).in(closure).out(pTop + "\n")
-			local.expect("nix-store", "--dump-db", pTop).out(dumpDB)
+			local.expect("nix-store", "--dump-db", pLeaf, pMid, pTop).out(closureDumpDB)
 			local.expect("nix-store", "--export", pTop).out("X")
 			remote.expect("nix-store", "--import").priv().errout("error: writing to file: No space left on device\n").exit(1)
 		},
@@ -97,6 +109,7 @@ func TestCopy(t *testing.T) {
 		req:  CopyRequest{Paths: []string{pTop}},
 		script: func(local, remote *fakeRunner) {
 			local.expect("nix-store", "--query", "--requisites", pTop).out(closure)
+			local.expect("nix-store", "--dump-db", pLeaf, pMid, pTop).out(closureDumpDB)
 			remote.expect(check...).fail(fmt.Errorf("web1: %w", ErrConnectionLost))
 		},
 		wantErr: "connection lost",
