@@ -12,41 +12,36 @@ func TestBuildOnTarget(t *testing.T) {
 		src = "/nix/store/m509pwgl6wc93bzp5rf0r899skb21j6n-builder.sh"
 	)
 	drvClosure := src + "\n" + drv + "\n"
-	drvDumpDB := src + "\n6a0c5cbd7e3b3b2b0f3f0b1b3a1f1e0d6c1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e\n240\n\n0\n" +
-		drv + "\nd6dd6f76f9e6db6f078c67a725f32b574f20994c0efcba31003007f90689a3fe\n600\n\n1\n" + src + "\n"
 	tests := []struct {
 		name    string
-		script  func(local, remote *fakeRunner)
+		script  func(local, remote *fakeStore)
 		want    string
 		wantErr string
 		logs    int
 	}{{
 		name: "the derivation travels, the build happens on the host",
-		script: func(local, remote *fakeRunner) {
-			local.expect("nix-store", "--query", "--requisites", drv).out(drvClosure)
-			remote.expect("sh", "-c", checkValidityScript).in(drvClosure).out(drv + "\n")
-			local.expect("nix-store", "--dump-db", src, drv).out(drvDumpDB)
-			local.expect("nix-store", "--export", drv).out("DRV")
-			remote.expect("nix-store", "--import").priv().in("DRV")
-			remote.expect("nix-store", "--realise", drv).priv().
+		script: func(local, remote *fakeStore) {
+			remote.add(local.paths[src])
+			remote.cmds.expect("nix-store", "--realise", drv).priv().
 				errout("these 1 derivations will be built:\n  " + drv + "\nbuilding '" + drv + "'...\n").out(outA + "\n")
 		},
 		want: outA,
 		logs: 3,
 	}, {
 		name: "a failed remote build carries Nix's last lines",
-		script: func(local, remote *fakeRunner) {
-			local.expect("nix-store", "--query", "--requisites", drv).out(drvClosure)
-			local.expect("nix-store", "--dump-db", src, drv).out(drvDumpDB)
-			remote.expect("sh", "-c", checkValidityScript).in(drvClosure)
-			remote.expect("nix-store", "--realise", drv).priv().errout(buildFailure).exit(1)
+		script: func(local, remote *fakeStore) {
+			remote.add(local.paths[src], local.paths[drv])
+			remote.cmds.expect("nix-store", "--realise", drv).priv().errout(buildFailure).exit(1)
 		},
 		wantErr: "failed with exit code 3",
 		logs:    7,
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			local, remote := newFakeRunner(t), newFakeRunner(t)
+			local, remote := newFakeStore(t), newFakeStore(t)
+			local.add(fakePathOf(src, "builder"), fakePathOf(drv, "Derive(...)", src))
+			local.cmds.expect("nix-store", "--query", "--requisites", drv).out(drvClosure)
+			local.cmds.expect("nix-store", "--dump-db", src, drv).out(local.dumpDB(src, drv))
 			tt.script(local, remote)
 			var logs []string
 			got, err := BuildOnTarget(context.Background(), local, remote, drv, func(l string) { logs = append(logs, l) })

@@ -48,16 +48,11 @@ const maxArgBytes = 256 << 10
 // remote command line is capped at 128 KiB, so xargs builds them there.
 const checkValidityScript = "xargs -r nix-store --check-validity --print-invalid"
 
-// substituteScript lets the host realise the paths on stdin from its own
-// binary caches; --keep-going so one unavailable path does not stop the rest.
-const substituteScript = "xargs -r nix-store --realise --keep-going >/dev/null"
-
 // Copy sends the closures of req.Paths from local to remote over remote's
-// existing connection: ONE remote round trip finds the missing paths, then
-// `nix-store --export` of exactly those streams into a remote
-// `nix-store --import` (privileged: an import can add any store content, so
-// it is root-equivalent). A second copy of the same closure sends nothing.
-// It is CopyMany for one host.
+// existing connection, in one remote `nix-store --serve --write` session
+// (privileged: adding store paths is root-equivalent): it finds the
+// missing paths, then exactly those are sent. A second copy of the same
+// closure sends nothing. It is CopyMany for one host.
 func Copy(ctx context.Context, local, remote Runner, req CopyRequest) (CopyResult, error) {
 	o := CopyMany(ctx, local, []CopyTarget{{Runner: remote, Progress: req.Progress}}, req)[0]
 	return o.CopyResult, o.Err
@@ -97,25 +92,13 @@ func Invalid(ctx context.Context, r Runner, paths []string) ([]string, error) {
 
 // PathInfo is what the store records about one path (its registration).
 type PathInfo struct {
-	Path       string
+	Path string
+	// NarHash is the SHA-256 of the path's NAR, in hexadecimal.
+	NarHash    string
 	NarSize    int64
 	References []string
 	Deriver    string
 }
-
-// ExportSize is the number of bytes `nix-store --export` writes for the
-// path: a marker, the NAR, then the metadata as Nix wire strings.
-func (p PathInfo) ExportSize() int64 {
-	n := 8 + p.NarSize + 8 + wireString(p.Path) + 8 + wireString(p.Deriver) + 8
-	for _, r := range p.References {
-		n += wireString(r)
-	}
-	return n
-}
-
-// wireString is the size of s in Nix's serialisation: length, then the
-// bytes padded to 8.
-func wireString(s string) int64 { return 8 + int64((len(s)+7)/8*8) }
 
 // PathInfos queries r about paths with `nix-store --dump-db PATHS` (Nix
 // 2.8's `nix path-info` would take a .drv argument to mean its outputs),
@@ -154,7 +137,7 @@ func parseDumpDB(out string) ([]PathInfo, error) {
 	lines := strings.Split(out, "\n")
 	var infos []PathInfo
 	for i := 0; i+4 < len(lines); {
-		info := PathInfo{Path: lines[i], Deriver: lines[i+3]}
+		info := PathInfo{Path: lines[i], NarHash: lines[i+1], Deriver: lines[i+3]}
 		size, err1 := strconv.ParseInt(lines[i+2], 10, 64)
 		n, err2 := strconv.Atoi(lines[i+4])
 		if !strings.HasPrefix(info.Path, "/") || err1 != nil || err2 != nil || n < 0 || i+5+n > len(lines) {

@@ -6,8 +6,8 @@ import (
 	"sync"
 )
 
-// fanout is the writer one `nix-store --export` writes into: it hands
-// every write to all the imports still in the stream, in parallel, and
+// fanout is the writer a group's stream is written into: it hands
+// every write to all the hosts still in the stream, in parallel, and
 // returns once each has taken it. It holds no buffer of its own, so
 // memory stays bounded (one write, whatever the number of hosts) and the
 // stream runs at the pace of its slowest import: a slow host slows its
@@ -16,20 +16,26 @@ import (
 // connection is declared dead (keepalives); then it drops out and the
 // stream goes on for the others.
 //
-// Write and close are called from one goroutine at a time: the export's
-// output copier, then the caller once the export has ended.
+// Write is called from one goroutine (the stream's reader).
 type fanout struct {
-	outs     []*fanoutPipe
-	noneLeft func() // called when the last import dropped out
+	outs []*fanoutPipe
 }
 
-// fanoutPipe is one import's input; err is set once a write to it failed.
+// fanoutPipe is one host's input; err is set once a write to it failed.
 type fanoutPipe struct {
 	w   *io.PipeWriter
+	c   *counter // counts what the host took
 	err error
 }
 
-// errNoImportLeft ends the export when every import has dropped out.
+// write passes p on and counts it.
+func (o *fanoutPipe) write(p []byte) {
+	var n int
+	n, o.err = o.w.Write(p)
+	o.c.add(n)
+}
+
+// errNoImportLeft ends the stream when every host has dropped out.
 var errNoImportLeft = errors.New("no import left to stream to")
 
 // Write passes p to every import still in the stream.
@@ -45,11 +51,11 @@ func (f *fanout) Write(p []byte) (int, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, o.err = o.w.Write(p)
+			o.write(p)
 		}()
 	}
 	if len(live) > 0 {
-		_, live[0].err = live[0].w.Write(p)
+		live[0].write(p)
 	}
 	wg.Wait()
 	for _, o := range live {
@@ -57,13 +63,5 @@ func (f *fanout) Write(p []byte) (int, error) {
 			return len(p), nil
 		}
 	}
-	f.noneLeft()
 	return 0, errNoImportLeft
-}
-
-// close ends every import's input: at its end when err is nil, else with err.
-func (f *fanout) close(err error) {
-	for _, o := range f.outs {
-		o.w.CloseWithError(err) // nil closes with io.EOF
-	}
 }

@@ -1,7 +1,6 @@
 package nix
 
 import (
-	"context"
 	"errors"
 	"io"
 	"sync"
@@ -13,57 +12,27 @@ type lockstep struct {
 	mu       sync.Mutex
 	cond     *sync.Cond
 	produced int
-	fast     int  // bytes the fast import read
-	fastEOF  bool // the fast import reached the end
-	slow     int  // bytes the slow import read
+	fast     int  // bytes the fast host read
+	fastEOF  bool // the fast host reached the end
+	slow     int  // bytes the slow host read
 	ahead    int  // largest produced-slow seen before a write
 }
 
-// producer writes total bytes, 4 KiB at a time, recording before each
-// write how far it has got ahead of the slow import.
-type producer struct {
-	l     *lockstep
-	total int
-}
-
-func (p producer) Run(_ context.Context, c Cmd) error {
-	buf := make([]byte, 4<<10)
-	for p.l.produced < p.total {
-		p.l.mu.Lock()
-		p.l.ahead = max(p.l.ahead, p.l.produced-p.l.slow)
-		p.l.mu.Unlock()
-		n, err := c.Stdout.Write(buf)
-		if err != nil {
-			return err
-		}
-		p.l.mu.Lock()
-		p.l.produced += n
-		p.l.mu.Unlock()
-	}
-	return nil
-}
-
-// importer reads its stdin to the end; the slow one never reads until
-// the fast one is ahead of it (or done), so it is always the laggard.
-type importer struct {
-	l    *lockstep
-	slow bool
-}
-
-func (im importer) Run(_ context.Context, c Cmd) error {
+// read reads r to its end; the slow reader never reads until the fast
+// one is ahead of it (or done), so it is always the laggard.
+func (l *lockstep) read(r io.Reader, slow bool) error {
 	buf := make([]byte, 1<<10)
 	for {
-		l := im.l
-		if im.slow {
+		if slow {
 			l.mu.Lock()
 			for l.fast <= l.slow && !l.fastEOF {
 				l.cond.Wait()
 			}
 			l.mu.Unlock()
 		}
-		n, err := c.Stdin.Read(buf)
+		n, err := r.Read(buf)
 		l.mu.Lock()
-		if im.slow {
+		if slow {
 			l.slow += n
 		} else {
 			l.fast += n
@@ -80,25 +49,68 @@ func (im importer) Run(_ context.Context, c Cmd) error {
 	}
 }
 
-// TestFanoutKeepsPace: the export never gets ahead of the slowest import
-// (nothing is buffered for a slow host), and both imports get the whole
-// stream.
+// TestFanoutKeepsPace: the stream never gets ahead of the slowest host
+// (nothing is buffered for a slow host), and both hosts get all of it.
 func TestFanoutKeepsPace(t *testing.T) {
 	l := &lockstep{}
 	l.cond = sync.NewCond(&l.mu)
 	const total = 2 << 20
-	fast := &member{runner: importer{l: l}, c: newCounter(nil, nil)}
-	slow := &member{runner: importer{l: l, slow: true}, c: newCounter(nil, nil)}
-	exportFanout(context.Background(), producer{l: l, total: total}, []*member{fast, slow}, []string{pTop})
-	if fast.err != nil || slow.err != nil {
-		t.Fatalf("errors: %v, %v", fast.err, slow.err)
+	fastR, fastW := io.Pipe()
+	slowR, slowW := io.Pipe()
+	fo := &fanout{outs: []*fanoutPipe{{w: fastW, c: &counter{}}, {w: slowW, c: &counter{}}}}
+	errs := make(chan error, 2)
+	go func() { errs <- l.read(fastR, false) }()
+	go func() { errs <- l.read(slowR, true) }()
+	buf := make([]byte, 4<<10)
+	for l.produced < total {
+		l.mu.Lock()
+		l.ahead = max(l.ahead, l.produced-l.slow)
+		l.mu.Unlock()
+		n, err := fo.Write(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.mu.Lock()
+		l.produced += n
+		l.mu.Unlock()
 	}
-	if l.fast != total || l.slow != total || fast.c.sent() != total || slow.c.sent() != total {
-		t.Errorf("fast read %d, slow %d (counted %d, %d), want %d each", l.fast, l.slow, fast.c.sent(), slow.c.sent(), total)
+	fastW.Close()
+	slowW.Close()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
-	// The slow import counts what it read once its read returned, just
+	if l.fast != total || l.slow != total || fo.outs[0].c.sent() != total || fo.outs[1].c.sent() != total {
+		t.Errorf("fast read %d, slow %d (counted %d, %d), want %d each", l.fast, l.slow, fo.outs[0].c.sent(), fo.outs[1].c.sent(), total)
+	}
+	// The slow host counts what it read once its read returned, just
 	// after the write it ended did: up to one read (1 KiB) behind.
 	if l.ahead > 1<<10 {
-		t.Errorf("the export got %d bytes ahead of the slow import before a write, want at most 1 KiB", l.ahead)
+		t.Errorf("the stream got %d bytes ahead of the slow host before a write, want at most 1 KiB", l.ahead)
+	}
+}
+
+// TestFanoutDropsAFailedHost: a host whose input closed leaves the
+// stream; the writer goes on for the others and stops when none is left.
+func TestFanoutDropsAFailedHost(t *testing.T) {
+	aR, aW := io.Pipe()
+	bR, bW := io.Pipe()
+	fo := &fanout{outs: []*fanoutPipe{{w: aW, c: &counter{}}, {w: bW, c: &counter{}}}}
+	bR.CloseWithError(errServeEnded)
+	got := make(chan []byte)
+	go func() { b, _ := io.ReadAll(aR); got <- b }()
+	if n, err := fo.Write([]byte("hello")); n != 5 || err != nil {
+		t.Fatalf("Write with one host left = %d, %v", n, err)
+	}
+	if !errors.Is(fo.outs[1].err, errServeEnded) || fo.outs[0].err != nil {
+		t.Errorf("errors %v, %v; want only the closed host's", fo.outs[0].err, fo.outs[1].err)
+	}
+	aW.Close()
+	if b := <-got; string(b) != "hello" {
+		t.Errorf("the other host got %q", b)
+	}
+	if _, err := fo.Write([]byte("more")); !errors.Is(err, errNoImportLeft) {
+		t.Errorf("Write with no host left = %v, want errNoImportLeft", err)
 	}
 }

@@ -2,7 +2,6 @@ package nix
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -15,6 +14,9 @@ type CopyTarget struct {
 	// Progress, when set, is called as this host's transfer advances
 	// (throttled) and once at the end.
 	Progress func(CopyProgress)
+	// Substitute lets this host fetch what it can from its own binary
+	// caches first, as CopyRequest.Substitute does for every host.
+	Substitute bool
 }
 
 // CopyOutcome is what CopyMany did for one target: its result, or why it
@@ -24,14 +26,19 @@ type CopyOutcome struct {
 	Err error
 }
 
+// serveWriteArgv serves a host's store for writing: adding paths can put
+// any content in the store, so it is root-equivalent and runs privileged.
+var serveWriteArgv = []string{"nix-store", "--serve", "--write"}
+
 // CopyMany sends the closures of req.Paths from local to every target
-// (req.Progress is not used; each target has its own). This machine's
-// part is done once: one `nix-store --query --requisites` and one
-// `nix-store --dump-db` for all hosts, and one `nix-store --export` for
-// each set of hosts that lack exactly the same paths, streamed to all of
-// them at once (see fanout). Each host gets one round trip that finds
-// what it lacks (after substitution when req.Substitute), then one
-// privileged `nix-store --import`.
+// (req.Progress is not used: each target has its own). This machine's
+// part is done once: `nix-store --query --requisites` and
+// `nix-store --dump-db` for all hosts, and one `nix-store --serve` that
+// reads the paths for each set of hosts that lack exactly the same paths,
+// streamed to all of them at once (see fanout). Each host runs one
+// `nix-store --serve --write` (see serve.go): it says which paths it has,
+// holding them against its garbage collector meanwhile, substitutes
+// first when asked, then adds the paths it lacks.
 //
 // Hosts fail alone: a host whose check or import fails, or whose
 // connection drops mid-stream, leaves the shared stream, and its outcome
@@ -57,44 +64,48 @@ func CopyMany(ctx context.Context, local Runner, targets []CopyTarget, req CopyR
 		infos, err := PathInfos(ctx, local, closure)
 		infosc <- infosResult{infos, err}
 	}()
+	sessions := make([]*serveSession, len(targets))
 	var wg sync.WaitGroup
 	for i, t := range targets {
 		out[i].Closure = len(closure)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			s := startServe(ctx, t.Runner, serveWriteArgv, true)
+			sessions[i] = s
 			o := &out[i]
-			o.Missing, o.Substituted, o.Err = lacking(ctx, t.Runner, closure, req.Substitute)
+			o.Missing, o.Substituted, o.Err = lacking(s, closure, req.Substitute || t.Substitute)
+			if o.Err == nil && len(o.Missing) == 0 {
+				o.Err = s.close()
+			}
 		}()
 	}
 	wg.Wait()
 	ir := <-infosc
-	groups := groupByMissing(out)
 	for i, o := range out {
 		if o.Err == nil && len(o.Missing) == 0 && targets[i].Progress != nil {
 			targets[i].Progress(CopyProgress{})
 		}
 	}
-	if ir.err != nil {
-		for _, g := range groups {
-			for _, i := range g {
-				out[i].Err = ir.err
-			}
-		}
-		return out
-	}
 	byPath := make(map[string]PathInfo, len(ir.infos))
 	for _, info := range ir.infos {
 		byPath[info.Path] = info
 	}
-	for _, g := range groups {
+	for _, g := range groupByMissing(out) {
+		if ir.err != nil {
+			for _, i := range g {
+				sessions[i].abort()
+				out[i].Err = ir.err
+			}
+			continue
+		}
 		infos := make([]PathInfo, len(out[g[0]].Missing))
 		for k, p := range out[g[0]].Missing {
 			infos[k] = byPath[p]
 		}
 		members := make([]*member, len(g))
 		for k, i := range g {
-			members[k] = &member{runner: targets[i].Runner, c: newCounter(infos, targets[i].Progress)}
+			members[k] = &member{s: sessions[i], c: newCounter(infos, targets[i].Progress)}
 		}
 		wg.Add(1)
 		go func() {
@@ -109,23 +120,32 @@ func CopyMany(ctx context.Context, local Runner, targets []CopyTarget, req CopyR
 	return out
 }
 
-// lacking returns the paths of closure that r's store lacks (after
+// lacking returns the paths of closure that the host lacks (after
 // substituting what it can, when substitute), and how many it substituted.
-func lacking(ctx context.Context, r Runner, closure []string, substitute bool) ([]string, int, error) {
-	missing, err := Invalid(ctx, r, closure)
+func lacking(s *serveSession, closure []string, substitute bool) ([]string, int, error) {
+	missing, err := s.handshakeAndCheck(closure)
 	if err != nil || !substitute || len(missing) == 0 {
 		return missing, 0, err
 	}
-	err = r.Run(ctx, Cmd{Argv: []string{"sh", "-c", substituteScript}, Stdin: pathLines(missing), Privileged: true})
-	var ee *ExitError
-	if err != nil && !errors.As(err, &ee) { // only Nix's own failure is tolerated
+	still, err := s.invalid(missing, true, true)
+	if err != nil {
 		return missing, 0, fmt.Errorf("substitute on destination: %w", err)
 	}
-	before := len(missing)
-	if missing, err = Invalid(ctx, r, missing); err != nil {
-		return missing, 0, err
+	return still, len(missing) - len(still), nil
+}
+
+// handshakeAndCheck greets the host and asks which paths it lacks,
+// holding those it has against its garbage collector.
+func (s *serveSession) handshakeAndCheck(paths []string) ([]string, error) {
+	err := s.handshake()
+	var missing []string
+	if err == nil {
+		missing, err = s.invalid(paths, true, false)
 	}
-	return missing, before - len(missing), nil
+	if err != nil {
+		return nil, fmt.Errorf("check which paths the host lacks: %w", err)
+	}
+	return missing, nil
 }
 
 // groupByMissing returns the indexes of the outcomes that still need

@@ -10,62 +10,52 @@ import (
 	"time"
 )
 
-// manyFixture is a local fake and one fake per host, with each host's
-// last progress report.
+// manyFixture is this machine's store and one store per host, with each
+// host's last progress report.
 type manyFixture struct {
-	local   *fakeRunner
-	hosts   []*fakeRunner
+	local   *fakeStore
+	hosts   []*fakeStore
 	targets []CopyTarget
 	last    []CopyProgress
-	calls   []int
 }
 
+// newManyFixture makes n hosts holding pTop's leaf (see testStores).
 func newManyFixture(t *testing.T, n int) *manyFixture {
-	f := &manyFixture{local: newFakeRunner(t), last: make([]CopyProgress, n), calls: make([]int, n)}
-	f.local.anyOrder = true // the groups' exports run concurrently
+	local, _ := testStores(t)
+	f := &manyFixture{local: local, last: make([]CopyProgress, n)}
 	for i := range n {
-		h := newFakeRunner(t)
+		h := newFakeStore(t).add(local.paths[pLeaf])
 		f.hosts = append(f.hosts, h)
-		f.targets = append(f.targets, CopyTarget{Runner: h, Progress: func(p CopyProgress) { f.last[i] = p; f.calls[i]++ }})
+		f.targets = append(f.targets, CopyTarget{Runner: h, Progress: func(p CopyProgress) { f.last[i] = p }})
 	}
 	return f
 }
 
-var checkArgv = []string{"sh", "-c", checkValidityScript}
+func (f *manyFixture) copy() []CopyOutcome {
+	return CopyMany(context.Background(), f.local, f.targets, CopyRequest{Paths: []string{pTop}})
+}
 
-const closureLines = pLeaf + "\n" + pMid + "\n" + pTop + "\n"
-
-// TestCopyManySharesOneExportPerMissingSet: two hosts lacking the same
-// paths get one export between them, a host lacking other paths its
-// own, a host lacking nothing nothing; the local closure and records are
+// TestCopyManySharesOneStreamPerMissingSet: two hosts lacking the same
+// paths get one stream between them, a host lacking other paths its
+// own, a host lacking nothing nothing; the closure and the records are
 // asked for once.
-func TestCopyManySharesOneExportPerMissingSet(t *testing.T) {
+func TestCopyManySharesOneStreamPerMissingSet(t *testing.T) {
 	f := newManyFixture(t, 4)
-	f.local.expect("nix-store", "--query", "--requisites", pTop).out(closureLines)
-	f.local.expect("nix-store", "--dump-db", pLeaf, pMid, pTop).out(closureDumpDB)
-	f.local.expect("nix-store", "--export", pMid, pTop).out("STREAM-MID-TOP")
-	f.local.expect("nix-store", "--export", pTop).out("STREAM-TOP")
-	for _, i := range []int{0, 2} {
-		f.hosts[i].expect(checkArgv...).in(closureLines).out(pMid + "\n" + pTop + "\n")
-		f.hosts[i].expect("nix-store", "--import").priv().in("STREAM-MID-TOP")
-	}
-	f.hosts[1].expect(checkArgv...).in(closureLines).out(pTop + "\n")
-	f.hosts[1].expect("nix-store", "--import").priv().in("STREAM-TOP")
-	f.hosts[3].expect(checkArgv...).in(closureLines)
-
-	out := CopyMany(context.Background(), f.local, f.targets, CopyRequest{Paths: []string{pTop}})
-	want := []struct {
-		missing []string
-		bytes   int64
-	}{{[]string{pMid, pTop}, 14}, {[]string{pTop}, 10}, {[]string{pMid, pTop}, 14}, {nil, 0}}
+	f.hosts[1].add(f.local.paths[pMid])
+	f.hosts[3].add(f.local.paths[pMid], f.local.paths[pTop])
+	out := f.copy()
+	want := [][]string{{pMid, pTop}, {pTop}, {pMid, pTop}, nil}
 	for i, w := range want {
-		o := out[i]
-		if o.Err != nil || o.Closure != 3 || !slices.Equal(o.Missing, w.missing) || o.Bytes != w.bytes {
-			t.Errorf("host %d: %+v, want missing %v, %d bytes", i, o, w.missing, w.bytes)
+		o, size := out[i], sizeOf(f.local, w...)
+		if o.Err != nil || o.Closure != 3 || !slices.Equal(o.Missing, w) || o.Bytes != size || !slices.Equal(f.hosts[i].added, w) {
+			t.Errorf("host %d: %+v, added %v; want %v (%d bytes)", i, o, f.hosts[i].added, w, size)
 		}
-		if f.calls[i] == 0 || f.last[i].PathsDone != len(w.missing) || f.last[i].BytesDone != w.bytes || f.last[i].BytesTotal != w.bytes {
-			t.Errorf("host %d: last progress %+v after %d calls", i, f.last[i], f.calls[i])
+		if f.last[i] != (CopyProgress{PathsDone: len(w), PathsTotal: len(w), BytesDone: size, BytesTotal: size}) {
+			t.Errorf("host %d: last progress %+v", i, f.last[i])
 		}
+	}
+	if f.local.serves != 2 {
+		t.Errorf("this machine's store was read %d times, want once per missing set (2)", f.local.serves)
 	}
 }
 
@@ -73,91 +63,109 @@ func TestCopyManySharesOneExportPerMissingSet(t *testing.T) {
 // middle of the stream leaves it with its error; the others get it all.
 func TestCopyManyHostFailsMidStream(t *testing.T) {
 	f := newManyFixture(t, 3)
-	stream := strings.Repeat("NAR-BYTES ", 1000)
-	f.local.expect("nix-store", "--query", "--requisites", pTop).out(closureLines)
-	f.local.expect("nix-store", "--dump-db", pLeaf, pMid, pTop).out(closureDumpDB)
-	f.local.expect("nix-store", "--export", pMid, pTop).out(stream)
-	for i, h := range f.hosts {
-		h.expect(checkArgv...).in(closureLines).out(pMid + "\n" + pTop + "\n")
-		imp := h.expect("nix-store", "--import").priv()
-		if i == 1 {
-			imp.readsThen(4, fmt.Errorf("web02: %w", ErrConnectionLost))
-		} else {
-			imp.in(stream)
-		}
-	}
-	out := CopyMany(context.Background(), f.local, f.targets, CopyRequest{Paths: []string{pTop}})
+	// Past the greeting and the check, into the first path.
+	f.hosts[1].dropAfter = int64(len(greeting())+len(queryValidRequest([]string{pLeaf, pMid, pTop}, true, false))) + 100
+	out := f.copy()
 	for _, i := range []int{0, 2} {
-		if out[i].Err != nil || out[i].Bytes != int64(len(stream)) || f.last[i].PathsDone != 2 {
-			t.Errorf("host %d: %+v (last progress %+v), want the whole stream", i, out[i], f.last[i])
+		if out[i].Err != nil || !slices.Equal(f.hosts[i].added, []string{pMid, pTop}) || f.last[i].PathsDone != 2 {
+			t.Errorf("host %d: %+v, added %v, last progress %+v; want both paths", i, out[i], f.hosts[i].added, f.last[i])
 		}
 	}
-	if err := out[1].Err; !errors.Is(err, ErrConnectionLost) || !strings.Contains(err.Error(), "import 2 paths: web02: connection lost") {
-		t.Errorf("host 1: error %v, want the import's lost connection", err)
+	if err := out[1].Err; !errors.Is(err, ErrConnectionLost) || !strings.HasPrefix(err.Error(), "import 2 paths: host: nix-store --serve --write: connection lost") {
+		t.Errorf("host 1: error %v, want its lost connection", err)
 	}
-	if out[1].Bytes > int64(len(stream)) || f.last[1].PathsDone == 2 {
-		t.Errorf("host 1: %d bytes, last progress %+v: reported as done", out[1].Bytes, f.last[1])
+	if len(f.hosts[1].added) != 0 || f.last[1].PathsDone != 0 {
+		t.Errorf("host 1 added %v, last progress %+v", f.hosts[1].added, f.last[1])
 	}
 }
 
-// TestCopyManyStopsTheExportWhenNoHostIsLeft: when every import failed,
-// the export (blocked on its output, as a real one would be) is stopped.
-func TestCopyManyStopsTheExportWhenNoHostIsLeft(t *testing.T) {
+// TestCopyManyStopsWhenNoHostIsLeft: when every host failed, reading
+// this machine's store stops and each host has its own error.
+func TestCopyManyStopsWhenNoHostIsLeft(t *testing.T) {
 	f := newManyFixture(t, 2)
-	f.local.expect("nix-store", "--query", "--requisites", pTop).out(closureLines)
-	f.local.expect("nix-store", "--dump-db", pLeaf, pMid, pTop).out(closureDumpDB)
-	f.local.expect("nix-store", "--export", pTop).out("STREAM").hang()
 	for _, h := range f.hosts {
-		h.expect(checkArgv...).in(closureLines).out(pTop + "\n")
-		h.expect("nix-store", "--import").priv().errout("error: No space left on device\n").exit(1).readsThen(0, nil)
+		h.failAdding = pMid
 	}
-	// The deadline only bounds a broken run; a working one ends at once.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	out := CopyMany(ctx, f.local, f.targets, CopyRequest{Paths: []string{pTop}})
+	done := make(chan []CopyOutcome)
+	go func() { done <- f.copy() }()
+	var out []CopyOutcome
+	select {
+	case out = <-done:
+	case <-time.After(time.Minute): // only bounds a broken run
+		t.Fatal("CopyMany still running a minute after every host failed")
+	}
 	for i, o := range out {
 		var ee *ExitError
-		if !errors.As(o.Err, &ee) || !strings.Contains(o.Err.Error(), "import 1 paths:") || ctx.Err() != nil {
-			t.Errorf("host %d: error %v, want the import's own failure", i, o.Err)
+		if !errors.As(o.Err, &ee) || !strings.Contains(o.Err.Error(), "No space left on device") {
+			t.Errorf("host %d: error %v, want its own failure", i, o.Err)
 		}
 	}
 }
 
 // TestCopyManyFailuresStayWithTheirHost: a host whose check fails gets
-// that error alone; a failed export fails only the hosts of its stream.
+// that error alone; a path the hosts reject fails only the hosts of its
+// stream.
 func TestCopyManyFailuresStayWithTheirHost(t *testing.T) {
 	f := newManyFixture(t, 3)
-	f.local.expect("nix-store", "--query", "--requisites", pTop).out(closureLines)
-	f.local.expect("nix-store", "--dump-db", pLeaf, pMid, pTop).out(closureDumpDB)
-	f.local.expect("nix-store", "--export", pTop).errout("error: path is not valid\n").exit(1)
-	f.local.expect("nix-store", "--export", pMid, pTop).out("STREAM")
-	f.hosts[0].expect(checkArgv...).fail(fmt.Errorf("db01: %w", ErrConnectionLost))
-	f.hosts[1].expect(checkArgv...).in(closureLines).out(pTop + "\n")
-	f.hosts[1].expect("nix-store", "--import").priv().errout("error: unexpected end of input\n").exit(1)
-	f.hosts[2].expect(checkArgv...).in(closureLines).out(pMid + "\n" + pTop + "\n")
-	f.hosts[2].expect("nix-store", "--import").priv().in("STREAM")
-	out := CopyMany(context.Background(), f.local, f.targets, CopyRequest{Paths: []string{pTop}})
+	f.targets[0].Runner = runnerFunc(func(context.Context, Cmd) error { return fmt.Errorf("db01: %w", ErrConnectionLost) })
+	mid := f.local.paths[pMid]
+	mid.nar = testNAR(strings.Repeat("x", len("bash "+pLeaf))) // same size, another hash than recorded
+	f.local.paths[pMid] = mid
+	f.hosts[2].add(f.local.paths[pMid]) // host 2 lacks only top
+	out := f.copy()
 	if err := out[0].Err; !errors.Is(err, ErrConnectionLost) || !strings.Contains(err.Error(), "check which paths the host lacks") {
 		t.Errorf("host 0: %v, want its failed check", err)
 	}
-	if err := out[1].Err; err == nil || !strings.HasPrefix(err.Error(), "export 1 paths: nix-store --export") ||
-		!strings.Contains(err.Error(), "error: path is not valid (import: nix-store --import: exit status 1") {
-		t.Errorf("host 1: %v, want the export's failure with the import's", err)
+	if err := out[1].Err; err == nil || !strings.Contains(err.Error(), "hash mismatch importing path '"+pMid+"'") {
+		t.Errorf("host 1: %v, want the rejected path", err)
 	}
-	if out[2].Err != nil || out[2].Bytes != 6 {
-		t.Errorf("host 2: %+v, want its stream", out[2])
+	if out[2].Err != nil || !slices.Equal(f.hosts[2].added, []string{pTop}) {
+		t.Errorf("host 2: %+v, added %v; want top", out[2], f.hosts[2].added)
 	}
 }
 
 // TestCopyManyLocalFailureFailsEveryHost: without the closure nothing is
-// sent, and every host says why.
+// sent and no host is asked anything; every host says why.
 func TestCopyManyLocalFailureFailsEveryHost(t *testing.T) {
-	f := newManyFixture(t, 2)
-	f.local.expect("nix-store", "--query", "--requisites", pTop).errout("error: path '" + pTop + "' is not valid\n").exit(1)
-	out := CopyMany(context.Background(), f.local, f.targets, CopyRequest{Paths: []string{pTop}})
+	local := newFakeStore(t)
+	local.cmds.expect("nix-store", "--query", "--requisites", pTop).errout("error: path '" + pTop + "' is not valid\n").exit(1)
+	hosts := []*fakeStore{newFakeStore(t), newFakeStore(t)}
+	out := CopyMany(context.Background(), local, []CopyTarget{{Runner: hosts[0]}, {Runner: hosts[1]}}, CopyRequest{Paths: []string{pTop}})
 	for i, o := range out {
-		if o.Err == nil || !strings.Contains(o.Err.Error(), "closure of "+pTop) {
-			t.Errorf("host %d: %v", i, o.Err)
+		if o.Err == nil || !strings.Contains(o.Err.Error(), "closure of "+pTop) || hosts[i].serves != 0 {
+			t.Errorf("host %d: %v (%d sessions)", i, o.Err, hosts[i].serves)
 		}
+	}
+}
+
+// TestCopyNARChecksItsStart: a NAR that does not start as one (the
+// store's files and database disagree, or the stream slipped) stops the
+// stream before the hosts get it.
+func TestCopyNARChecksItsStart(t *testing.T) {
+	fo := &fanout{}
+	nar := testNAR("x")
+	err := copyNAR(fo, strings.NewReader("garbage!"+string(nar)), PathInfo{Path: pTop, NarSize: int64(len(nar))})
+	if err == nil || !strings.Contains(err.Error(), "does not start as a NAR does") {
+		t.Errorf("copyNAR(garbage) = %v", err)
+	}
+	if err := copyNAR(fo, strings.NewReader(string(nar)), PathInfo{Path: pTop, NarSize: 8}); err == nil {
+		t.Error("copyNAR accepted a NAR size smaller than a NAR's start")
+	}
+}
+
+// TestCopyManySubstitutesPerHost: a target's Substitute lets that host
+// fetch from its caches first; the others get everything from us.
+func TestCopyManySubstitutesPerHost(t *testing.T) {
+	f := newManyFixture(t, 2)
+	for _, h := range f.hosts {
+		h.cache[pMid] = f.local.paths[pMid]
+	}
+	f.targets[0].Substitute = true
+	out := f.copy()
+	if o := out[0]; o.Err != nil || o.Substituted != 1 || !slices.Equal(f.hosts[0].added, []string{pTop}) {
+		t.Errorf("host 0: %+v, added %v; want mid substituted, top sent", o, f.hosts[0].added)
+	}
+	if o := out[1]; o.Err != nil || o.Substituted != 0 || !slices.Equal(f.hosts[1].added, []string{pMid, pTop}) {
+		t.Errorf("host 1: %+v, added %v; want both sent", o, f.hosts[1].added)
 	}
 }

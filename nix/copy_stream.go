@@ -1,6 +1,8 @@
 package nix
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,164 +13,197 @@ import (
 // progressStep is how many bytes pass between two progress reports.
 const progressStep = 256 << 10
 
-// member is one host receiving a shared export stream.
+// member is one host receiving a shared stream: its serve session.
 type member struct {
-	runner Runner
-	c      *counter
-	err    error // why the host left the stream; it takes no further part
+	s   *serveSession
+	c   *counter
+	err error // why the host left the stream
 }
 
-// sendGroup streams `nix-store --export` of infos (dependency order) from
-// local into `nix-store --import` on every member, one export per
-// argument chunk, in order, so every chunk's references already arrived.
-// A member that fails keeps its error and is left out of later chunks.
+// localServeArgv reads this machine's store: NARs on request.
+var localServeArgv = []string{"nix-store", "--serve"}
+
+// sendGroup sends infos (dependency order) to every member: one local
+// `nix-store --serve` reads each path's NAR, and each path goes to all
+// members at once as an add-to-store request followed by its NAR. Each
+// member's session acknowledges every path it added; once all are, the
+// session is closed. A member that fails keeps its own error.
 func sendGroup(ctx context.Context, local Runner, members []*member, infos []PathInfo) {
-	for _, chunk := range argChunks(infoPaths(infos), maxArgBytes) {
-		var live []*member
-		for _, m := range members {
-			if m.err == nil {
-				live = append(live, m)
-			}
-		}
-		if len(live) == 0 {
-			return
-		}
-		exportFanout(ctx, local, live, chunk)
+	acks := make([]chan error, len(members))
+	fo := &fanout{}
+	for i, m := range members {
+		fo.outs = append(fo.outs, &fanoutPipe{w: m.s.in, c: m.c})
+		acks[i] = make(chan error, 1)
+		go func() { acks[i] <- m.readAcks(len(infos)) }()
 	}
-	for _, m := range members {
-		if m.err == nil {
-			m.c.finish()
-		}
-	}
-}
-
-func infoPaths(infos []PathInfo) []string {
-	p := make([]string, len(infos))
-	for i, info := range infos {
-		p[i] = info.Path
-	}
-	return p
-}
-
-// exportFanout pipes one local export into one import per member. An
-// import that fails drops out of the fan-out; the export is stopped
-// (its context cancelled: blocked on a full pipe it would never exit)
-// only when no import is left. A failed export fails every member still
-// in it: their imports see the stream end early.
-func exportFanout(ctx context.Context, local Runner, members []*member, paths []string) {
-	ectx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	fo := &fanout{noneLeft: cancel}
-	imports := make([]error, len(members))
+	srcErr := stream(ctx, local, fo, infos)
 	var wg sync.WaitGroup
 	for i, m := range members {
-		pr, pw := io.Pipe()
-		fo.outs = append(fo.outs, &fanoutPipe{w: pw})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			imports[i] = m.runner.Run(ctx, Cmd{
-				Argv:       []string{"nix-store", "--import"},
-				Stdin:      &countingReader{r: pr, c: m.c},
-				Stdout:     io.Discard,
-				Privileged: true,
-			})
-			// The import reads no more: a write waiting for it must return.
-			pr.CloseWithError(errImportEnded)
+			var ackErr error
+			if srcErr != nil && fo.outs[i].err == nil {
+				// The host is in the middle of a path that will never end.
+				m.s.abort()
+			} else {
+				ackErr = <-acks[i]
+			}
+			runErr := m.s.close()
+			switch {
+			case runErr != nil && srcErr == nil:
+				m.err = fmt.Errorf("import %d paths: %w", len(infos), runErr)
+			case srcErr != nil && fo.outs[i].err == nil:
+				m.err = srcErr
+			case ackErr != nil:
+				m.err = fmt.Errorf("import %d paths: %w", len(infos), ackErr)
+			case fo.outs[i].err != nil:
+				m.err = fmt.Errorf("import %d paths: %w", len(infos), fo.outs[i].err)
+			default:
+				m.c.finish()
+			}
 		}()
 	}
-	argv := append([]string{"nix-store", "--export"}, paths...)
-	exportErr := local.Run(ectx, Cmd{Argv: argv, Stdout: fo})
-	if exportErr != nil {
-		exportErr = fmt.Errorf("export %d paths: %w", len(paths), exportErr)
-	}
-	fo.close(exportErr)
 	wg.Wait()
-	exportFailed := exportErr != nil && ectx.Err() == nil
-	for i, m := range members {
-		switch ierr := imports[i]; {
-		case exportFailed && ierr != nil:
-			m.err = fmt.Errorf("%w (import: %v)", exportErr, ierr)
-		case exportFailed:
-			m.err = exportErr
-		case ierr != nil:
-			m.err = fmt.Errorf("import %d paths: %w", len(paths), ierr)
-		case fo.outs[i].err != nil:
-			// The import exited 0 without reading the whole stream.
-			m.err = fmt.Errorf("import %d paths: %w", len(paths), fo.outs[i].err)
-		case ctx.Err() != nil:
-			m.err = ctx.Err()
-		}
-	}
 }
 
-// errImportEnded is what a write to an import that already exited gets.
-var errImportEnded = errors.New("nix-store --import ended before the export stream did")
+// stream reads infos' NARs from this machine's store and writes each
+// path's request and NAR into fo. It returns why reading failed, or nil
+// (also when every host dropped out: each has its own error).
+func stream(ctx context.Context, local Runner, fo *fanout, infos []PathInfo) error {
+	src := startServe(ctx, local, localServeArgv, false)
+	if err := src.handshake(); err != nil {
+		return fmt.Errorf("read paths from this machine's store: %w", err)
+	}
+	read := false
+	defer func() {
+		if read {
+			_ = src.close() // what it had to say, it said
+		} else {
+			src.abort()
+		}
+	}()
+	go func() {
+		// Every request at once: the server answers them in order.
+		for _, info := range infos {
+			if _, err := src.in.Write(dumpRequest(info.Path)); err != nil {
+				return
+			}
+		}
+	}()
+	// Requests and NARs go out in whole SSH packets: a small write of its
+	// own (a request, a NAR's start) costs the host's sshd as much as a
+	// full one.
+	bw := bufio.NewWriterSize(fo, sshPacket)
+	for _, info := range infos {
+		if _, err := bw.Write(addToStoreHeader(info)); err != nil {
+			return nil
+		}
+		err := copyNAR(bw, src.out.r, info)
+		switch {
+		case errors.Is(err, errNoImportLeft):
+			return nil
+		case err != nil:
+			return fmt.Errorf("read %s from this machine's store: %w", info.Path, src.fail("dump path", err))
+		}
+	}
+	if bw.Flush() == nil {
+		read = true
+	}
+	return nil
+}
 
-// counter turns bytes read into CopyProgress. Paths done are estimated from
-// the byte offsets where each path's export ends (Nix may reorder paths
-// within a topological order, so this is exact only at the end).
+// sshPacket is the data an SSH packet carries on a session channel
+// (OpenSSH's CHAN_SES_PACKET_DEFAULT).
+const sshPacket = 32 << 10
+
+// copyNAR copies info's NAR (NarSize bytes) from r into w, checking that
+// it starts as a NAR does: a store whose files no longer match its
+// database would otherwise shift every following path.
+func copyNAR(w io.Writer, r io.Reader, info PathInfo) error {
+	head := make([]byte, len(narMagic))
+	if info.NarSize < int64(len(head)) {
+		return fmt.Errorf("the database gives it a NAR of %d bytes", info.NarSize)
+	}
+	if _, err := io.ReadFull(r, head); err != nil {
+		return err
+	}
+	if !bytes.Equal(head, narMagic) {
+		return errors.New("its NAR does not start as a NAR does (the store's files and database disagree?)")
+	}
+	if _, err := w.Write(head); err != nil {
+		return err
+	}
+	_, err := io.CopyN(w, r, info.NarSize-int64(len(head)))
+	return err
+}
+
+// readAcks reads the host's acknowledgement of each of n paths (the
+// number 1 once a path is in its store).
+func (m *member) readAcks(n int) error {
+	for range n {
+		v, err := m.s.out.num()
+		if err != nil {
+			return err
+		}
+		if v != 1 {
+			return fmt.Errorf("nix-store --serve answered %d to an added path, not 1", v)
+		}
+		m.c.pathDone()
+	}
+	return nil
+}
+
+// counter turns bytes sent and paths acknowledged into CopyProgress.
 type counter struct {
 	mu       sync.Mutex
 	progress func(CopyProgress)
-	ends     []int64
+	paths    int // acknowledged
 	total    int64
+	pathsAll int
 	done     int64
-	paths    int
 	reported int64
 }
 
-// newCounter returns the counter for sending infos (dependency order) in
-// argument chunks, one export per chunk.
+// newCounter returns the counter for sending infos.
 func newCounter(infos []PathInfo, progress func(CopyProgress)) *counter {
-	c := &counter{progress: progress, ends: make([]int64, len(infos))}
-	for i, info := range infos {
-		c.total += info.ExportSize()
-		c.ends[i] = c.total
+	c := &counter{progress: progress, pathsAll: len(infos)}
+	for _, info := range infos {
+		c.total += addToStoreSize(info)
 	}
-	c.total += 8 * int64(len(argChunks(infoPaths(infos), maxArgBytes))) // one end marker per export
 	return c
 }
 
+// add counts n bytes handed to the host's session.
 func (c *counter) add(n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.done += int64(n)
-	for c.paths < len(c.ends) && c.ends[c.paths] <= c.done {
-		c.paths++
-	}
 	if c.progress != nil && c.done-c.reported >= progressStep {
 		c.reported = c.done
-		c.progress(CopyProgress{PathsDone: c.paths, PathsTotal: len(c.ends), BytesDone: c.done, BytesTotal: c.total})
+		c.progress(CopyProgress{PathsDone: c.paths, PathsTotal: c.pathsAll, BytesDone: c.done, BytesTotal: c.total})
 	}
 }
 
-// sent returns the bytes that reached the import.
+// pathDone counts a path the host acknowledged.
+func (c *counter) pathDone() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.paths++
+}
+
+// sent returns the bytes handed to the host's session.
 func (c *counter) sent() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.done
 }
 
-// finish reports completion; the estimate of the total is replaced by what
-// was actually sent.
+// finish reports completion.
 func (c *counter) finish() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.paths = len(c.ends)
 	if c.progress != nil {
-		c.progress(CopyProgress{PathsDone: c.paths, PathsTotal: len(c.ends), BytesDone: c.done, BytesTotal: c.done})
+		c.progress(CopyProgress{PathsDone: c.paths, PathsTotal: c.pathsAll, BytesDone: c.done, BytesTotal: c.total})
 	}
-}
-
-// countingReader counts the bytes that pass through it.
-type countingReader struct {
-	r io.Reader
-	c *counter
-}
-
-func (r *countingReader) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	r.c.add(n)
-	return n, err
 }
