@@ -9,13 +9,16 @@ import (
 )
 
 // nixdeck copies closures through `nix-store --serve`, the protocol
-// nix-copy-closure speaks: on the host, `nix-store --serve --write`
-// answers which paths are valid and adds each path from its NAR while
-// hashing it once (`nix-store --import` parses and hashes every NAR
-// twice, which made the hosts' side of a copy twice as costly); on this
-// machine, `nix-store --serve` hands out each path's NAR on request, in
-// the order we choose. Unlike nix-copy-closure, nixdeck does not wait
-// for a path to be acknowledged before sending the next.
+// nix-copy-closure speaks. On the host, one `nix-store --serve --write`
+// does the whole copy: it answers which paths are valid (holding them
+// against its garbage collector), substitutes, then adds each path from
+// its NAR and acknowledges it, so progress counts what the host really
+// stored. Before, a copy cost the host two sessions and four processes
+// (a validity check through sh and xargs, then `nix-store --import`). On
+// this machine, `nix-store --serve` hands out each path's NAR on request,
+// in the order we choose, with no command line to split. Unlike
+// nix-copy-closure, nixdeck does not wait for a path to be acknowledged
+// before sending the next.
 //
 // The wire format (Nix 2.8, src/libstore/serve-protocol.hh and
 // src/nix-store/nix-store.cc opServe): numbers are 64-bit little endian;
