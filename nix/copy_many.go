@@ -2,6 +2,7 @@ package nix
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -117,6 +118,14 @@ func CopyMany(ctx context.Context, local Runner, targets []CopyTarget, req CopyR
 		}()
 	}
 	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		// However each host's part ended, the cancellation ended it.
+		for i, o := range out {
+			if o.Err != nil && !errors.Is(o.Err, err) {
+				out[i].Err = fmt.Errorf("%w (%v)", err, o.Err)
+			}
+		}
+	}
 	return out
 }
 

@@ -169,3 +169,19 @@ func TestCopyManySubstitutesPerHost(t *testing.T) {
 		t.Errorf("host 1: %+v, added %v; want both sent", o, f.hosts[1].added)
 	}
 }
+
+// TestCopyManyCancelled: cancelling a copy whose host stopped reading
+// ends it, with the cancellation as the host's error.
+func TestCopyManyCancelled(t *testing.T) {
+	f := newManyFixture(t, 1)
+	f.hosts[0].stalled = make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan []CopyOutcome)
+	go func() { done <- CopyMany(ctx, f.local, f.targets, CopyRequest{Paths: []string{pTop}}) }()
+	<-f.hosts[0].stalled
+	cancel()
+	if err := (<-done)[0].Err; !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v, want context.Canceled", err)
+	}
+}

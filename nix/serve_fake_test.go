@@ -36,7 +36,10 @@ type fakeStore struct {
 	// before the connection is lost.
 	failAdding string
 	dropAfter  int64
-	serves     int
+	// stalled, when set, makes adding paths wait for the context to end
+	// (a host that stopped reading); it is closed when that begins.
+	stalled chan struct{}
+	serves  int
 }
 
 // fakePath is one store path: its NAR and its record.
@@ -110,8 +113,10 @@ func (s *fakeStore) Run(ctx context.Context, c Cmd) error {
 	if s.dropAfter > 0 {
 		in = io.LimitReader(in, s.dropAfter)
 	}
-	err := s.serve(serveReader{bufio.NewReader(in)}, c.Stdout, write)
+	err := s.serve(ctx, serveReader{bufio.NewReader(in)}, c.Stdout, write)
 	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
 	case err == nil, errors.Is(err, io.EOF) && s.dropAfter == 0:
 		return nil
 	case s.dropAfter > 0:
@@ -125,7 +130,7 @@ func (s *fakeStore) Run(ctx context.Context, c Cmd) error {
 }
 
 // serve is opServe's loop.
-func (s *fakeStore) serve(in serveReader, out io.Writer, write bool) error {
+func (s *fakeStore) serve(ctx context.Context, in serveReader, out io.Writer, write bool) error {
 	num := func(n uint64) { out.Write(binary.LittleEndian.AppendUint64(nil, n)) }
 	magic, err := in.num()
 	if err != nil {
@@ -164,6 +169,11 @@ func (s *fakeStore) serve(in serveReader, out io.Writer, write bool) error {
 		case cmdAddToStoreNar:
 			if !write {
 				return errors.New("importing paths is not allowed")
+			}
+			if s.stalled != nil {
+				close(s.stalled)
+				<-ctx.Done()
+				return ctx.Err()
 			}
 			if err = s.addToStore(in); err == nil {
 				num(1)
