@@ -19,10 +19,6 @@ type fakeRunner struct {
 	mu    sync.Mutex
 	calls []*fakeCall
 	next  int
-	// anyOrder matches each command to the first expected one with the
-	// same argv that has not run yet, for commands that truly run
-	// concurrently (one export per group of hosts).
-	anyOrder bool
 }
 
 // fakeCall is one expected command and its scripted reply.
@@ -35,10 +31,6 @@ type fakeCall struct {
 	err        error
 	block      bool
 	gotStdin   string
-	ran        bool
-	// readLimit, when >= 0, is how many bytes of stdin the command reads
-	// before it fails (an import that dies mid-stream); -1 reads it all.
-	readLimit int
 }
 
 // newFakeRunner returns a fakeRunner that checks, when the test ends, that
@@ -49,12 +41,7 @@ func newFakeRunner(t testing.TB) *fakeRunner {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		if f.next != len(f.calls) {
-			for _, c := range f.calls {
-				if !c.ran {
-					t.Errorf("fake runner: %d expected commands never ran, first: %s", len(f.calls)-f.next, ShellJoin(c.argv))
-					break
-				}
-			}
+			t.Errorf("fake runner: %d expected commands never ran, first: %s", len(f.calls)-f.next, ShellJoin(f.calls[f.next].argv))
 		}
 	})
 	return f
@@ -62,7 +49,7 @@ func newFakeRunner(t testing.TB) *fakeRunner {
 
 // expect adds the next expected command.
 func (f *fakeRunner) expect(argv ...string) *fakeCall {
-	c := &fakeCall{argv: argv, readLimit: -1}
+	c := &fakeCall{argv: argv}
 	f.mu.Lock()
 	f.calls = append(f.calls, c)
 	f.mu.Unlock()
@@ -87,18 +74,7 @@ func (c *fakeCall) exit(code int) *fakeCall {
 	return c
 }
 
-// readsThen makes the command read only n bytes of its stdin, then fail
-// with err (nil: with the exit status set by exit).
-func (c *fakeCall) readsThen(n int, err error) *fakeCall {
-	c.readLimit = n
-	if err != nil {
-		c.err = err
-	}
-	return c
-}
-
-// hang makes the command run until its context ends (after writing its
-// output, as a process blocked on a full pipe would).
+// hang makes the command run until its context ends.
 func (c *fakeCall) hang() *fakeCall { c.block = true; return c }
 
 // fail makes the command fail with err (e.g. a lost connection).
@@ -113,22 +89,6 @@ func (f *fakeRunner) Run(ctx context.Context, cmd Cmd) error {
 		return fmt.Errorf("unexpected command %s", ShellJoin(cmd.Argv))
 	}
 	c := f.calls[f.next]
-	if f.anyOrder {
-		// The same argv pending, else the first pending (for the message).
-		c = nil
-		for _, cand := range f.calls {
-			if cand.ran {
-				continue
-			}
-			if c == nil || slices.Equal(cand.argv, cmd.Argv) {
-				c = cand
-			}
-			if slices.Equal(cand.argv, cmd.Argv) {
-				break
-			}
-		}
-	}
-	c.ran = true
 	f.next++
 	f.mu.Unlock()
 	if !slices.Equal(c.argv, cmd.Argv) {
@@ -138,22 +98,19 @@ func (f *fakeRunner) Run(ctx context.Context, cmd Cmd) error {
 	if c.privileged != cmd.Privileged {
 		f.t.Errorf("fake runner: %s: Privileged = %v, want %v", ShellJoin(cmd.Argv), cmd.Privileged, c.privileged)
 	}
-	if cmd.Stdin != nil && c.readLimit >= 0 {
-		b, _ := io.ReadAll(io.LimitReader(cmd.Stdin, int64(c.readLimit)))
-		c.gotStdin = string(b)
-		if cmd.Stderr != nil && c.stderr != "" {
-			io.Copy(cmd.Stderr, strings.NewReader(c.stderr))
-		}
-		return c.err
-	}
 	if cmd.Stdin != nil {
-		// A stdin that fails ends like one at EOF for a process: it goes
-		// on with what it got.
-		b, _ := io.ReadAll(cmd.Stdin)
+		b, err := io.ReadAll(cmd.Stdin)
+		if err != nil {
+			return err
+		}
 		c.gotStdin = string(b)
 	}
 	if c.stdin != nil && *c.stdin != c.gotStdin {
 		f.t.Errorf("fake runner: %s: stdin\n got: %q\nwant: %q", ShellJoin(cmd.Argv), c.gotStdin, *c.stdin)
+	}
+	if c.block {
+		<-ctx.Done()
+		return ctx.Err()
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -163,10 +120,6 @@ func (f *fakeRunner) Run(ctx context.Context, cmd Cmd) error {
 	}
 	if cmd.Stderr != nil && c.stderr != "" {
 		io.Copy(cmd.Stderr, strings.NewReader(c.stderr))
-	}
-	if c.block {
-		<-ctx.Done()
-		return ctx.Err()
 	}
 	return c.err
 }
