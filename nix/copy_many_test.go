@@ -185,3 +185,21 @@ func TestCopyManyCancelled(t *testing.T) {
 		t.Errorf("error %v, want context.Canceled", err)
 	}
 }
+
+// TestCopyManyLocalStoreOutOfStep: a NAR longer than its record shifts
+// the stream; no host may end up reporting success, whichever notices
+// first (the host by the hash, this machine by the next NAR's start).
+func TestCopyManyLocalStoreOutOfStep(t *testing.T) {
+	f := newManyFixture(t, 2)
+	mid := f.local.paths[pMid]
+	mid.nar = testNAR("bash " + pLeaf + " and then some more bytes")
+	f.local.paths[pMid] = mid
+	for i, o := range f.copy() {
+		if o.Err == nil || !strings.Contains(o.Err.Error(), "does not start as a NAR does") && !strings.Contains(o.Err.Error(), "hash mismatch") {
+			t.Errorf("host %d: %v, want the stream's failure", i, o.Err)
+		}
+		if slices.Contains(f.hosts[i].added, pTop) {
+			t.Errorf("host %d added top after a broken stream", i)
+		}
+	}
+}

@@ -51,10 +51,10 @@ func sendGroup(ctx context.Context, local Runner, members []*member, infos []Pat
 			}
 			runErr := m.s.close()
 			switch {
-			case runErr != nil && srcErr == nil:
-				m.err = fmt.Errorf("import %d paths: %w", len(infos), runErr)
 			case srcErr != nil && fo.outs[i].err == nil:
-				m.err = srcErr
+				m.err = srcErr // it was stopped for it
+			case runErr != nil: // the host's own account comes first
+				m.err = fmt.Errorf("import %d paths: %w", len(infos), runErr)
 			case ackErr != nil:
 				m.err = fmt.Errorf("import %d paths: %w", len(infos), ackErr)
 			case fo.outs[i].err != nil:
