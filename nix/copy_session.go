@@ -74,13 +74,19 @@ func (s *serveSession) invalid(paths []string, lock, substitute bool) ([]string,
 }
 
 // close ends the session: its stdin reaches EOF and the server exits; it
-// returns what Run returned.
+// returns what Run returned. Everything asked for has been read by then,
+// so its stdout is closed too: a server that keeps talking instead of
+// exiting (a hostile host) gets a write error rather than holding us.
 func (s *serveSession) close() error {
 	s.in.Close()
+	s.outR.CloseWithError(errServeSaidMore)
 	<-s.done
 	s.cancel()
 	return s.err
 }
+
+// errServeSaidMore is what a server writing after its last answer gets.
+var errServeSaidMore = errors.New("nix-store --serve wrote more than it was asked for")
 
 // abort stops the process and waits for it: its context is cancelled
 // and its stdin and stdout cut (a runner waits for its output to be

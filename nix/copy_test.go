@@ -187,3 +187,24 @@ func TestArgChunks(t *testing.T) {
 		t.Error("chunks lost or reordered paths")
 	}
 }
+
+// TestCopyHostThatTalksOn: a host that answers, then keeps writing
+// instead of exiting when its input ends, does not hold the copy.
+func TestCopyHostThatTalksOn(t *testing.T) {
+	local, host := testStores(t)
+	host.add(local.paths[pMid], local.paths[pTop])
+	talker := runnerFunc(func(ctx context.Context, c Cmd) error {
+		if err := host.Run(ctx, c); err != nil {
+			return err
+		}
+		for { // stdin has ended; a real server would exit now
+			if _, err := c.Stdout.Write([]byte("more")); err != nil {
+				return fmt.Errorf("web1: %w", err)
+			}
+		}
+	})
+	_, err := Copy(context.Background(), local, talker, CopyRequest{Paths: []string{pTop}})
+	if err == nil || !strings.Contains(err.Error(), "wrote more than it was asked for") {
+		t.Errorf("Copy() error = %v", err)
+	}
+}
