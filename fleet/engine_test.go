@@ -3,12 +3,14 @@ package fleet
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -131,6 +133,9 @@ func TestHostRunCopyLocalRunner(t *testing.T) {
 	const dep = "/nix/store/q5j3gzfn3gq6ivmvtyb4x0b4mmcps9ml-glibc-2.39"
 	var failLocal bool
 	local := runnerFunc(func(ctx context.Context, c nix.Cmd) error {
+		if strings.Join(c.Argv[:2], " ") == "nix-store --dump-db" {
+			return nil // asked for while the host is checked; nothing is sent
+		}
 		if strings.Join(c.Argv, " ") != "nix-store --query --requisites "+sys {
 			return fmt.Errorf("unexpected local %v", c.Argv)
 		}
@@ -141,10 +146,10 @@ func TestHostRunCopyLocalRunner(t *testing.T) {
 		return err
 	})
 	host := runnerFunc(func(ctx context.Context, c nix.Cmd) error {
-		if c.Argv[0] != "sh" || !strings.Contains(c.Argv[2], "--check-validity") {
+		if strings.Join(c.Argv, " ") != "nix-store --serve --write" {
 			return fmt.Errorf("unexpected remote %v", c.Argv)
 		}
-		return nil // the host has both paths
+		return serveHasAll(c.Stdin, c.Stdout)
 	})
 	for _, fail := range []bool{false, true} {
 		failLocal = fail
@@ -180,13 +185,65 @@ func TestHostRunCopyLocalRunner(t *testing.T) {
 			}
 			continue
 		}
-		if want := "copy local=true exit=0 nix-store|copy local=false exit=0 sh"; strings.Join(cmds, "|") != want {
+		slices.Sort(cmds) // the records are read while the host is checked
+		if want := "copy local=false exit=0 nix-store|copy local=true exit=0 nix-store|copy local=true exit=0 nix-store"; strings.Join(cmds, "|") != want {
 			t.Errorf("copy ran %q, want %q", cmds, want)
 		}
 		if done != nil || res.Closure != 2 || len(res.Missing) != 0 || progress != 1 {
 			t.Errorf("copy: %v, %+v, %d progress events", done, res, progress)
 		}
 	}
+}
+
+// serveHasAll is a host's `nix-store --serve --write` that holds every
+// path it is asked about: it answers the greeting and one query of valid
+// paths (Nix's serve protocol: little-endian 64-bit numbers, strings
+// padded to 8 bytes), then waits for the end of its input.
+func serveHasAll(in io.Reader, out io.Writer) error {
+	num := func() (uint64, error) {
+		var b [8]byte
+		_, err := io.ReadFull(in, b[:])
+		return binary.LittleEndian.Uint64(b[:]), err
+	}
+	put := func(n uint64) { _ = binary.Write(out, binary.LittleEndian, n) }
+	if _, err := num(); err != nil { // magic
+		return err
+	}
+	if _, err := num(); err != nil { // version
+		return err
+	}
+	put(0x5452eecb)
+	put(2<<8 | 5)
+	for range 3 { // command, lock, substitute
+		if _, err := num(); err != nil {
+			return err
+		}
+	}
+	count, err := num()
+	if err != nil || count > 100 {
+		return fmt.Errorf("query: %d paths, %v", count, err)
+	}
+	// The whole query is read before answering, as Nix does: the pipes
+	// pass one write at a time and the client is still writing it.
+	var answer bytes.Buffer
+	_ = binary.Write(&answer, binary.LittleEndian, count)
+	for range count {
+		n, err := num()
+		if err != nil || n > 1000 {
+			return fmt.Errorf("query: path of %d bytes, %v", n, err)
+		}
+		p := make([]byte, (n+7)&^7)
+		if _, err := io.ReadFull(in, p); err != nil {
+			return err
+		}
+		_ = binary.Write(&answer, binary.LittleEndian, n)
+		answer.Write(p)
+	}
+	if _, err := out.Write(answer.Bytes()); err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, in)
+	return err
 }
 
 // A failed command is reported with its exit status and privilege; one

@@ -106,8 +106,7 @@ func (h *HostRun) Copy(ctx context.Context, system string, substitute bool) (nix
 	if err != nil {
 		return res, &HostError{Host: h.Node.Name, Step: "copy", Err: fmt.Errorf("%s: %w", system, err)}
 	}
-	h.Log("copy")(fmt.Sprintf("copied %d of %d paths (%d bytes), %d substituted on the host",
-		len(res.Missing), res.Closure, res.Bytes, res.Substituted))
+	h.logCopy(res)
 	return res, nil
 }
 

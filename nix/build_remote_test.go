@@ -14,29 +14,24 @@ func TestBuildOnTarget(t *testing.T) {
 	drvClosure := src + "\n" + drv + "\n"
 	tests := []struct {
 		name    string
-		script  func(local, remote *fakeRunner)
+		script  func(local, remote *fakeStore)
 		want    string
 		wantErr string
 		logs    int
 	}{{
 		name: "the derivation travels, the build happens on the host",
-		script: func(local, remote *fakeRunner) {
-			local.expect("nix-store", "--query", "--requisites", drv).out(drvClosure)
-			remote.expect("sh", "-c", checkValidityScript).in(drvClosure).out(drv + "\n")
-			local.expect("nix-store", "--dump-db", drv).out(drv + "\nd6dd6f76f9e6db6f078c67a725f32b574f20994c0efcba31003007f90689a3fe\n600\n\n1\n" + src + "\n")
-			local.expect("nix-store", "--export", drv).out("DRV")
-			remote.expect("nix-store", "--import").priv().in("DRV")
-			remote.expect("nix-store", "--realise", drv).priv().
+		script: func(local, remote *fakeStore) {
+			remote.add(local.paths[src])
+			remote.cmds.expect("nix-store", "--realise", drv).priv().
 				errout("these 1 derivations will be built:\n  " + drv + "\nbuilding '" + drv + "'...\n").out(outA + "\n")
 		},
 		want: outA,
 		logs: 3,
 	}, {
 		name: "a failed remote build carries Nix's last lines",
-		script: func(local, remote *fakeRunner) {
-			local.expect("nix-store", "--query", "--requisites", drv).out(drvClosure)
-			remote.expect("sh", "-c", checkValidityScript).in(drvClosure)
-			remote.expect("nix-store", "--realise", drv).priv().errout(buildFailure).exit(1)
+		script: func(local, remote *fakeStore) {
+			remote.add(local.paths[src], local.paths[drv])
+			remote.cmds.expect("nix-store", "--realise", drv).priv().errout(buildFailure).exit(1)
 		},
 		wantErr: "failed with exit code 3",
 		logs:    7,
@@ -44,16 +39,18 @@ func TestBuildOnTarget(t *testing.T) {
 		// The host names the result: it must be one store path, and what
 		// it printed instead is quoted in a few bytes.
 		name: "a result that is not a store path",
-		script: func(local, remote *fakeRunner) {
-			local.expect("nix-store", "--query", "--requisites", drv).out(drvClosure)
-			remote.expect("sh", "-c", checkValidityScript).in(drvClosure)
-			remote.expect("nix-store", "--realise", drv).priv().out("/etc/" + strings.Repeat("x", 10000) + "\n")
+		script: func(local, remote *fakeStore) {
+			remote.add(local.paths[src], local.paths[drv])
+			remote.cmds.expect("nix-store", "--realise", drv).priv().out("/etc/" + strings.Repeat("x", 10000) + "\n")
 		},
 		wantErr: "(4096 bytes), want one store path",
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			local, remote := newFakeRunner(t), newFakeRunner(t)
+			local, remote := newFakeStore(t), newFakeStore(t)
+			local.add(fakePathOf(src, "builder"), fakePathOf(drv, "Derive(...)", src))
+			local.cmds.expect("nix-store", "--query", "--requisites", drv).out(drvClosure)
+			local.cmds.expect("nix-store", "--dump-db", src, drv).out(local.dumpDB(src, drv))
 			tt.script(local, remote)
 			var logs []string
 			got, err := BuildOnTarget(context.Background(), local, remote, drv, func(l string) { logs = append(logs, l) })

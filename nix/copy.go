@@ -3,7 +3,6 @@ package nix
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -49,52 +48,14 @@ const maxArgBytes = 256 << 10
 // remote command line is capped at 128 KiB, so xargs builds them there.
 const checkValidityScript = "xargs -r nix-store --check-validity --print-invalid"
 
-// substituteScript lets the host realise the paths on stdin from its own
-// binary caches; --keep-going so one unavailable path does not stop the rest.
-const substituteScript = "xargs -r nix-store --realise --keep-going >/dev/null"
-
 // Copy sends the closures of req.Paths from local to remote over remote's
-// existing connection: ONE remote round trip finds the missing paths, then
-// `nix-store --export` of exactly those streams into a remote
-// `nix-store --import` (privileged: an import can add any store content, so
-// it is root-equivalent). A second copy of the same closure sends nothing.
+// existing connection, in one remote `nix-store --serve --write` session
+// (privileged: adding store paths is root-equivalent): it finds the
+// missing paths, then exactly those are sent. A second copy of the same
+// closure sends nothing. It is CopyMany for one host.
 func Copy(ctx context.Context, local, remote Runner, req CopyRequest) (CopyResult, error) {
-	var res CopyResult
-	closure, err := Requisites(ctx, local, req.Paths)
-	if err != nil {
-		return res, err
-	}
-	res.Closure = len(closure)
-	missing, err := Invalid(ctx, remote, closure)
-	if err != nil {
-		return res, err
-	}
-	if req.Substitute && len(missing) > 0 {
-		argv := []string{"sh", "-c", substituteScript}
-		err := remote.Run(ctx, Cmd{Argv: argv, Stdin: pathLines(missing), Privileged: true})
-		var ee *ExitError
-		if err != nil && !errors.As(err, &ee) { // only Nix's own failure is tolerated
-			return res, fmt.Errorf("substitute on destination: %w", scriptError{"substitute", argv, err})
-		}
-		before := len(missing)
-		if missing, err = Invalid(ctx, remote, missing); err != nil {
-			return res, err
-		}
-		res.Substituted = before - len(missing)
-	}
-	res.Missing = missing
-	if len(missing) == 0 {
-		if req.Progress != nil {
-			req.Progress(CopyProgress{})
-		}
-		return res, nil
-	}
-	infos, err := PathInfos(ctx, local, missing)
-	if err != nil {
-		return res, err
-	}
-	res.Bytes, err = sendPaths(ctx, local, remote, infos, req.Progress)
-	return res, err
+	o := CopyMany(ctx, local, []CopyTarget{{Runner: remote, Progress: req.Progress}}, req)[0]
+	return o.CopyResult, o.Err
 }
 
 // Requisites returns the closure of paths on r, dependencies first
@@ -133,26 +94,12 @@ func Invalid(ctx context.Context, r Runner, paths []string) ([]string, error) {
 // PathInfo is what the store records about one path (its registration).
 type PathInfo struct {
 	Path string
-	// NarHash is the NAR's hash as --dump-db prints it (base16 SHA-256).
+	// NarHash is the SHA-256 of the path's NAR, in hexadecimal.
 	NarHash    string
 	NarSize    int64
 	References []string
 	Deriver    string
 }
-
-// ExportSize is the number of bytes `nix-store --export` writes for the
-// path: a marker, the NAR, then the metadata as Nix wire strings.
-func (p PathInfo) ExportSize() int64 {
-	n := 8 + p.NarSize + 8 + wireString(p.Path) + 8 + wireString(p.Deriver) + 8
-	for _, r := range p.References {
-		n += wireString(r)
-	}
-	return n
-}
-
-// wireString is the size of s in Nix's serialisation: length, then the
-// bytes padded to 8.
-func wireString(s string) int64 { return 8 + int64((len(s)+7)/8*8) }
 
 // PathInfos queries r about paths with `nix-store --dump-db PATHS` (Nix
 // 2.8's `nix path-info` would take a .drv argument to mean its outputs),

@@ -17,8 +17,7 @@ import (
 func TestCopyLocalStores(t *testing.T) {
 	needChrootStore(t)
 	sys := nixtest.LargeClosure(t, 3000)
-	root := t.TempDir()
-	target := nix.LocalRunner{Env: append(os.Environ(), "NIX_REMOTE=local?root="+root)}
+	target, root := chrootStore(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var first, last nix.CopyProgress
@@ -54,5 +53,58 @@ func TestCopyLocalStores(t *testing.T) {
 	ok, err := nix.Invalid(ctx, target, []string{sys, strings.Replace(sys, "-big-", "-gone-", 1)})
 	if err != nil || len(ok) != 1 {
 		t.Errorf("Invalid() = %v, %v; want only the unknown path", ok, err)
+	}
+}
+
+// chrootStore returns a runner whose Nix commands use a new, empty store
+// rooted in a temporary directory, and that directory.
+func chrootStore(t *testing.T) (nix.LocalRunner, string) {
+	root := t.TempDir()
+	return nix.LocalRunner{Env: append(os.Environ(), "NIX_REMOTE=local?root="+root)}, root
+}
+
+// TestCopyManyLocalStores copies one closure into three chroot stores at
+// once with real exports and imports: two empty stores share one stream,
+// a store that already holds part of the closure gets its own.
+func TestCopyManyLocalStores(t *testing.T) {
+	needChrootStore(t)
+	sys := nixtest.SizedClosure(t, 12, 2<<20)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	closure, err := nix.Requisites(ctx, nix.LocalRunner{}, []string{sys})
+	if err != nil || len(closure) != 13 {
+		t.Fatalf("closure %v, %v; want 13 paths", closure, err)
+	}
+	var targets []nix.CopyTarget
+	var roots []string
+	for range 3 {
+		r, root := chrootStore(t)
+		targets, roots = append(targets, nix.CopyTarget{Runner: r}), append(roots, root)
+	}
+	if _, err := nix.Copy(ctx, nix.LocalRunner{}, targets[2].Runner, nix.CopyRequest{Paths: closure[:3]}); err != nil {
+		t.Fatal(err)
+	}
+	last := make([]nix.CopyProgress, 3)
+	for i := range targets {
+		targets[i].Progress = func(p nix.CopyProgress) { last[i] = p }
+	}
+	out := nix.CopyMany(ctx, nix.LocalRunner{}, targets, nix.CopyRequest{Paths: []string{sys}})
+	for i, o := range out {
+		want := 13
+		if i == 2 {
+			want = 10
+		}
+		if o.Err != nil || len(o.Missing) != want || o.Bytes == 0 || last[i].PathsDone != want || last[i].BytesDone != o.Bytes {
+			t.Errorf("store %d: %+v (last progress %+v), want %d paths sent", i, o, last[i], want)
+		}
+		if missing, err := nix.Invalid(ctx, targets[i].Runner, closure); err != nil || len(missing) != 0 {
+			t.Errorf("store %d lacks %v after the copy (%v)", i, missing, err)
+		}
+		if _, err := os.Stat(filepath.Join(roots[i], sys)); err != nil {
+			t.Errorf("store %d: %v", i, err)
+		}
+	}
+	if out[0].Bytes != out[1].Bytes || out[2].Bytes >= out[0].Bytes {
+		t.Errorf("bytes sent %d, %d, %d: want the same stream twice, less for the third", out[0].Bytes, out[1].Bytes, out[2].Bytes)
 	}
 }

@@ -1,133 +1,211 @@
 package nix
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
+
+	"nixdeck/internal/proc"
 )
 
 // progressStep is how many bytes pass between two progress reports.
 const progressStep = 256 << 10
 
-// sendPaths streams `nix-store --export` of infos (dependency order) from
-// local into `nix-store --import` on remote, one export/import pair per
-// argument chunk, in order, so every chunk's references already arrived.
-// It returns the bytes sent.
-func sendPaths(ctx context.Context, local, remote Runner, infos []PathInfo, progress func(CopyProgress)) (int64, error) {
-	c := &counter{progress: progress}
-	c.ends = make([]int64, len(infos))
-	for i, info := range infos {
-		c.total += info.ExportSize()
-		c.ends[i] = c.total
-	}
-	c.total += 8 * int64(len(argChunks(infoPaths(infos), maxArgBytes))) // one end marker per export
-	paths := infoPaths(infos)
-	for _, chunk := range argChunks(paths, maxArgBytes) {
-		if err := exportImport(ctx, local, remote, chunk, c); err != nil {
-			return c.done, err
-		}
-	}
-	c.finish()
-	return c.done, nil
+// member is one host receiving a shared stream: its serve session.
+type member struct {
+	s   *serveSession
+	c   *counter
+	err error // why the host left the stream
 }
 
-func infoPaths(infos []PathInfo) []string {
-	p := make([]string, len(infos))
-	for i, info := range infos {
-		p[i] = info.Path
-	}
-	return p
-}
+// localServeArgv reads this machine's store: NARs on request.
+var localServeArgv = []string{"nix-store", "--serve"}
 
-// exportImport pipes one local export into one remote import. If either
-// side fails the other is stopped: the export's context is cancelled (an
-// export blocked on a full pipe would otherwise never exit) and the import's
-// stdin is closed with the export's error.
-func exportImport(ctx context.Context, local, remote Runner, paths []string, c *counter) error {
-	pr, pw := io.Pipe()
-	ectx, cancel := context.WithCancel(ctx)
-	defer cancel()
+// sendGroup sends infos (dependency order) to every member: one local
+// `nix-store --serve` reads each path's NAR, and each path goes to all
+// members at once as an add-to-store request followed by its NAR. Each
+// member's session acknowledges every path it added; once all are, the
+// session is closed. A member that fails keeps its own error.
+func sendGroup(ctx context.Context, local Runner, members []*member, infos []PathInfo) {
+	acks := make([]chan error, len(members))
+	fo := &fanout{}
+	for i, m := range members {
+		fo.outs = append(fo.outs, &fanoutPipe{w: m.s.in, c: m.c})
+		acks[i] = make(chan error, 1)
+		go func() { acks[i] <- m.readAcks(len(infos)) }()
+	}
+	srcErr := stream(ctx, local, fo, infos)
 	var wg sync.WaitGroup
-	var exportErr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		argv := append([]string{"nix-store", "--export"}, paths...)
-		exportErr = local.Run(ectx, Cmd{Argv: argv, Stdout: pw})
-		if exportErr != nil {
-			exportErr = fmt.Errorf("export %d paths: %w", len(paths), exportErr)
-		}
-		pw.CloseWithError(exportErr) // nil closes with io.EOF
-	}()
-	importErr := remote.Run(ctx, Cmd{
-		Argv:       []string{"nix-store", "--import"},
-		Stdin:      &countingReader{r: pr, c: c},
-		Stdout:     io.Discard,
-		Privileged: true,
-	})
-	if importErr != nil {
-		cancel()
+	for i, m := range members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var ackErr error
+			if srcErr != nil && fo.outs[i].err == nil {
+				// The host is in the middle of a path that will never end.
+				m.s.abort()
+			} else {
+				ackErr = <-acks[i]
+			}
+			runErr := m.s.close()
+			switch {
+			case srcErr != nil && fo.outs[i].err == nil:
+				m.err = srcErr // it was stopped for it
+			case runErr != nil: // the host's own account comes first
+				m.err = fmt.Errorf("import %d paths: %w", len(infos), runErr)
+			case ackErr != nil:
+				m.err = fmt.Errorf("import %d paths: %w", len(infos), ackErr)
+			case fo.outs[i].err != nil:
+				m.err = fmt.Errorf("import %d paths: %w", len(infos), fo.outs[i].err)
+			default:
+				m.c.finish()
+			}
+		}()
 	}
-	pr.CloseWithError(io.ErrClosedPipe)
 	wg.Wait()
-	if exportErr != nil && ctx.Err() == nil && importErr == nil {
-		return exportErr
-	}
-	if importErr != nil {
-		if exportErr != nil && ectx.Err() == nil {
-			return fmt.Errorf("%w (import: %v)", exportErr, importErr)
-		}
-		return fmt.Errorf("import %d paths: %w", len(paths), importErr)
-	}
-	return exportErr
 }
 
-// counter turns bytes read into CopyProgress. Paths done are estimated from
-// the byte offsets where each path's export ends (Nix may reorder paths
-// within a topological order, so this is exact only at the end).
+// stream reads infos' NARs from this machine's store and writes each
+// path's request and NAR into fo. It returns why reading failed, or nil
+// (also when every host dropped out: each has its own error).
+func stream(ctx context.Context, local Runner, fo *fanout, infos []PathInfo) error {
+	src := startServe(ctx, local, localServeArgv, false, proc.NoOutputLimit)
+	if err := src.handshake(); err != nil {
+		return fmt.Errorf("read paths from this machine's store: %w", err)
+	}
+	read := false
+	defer func() {
+		if read {
+			_ = src.close() // what it had to say, it said
+		} else {
+			src.abort()
+		}
+	}()
+	go func() {
+		// Every request at once: the server answers them in order.
+		for _, info := range infos {
+			if _, err := src.in.Write(dumpRequest(info.Path)); err != nil {
+				return
+			}
+		}
+	}()
+	// Requests and NARs go out in whole SSH packets: a small write of its
+	// own (a request, a NAR's start) costs the host's sshd as much as a
+	// full one.
+	bw := bufio.NewWriterSize(fo, sshPacket)
+	for _, info := range infos {
+		if _, err := bw.Write(addToStoreHeader(info)); err != nil {
+			return nil
+		}
+		err := copyNAR(bw, src.out.r, info)
+		switch {
+		case errors.Is(err, errNoImportLeft):
+			return nil
+		case err != nil:
+			return fmt.Errorf("read %s from this machine's store: %w", info.Path, src.fail("dump path", err))
+		}
+	}
+	if bw.Flush() == nil {
+		read = true
+	}
+	return nil
+}
+
+// sshPacket is the data an SSH packet carries on a session channel
+// (OpenSSH's CHAN_SES_PACKET_DEFAULT).
+const sshPacket = 32 << 10
+
+// copyNAR copies info's NAR (NarSize bytes) from r into w, checking that
+// it starts as a NAR does: a store whose files no longer match its
+// database would otherwise shift every following path.
+func copyNAR(w io.Writer, r io.Reader, info PathInfo) error {
+	head := make([]byte, len(narMagic))
+	if info.NarSize < int64(len(head)) {
+		return fmt.Errorf("the database gives it a NAR of %d bytes", info.NarSize)
+	}
+	if _, err := io.ReadFull(r, head); err != nil {
+		return err
+	}
+	if !bytes.Equal(head, narMagic) {
+		return errors.New("its NAR does not start as a NAR does (the store's files and database disagree?)")
+	}
+	if _, err := w.Write(head); err != nil {
+		return err
+	}
+	_, err := io.CopyN(w, r, info.NarSize-int64(len(head)))
+	return err
+}
+
+// readAcks reads the host's acknowledgement of each of n paths (the
+// number 1 once a path is in its store).
+func (m *member) readAcks(n int) error {
+	for range n {
+		v, err := m.s.out.num()
+		if err != nil {
+			return err
+		}
+		if v != 1 {
+			return fmt.Errorf("nix-store --serve answered %d to an added path, not 1", v)
+		}
+		m.c.pathDone()
+	}
+	return nil
+}
+
+// counter turns bytes sent and paths acknowledged into CopyProgress.
 type counter struct {
 	mu       sync.Mutex
 	progress func(CopyProgress)
-	ends     []int64
+	paths    int // acknowledged
 	total    int64
+	pathsAll int
 	done     int64
-	paths    int
 	reported int64
 }
 
+// newCounter returns the counter for sending infos.
+func newCounter(infos []PathInfo, progress func(CopyProgress)) *counter {
+	c := &counter{progress: progress, pathsAll: len(infos)}
+	for _, info := range infos {
+		c.total += addToStoreSize(info)
+	}
+	return c
+}
+
+// add counts n bytes handed to the host's session.
 func (c *counter) add(n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.done += int64(n)
-	for c.paths < len(c.ends) && c.ends[c.paths] <= c.done {
-		c.paths++
-	}
 	if c.progress != nil && c.done-c.reported >= progressStep {
 		c.reported = c.done
-		c.progress(CopyProgress{PathsDone: c.paths, PathsTotal: len(c.ends), BytesDone: c.done, BytesTotal: c.total})
+		c.progress(CopyProgress{PathsDone: c.paths, PathsTotal: c.pathsAll, BytesDone: c.done, BytesTotal: c.total})
 	}
 }
 
-// finish reports completion; the estimate of the total is replaced by what
-// was actually sent.
+// pathDone counts a path the host acknowledged.
+func (c *counter) pathDone() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.paths++
+}
+
+// sent returns the bytes handed to the host's session.
+func (c *counter) sent() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.done
+}
+
+// finish reports completion.
 func (c *counter) finish() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.paths = len(c.ends)
 	if c.progress != nil {
-		c.progress(CopyProgress{PathsDone: c.paths, PathsTotal: len(c.ends), BytesDone: c.done, BytesTotal: c.done})
+		c.progress(CopyProgress{PathsDone: c.paths, PathsTotal: c.pathsAll, BytesDone: c.done, BytesTotal: c.total})
 	}
-}
-
-// countingReader counts the bytes that pass through it.
-type countingReader struct {
-	r io.Reader
-	c *counter
-}
-
-func (r *countingReader) Read(p []byte) (int, error) {
-	n, err := r.r.Read(p)
-	r.c.add(n)
-	return n, err
 }

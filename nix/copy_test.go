@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -31,122 +32,118 @@ edc6f1c1d70b7e4b7a5cee8f5dbe8f31b6df3a7e83fd0f0e3bb0e8e53a2a1d33
 ` + pMid + `
 `
 
-func TestCopy(t *testing.T) {
-	closure := pLeaf + "\n" + pMid + "\n" + pTop + "\n"
-	check := []string{"sh", "-c", checkValidityScript}
-	tests := []struct {
-		name     string
-		req      CopyRequest
-		script   func(local, remote *fakeRunner)
-		missing  []string
-		subst    int
-		bytes    int64
-		wantErr  string
-		progress bool
-	}{{
-		name: "only the missing paths travel, in dependency order",
-		req:  CopyRequest{Paths: []string{pTop}},
-		script: func(local, remote *fakeRunner) {
-			local.expect("nix-store", "--query", "--requisites", pTop).out(closure)
-			remote.expect(check...).in(closure).out(pMid + "\n" + pTop + "\n")
-			local.expect("nix-store", "--dump-db", pMid, pTop).out(dumpDB)
-			local.expect("nix-store", "--export", pMid, pTop).out("EXPORT-STREAM")
-			remote.expect("nix-store", "--import").priv().in("EXPORT-STREAM")
-		},
-		missing:  []string{pMid, pTop},
-		bytes:    int64(len("EXPORT-STREAM")),
-		progress: true,
-	}, {
-		name: "a host that has everything gets nothing",
-		req:  CopyRequest{Paths: []string{pTop}},
-		script: func(local, remote *fakeRunner) {
-			local.expect("nix-store", "--query", "--requisites", pTop).out(closure)
-			remote.expect(check...).in(closure)
-		},
-		progress: true,
-	}, {
-		name: "substitution on the destination first, its failure tolerated",
-		req:  CopyRequest{Paths: []string{pTop}, Substitute: true},
-		script: func(local, remote *fakeRunner) {
-			local.expect("nix-store", "--query", "--requisites", pTop).out(closure)
-			remote.expect(check...).in(closure).out(pLeaf + "\n" + pMid + "\n" + pTop + "\n")
-			remote.expect("sh", "-c", substituteScript).priv().in(closure).
-				errout("error: path '" + pTop + "' is required, but there is no substituter that can build it\n").exit(1)
-			remote.expect(check...).in(closure).out(pMid + "\n" + pTop + "\n")
-			local.expect("nix-store", "--dump-db", pMid, pTop).out(dumpDB)
-			local.expect("nix-store", "--export", pMid, pTop).out("XX")
-			remote.expect("nix-store", "--import").priv().in("XX")
-		},
-		missing: []string{pMid, pTop},
-		subst:   1,
-		bytes:   2,
-	}, {
-		name: "a failed import names the paths and stops",
-		req:  CopyRequest{Paths: []string{pTop}},
-		script: func(local, remote *fakeRunner) {
-			local.expect("nix-store", "--query", "--requisites", pTop).out(closure)
-			remote.expect(check...).in(closure).out(pTop + "\n")
-			local.expect("nix-store", "--dump-db", pTop).out(dumpDB)
-			local.expect("nix-store", "--export", pTop).out("X")
-			remote.expect("nix-store", "--import").priv().errout("error: writing to file: No space left on device\n").exit(1)
-		},
-		missing: []string{pTop},
-		wantErr: "import 1 paths: nix-store --import: exit status 1: error: writing to file: No space left on device",
-	}, {
-		name: "a lost connection during the check is an error",
-		req:  CopyRequest{Paths: []string{pTop}},
-		script: func(local, remote *fakeRunner) {
-			local.expect("nix-store", "--query", "--requisites", pTop).out(closure)
-			remote.expect(check...).fail(fmt.Errorf("web1: %w", ErrConnectionLost))
-		},
-		wantErr: "connection lost",
-	}}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			local, remote := newFakeRunner(t), newFakeRunner(t)
-			tt.script(local, remote)
-			var last CopyProgress
-			calls := 0
-			tt.req.Progress = func(p CopyProgress) { last = p; calls++ }
-			res, err := Copy(context.Background(), local, remote, tt.req)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("Copy() error = %v, want %q", err, tt.wantErr)
-				}
-				if tt.wantErr == "connection lost" && !errors.Is(err, ErrConnectionLost) {
-					t.Errorf("error %v does not wrap ErrConnectionLost", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("Copy() error: %v", err)
-			}
-			if res.Closure != 3 || !slices.Equal(res.Missing, tt.missing) || res.Substituted != tt.subst || res.Bytes != tt.bytes {
-				t.Errorf("Copy() = %+v, want closure 3, missing %v, substituted %d, bytes %d", res, tt.missing, tt.subst, tt.bytes)
-			}
-			if tt.progress && (calls == 0 || last.PathsDone != len(tt.missing) || last.BytesDone != tt.bytes || last.BytesTotal != tt.bytes) {
-				t.Errorf("last progress %+v after %d calls", last, calls)
-			}
-		})
-	}
+// testStores returns this machine's store holding pTop's closure (leaf,
+// mid referring to leaf, top to mid) and a host's store holding the
+// leaf. The local store answers the closure and records commands too.
+func testStores(t *testing.T) (local, host *fakeStore) {
+	local = newFakeStore(t)
+	top := fakePathOf(pTop, "system "+pMid, pMid)
+	top.info.Deriver = pDrv
+	local.add(fakePathOf(pLeaf, "glibc"), fakePathOf(pMid, "bash "+pLeaf, pLeaf), top)
+	local.cmds.expect("nix-store", "--query", "--requisites", pTop).out(pLeaf + "\n" + pMid + "\n" + pTop + "\n")
+	local.cmds.expect("nix-store", "--dump-db", pLeaf, pMid, pTop).out(local.dumpDB(pLeaf, pMid, pTop))
+	host = newFakeStore(t).add(local.paths[pLeaf])
+	return local, host
 }
 
-func TestExportSize(t *testing.T) {
-	// Sizes measured with nix-store --export on Nix 2.8 (one path each, so
-	// the stream is the path's size plus the 8-byte end marker).
-	tests := []struct {
-		info PathInfo
-		want int64
-	}{
-		{PathInfo{Path: "/nix/store/9a5z707hy19d3d5l5jlindvs6zdjqcz4-zzz-leaf", NarSize: 120}, 224},
-		{PathInfo{Path: "/nix/store/zkaw34rifc6r0y6fzbx3ls6gdrlxy1jx-aaa-mid", NarSize: 168,
-			References: []string{"/nix/store/9a5z707hy19d3d5l5jlindvs6zdjqcz4-zzz-leaf"}}, 336},
+// sizeOf is what sending paths of s takes.
+func sizeOf(s *fakeStore, paths ...string) int64 {
+	var n int64
+	for _, p := range paths {
+		n += addToStoreSize(s.paths[p].info)
 	}
-	for _, tt := range tests {
-		if got := tt.info.ExportSize(); got != tt.want {
-			t.Errorf("ExportSize(%s) = %d, want %d", tt.info.Path, got, tt.want)
+	return n
+}
+
+func TestCopy(t *testing.T) {
+	t.Run("only the missing paths travel, in dependency order", func(t *testing.T) {
+		local, host := testStores(t)
+		var first, last CopyProgress
+		calls := 0
+		res, err := Copy(context.Background(), local, host, CopyRequest{Paths: []string{pTop},
+			Progress: func(p CopyProgress) {
+				if calls == 0 {
+					first = p
+				}
+				last, calls = p, calls+1
+			}})
+		want := sizeOf(local, pMid, pTop)
+		if err != nil || res.Closure != 3 || !slices.Equal(res.Missing, []string{pMid, pTop}) || res.Bytes != want || res.Substituted != 0 {
+			t.Fatalf("Copy() = %+v, %v; want %v sent (%d bytes)", res, err, []string{pMid, pTop}, want)
 		}
-	}
+		if !slices.Equal(host.added, []string{pMid, pTop}) || host.paths[pTop].info.Deriver != pDrv {
+			t.Errorf("host added %v (top %+v)", host.added, host.paths[pTop].info)
+		}
+		if !slices.Equal(host.locked, []string{pLeaf, pMid, pTop}) {
+			t.Errorf("host held %v against its garbage collector, want the closure", host.locked)
+		}
+		if first.BytesTotal != want || last != (CopyProgress{PathsDone: 2, PathsTotal: 2, BytesDone: want, BytesTotal: want}) {
+			t.Errorf("progress: first %+v, last %+v after %d calls", first, last, calls)
+		}
+	})
+	t.Run("a host that has everything gets nothing", func(t *testing.T) {
+		local, host := testStores(t)
+		host.add(local.paths[pMid], local.paths[pTop])
+		var last *CopyProgress
+		res, err := Copy(context.Background(), local, host, CopyRequest{Paths: []string{pTop}, Progress: func(p CopyProgress) { last = &p }})
+		if err != nil || len(res.Missing) != 0 || res.Bytes != 0 || len(host.added) != 0 || local.serves != 0 {
+			t.Errorf("Copy() = %+v, %v; host added %v, %d local serves", res, err, host.added, local.serves)
+		}
+		if last == nil || *last != (CopyProgress{}) {
+			t.Errorf("last progress %v, want one empty report", last)
+		}
+	})
+	t.Run("substitution on the destination first", func(t *testing.T) {
+		local, host := testStores(t)
+		host.cache[pMid] = local.paths[pMid]
+		res, err := Copy(context.Background(), local, host, CopyRequest{Paths: []string{pTop}, Substitute: true})
+		if err != nil || !slices.Equal(res.Missing, []string{pTop}) || res.Substituted != 1 || !slices.Equal(host.added, []string{pTop}) {
+			t.Errorf("Copy() = %+v, %v; host added %v", res, err, host.added)
+		}
+	})
+	t.Run("a failed import is the host's error, with Nix's message", func(t *testing.T) {
+		local, host := testStores(t)
+		host.failAdding = pTop
+		_, err := Copy(context.Background(), local, host, CopyRequest{Paths: []string{pTop}})
+		var ee *ExitError
+		if !errors.As(err, &ee) || !strings.Contains(err.Error(), "import 2 paths: nix-store --serve --write: exit status 1: error: writing to file: No space left on device") {
+			t.Errorf("Copy() error = %v", err)
+		}
+	})
+	t.Run("a NAR that does not match its record fails on the host", func(t *testing.T) {
+		local, host := testStores(t)
+		mid := local.paths[pMid]
+		mid.nar = testNAR(strings.Repeat("x", len("bash "+pLeaf)))
+		local.paths[pMid] = mid // same size, other content
+		_, err := Copy(context.Background(), local, host, CopyRequest{Paths: []string{pTop}})
+		if err == nil || !strings.Contains(err.Error(), "hash mismatch importing path '"+pMid+"'") {
+			t.Errorf("Copy() error = %v", err)
+		}
+	})
+	t.Run("a lost connection during the check is an error", func(t *testing.T) {
+		local := newFakeStore(t)
+		local.cmds.expect("nix-store", "--query", "--requisites", pTop).out(pTop + "\n")
+		local.cmds.expect("nix-store", "--dump-db", pTop).out(pTop + "\nhash\n200\n\n0\n")
+		lost := runnerFunc(func(context.Context, Cmd) error { return fmt.Errorf("web1: %w", ErrConnectionLost) })
+		_, err := Copy(context.Background(), local, lost, CopyRequest{Paths: []string{pTop}})
+		if !errors.Is(err, ErrConnectionLost) || !strings.Contains(err.Error(), "check which paths the host lacks: web1: connection lost") {
+			t.Errorf("Copy() error = %v", err)
+		}
+	})
+	t.Run("a host that answers something else is stopped", func(t *testing.T) {
+		local := newFakeStore(t)
+		local.cmds.expect("nix-store", "--query", "--requisites", pTop).out(pTop + "\n")
+		local.cmds.expect("nix-store", "--dump-db", pTop).out(pTop + "\nhash\n200\n\n0\n")
+		chatty := runnerFunc(func(ctx context.Context, c Cmd) error {
+			io.WriteString(c.Stdout, "Welcome to web1! Have a nice day.\n")
+			<-ctx.Done() // it would go on waiting for input
+			return ctx.Err()
+		})
+		_, err := Copy(context.Background(), local, chatty, CopyRequest{Paths: []string{pTop}})
+		if err == nil || !strings.Contains(err.Error(), "nix-store --serve: greeting: not a nix-store --serve greeting") {
+			t.Errorf("Copy() error = %v", err)
+		}
+	})
 }
 
 func TestParseDumpDB(t *testing.T) {
@@ -154,7 +151,7 @@ func TestParseDumpDB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(infos) != 2 || infos[0].Deriver != "" || infos[0].NarSize != 168 || !slices.Equal(infos[0].References, []string{pLeaf}) ||
+	if len(infos) != 2 || infos[0].Deriver != "" || infos[1].NarHash != "6a88a935d2b3d871e26daa1cb51b357689000ff3ce2a70fb604d47a7631d9e97" || infos[0].NarSize != 168 || !slices.Equal(infos[0].References, []string{pLeaf}) ||
 		infos[1].Path != pTop || infos[1].Deriver != pDrv || infos[1].NarSize != 224 {
 		t.Errorf("parseDumpDB() = %+v", infos)
 	}
@@ -186,5 +183,26 @@ func TestArgChunks(t *testing.T) {
 	}
 	if !slices.Equal(joined, paths) {
 		t.Error("chunks lost or reordered paths")
+	}
+}
+
+// TestCopyHostThatTalksOn: a host that answers, then keeps writing
+// instead of exiting when its input ends, does not hold the copy.
+func TestCopyHostThatTalksOn(t *testing.T) {
+	local, host := testStores(t)
+	host.add(local.paths[pMid], local.paths[pTop])
+	talker := runnerFunc(func(ctx context.Context, c Cmd) error {
+		if err := host.Run(ctx, c); err != nil {
+			return err
+		}
+		for { // stdin has ended; a real server would exit now
+			if _, err := c.Stdout.Write([]byte("more")); err != nil {
+				return fmt.Errorf("web1: %w", err)
+			}
+		}
+	})
+	_, err := Copy(context.Background(), local, talker, CopyRequest{Paths: []string{pTop}})
+	if err == nil || !strings.Contains(err.Error(), "wrote more than it was asked for") {
+		t.Errorf("Copy() error = %v", err)
 	}
 }
