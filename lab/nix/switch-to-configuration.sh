@@ -29,6 +29,8 @@ esac
 host=$(cat "$system/etc/hostname")
 journal=/run/log/journal/lab.log
 mkdir -p /run/nixos /run/log/journal /run/nixdeck-lab /nix/var/nixdeck-lab
+# Where the host's sshd and health endpoint are (written by nixdeck lab).
+[ -f /run/nixdeck-lab/host.env ] && . /run/nixdeck-lab/host.env
 
 # journal UNIT IDENT MESSAGE appends one line that sw/bin/journalctl shows.
 journal() {
@@ -110,13 +112,23 @@ if [ "$fault" = breakssh ]; then
 	journal sshd.service "systemd[1]" "sshd.service: Failed to listen: Address not available"
 elif ! { [ -f /run/sshd.pid ] && kill -0 "$(cat /run/sshd.pid)" 2>/dev/null; }; then
 	# A good configuration brings the sshd listener back.
-	. /run/nixdeck-lab/host.env
 	rm -f /run/sshd.pid
 	/usr/sbin/sshd -f "$LAB_SSHD_CONFIG" -E "$LAB_SSHD_LOG" </dev/null >/dev/null 2>&1 9>&-
 	# sshd writes its pid file once it listens.
 	i=0
 	while [ ! -s /run/sshd.pid ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 	journal sshd.service "systemd[1]" "Started SSH Daemon."
+fi
+
+# The health endpoint (lab-app's) comes back with any configuration; it
+# answers 503 while units have failed.
+healthd=/run/nixdeck-lab/healthd.pid
+if [ "${LAB_HEALTH_PORT:-0}" != 0 ] && ! { [ -s "$healthd" ] && kill -0 "$(cat "$healthd")" 2>/dev/null; }; then
+	if perl "$LAB_HEALTHD" "$LAB_HEALTH_PORT" /run/nixdeck-lab </dev/null >/dev/null 2>>/run/nixdeck-lab/healthd.log 9>&-; then
+		journal lab-app.service "systemd[1]" "Started lab-app.service - health endpoint on 127.0.0.1:$LAB_HEALTH_PORT."
+	else
+		journal lab-app.service "systemd[1]" "lab-app.service: Failed to listen on 127.0.0.1:$LAB_HEALTH_PORT."
+	fi
 fi
 
 [ -n "$restart" ] && say "restarting the following units: $restart"
