@@ -3,16 +3,20 @@
 # It compares the unit files of the running system with this one, prints
 # and journals the lines NixOS prints, and points /run/current-system here.
 # The lab fault baked into this system at build time: fail, units, hang,
-# breakssh, reboot (the kernel differs; nothing to do here) or empty.
+# breakssh, degraded, reboot (the kernel differs; nothing to do here) or
+# empty. A degraded system turns degraded degrade_after seconds after its
+# activation, in a process this script starts as its hidden action
+# lab-degrade.
 set -u
 PATH=/usr/bin:/bin:/usr/sbin:/sbin
 fault="@fault@"
+degrade_after="@degrade_after@"
 system=$(readlink -f "$0")
 system=${system%/bin/switch-to-configuration}
 action=${1:-}
 
 case "$action" in
-switch | boot | test | dry-activate) ;;
+switch | boot | test | dry-activate | lab-degrade) ;;
 *)
 	cat >&2 <<USAGE
 Usage: $0 [switch|boot|test|dry-activate]
@@ -42,6 +46,23 @@ say() {
 	printf '%s\n' "$1" >&2
 	journal nixos "nixos[$$]" "$1"
 }
+
+if [ "$action" = lab-degrade ]; then
+	# lab-app crashes a while after the activation: when a test holds the
+	# host (lab.HoldDegraded), when it says so. The switch lock orders
+	# this after the activation and before any later one, and a system no
+	# longer running has nothing to crash.
+	gate=/run/nixdeck-lab/degraded.gate
+	if [ -p "$gate" ]; then read -r _ <"$gate"; else sleep "$degrade_after"; fi
+	exec 9>/run/nixos/switch-to-configuration.lock
+	flock 9
+	[ "$(readlink /run/current-system)" = "$system" ] || exit 0
+	echo lab-app.service >/run/nixdeck-lab/failed-units
+	journal lab-app.service "lab-app[$$]" "fatal: worker pool exhausted"
+	journal lab-app.service "systemd[1]" "lab-app.service: Main process exited, code=exited, status=70/SOFTWARE"
+	journal lab-app.service "systemd[1]" "lab-app.service: Failed with result 'exit-code'."
+	exit 0
+fi
 
 exec 9>/run/nixos/switch-to-configuration.lock
 if ! flock -n 9; then
@@ -165,4 +186,8 @@ STATUS
 	exit 4
 fi
 rm -f /run/nixdeck-lab/failed-units
+if [ "$fault" = degraded ]; then
+	# Detached from everything of the activation's, the lock included.
+	setsid "$system/bin/switch-to-configuration" lab-degrade </dev/null >/dev/null 2>&1 9>&- &
+fi
 exit $rc
