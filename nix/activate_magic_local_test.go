@@ -150,3 +150,22 @@ func TestActivateLocalMagicRollback(t *testing.T) {
 		})
 	}
 }
+
+// TestRollbackLocalMagic: a rollback to an older generation is a switch
+// like any other: unconfirmed, the host goes back to what ran before it.
+func TestRollbackLocalMagic(t *testing.T) {
+	h := newMagicHost(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if res, err := nix.Activate(ctx, h.r, nix.ActivateRequest{Action: nix.Switch, Path: h.b, OpID: opID(t)}); err != nil || res.Outcome != nix.OutcomeDone {
+		t.Fatalf("switch to b: %+v, %v", res, err)
+	}
+	res, err := nix.Rollback(ctx, h.r, nix.Generation{Number: 1, Path: h.a}, nix.ActivateRequest{OpID: opID(t), ConfirmTimeout: time.Second,
+		Confirm: func(context.Context) (nix.Runner, error) { return nil, errors.New("web1: no route to host") }})
+	if err != nil || res.Outcome != nix.OutcomeRolledBack || res.Cause != nix.CauseNoSSH {
+		t.Fatalf("unconfirmed rollback = %+v, %v", res, err)
+	}
+	if current, profile := h.state(t); current != h.b || profile != "system-2-link" {
+		t.Errorf("after the unconfirmed rollback: running %s, profile %s; want b, system-2-link", current, profile)
+	}
+}
