@@ -91,7 +91,8 @@ type Ignored struct {
 // Files are read by the shell's own read, which keeps their bytes
 // (newlines too) but drops NULs, and are cut to a bound (r). The bounds
 // are on what is sent: a file of one enormous line would still be read
-// whole before it is cut.
+// whole before it is cut. The shell's records are gathered in "$@" and
+// written at once after find's, so sshd forwards two writes, not thirty.
 //
 // find prints the links by path, not by position: a missing link has no
 // record, a path that is not a link an empty target (Linux has no empty
@@ -114,43 +115,43 @@ r() {
   v=
   while :; do
     if IFS= read -r x; then v=$v$x$n; else v=$v$x; break; fi
-    [ ${#v} -le $3 ] || break
-  done 2>/dev/null <"$2"
-  if [ ${#v} -gt $3 ]; then
+    [ ${#v} -le $2 ] || break
+  done 2>/dev/null <"$1"
+  if [ ${#v} -gt $2 ]; then
     q=? k=1
-    while [ $((k + k)) -le $3 ]; do q=$q$q k=$((k + k)); done
-    while [ $k -lt $3 ]; do q=$q? k=$((k + 1)); done
+    while [ $((k + k)) -le $2 ]; do q=$q$q k=$((k + k)); done
+    while [ $k -lt $2 ]; do q=$q? k=$((k + 1)); done
     v=${v%"${v#$q}"}
   fi
-  printf '%s=%s\000' "$1" "$v"
 }
-r hostname /proc/sys/kernel/hostname 256
 find -P / $c $b $p $p-*-link $b/kernel $b/initrd $b/kernel-modules $p/kernel $p/initrd $p/kernel-modules -maxdepth 0 \( \
   -path / -printf 'find=1\0' -o \
   -path "$p-*-link" \( -type l -printf 'entry=%f\0entry_time=%T@\0entry_path=%l\0' -o -printf 'entry=%f\0' \) -o \
   -path $c -printf 'current=%l\0' -o -path $b -printf 'booted=%l\0' -o -path $p -printf 'profile_link=%l\0' -o \
   -path "$b/*" -printf 'booted_%f=%l\0' -o -path "$p/*" -printf 'profile_%f=%l\0' \) 2>/dev/null
-if [ -r $c/nixos-version ]; then r version $c/nixos-version 256; fi
+r /proc/sys/kernel/hostname 256
+set -- "hostname=$v"
+if [ -r $c/nixos-version ]; then r $c/nixos-version 256; set -- "$@" "version=$v"; fi
 for s in booted=$b profile=$p; do
-  if [ -e "${s#*=}/kernel-params" ]; then r "${s%%=*}_kernel-params" "${s#*=}/kernel-params" ` + maxKernelParamsRead + `; fi
+  if [ -e "${s#*=}/kernel-params" ]; then r "${s#*=}/kernel-params" ` + maxKernelParamsRead + `; set -- "$@" "${s%%=*}_kernel-params=$v"; fi
 done
 s=` + SwitchLockPath + `
 if [ -e $s ]; then
   { flock -n -E 75 9; } 2>/dev/null 9<$s
   case $? in 0) s=free;; 75) s=held;; *) s=unknown;; esac
 else s=free; fi
-printf 'switch_lock=%s\000' $s
+set -- "$@" "switch_lock=$s"
 if [ -d $l ] && [ ! -L $l ]; then
-  printf 'nixdeck_lock=held\000'
-  if [ -f $l/owner ] && [ ! -L $l/owner ]; then r nixdeck_holder $l/owner ` + maxHolderRead + `
-  elif [ -e $l/owner ] || [ -L $l/owner ]; then printf 'nixdeck_holder=\000'; fi
-elif [ -e $l ] || [ -L $l ]; then printf 'nixdeck_lock=not-a-directory\000'
-else printf 'nixdeck_lock=free\000'; fi
+  set -- "$@" nixdeck_lock=held
+  if [ -f $l/owner ] && [ ! -L $l/owner ]; then r $l/owner ` + maxHolderRead + `; set -- "$@" "nixdeck_holder=$v"
+  elif [ -e $l/owner ] || [ -L $l/owner ]; then set -- "$@" nixdeck_holder=; fi
+elif [ -e $l ] || [ -L $l ]; then set -- "$@" nixdeck_lock=not-a-directory
+else set -- "$@" nixdeck_lock=free; fi
 u=
 read -r u x 2>/dev/null </proc/uptime
-printf 'uptime=%s\000' "$u"
-if [ -d /run/systemd/system ]; then printf 'systemd=1\000'; fi
-printf 'end=1\000'
+set -- "$@" "uptime=$u"
+if [ -d /run/systemd/system ]; then set -- "$@" systemd=1; fi
+printf '%s\000' "$@" end=1
 `
 
 // MaxHostStateOutput bounds what a host may send for its state: a
