@@ -89,14 +89,14 @@ type Ignored struct {
 // GNU find for every link (its target and time, written as found, never
 // followed), and flock when switch-to-configuration's lock file exists.
 // Files are read by the shell's own read, which keeps their bytes
-// (newlines too) but drops NULs, and are cut to a bound (r). The bounds
-// are on what is sent: a file of one enormous line would still be read
-// whole before it is cut. The shell's records are gathered in "$@" and
+// (newlines too) but drops NULs, and are cut to a bound (r; LC_ALL=C
+// makes bash count bytes as dash does). The bounds are on what is sent:
+// a file of one enormous line would still be read whole before it is cut. The shell's records are gathered in "$@" and
 // written at once after find's, so sshd forwards two writes, not thirty.
 //
-// find prints the links by path, not by position: a missing link has no
-// record, a path that is not a link an empty target (Linux has no empty
-// link targets). "find=1" comes from the start point /, so the parser
+// find gives each link the key its path matches, never one by its place
+// among the arguments: a missing link has no record, a path that is not a
+// link an empty target (Linux has no empty link targets). "find=1" comes from the start point /, so the parser
 // can tell a host without GNU find from one without links. NixOS writes
 // every link read here with an absolute store path, except the profile,
 // which names its generation link ("system-42-link"); the parser takes
