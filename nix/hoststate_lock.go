@@ -2,9 +2,7 @@ package nix
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
-	"time"
 )
 
 // Lock is what a host says about one lock.
@@ -41,12 +39,10 @@ func (l Lock) String() string {
 // maxHolder bounds a holder line; the script sends one byte more
 // (maxHolderRead) so that a longer owner file shows as too long.
 const (
-	maxHolder     = 256
-	maxHolderRead = "257"
+	maxHolder     = 512
+	maxHolderRead = "513"
 )
 
-// opIDAlphabet is what an operation id is made of ("deploy-20240701T100000-3f2a9c").
-const opIDAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 
 // ownerFile is the file in nixdeck's lock directory that names the holder.
 const ownerFile = NixdeckLockPath + "/owner"
@@ -82,7 +78,7 @@ func (s *HostState) nixdeckLock(kv map[string]string) Lock {
 		l.NoHolder = "owner not yet written"
 		return l
 	}
-	h, err := parseHolder(v)
+	h, err := statusHolder(v)
 	if err != nil {
 		s.ignore(ownerFile, err.Error())
 		l.NoHolder = "owner not valid"
@@ -92,34 +88,17 @@ func (s *HostState) nixdeckLock(kv map[string]string) Lock {
 	return l
 }
 
-// parseHolder checks an owner file's content and returns its line: one
-// line (a final newline allowed) of the fields
-// "user@machine pid=N op=ID since=RFC3339" in order, each of a plain
-// alphabet, so that the line is safe to print as it is.
-func parseHolder(v string) (string, error) {
+// statusHolder checks an owner file's content as the lock's own parser
+// (parseHolder) does and returns the line it makes of it: one line (a
+// final newline allowed) "user@machine pid=N op=ID since=RFC3339", each
+// field of a plain alphabet, so that the line is safe to print as it is.
+func statusHolder(v string) (string, error) {
 	line := strings.TrimSuffix(v, "\n")
 	if len(line) > maxHolder {
 		return "", fmt.Errorf("longer than %d bytes", maxHolder)
 	}
-	f := strings.Split(line, " ")
-	if len(f) != 4 {
-		return "", fmt.Errorf("%s is not \"user@machine pid=N op=ID since=TIME\"", excerpt(line))
-	}
-	user, machine, ok := strings.Cut(f[0], "@")
-	if !ok || user == "" || machine == "" || strings.IndexFunc(f[0], func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
-		return "", fmt.Errorf("holder %s is not user@machine in printable ASCII", excerpt(f[0]))
-	}
-	pid, ok := strings.CutPrefix(f[1], "pid=")
-	if n, err := strconv.ParseUint(pid, 10, 31); !ok || err != nil || n == 0 || pid[0] == '0' {
-		return "", fmt.Errorf("%s is not pid=N", excerpt(f[1]))
-	}
-	op, ok := strings.CutPrefix(f[2], "op=")
-	if !ok || op == "" || len(op) > 64 || strings.Trim(op, opIDAlphabet) != "" {
-		return "", fmt.Errorf("%s is not op=ID", excerpt(f[2]))
-	}
-	since, ok := strings.CutPrefix(f[3], "since=")
-	if _, err := time.Parse(time.RFC3339, since); !ok || err != nil {
-		return "", fmt.Errorf("%s is not since=TIME (RFC 3339)", excerpt(f[3]))
+	if _, err := parseHolder(line); err != nil {
+		return "", fmt.Errorf("%s is not \"user@machine pid=N op=ID since=TIME\": %w", excerpt(line), err)
 	}
 	return line, nil
 }

@@ -17,15 +17,15 @@ func TestParseHostStateLocks(t *testing.T) {
 		nixdeckLock    string
 		ignored, cause string
 	}{
-		{"both free", []string{"switch_lock=free", "nixdeck_lock=free"}, "free", "free", "", ""},
-		{"held, owner written", []string{"switch_lock=held", "nixdeck_lock=held", "nixdeck_holder=" + line + "\n"}, "held", "held by " + line, "", ""},
-		{"held, owner not yet written", []string{"switch_lock=free", "nixdeck_lock=held"}, "free", "held (owner not yet written)", "", ""},
+		{"both free", []string{"switch_lock=free", "nixdeck_lock=free"}, "free", "free", "", `is not "user@machine pid=N op=ID since=TIME"`},
+		{"held, owner written", []string{"switch_lock=held", "nixdeck_lock=held", "nixdeck_holder=" + line + "\n"}, "held", "held by " + line, "", `is not "user@machine pid=N op=ID since=TIME"`},
+		{"held, owner not yet written", []string{"switch_lock=free", "nixdeck_lock=held"}, "free", "held (owner not yet written)", "", `is not "user@machine pid=N op=ID since=TIME"`},
 		{"held, owner empty", []string{"nixdeck_lock=held", "nixdeck_holder="}, "?", "held (owner not valid)", ownerFile, `"" is not "user@machine`},
 		{"held, owner with an escape sequence", []string{"nixdeck_lock=held", "nixdeck_holder=alice@\x1b]0;pwned\x07 pid=1 op=x since=2024-07-01T10:00:00Z"}, "?",
-			"held (owner not valid)", ownerFile, `holder "alice@\x1b]0;pwned\a" is not user@machine`},
+			"held (owner not valid)", ownerFile, `is not "user@machine pid=N op=ID since=TIME"`},
 		{"a file where the directory goes", []string{"switch_lock=unknown", "nixdeck_lock=not-a-directory"}, "?", "?", NixdeckLockPath, "not a directory"},
-		{"untested", []string{"switch_lock=unknown", "nixdeck_lock=unknown"}, "?", "?", "", ""},
-		{"no verdict", nil, "?", "?", "", ""},
+		{"untested", []string{"switch_lock=unknown", "nixdeck_lock=unknown"}, "?", "?", "", `is not "user@machine pid=N op=ID since=TIME"`},
+		{"no verdict", nil, "?", "?", "", `is not "user@machine pid=N op=ID since=TIME"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,30 +52,30 @@ func TestParseHostStateLocks(t *testing.T) {
 	}
 }
 
-func TestParseHolder(t *testing.T) {
+func TestStatusHolder(t *testing.T) {
 	tests := []struct{ in, want, err string }{
 		{"alice@laptop pid=4242 op=deploy-7 since=2024-07-01T10:00:00Z\n", "alice@laptop pid=4242 op=deploy-7 since=2024-07-01T10:00:00Z", ""},
 		{"ci-bot@build.example.org pid=1 op=rollback-20240701T100000-3f2a9c since=2024-07-01T12:00:00+02:00", "ci-bot@build.example.org pid=1 op=rollback-20240701T100000-3f2a9c since=2024-07-01T12:00:00+02:00", ""},
-		{"alice@laptop pid=4242 op=deploy-7 since=2024-07-01T10:00:00Z\n\n", "", "is not since=TIME"},
-		{"alice@laptop pid=4242 op=deploy-7 since=2024-07-01T10:00:00Z\nbob@x pid=1 op=y since=2024-07-01T10:00:00Z", "", `(104 bytes) is not "user@machine`},
-		{"alice pid=4242 op=deploy-7 since=2024-07-01T10:00:00Z", "", `holder "alice" is not user@machine`},
-		{"@laptop pid=4242 op=deploy-7 since=2024-07-01T10:00:00Z", "", "is not user@machine"},
-		{"alice@laptop pid=0 op=deploy-7 since=2024-07-01T10:00:00Z", "", `"pid=0" is not pid=N`},
-		{"alice@laptop pid=042 op=deploy-7 since=2024-07-01T10:00:00Z", "", "is not pid=N"},
-		{"alice@laptop pid=99999999999 op=deploy-7 since=2024-07-01T10:00:00Z", "", "is not pid=N"},
-		{"alice@laptop pid=-1 op=deploy-7 since=2024-07-01T10:00:00Z", "", "is not pid=N"},
-		{"alice@laptop pid=4242 op=deploy;rm since=2024-07-01T10:00:00Z", "", `"op=deploy;rm" is not op=ID`},
-		{"alice@laptop pid=4242 op= since=2024-07-01T10:00:00Z", "", "is not op=ID"},
-		{"alice@laptop pid=4242 op=deploy-7 since=yesterday", "", `"since=yesterday" is not since=TIME`},
-		{"alice@laptop  pid=4242 op=deploy-7 since=2024-07-01T10:00:00Z", "", "is not \"user@machine"},
-		{"alice@laptop pid=4242 since=2024-07-01T10:00:00Z op=deploy-7", "", "is not op=ID"},
-		{"alice@l\u00e4ptop pid=4242 op=deploy-7 since=2024-07-01T10:00:00Z", "", "printable ASCII"},
-		{strings.Repeat("a", 210) + "@laptop pid=4242 op=deploy-7 since=2024-07-01T10:00:00Z", "", "longer than 256 bytes"},
+		{"alice@laptop pid=4242 op=deploy-7 since=2024-07-01T10:00:00Z\n\n", "", `is not "user@machine pid=N op=ID since=TIME"`},
+		{"alice@laptop pid=4242 op=deploy-7 since=2024-07-01T10:00:00Z\nbob@x pid=1 op=y since=2024-07-01T10:00:00Z", "", `is not "user@machine pid=N op=ID since=TIME"`},
+		{"alice pid=4242 op=deploy-7 since=2024-07-01T10:00:00Z", "", `is not "user@machine pid=N op=ID since=TIME"`},
+		{"@laptop pid=4242 op=deploy-7 since=2024-07-01T10:00:00Z", "", `is not "user@machine pid=N op=ID since=TIME"`},
+		{"alice@laptop pid=0 op=deploy-7 since=2024-07-01T10:00:00Z", "", `is not "user@machine pid=N op=ID since=TIME"`},
+		{"alice@laptop pid=042 op=deploy-7 since=2024-07-01T10:00:00Z", "", `is not "user@machine pid=N op=ID since=TIME"`},
+		{"alice@laptop pid=99999999999 op=deploy-7 since=2024-07-01T10:00:00Z", "", `is not "user@machine pid=N op=ID since=TIME"`},
+		{"alice@laptop pid=-1 op=deploy-7 since=2024-07-01T10:00:00Z", "", `is not "user@machine pid=N op=ID since=TIME"`},
+		{"alice@laptop pid=4242 op=deploy;rm since=2024-07-01T10:00:00Z", "", `is not "user@machine pid=N op=ID since=TIME"`},
+		{"alice@laptop pid=4242 op= since=2024-07-01T10:00:00Z", "", `is not "user@machine pid=N op=ID since=TIME"`},
+		{"alice@laptop pid=4242 op=deploy-7 since=yesterday", "", `is not "user@machine pid=N op=ID since=TIME"`},
+		{"alice@laptop  pid=4242 op=deploy-7 since=2024-07-01T10:00:00Z", "", `is not "user@machine pid=N op=ID since=TIME"`},
+		{"alice@laptop pid=4242 since=2024-07-01T10:00:00Z op=deploy-7", "", `is not "user@machine pid=N op=ID since=TIME"`},
+		{"alice@l\u00e4ptop pid=4242 op=deploy-7 since=2024-07-01T10:00:00Z", "", `is not "user@machine pid=N op=ID since=TIME"`},
+		{strings.Repeat("a", 460) + "@laptop pid=4242 op=deploy-7 since=2024-07-01T10:00:00Z", "", "longer than 512 bytes"},
 	}
 	for _, tt := range tests {
-		got, err := parseHolder(tt.in)
+		got, err := statusHolder(tt.in)
 		if got != tt.want || (err == nil) != (tt.err == "") || err != nil && !strings.Contains(err.Error(), tt.err) {
-			t.Errorf("parseHolder(%q) = %q, %v; want %q, error mentioning %q", tt.in, got, err, tt.want, tt.err)
+			t.Errorf("statusHolder(%q) = %q, %v; want %q, error mentioning %q", tt.in, got, err, tt.want, tt.err)
 		}
 	}
 }
