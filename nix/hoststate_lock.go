@@ -43,7 +43,6 @@ const (
 	maxHolderRead = "513"
 )
 
-
 // ownerFile is the file in nixdeck's lock directory that names the holder.
 const ownerFile = NixdeckLockPath + "/owner"
 
