@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"os"
@@ -22,6 +23,10 @@ type DiffOptions struct {
 	// NoDB reads the local closures with nix-store instead of the Nix
 	// database.
 	NoDB bool
+	// Systems, when set, are the nodes' systems already built (Engine.Build,
+	// node name → store path, kept alive by the caller's gc roots): Diff
+	// builds nothing, and a node without one fails.
+	Systems map[string]string
 }
 
 // DiffEvent carries one host's diff.
@@ -43,13 +48,23 @@ func (e *Engine) Diff(ctx context.Context, nodes []*Node, opts DiffOptions) *Str
 }
 
 func (o *op) diff(ctx context.Context, nodes []*Node, opts DiffOptions) error {
-	rootDir, err := os.MkdirTemp("", "nixdeck-diff-")
-	if err != nil {
-		o.endAll(ctx, nodes, "build", err)
-		return err
+	built, failed := opts.Systems, map[string]error{}
+	var err error
+	if built == nil {
+		var rootDir string
+		if rootDir, err = os.MkdirTemp("", "nixdeck-diff-"); err != nil {
+			o.endAll(ctx, nodes, "build", err)
+			return err
+		}
+		defer os.RemoveAll(rootDir)
+		built, failed, err = o.build(ctx, nodes, rootDir)
+	} else {
+		for _, n := range nodes {
+			if built[n.Name] == "" {
+				failed[n.Name] = &HostError{Host: n.Name, Step: "build", Err: errors.New("no system was built for it")}
+			}
+		}
 	}
-	defer os.RemoveAll(rootDir)
-	built, failed, err := o.build(ctx, nodes, rootDir)
 	if err != nil {
 		for _, n := range nodes {
 			o.host(n).done(ctx, failed[n.Name])
