@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"slices"
 	"strings"
 
@@ -110,8 +111,11 @@ func planText(p fleet.Plan) string {
 		}
 		parts = append(parts, fmt.Sprintf("canary %s, then waves of %s", strings.Join(names, ", "), pol.Batch))
 	}
-	parts = append(parts, fmt.Sprintf("%d at once", pol.Parallel),
-		fmt.Sprintf("halt after %s (then %s)", plural(pol.MaxFailures+1, "failure"), pol.OnFailure))
+	halt := fmt.Sprintf("halt after %s", plural(pol.MaxFailures+1, "failed host"))
+	if pol.OnFailure != fleet.OnFailureHalt {
+		halt += ", then " + pol.OnFailure
+	}
+	parts = append(parts, fmt.Sprintf("%d at once", pol.Parallel), halt)
 	if len(p.Canary) > 0 || len(pol.Health) > 0 {
 		parts = append(parts, "soak "+pol.Soak.String())
 	}
@@ -125,17 +129,20 @@ func planText(p fleet.Plan) string {
 }
 
 // operator names who runs the operation, as locks and history show it:
-// user@machine.
+// user@machine, the user as the system knows it (else $USER, else the uid).
 func operator() string {
-	user := os.Getenv("USER")
-	if user == "" {
-		user = fmt.Sprint(os.Getuid())
+	name := os.Getenv("USER")
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	if name == "" {
+		name = fmt.Sprint(os.Getuid())
 	}
 	host, err := os.Hostname()
 	if err != nil {
 		host = "localhost"
 	}
-	return user + "@" + host
+	return name + "@" + host
 }
 
 // errNotConfirmed is the operator saying no: nothing was touched.

@@ -186,10 +186,14 @@ func outcomeText(e fleet.HostOutcome) string {
 	return termtext.Visible(s)
 }
 
-// genChange renders "41 → 42"; "" when the rollout did not say.
+// genChange renders "41 → 42", or "41" when it stayed; "" when the
+// rollout did not say.
 func genChange(from, to int) string {
-	if from == 0 && to == 0 {
+	switch {
+	case from == 0 && to == 0:
 		return ""
+	case from == to:
+		return genNumber(from)
 	}
 	return genNumber(from) + " → " + genNumber(to)
 }

@@ -3,6 +3,7 @@ package fleet
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -216,11 +217,24 @@ func commandLine(e CommandEvent) string {
 	case e.Privileged:
 		where = "(root) $"
 	}
-	s := fmt.Sprintf("%s %s  [exit %d, %s]", where, proc.Format(e.Argv), e.Exit, e.Duration.Round(1e6))
+	s := fmt.Sprintf("%s %s  [exit %d, %s]", where, proc.Format(shortScripts(e.Argv)), e.Exit, e.Duration.Round(1e6))
 	if e.Err != nil && e.Exit != 0 {
 		s += "\n" + e.Err.Error()
 	}
 	return s
+}
+
+// shortScripts shows each script argument (nixdeck's own sh -c scripts,
+// dozens of lines run for every state read) by its first line, so that
+// the log shows what ran without drowning what the host said.
+func shortScripts(argv []string) []string {
+	out := slices.Clone(argv)
+	for i, a := range out {
+		if first, _, multi := strings.Cut(a, "\n"); multi {
+			out[i] = fmt.Sprintf("%s … (%d lines)", first, strings.Count(a, "\n")+1)
+		}
+	}
+	return out
 }
 
 func outcomeLine(e HostOutcome) string {

@@ -100,6 +100,7 @@ func TestRecorderLogs(t *testing.T) {
 		PhaseEvent{EventBase: base, Phase: PhaseCopying},
 		CopyEvent{EventBase: base, CopyProgress: nix.CopyProgress{PathsTotal: 3}},
 		CommandStarted{EventBase: base, Argv: []string{"nix-store", "--serve"}},
+		CommandEvent{EventBase: base, Argv: []string{"sh", "-c", "set -eu\nroot=$1\necho $root", "sh", "/nix/store/x"}, Duration: time.Millisecond},
 		CommandEvent{EventBase: base, Argv: []string{"nix-env", "-p", "/nix/var/nix/profiles/system", "--set", "/nix/store/x y"},
 			Privileged: true, Exit: 1, Duration: 1234 * time.Millisecond, Err: errors.New("nix-env: permission denied")},
 		LogEvent{EventBase: base, Source: "activate", Line: "starting \x1b[31mfoo\x1b[0m.service"},
@@ -114,6 +115,7 @@ func TestRecorderLogs(t *testing.T) {
 	// Written as they come: readable before the host is done.
 	got := readLog(t, hostLog)
 	want := "T # phase copying\n" +
+		"T # $ sh -c 'set -eu … (3 lines)' sh /nix/store/x  [exit 0, 1ms]\n" +
 		"T # (root) $ nix-env -p /nix/var/nix/profiles/system --set '/nix/store/x y'  [exit 1, 1.234s]\n" +
 		"T # nix-env: permission denied\n" +
 		"T [activate] starting \x1b[31mfoo\x1b[0m.service\n" +
