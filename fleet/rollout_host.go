@@ -36,12 +36,14 @@ func (r *run) deployHost(ctx context.Context, h *HostRun) (res hostResult) {
 	}
 	res.back = backFrom(st, r.p.Action)
 	r.locked(ctx, h, r.o.id, &res, func() {
+		// The root goes on every path out: a copy that failed late may
+		// have made it.
 		root := gcRootDir + "/" + r.o.id
+		defer r.unroot(ctx, h, root)
 		if err := r.steps.copy(ctx, h, system, root); err != nil {
 			res.stopped(ctx, "copy", err)
 			return
 		}
-		defer r.unroot(ctx, h, root)
 		r.activate(ctx, h, &res, activation{action: r.p.Action, path: system, opID: r.o.id})
 		if res.outcome == OutcomeDone && r.checksLive() {
 			r.health(ctx, h, &res)
