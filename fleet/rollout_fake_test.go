@@ -154,7 +154,7 @@ func (f *fakeSteps) unlock(ctx context.Context, h *HostRun, l lockSpec) error {
 
 func (f *fakeSteps) copy(ctx context.Context, h *HostRun, system, root string) error {
 	fh := f.host(h, "copy")
-	if !strings.HasPrefix(root, gcRootDir+"/") {
+	if !strings.HasPrefix(root, nix.GCRootDir+"/") {
 		f.t.Errorf("%s: GC root %s", h.Node.Name, root)
 	}
 	f.mu.Lock()

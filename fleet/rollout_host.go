@@ -8,10 +8,6 @@ import (
 	"nixdeck/nix"
 )
 
-// gcRootDir holds the GC roots a rollout makes on its hosts: a root per
-// operation keeps the copied closure alive until the profile holds it.
-const gcRootDir = "/nix/var/nix/gcroots/nixdeck"
-
 // releaseTimeout bounds releasing a host's lock and removing its GC root,
 // which happen even when the rollout was told to stop waiting.
 const releaseTimeout = 30 * time.Second
@@ -38,7 +34,7 @@ func (r *run) deployHost(ctx context.Context, h *HostRun) (res hostResult) {
 	r.locked(ctx, h, r.o.id, &res, func() {
 		// The root goes on every path out: a copy that failed late may
 		// have made it.
-		root := gcRootDir + "/" + r.o.id
+		root := nix.GCRootDir + "/" + r.o.id
 		defer r.unroot(ctx, h, root)
 		if err := r.steps.copy(ctx, h, system, root); err != nil {
 			res.stopped(ctx, "copy", err)

@@ -70,6 +70,9 @@ func (p *Plan) normalise() error {
 	if p.Profile == "" {
 		p.Profile = DefaultProfile
 	}
+	if p.Owner == "" {
+		p.Owner = nix.LocalOwner()
+	}
 	if p.Profile != DefaultProfile {
 		return fmt.Errorf("profile %q: only the %s profile can be deployed", p.Profile, DefaultProfile)
 	}
