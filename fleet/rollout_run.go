@@ -90,6 +90,10 @@ func (p *Plan) normalise() error {
 	}
 	pol := &p.Policy
 	pol.Parallel = max(pol.Parallel, 1)
+	if pol.MagicRollback && pol.ConfirmTimeout <= 0 {
+		// Magic rollback asked for with no wait would be silently off.
+		pol.ConfirmTimeout = DefaultDeploy().ConfirmTimeout
+	}
 	pol.MaxFailures = max(pol.MaxFailures, 0)
 	switch pol.OnFailure {
 	case "":
