@@ -53,7 +53,8 @@ type Plan struct {
 	BreakLock bool
 	// Selector is the selection as typed, for the history.
 	Selector string
-	// Owner is "user@machine", written into each host's lock.
+	// Owner is "user@machine", written into each host's lock; "" means
+	// nix.LocalOwner().
 	Owner string
 	// Recorder, when set, sees every event of the rollout before its
 	// Stream does: the history and the per-host logs.

@@ -37,15 +37,23 @@ func (r *run) activate(ctx context.Context, h *HostRun, res *hostResult, a activ
 		res.lost(err, "unknown: still activating when nixdeck stopped waiting; the host completes or rolls itself back on its own; check with "+r.howToCheck(h, a.opID))
 		return
 	}
-	if !r.judgeActivation(h, res, a, ar, err) {
-		return
-	}
-	if a.action == nix.DryActivate {
+	ok := r.judgeActivation(h, res, a, ar, err)
+	if ok && a.action == nix.DryActivate {
 		res.outcome = OutcomeDone
 		return
 	}
+	if !ok && !res.changed {
+		return
+	}
+	// Where the host is now: a success is checked, and a failed
+	// activation that left the host changed says to which generation.
 	st, err := r.steps.state(ctx, h)
 	switch {
+	case !ok:
+		if err == nil {
+			res.toGen = st.ProfileGeneration
+		}
+		return
 	case err != nil && ctx.Err() != nil:
 		res.lost(err, "unknown: activated, then nixdeck stopped waiting before reading the host's state; check with "+r.howToCheck(h, a.opID))
 		return
@@ -139,6 +147,7 @@ func (r *run) onFailure() {
 			rec.res.remark("not rolled back: " + r.whyStopped())
 			continue
 		}
+		r.flushNotices()
 		wg.Go(func() {
 			defer r.ctl.release()
 			r.goBack(r.ctx, rec.h, &rec.res)

@@ -18,6 +18,7 @@ type control struct {
 	aborts  int
 	halted  string // why no host starts any more; "" while they may
 	running int    // hosts started and not yet ended
+	waiting int    // callers of acquire waiting for leave to start
 	notices []notice
 	aborted chan struct{} // closed by the first Abort
 	stop    context.CancelFunc
@@ -116,16 +117,28 @@ func (c *control) haltReason() string {
 // rollbacks that on_failure starts once the rollout has halted).
 func (c *control) acquire(ctx context.Context, parallel int, afterHalt bool) bool {
 	c.mu.Lock()
-	for {
+	for blocked := false; ; blocked = true {
 		if c.aborts > 0 || ctx.Err() != nil || (c.halted != "" && !afterHalt) {
+			if blocked {
+				c.waiting--
+			}
 			c.mu.Unlock()
 			return false
 		}
 		if !c.paused && c.running < parallel {
 			c.running++
+			if blocked {
+				c.waiting--
+			}
 			c.signal()
 			c.mu.Unlock()
 			return true
+		}
+		if !blocked {
+			// Said once, not at every wake-up: two waiters would wake
+			// each other for ever.
+			c.waiting++
+			c.signal()
 		}
 		ch := c.changed
 		c.mu.Unlock()

@@ -8,10 +8,6 @@ import (
 	"nixdeck/nix"
 )
 
-// gcRootDir holds the GC roots a rollout makes on its hosts: a root per
-// operation keeps the copied closure alive until the profile holds it.
-const gcRootDir = "/nix/var/nix/gcroots/nixdeck"
-
 // releaseTimeout bounds releasing a host's lock and removing its GC root,
 // which happen even when the rollout was told to stop waiting.
 const releaseTimeout = 30 * time.Second
@@ -36,12 +32,14 @@ func (r *run) deployHost(ctx context.Context, h *HostRun) (res hostResult) {
 	}
 	res.back = backFrom(st, r.p.Action)
 	r.locked(ctx, h, r.o.id, &res, func() {
-		root := gcRootDir + "/" + r.o.id
+		// The root goes on every path out: a copy that failed late may
+		// have made it.
+		root := nix.GCRootDir + "/" + r.o.id
+		defer r.unroot(ctx, h, root)
 		if err := r.steps.copy(ctx, h, system, root); err != nil {
 			res.stopped(ctx, "copy", err)
 			return
 		}
-		defer r.unroot(ctx, h, root)
 		r.activate(ctx, h, &res, activation{action: r.p.Action, path: system, opID: r.o.id})
 		if res.outcome == OutcomeDone && r.checksLive() {
 			r.health(ctx, h, &res)

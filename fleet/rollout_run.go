@@ -28,6 +28,7 @@ type run struct {
 
 	mu       sync.Mutex
 	failures int
+	noticeMu sync.Mutex // one reporter of notices at a time, in order
 }
 
 // hostRec is one host of the rollout. res is written by the host's own
@@ -69,6 +70,9 @@ func (p *Plan) normalise() error {
 	if p.Profile == "" {
 		p.Profile = DefaultProfile
 	}
+	if p.Owner == "" {
+		p.Owner = nix.LocalOwner()
+	}
 	if p.Profile != DefaultProfile {
 		return fmt.Errorf("profile %q: only the %s profile can be deployed", p.Profile, DefaultProfile)
 	}
@@ -86,6 +90,10 @@ func (p *Plan) normalise() error {
 	}
 	pol := &p.Policy
 	pol.Parallel = max(pol.Parallel, 1)
+	if pol.MagicRollback && pol.ConfirmTimeout <= 0 {
+		// Magic rollback asked for with no wait would be silently off.
+		pol.ConfirmTimeout = DefaultDeploy().ConfirmTimeout
+	}
 	pol.MaxFailures = max(pol.MaxFailures, 0)
 	switch pol.OnFailure {
 	case "":
@@ -156,6 +164,7 @@ func (r *run) run() error {
 // change (all of them when final), in fleet order. A host that was never
 // started ends skipped, saying why.
 func (r *run) settle(recs []*hostRec, final bool) {
+	r.flushNotices()
 	for _, rec := range recs {
 		if rec.settled {
 			continue
@@ -195,20 +204,9 @@ func (r *run) whyStopped() string {
 func (r *run) announce() (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
-	emit := func(ns []notice) {
-		for _, n := range ns {
-			base := EventBase{OpID: r.o.id, Time: n.at}
-			if n.abort {
-				r.o.s.emit(AbortRequested{EventBase: base, Second: n.second})
-			} else {
-				r.o.s.emit(RolloutPaused{EventBase: base, Paused: n.paused})
-			}
-		}
-	}
 	wg.Go(func() {
 		for {
-			ns, changed := r.ctl.takeNotices()
-			emit(ns)
+			changed := r.flushNotices()
 			select {
 			case <-changed:
 			case <-done:
@@ -219,9 +217,27 @@ func (r *run) announce() (stop func()) {
 	return func() {
 		close(done)
 		wg.Wait()
-		ns, _ := r.ctl.takeNotices()
-		emit(ns)
+		r.flushNotices()
 	}
+}
+
+// flushNotices reports the operator's calls not yet reported, and
+// returns a channel closed at the next change. The scheduler calls it
+// too before it acts on a call (a host starting after Resume), so that
+// the stream says why before it shows what.
+func (r *run) flushNotices() <-chan struct{} {
+	r.noticeMu.Lock()
+	defer r.noticeMu.Unlock()
+	ns, changed := r.ctl.takeNotices()
+	for _, n := range ns {
+		base := EventBase{OpID: r.o.id, Time: n.at}
+		if n.abort {
+			r.o.s.emit(AbortRequested{EventBase: base, Second: n.second})
+		} else {
+			r.o.s.emit(RolloutPaused{EventBase: base, Paused: n.paused})
+		}
+	}
+	return changed
 }
 
 // names lists the nodes' names, in their order.

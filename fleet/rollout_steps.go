@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"nixdeck/nix"
@@ -58,22 +59,27 @@ func (nixSteps) state(ctx context.Context, h *HostRun) (*nix.HostState, error) {
 	return s, err
 }
 
-// errNoLocks stands in for nix's host locks until they exist: a rollout
-// must not change a host it cannot lock.
-var errNoLocks = errors.New("host locks are not available in this build")
-
 func (nixSteps) lock(ctx context.Context, h *HostRun, l lockSpec) (string, error) {
-	return "", errNoLocks
+	broke, err := nix.AcquireLock(ctx, h.Runner, nix.LockRequest{Profile: l.profile, OpID: l.opID, Owner: l.owner,
+		PID: os.Getpid(), Break: l.brk, StaleAfter: l.staleAfter})
+	if err != nil || broke == nil {
+		return "", err
+	}
+	return broke.String(), nil
 }
 
-func (nixSteps) unlock(ctx context.Context, h *HostRun, l lockSpec) error { return errNoLocks }
+func (nixSteps) unlock(ctx context.Context, h *HostRun, l lockSpec) error {
+	return nix.ReleaseLock(ctx, h.Runner, l.profile, l.opID)
+}
 
 func (nixSteps) copy(ctx context.Context, h *HostRun, system, root string) error {
-	_, err := h.copy(ctx, nix.CopyRequest{Paths: []string{system}, Substitute: h.Node.SubstituteOnDestination})
+	_, err := h.copy(ctx, nix.CopyRequest{Paths: []string{system}, Substitute: h.Node.SubstituteOnDestination, Root: root})
 	return err
 }
 
-func (nixSteps) unroot(ctx context.Context, h *HostRun, root string) error { return nil }
+func (nixSteps) unroot(ctx context.Context, h *HostRun, root string) error {
+	return nix.RemoveRoot(ctx, h.Runner, root)
+}
 
 func (nixSteps) activate(ctx context.Context, h *HostRun, a activation) (nix.ActivateResult, error) {
 	return h.activate(ctx, nix.ActivateRequest{Action: a.action, Path: a.path, Generation: a.generation, OpID: a.opID, Timeout: a.timeout})

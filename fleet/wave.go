@@ -58,6 +58,7 @@ func (r *run) wave(n int, w []*hostRec) {
 		if !r.ctl.acquire(r.ctx, r.p.Policy.Parallel, false) {
 			break
 		}
+		r.flushNotices()
 		rec.started = true
 		wg.Go(func() {
 			defer r.ctl.release()

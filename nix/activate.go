@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -40,7 +39,9 @@ type ActivateRequest struct {
 	// of setting it to Path; Path must then be that generation's system.
 	Generation int
 	// OpID names the run directory /run/nixdeck/<OpID> and the systemd unit
-	// nixdeck-<OpID>; unique per host and operation ([A-Za-z0-9_.-]).
+	// nixdeck-<OpID>; unique per host and activation ([A-Za-z0-9_.-], not
+	// starting with a dot, not "lock" or "lock-*"). The run directory may
+	// exist already, empty of any activation (AcquireLock makes it).
 	OpID string
 	// Timeout bounds the whole activation (activation_timeout); 0 means
 	// only ctx bounds it. A timed-out activation is killed: a hung one would
@@ -62,8 +63,6 @@ type ActivateResult struct {
 	Reconnects int
 }
 
-var opIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
-
 // NewOpID returns a fresh operation id for ActivateRequest.OpID, e.g.
 // "switch-20240701T100000-3f2a9c": readable in `ls /run/nixdeck` and
 // `systemctl list-units 'nixdeck-*'`, unique across operators.
@@ -83,7 +82,7 @@ func Activate(ctx context.Context, r Runner, req ActivateRequest) (ActivateResul
 	default:
 		return res, fmt.Errorf("activate: unknown action %q", req.Action)
 	}
-	if !opIDPattern.MatchString(req.OpID) || !strings.HasPrefix(req.Path, "/") {
+	if !validOpID(req.OpID) || !strings.HasPrefix(req.Path, "/") {
 		return res, fmt.Errorf("activate: bad operation id %q or system path %q", req.OpID, req.Path)
 	}
 	var errb bytes.Buffer

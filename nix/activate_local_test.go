@@ -47,7 +47,8 @@ func opID(t *testing.T) string {
 // that the activation scripts, run there, write /run/nixdeck without
 // touching the machine's. setup runs in it first (as sh -c). It returns a
 // runner into the namespace, with bin ahead on PATH, and the directory
-// that is the namespace's /run/nixdeck, as seen from the test.
+// that is the namespace's /run/nixdeck, as seen from the test; the
+// namespace's /run/nixos is its sibling "nixos".
 func privateRun(t *testing.T, setup string) (r nsRunner, bin, runDir string) {
 	t.Helper()
 	dir := t.TempDir()
@@ -58,9 +59,10 @@ func privateRun(t *testing.T, setup string) (r nsRunner, bin, runDir string) {
 		}
 	}
 	// The namespace file needs a private mount to live on (as ip netns).
-	sh(`mount --bind "$1" "$1" && mount --make-private "$1" && mkdir "$1/bin" "$1/nixdeck" && touch "$1/ns"`)
+	sh(`mount --bind "$1" "$1" && mount --make-private "$1" && mkdir "$1/bin" "$1/nixdeck" "$1/nixos" && touch "$1/ns"`)
 	t.Cleanup(func() { exec.Command("sh", "-c", `umount -l "$1/ns"; umount -l "$1"`, "sh", dir).Run() })
-	sh(`unshare --mount="$1/ns" --propagation private sh -c 'mount -t tmpfs tmpfs /run && mkdir /run/nixdeck && mount --bind "$1/nixdeck" /run/nixdeck && sh -c "$2"' sh "$1" "$2"`)
+	sh(`unshare --mount="$1/ns" --propagation private sh -c 'mount -t tmpfs tmpfs /run && mkdir /run/nixdeck /run/nixos &&
+mount --bind "$1/nixdeck" /run/nixdeck && mount --bind "$1/nixos" /run/nixos && sh -c "$2"' sh "$1" "$2"`)
 	return nsRunner{ns: filepath.Join(dir, "ns"), bin: filepath.Join(dir, "bin")}, filepath.Join(dir, "bin"), filepath.Join(dir, "nixdeck")
 }
 

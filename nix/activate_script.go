@@ -48,7 +48,8 @@ fi
 finish activate $rc
 `
 
-// activateLaunchScript creates the run directory and starts the run
+// activateLaunchScript creates the run directory (or takes the empty one
+// AcquireLock made for the operation) and starts the run
 // script under systemd-run (its own unit, outside the SSH session's scope)
 // or, without systemd, in a new session with setsid/nohup. It returns once
 // the process has written its pid. A transient unit gets systemd's
@@ -59,7 +60,10 @@ var activateLaunchScript = `set -eu
 dir=$1 unit=$5
 run=` + quotedRunScript() + `
 mkdir -p -m 0755 ` + NixdeckRunDir + `
-mkdir -m 0700 "$dir"
+if ! mkdir -m 0700 "$dir" 2>/dev/null && { [ -L "$dir" ] || [ ! -d "$dir" ] || [ -e "$dir/out" ]; }; then
+  echo "$dir: exists, and is not an unused run directory" >&2
+  exit 1
+fi
 : >"$dir/out"
 if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then
   echo systemd >"$dir/mode"

@@ -153,7 +153,7 @@ func TestActivate(t *testing.T) {
 
 func TestNewOpID(t *testing.T) {
 	a, b := NewOpID(Switch), NewOpID(Switch)
-	if a == b || !opIDPattern.MatchString(a) || !strings.HasPrefix(a, "switch-") {
+	if a == b || !validOpID(a) || !strings.HasPrefix(a, "switch-") {
 		t.Errorf("NewOpID() = %q, %q", a, b)
 	}
 }

@@ -18,6 +18,11 @@ type CopyRequest struct {
 	// Progress, when set, is called as the transfer advances (throttled) and
 	// once at the end.
 	Progress func(CopyProgress)
+	// Root, when set, is made a GC root of Paths[0] on the host before the
+	// copy's session ends (see gcroot.go), so that no garbage collection
+	// there can take the closure before the profile holds it. It must be a
+	// name in GCRootDir (GCRootPath). RemoveRoot drops it.
+	Root string
 }
 
 // CopyProgress is how far a copy has got, for progress bars.

@@ -1,6 +1,7 @@
 package nix
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,8 @@ type CopyTarget struct {
 	// Substitute lets this host fetch what it can from its own binary
 	// caches first, as CopyRequest.Substitute does for every host.
 	Substitute bool
+	// Root, when set, replaces CopyRequest.Root for this host.
+	Root string
 }
 
 // CopyOutcome is what CopyMany did for one target: its result, or why it
@@ -47,6 +50,13 @@ var serveWriteArgv = []string{"nix-store", "--serve", "--write"}
 // targets.
 func CopyMany(ctx context.Context, local Runner, targets []CopyTarget, req CopyRequest) []CopyOutcome {
 	out := make([]CopyOutcome, len(targets))
+	roots, err := copyRoots(targets, req)
+	if err != nil {
+		for i := range out {
+			out[i].Err = err
+		}
+		return out
+	}
 	closure, err := Requisites(ctx, local, req.Paths)
 	if err != nil {
 		for i := range out {
@@ -77,7 +87,7 @@ func CopyMany(ctx context.Context, local Runner, targets []CopyTarget, req CopyR
 			o := &out[i]
 			o.Missing, o.Substituted, o.Err = lacking(s, closure, req.Substitute || t.Substitute)
 			if o.Err == nil && len(o.Missing) == 0 {
-				o.Err = s.close()
+				o.Err = s.closeRooted(ctx, t.Runner, roots[i], req.Paths)
 			}
 		}()
 	}
@@ -107,6 +117,10 @@ func CopyMany(ctx context.Context, local Runner, targets []CopyTarget, req CopyR
 		members := make([]*member, len(g))
 		for k, i := range g {
 			members[k] = &member{s: sessions[i], c: newCounter(infos, targets[i].Progress)}
+			if roots[i] != "" {
+				r, root := targets[i].Runner, roots[i]
+				members[k].root = func() error { return makeRoot(ctx, r, root, req.Paths[0]) }
+			}
 		}
 		wg.Add(1)
 		go func() {
@@ -127,6 +141,37 @@ func CopyMany(ctx context.Context, local Runner, targets []CopyTarget, req CopyR
 		}
 	}
 	return out
+}
+
+// copyRoots returns each target's GC root ("" for none), checked.
+func copyRoots(targets []CopyTarget, req CopyRequest) ([]string, error) {
+	roots := make([]string, len(targets))
+	for i, t := range targets {
+		roots[i] = cmp.Or(t.Root, req.Root)
+		if roots[i] == "" {
+			continue
+		}
+		if len(req.Paths) == 0 {
+			return nil, errors.New("a GC root needs a path to root")
+		}
+		if err := checkRoot(roots[i]); err != nil {
+			return nil, err
+		}
+	}
+	return roots, nil
+}
+
+// closeRooted makes root (when set) a GC root of paths[0] while the
+// session still holds the closure against the host's garbage collector,
+// then ends the session.
+func (s *serveSession) closeRooted(ctx context.Context, r Runner, root string, paths []string) error {
+	if root != "" {
+		if err := makeRoot(ctx, r, root, paths[0]); err != nil {
+			s.abort()
+			return err
+		}
+	}
+	return s.close()
 }
 
 // lacking returns the paths of closure that the host lacks (after

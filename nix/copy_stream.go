@@ -20,6 +20,9 @@ type member struct {
 	s   *serveSession
 	c   *counter
 	err error // why the host left the stream
+	// root, when set, makes the host's GC root; it runs once every path
+	// is acknowledged, before the session ends.
+	root func() error
 }
 
 // localServeArgv reads this machine's store: NARs on request.
@@ -51,6 +54,10 @@ func sendGroup(ctx context.Context, local Runner, members []*member, infos []Pat
 			} else {
 				ackErr = <-acks[i]
 			}
+			var rootErr error
+			if srcErr == nil && ackErr == nil && fo.outs[i].err == nil && m.root != nil {
+				rootErr = m.root()
+			}
 			runErr := m.s.close()
 			switch {
 			case srcErr != nil && fo.outs[i].err == nil:
@@ -61,6 +68,8 @@ func sendGroup(ctx context.Context, local Runner, members []*member, infos []Pat
 				m.err = fmt.Errorf("import %d paths: %w", len(infos), ackErr)
 			case fo.outs[i].err != nil:
 				m.err = fmt.Errorf("import %d paths: %w", len(infos), fo.outs[i].err)
+			case rootErr != nil:
+				m.err = rootErr
 			default:
 				m.c.finish()
 			}

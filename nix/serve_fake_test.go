@@ -42,6 +42,8 @@ type fakeStore struct {
 	// (a host that stopped reading); it is closed when that begins.
 	stalled chan struct{}
 	serves  int
+	// serving counts the --serve --write sessions running now.
+	serving int
 }
 
 // fakePath is one store path: its NAR and its record.
@@ -110,6 +112,10 @@ func (s *fakeStore) Run(ctx context.Context, c Cmd) error {
 	}
 	s.mu.Lock()
 	s.serves++
+	if write {
+		s.serving++
+		defer func() { s.mu.Lock(); s.serving--; s.mu.Unlock() }()
+	}
 	s.mu.Unlock()
 	in := c.Stdin
 	if s.dropAfter > 0 {
