@@ -143,3 +143,51 @@ func TestRecorderLogs(t *testing.T) {
 		t.Errorf("operation log:\n%q\nwant:\n%q", opLog, wantOp)
 	}
 }
+
+// A rollout with History as its Recorder leaves a record per host with
+// where it came from and went, and a log per host, by the time its
+// stream has ended.
+func TestRolloutRecordsHistory(t *testing.T) {
+	dir := t.TempDir()
+	h := openHistoryT(t, dir)
+	f := newFakeSteps(t, "a", "b", "c")
+	f.hosts["b"].outcome = nix.OutcomeUnitsFailed
+	p := plan(policy(3, 5, OnFailureHalt), nil, "a", "b", "c")
+	p.Selector, p.Recorder = "a,b,c", h
+	f.hosts["c"].gens = append(f.hosts["c"].gens, newSystem("c")) // c already runs the new system
+	f.hosts["c"].profile, f.hosts["c"].current = 2, newSystem("c")
+	r := startRollout(t, f, nil, p)
+	got, _ := outcomes(t, feed(r.Events()))
+	if fs := h.Failures(); fs != nil {
+		t.Fatal(fs)
+	}
+	recs, err := ReadHistory(dir, HistoryFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 3 {
+		t.Fatalf("%d records: %+v", len(recs), recs)
+	}
+	for _, rec := range recs {
+		o := got[rec.Host]
+		want := HistoryRecord{OpID: r.ID(), Operator: "op@desk", Time: rec.Time, Kind: PlanDeploy, Action: "switch",
+			Profile: "system", Selector: "a,b,c", Host: rec.Host, FromSystem: o.FromSystem, ToSystem: o.ToSystem,
+			FromGen: o.FromGen, ToGen: o.ToGen, Outcome: string(o.Outcome), Cause: o.Cause, DurationMS: o.Duration.Milliseconds()}
+		if rec != want || !rec.Time.Equal(o.At()) {
+			t.Errorf("record %+v\nwant %+v", rec, want)
+		}
+	}
+	o := map[string]string{}
+	for _, rec := range recs {
+		o[rec.Host] = rec.Outcome
+	}
+	if o["a"] != "done" || o["b"] != "failed" || o["c"] != "unchanged" {
+		t.Errorf("outcomes %v", o)
+	}
+	for _, host := range []string{"a", "b", "c"} {
+		log := readLog(t, filepath.Join(dir, LogsDir, r.ID(), host+".log"))
+		if !strings.HasPrefix(log, "T # phase queued\n") || !strings.Contains(log, "T # outcome: ") {
+			t.Errorf("%s.log:\n%s", host, log)
+		}
+	}
+}
