@@ -61,7 +61,9 @@ func (o *rolloutOpts) begin(f *fleet.Fleet, s session, cmd string) (*rolloutRun,
 	if err != nil {
 		return nil, fmt.Errorf("%s: nothing can be recorded, so nothing was started: %w", cmd, err)
 	}
-	return &rolloutRun{hist: hist, eng: fleet.Open(f, fleet.Options{Connector: o.conn}), p: newPrinter(s.out, o.JSON)}, nil
+	p := newPrinter(s.out, o.JSON)
+	p.nixOut = s.errOut
+	return &rolloutRun{hist: hist, eng: fleet.Open(f, fleet.Options{Connector: o.conn}), p: p}, nil
 }
 
 func (r *rolloutRun) close() {

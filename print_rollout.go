@@ -28,10 +28,19 @@ type printer struct {
 	st   *styles.Styles
 	json bool
 	err  error // the first write error
+	// nixOut gets the build's output as Nix prints it (stderr): stdout is
+	// the rollout's lines, which scripts read.
+	nixOut io.Writer
 
 	width   int               // widest host name, for the prefix column
 	kinds   map[string]string // operation id → kind
 	copying map[string]bool   // hosts whose copy line was printed
+	// held are the lines of an operation before the rollout (the build,
+	// the diff, a state read), host by host: its hosts answer in any
+	// order, and it prints in fleet order when it finishes.
+	held    map[string][]string
+	hold    bool
+	heldFor []string // the hosts of the operation being held, in fleet order
 	// abortHint ends the first abort's line: how to stop waiting
 	// ("press Ctrl-C again …"); the console says it with a key.
 	abortHint string
@@ -40,8 +49,8 @@ type printer struct {
 }
 
 func newPrinter(w io.Writer, json bool) *printer {
-	return &printer{w: w, st: styles.For(w), json: json, kinds: map[string]string{},
-		copying: map[string]bool{}, sum: newRolloutSummary()}
+	return &printer{w: w, st: styles.For(w), json: json, nixOut: w, kinds: map[string]string{},
+		copying: map[string]bool{}, held: map[string][]string{}, sum: newRolloutSummary()}
 }
 
 // event prints e and takes what the summary needs from it.
@@ -62,7 +71,22 @@ func (p *printer) event(e fleet.Event) {
 		p.printJSON(e)
 		return
 	}
+	if s, ok := e.(fleet.OpStarted); ok && !rollout {
+		p.heldFor = s.Hosts
+	}
+	p.hold = !rollout
 	p.printText(e, rollout, inFlight)
+	p.hold = false
+}
+
+// release prints the held lines, host by host in fleet order.
+func (p *printer) release() {
+	for _, h := range p.heldFor {
+		for _, l := range p.held[h] {
+			p.line("", l)
+		}
+	}
+	p.held, p.heldFor = map[string][]string{}, nil
 }
 
 func isRollout(kind string) bool { return kind == fleet.PlanDeploy || kind == fleet.PlanRollback }
@@ -72,7 +96,7 @@ func (p *printer) printText(e fleet.Event, rollout bool, inFlight []string) {
 	switch e := e.(type) {
 	case fleet.LogEvent:
 		if e.Host() == "" { // the build's output, as Nix prints it
-			p.line("", termtext.VisibleLines(e.Line))
+			fmt.Fprintln(p.nixOut, termtext.VisibleLines(e.Line))
 			return
 		}
 		for _, l := range strings.Split(e.Line, "\n") {
@@ -80,8 +104,9 @@ func (p *printer) printText(e fleet.Event, rollout bool, inFlight []string) {
 		}
 	case fleet.PhaseEvent:
 		switch e.Phase {
-		case fleet.PhaseQueued, fleet.PhaseDone, fleet.PhaseFailed, fleet.PhaseInterrupted:
-			// The queue is where every host starts; the end is the outcome's line.
+		case fleet.PhaseQueued, fleet.PhaseDone, fleet.PhaseFailed, fleet.PhaseInterrupted, fleet.PhaseCopying:
+			// The queue is where every host starts; the end is the outcome's
+			// line; the copy says what it copies (CopyEvent).
 		default:
 			if rollout {
 				p.hostLine(e.Host(), string(e.Phase))
@@ -93,7 +118,7 @@ func (p *printer) printText(e fleet.Event, rollout bool, inFlight []string) {
 			p.hostLine(e.Host(), fmt.Sprintf("copying %d paths, %s", e.PathsTotal, formatSize(e.BytesTotal)))
 		}
 	case fleet.ActivationEvent:
-		p.hostLine(e.Host(), fmt.Sprintf("activation (%s): %s, exit %d", e.Action, e.Result.Outcome, e.Result.ExitCode))
+		p.hostLine(e.Host(), activationText(e))
 	case fleet.BuiltEvent:
 		p.hostLine(e.Host(), "built "+storeName(e.System))
 	case fleet.DiffEvent:
@@ -105,6 +130,9 @@ func (p *printer) printText(e fleet.Event, rollout bool, inFlight []string) {
 			p.hostLine(e.Host(), p.st.Paint(p.st.HostFailed, termtext.Visible(oneLine(hostOutcomeLines(e.Err)))))
 		}
 	case fleet.OpFinished:
+		if !rollout {
+			p.release()
+		}
 		if e.Err != nil {
 			p.opLine(p.st.Paint(p.st.HostFailed, "error: "+termtext.Visible(oneLine(e.Err.Error()))))
 		}
@@ -186,6 +214,19 @@ func outcomeText(e fleet.HostOutcome) string {
 	return termtext.Visible(s)
 }
 
+// activationText says how an activation ended: its outcome and exit
+// status, or that none came (cut short: the outcome says why).
+func activationText(e fleet.ActivationEvent) string {
+	r := e.Result
+	switch {
+	case r.ExitCode >= 0:
+		return fmt.Sprintf("activation (%s): %s, exit %d", e.Action, r.Outcome, r.ExitCode)
+	case r.Outcome == nix.OutcomeFailed:
+		return fmt.Sprintf("activation (%s): no result", e.Action)
+	}
+	return fmt.Sprintf("activation (%s): %s", e.Action, r.Outcome)
+}
+
 // genChange renders "41 → 42", or "41" when it stayed; "" when the
 // rollout did not say.
 func genChange(from, to int) string {
@@ -216,7 +257,12 @@ func (p *printer) outcomeStyle(o fleet.Outcome) lipgloss.Style {
 func (p *printer) hostLine(host, text string) {
 	name := termtext.Visible(host)
 	pad := strings.Repeat(" ", max(p.width-len(name), 0))
-	p.line(p.st.Paint(p.st.HostName, name)+pad+" | ", text)
+	line := p.st.Paint(p.st.HostName, name) + pad + " | " + text
+	if p.hold {
+		p.held[host] = append(p.held[host], line)
+		return
+	}
+	p.line("", line)
 }
 
 // opLine prints a line about the operation as a whole.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,7 +109,7 @@ func canaryDeploy() []fleet.Event {
 
 	l.op = "diff-20240701T100001-bbbbbb"
 	l.add(fleet.OpStarted{EventBase: l.base(""), Kind: "diff", Hosts: hosts})
-	for _, h := range hosts {
+	for _, h := range slices.Backward(hosts) { // they answer in any order; the lines come in fleet order
 		l.phase(h, fleet.PhaseQueued, fleet.PhaseConnecting, fleet.PhaseReading)
 		l.add(fleet.DiffEvent{EventBase: l.base(h), Diff: &fleet.HostDiff{Host: h, Current: sysA, New: sysB,
 			Diff: &nix.ClosureDiff{Versions: []nix.PackageChange{{Name: "nginx", State: "U"}, {Name: "openssl", State: "U"}, {Name: "curl", State: "D"}},
