@@ -120,9 +120,13 @@ func (h *HostRun) diff(ctx context.Context, cache *nix.ClosureCache, newC *nix.C
 	if cur == "" {
 		return fmt.Errorf("%s is missing or does not lead to a store object", nix.CurrentSystemLink)
 	}
-	curC, err := cache.Get(ctx, h.Runner, cur)
-	if err != nil {
-		return err
+	// A host already on the new system has its closure: the one read
+	// here (deploy asks before every redeploy, unchanged hosts included).
+	curC := newC
+	if cur != newC.Root {
+		if curC, err = cache.Get(ctx, h.Runner, cur); err != nil {
+			return err
+		}
 	}
 	next, err := nix.LocalBootSpec(newC.Root)
 	if err != nil {
