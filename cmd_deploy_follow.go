@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/charmbracelet/x/term"
 
@@ -84,14 +85,16 @@ func follow(s session, ro interface{ Abort() }, events eventSource, p *printer, 
 	sigs, restore := s.divert()
 	defer restore()
 	p.abortHint = "press Ctrl-C again to stop waiting"
-	var signalled atomic.Bool
+	var signalled atomic.Int32 // the first signal
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
 		for {
 			select {
-			case <-sigs:
-				signalled.Store(true)
+			case sig := <-sigs:
+				if s, ok := sig.(syscall.Signal); ok {
+					signalled.CompareAndSwap(0, int32(s))
+				}
 				ro.Abort()
 			case <-done:
 				return
@@ -106,6 +109,6 @@ func follow(s session, ro interface{ Abort() }, events eventSource, p *printer, 
 		p.event(e)
 		p.lost(lost())
 	}
-	p.sum.interrupted = signalled.Load()
+	p.sum.signal = syscall.Signal(signalled.Load())
 	return p.finish()
 }

@@ -287,7 +287,9 @@ func TestRolloutExitCodes(t *testing.T) {
 			func(s *rolloutSummary) { s.lost = []error{errors.New("history: disk full")} }, 1,
 			"deploy: 1 history records or logs not kept (see above)"},
 		{"interrupted", concat(begin, out("a", fleet.OutcomeDone), out("b", fleet.OutcomeSkipped)),
-			func(s *rolloutSummary) { s.interrupted = true }, 130, "deploy: 1 of 2 hosts not done (1 skipped)"},
+			func(s *rolloutSummary) { s.signal = syscall.SIGINT }, 130, "deploy: 1 of 2 hosts not done (1 skipped)"},
+		{"terminated", concat(begin, out("a", fleet.OutcomeDone), out("b", fleet.OutcomeDone)),
+			func(s *rolloutSummary) { s.signal = syscall.SIGTERM }, 143, ""},
 	} {
 		s := summaryOf(tc.events...)
 		if tc.setup != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 
 	"nixdeck/fleet"
 	"nixdeck/internal/termtext"
@@ -20,9 +21,10 @@ type rolloutSummary struct {
 	aborts   int     // AbortRequested events seen
 	opErr    error   // OpFinished.Err: the plan was refused
 	lost     []error // history records and logs that were not kept
-	// interrupted: a signal stopped the rollout (exit 130, whatever the
-	// hosts' outcomes).
-	interrupted bool
+	// signal is the first signal that stopped the rollout (its exit code
+	// is a shell's for it: 130 for SIGINT, whatever the hosts' outcomes);
+	// 0 for none.
+	signal syscall.Signal
 }
 
 // hostEnd is one host's part of the summary.
@@ -103,7 +105,7 @@ func (s *rolloutSummary) outcomeOf(name string) fleet.HostOutcome {
 // exit is the rollout's exit code with the message that explains it: 0
 // when every host is done or unchanged, 3 when the rollout halted, 1
 // when some host is anything else, the plan was refused or a record was
-// not kept; 130 after a signal.
+// not kept; 130 after Ctrl-C (143 after SIGTERM).
 func (s *rolloutSummary) exit() (int, error) {
 	var counts []string
 	n := map[fleet.Outcome]int{}
@@ -133,8 +135,8 @@ func (s *rolloutSummary) exit() (int, error) {
 	}
 	code := 0
 	switch {
-	case s.interrupted:
-		code = 130 // run says it was interrupted
+	case s.signal != 0:
+		code = signalExit(s.signal) // run says it was interrupted
 	case s.halted != "":
 		code = 3
 		msgs = append([]string{"halted: " + s.halted}, msgs...)
