@@ -13,7 +13,7 @@ import (
 // "not given" from a zero.
 type deployFlags struct {
 	Action          string         `placeholder:"ACTION" enum:"switch,boot,test,dry-activate," default:"" help:"switch, boot, test or dry-activate (default deploy.action)."`
-	Canary          *string        `placeholder:"SEL" help:"Hosts that go first and must stay healthy through the soak (default deploy.canary; '' for none)."`
+	Canary          *string        `placeholder:"SEL" help:"Hosts that go first and must stay healthy through the soak (default deploy.canary; an empty SEL for none)."`
 	Batch           string         `placeholder:"N|P%" help:"Hosts per wave after the canary: a count or a percentage (default deploy.batch)."`
 	Parallel        *int           `placeholder:"N" help:"Hosts worked on at once (default deploy.parallel)."`
 	MaxFailures     *int           `name:"max-failures" placeholder:"N" help:"Failed hosts tolerated before the rollout halts (default deploy.max_failures)."`
