@@ -15,9 +15,10 @@ import (
 // a log per host (hostLogs) with its output, phases and commands, written
 // line by line. It is a rollout's Recorder (Plan.Recorder): the Engine
 // passes each event through Record, from every host's goroutine at once,
-// before the stream gets it. What could not be written is kept for
-// Failures: the reader of the stream says so, so that an operation never
-// claims a record it did not keep.
+// before the stream gets it; one History may record several rollouts,
+// one after the other or at once (a console). What could not be written
+// is kept for Failures: the reader of the stream says so, so that an
+// operation never claims a record it did not keep.
 type History struct {
 	dir string
 
@@ -25,9 +26,15 @@ type History struct {
 	hist *historyWriter
 
 	mu       sync.Mutex
-	logs     *hostLogs // from OpStarted on
-	info     RolloutStarted
+	ops      map[string]*opRecord // by operation id, from OpStarted to OpFinished
 	failures []error
+}
+
+// opRecord is what History keeps of a running operation: its logs and
+// what RolloutStarted said of it (owner, selector, action) for its records.
+type opRecord struct {
+	logs *hostLogs
+	info RolloutStarted
 }
 
 // OpenHistory opens the history in the state directory dir ("" for
@@ -44,7 +51,7 @@ func OpenHistory(dir string) (*History, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &History{dir: dir, hist: h}, nil
+	return &History{dir: dir, hist: h, ops: map[string]*opRecord{}}, nil
 }
 
 // History is what a rollout records to.
@@ -88,32 +95,35 @@ func (r *History) record(e Event) error {
 	case OpStarted:
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		if r.logs == nil {
+		if r.ops[e.Op()] == nil {
 			logs, err := newHostLogs(r.dir, e.Op())
 			if err != nil {
 				return err
 			}
-			r.logs = logs
+			r.ops[e.Op()] = &opRecord{logs: logs}
 		}
-		return r.logs.write("", e.At(), "#", fmt.Sprintf("%s started on %s", e.Kind, strings.Join(e.Hosts, ", ")))
+		return r.ops[e.Op()].logs.write("", e.At(), "#", fmt.Sprintf("%s started on %s", e.Kind, strings.Join(e.Hosts, ", ")))
 	case RolloutStarted:
 		r.mu.Lock()
-		r.info = e
-		r.mu.Unlock()
+		defer r.mu.Unlock()
+		if op := r.ops[e.Op()]; op != nil {
+			op.info = e
+		}
 	case DoneEvent:
 		err := r.log(e, "#", doneLine(e))
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		if r.logs != nil {
-			err = errors.Join(err, r.logs.close(e.Host()))
+		if op := r.ops[e.Op()]; op != nil {
+			err = errors.Join(err, op.logs.close(e.Host()))
 		}
 		return err
 	case OpFinished:
 		err := r.log(e, "#", doneLine(DoneEvent{Err: e.Err}))
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		if r.logs != nil {
-			err = errors.Join(err, r.logs.closeAll())
+		if op := r.ops[e.Op()]; op != nil {
+			err = errors.Join(err, op.logs.closeAll())
+			delete(r.ops, e.Op())
 		}
 		return err
 	}
@@ -128,16 +138,20 @@ func (r *History) record(e Event) error {
 func (r *History) log(e Event, tag, text string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.logs == nil {
-		return fmt.Errorf("log: %s: event before the operation started", e.Op())
+	op := r.ops[e.Op()]
+	if op == nil {
+		return fmt.Errorf("log: %s: event outside the operation", e.Op())
 	}
-	return r.logs.write(e.Host(), e.At(), tag, text)
+	return op.logs.write(e.Host(), e.At(), tag, text)
 }
 
 // appendOutcome appends the host's history record.
 func (r *History) appendOutcome(e HostOutcome) error {
+	var info RolloutStarted
 	r.mu.Lock()
-	info := r.info
+	if op := r.ops[e.Op()]; op != nil {
+		info = op.info
+	}
 	r.mu.Unlock()
 	rec := HistoryRecord{
 		OpID: e.Op(), Operator: info.Owner, Time: e.At(), Kind: info.Kind, Action: info.Action,
@@ -154,15 +168,16 @@ func (r *History) appendOutcome(e HostOutcome) error {
 // Close closes the history file and any log still open (the logs close
 // by themselves when the operation finishes).
 func (r *History) Close() error {
+	var errs []error
 	r.mu.Lock()
-	var err error
-	if r.logs != nil {
-		err = r.logs.closeAll()
+	for _, op := range r.ops {
+		errs = append(errs, op.logs.closeAll())
 	}
+	r.ops = map[string]*opRecord{}
 	r.mu.Unlock()
 	r.hmu.Lock()
 	defer r.hmu.Unlock()
-	return errors.Join(err, r.hist.close())
+	return errors.Join(append(errs, r.hist.close())...)
 }
 
 // logLine renders an event for the logs: a tag ("[source]" for a line of

@@ -191,3 +191,38 @@ func TestRolloutRecordsHistory(t *testing.T) {
 		}
 	}
 }
+
+// One History records rollouts that run at once, each with its own
+// details and logs; an event of no running operation is not lost quietly.
+func TestHistoryTwoOperations(t *testing.T) {
+	dir := t.TempDir()
+	h := openHistoryT(t, dir)
+	at := time.Now()
+	for _, op := range []string{"deploy-1", "rollback-2"} {
+		h.Record(OpStarted{EventBase: EventBase{OpID: op, Time: at}, Kind: op[:strings.Index(op, "-")], Hosts: []string{"web01"}})
+		h.Record(RolloutStarted{EventBase: EventBase{OpID: op, Time: at}, Kind: op[:strings.Index(op, "-")], Selector: "sel-" + op})
+	}
+	for _, op := range []string{"rollback-2", "deploy-1"} {
+		b := EventBase{OpID: op, HostName: "web01", Time: at}
+		h.Record(LogEvent{EventBase: b, Source: "activate", Line: "line of " + op})
+		h.Record(HostOutcome{EventBase: b, Outcome: OutcomeDone})
+		h.Record(OpFinished{EventBase: EventBase{OpID: op, Time: at}})
+	}
+	if f := h.Failures(); f != nil {
+		t.Fatal(f)
+	}
+	recs, err := ReadHistory(dir, HistoryFilter{})
+	if err != nil || len(recs) != 2 || recs[0].Selector != "sel-rollback-2" || recs[1].Selector != "sel-deploy-1" {
+		t.Fatalf("records %+v, %v", recs, err)
+	}
+	for _, op := range []string{"deploy-1", "rollback-2"} {
+		if log := readLog(t, filepath.Join(dir, LogsDir, op, "web01.log")); !strings.Contains(log, "[activate] line of "+op+"\n") ||
+			strings.Count(log, "[activate]") != 1 {
+			t.Errorf("%s: web01.log:\n%s", op, log)
+		}
+	}
+	h.Record(LogEvent{EventBase: EventBase{OpID: "deploy-1", HostName: "web01", Time: at}, Line: "late"})
+	if f := h.Failures(); len(f) != 1 || !strings.Contains(f[0].Error(), "deploy-1: event outside the operation") {
+		t.Errorf("an event after OpFinished: %v", f)
+	}
+}
