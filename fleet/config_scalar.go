@@ -27,6 +27,9 @@ type decoder struct {
 	// expanding holds the mappings whose entries are being listed, to
 	// catch merge keys that bring in their own mapping.
 	expanding map[*yaml.Node]bool
+	// varUses are the {vars.NAME} of health check URLs, checked against
+	// the nodes once they are known.
+	varUses []varUse
 }
 
 // errorf records an error at v's position for the value of key.

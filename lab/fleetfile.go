@@ -33,6 +33,9 @@ deploy:
     - name: system
       run: systemctl is-system-running
       timeout: 10s
+    - name: http
+      http: http://{host}:{vars.health_port}/healthz
+      timeout: 10s
 nodes:
 `
 
@@ -41,8 +44,8 @@ func (l *Lab) writeFleetFile() error {
 	var b strings.Builder
 	b.WriteString(fleetHeader)
 	for _, h := range l.Hosts {
-		fmt.Fprintf(&b, "  %s:\n    host: 127.0.0.1\n    port: %d\n    tags: [%s]\n",
-			h.Name, h.Port, strings.Join(h.Tags, ", "))
+		fmt.Fprintf(&b, "  %s:\n    host: 127.0.0.1\n    port: %d\n    tags: [%s]\n    vars: {health_port: %d}\n",
+			h.Name, h.Port, strings.Join(h.Tags, ", "), h.HealthPort)
 		if h.User != "" {
 			fmt.Fprintf(&b, "    user: %s\n", h.User)
 		}
