@@ -62,7 +62,8 @@ func TestDiffLab(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	alias := fmt.Sprintf("  %s-alias:\n    host: 127.0.0.1\n    port: %d\n    attr: %s\n", web.Name, web.Port, lab.AttrPath(web.Name))
+	alias := fmt.Sprintf("  %s-alias:\n    host: 127.0.0.1\n    port: %d\n    attr: %s\n    vars: {health_port: %d}\n",
+		web.Name, web.Port, lab.AttrPath(web.Name), web.HealthPort)
 	aliased := filepath.Join(l.Dir, "fleet-alias.yaml")
 	if err := os.WriteFile(aliased, append(fleetFile, alias...), 0o644); err != nil {
 		t.Fatal(err)
@@ -148,7 +149,8 @@ func TestDiffLabBadAttr(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	typo := fmt.Sprintf("  typo:\n    host: 127.0.0.1\n    port: %d\n    attr: nixosConfigurations.nosuch.config.system.build.toplevel\n", web.Port)
+	typo := fmt.Sprintf("  typo:\n    host: 127.0.0.1\n    port: %d\n    attr: nixosConfigurations.nosuch.config.system.build.toplevel\n    vars: {health_port: %d}\n",
+		web.Port, web.HealthPort)
 	withTypo := filepath.Join(l.Dir, "fleet-typo.yaml")
 	if err := os.WriteFile(withTypo, append(fleetFile, typo...), 0o644); err != nil {
 		t.Fatal(err)
