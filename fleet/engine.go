@@ -102,28 +102,32 @@ func (o *op) base(host string) EventBase {
 // DoneEvent for every node), then OpFinished with body's error. The
 // operation ends when ctx does or when the Engine is closed.
 func (e *Engine) start(ctx context.Context, kind string, nodes []*Node, body func(ctx context.Context, o *op) error) *Stream {
+	return e.startOp(ctx, kind, nodes, nil, body).s
+}
+
+// startOp is start for an operation whose events tap sees first (nil:
+// none), in the order they are emitted, and which the caller needs to
+// know by its id at once (a rollout's handle).
+func (e *Engine) startOp(ctx context.Context, kind string, nodes []*Node, tap func(Event), body func(ctx context.Context, o *op) error) *op {
 	ctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(e.ctx, cancel)
 	o := &op{id: newOpID(kind), e: e, s: newStream(ctx)}
+	o.s.tap = tap
 	o.local = commandRunner{r: e.local, op: o, local: true}
-	names := make([]string, len(nodes))
-	for i, n := range nodes {
-		names[i] = n.Name
-	}
 	finished := e.track()
 	go func() {
 		defer finished()
 		defer stop()
 		defer cancel()
 		defer o.s.end()
-		o.s.emit(OpStarted{EventBase: o.base(""), Kind: kind, Hosts: names})
+		o.s.emit(OpStarted{EventBase: o.base(""), Kind: kind, Hosts: names(nodes)})
 		for _, n := range nodes {
 			o.host(n).Phase(PhaseQueued)
 		}
 		err := body(ctx, o)
 		o.s.emit(OpFinished{EventBase: o.base(""), Err: err})
 	}()
-	return o.s
+	return o
 }
 
 // track counts a new operation for Close to wait on. After Close the

@@ -16,11 +16,26 @@ const (
 	PhaseConnecting Phase = "connecting"
 	PhaseReading    Phase = "reading state"
 	PhaseBuilding   Phase = "building"
+	PhaseLocking    Phase = "locking"
 	PhaseCopying    Phase = "copying"
+	// PhaseRooting: the new closure is made a GC root on the host, so a
+	// garbage collection there cannot take it before the profile holds it.
+	PhaseRooting Phase = "rooting"
+	// PhaseProfile: the system profile is set to the new system (switch,
+	// boot) by the detached activation, right before it activates.
+	PhaseProfile    Phase = "setting profile"
 	PhaseActivating Phase = "activating"
-	PhaseRollback   Phase = "rolling back"
-	PhaseDone       Phase = "done"
-	PhaseFailed     Phase = "failed"
+	// PhaseConfirming: magic rollback; a new connection confirms the host
+	// is still reachable, or it rolls itself back.
+	PhaseConfirming Phase = "confirming"
+	// PhaseHealth: the health checks run until they pass or time out.
+	PhaseHealth Phase = "health checks"
+	// PhaseSoaking: the host passed its checks and waits out the wave's
+	// soak, after which they run once more.
+	PhaseSoaking  Phase = "soaking"
+	PhaseRollback Phase = "rolling back"
+	PhaseDone     Phase = "done"
+	PhaseFailed   Phase = "failed"
 	// PhaseInterrupted ends a host whose work was cut short by the
 	// operation's cancellation (Ctrl-C): it did not fail, it was stopped.
 	PhaseInterrupted Phase = "interrupted"

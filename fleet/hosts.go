@@ -100,11 +100,17 @@ func (h *HostRun) Reconnect(ctx context.Context) (nix.Runner, error) {
 // Copy copies the closure of system from this machine (Local) to the
 // host, reporting PhaseCopying, CopyEvents and a summary log line.
 func (h *HostRun) Copy(ctx context.Context, system string, substitute bool) (nix.CopyResult, error) {
+	return h.copy(ctx, nix.CopyRequest{Paths: []string{system}, Substitute: substitute})
+}
+
+// copy is Copy for any request (a rollout's adds a GC root); the
+// progress callback is the HostRun's.
+func (h *HostRun) copy(ctx context.Context, req nix.CopyRequest) (nix.CopyResult, error) {
 	h.Phase(PhaseCopying)
-	res, err := nix.Copy(ctx, h.Local, h.Runner, nix.CopyRequest{Paths: []string{system}, Substitute: substitute,
-		Progress: func(p nix.CopyProgress) { h.Emit(CopyEvent{EventBase: h.Base(), CopyProgress: p}) }})
+	req.Progress = func(p nix.CopyProgress) { h.Emit(CopyEvent{EventBase: h.Base(), CopyProgress: p}) }
+	res, err := nix.Copy(ctx, h.Local, h.Runner, req)
 	if err != nil {
-		return res, &HostError{Host: h.Node.Name, Step: "copy", Err: fmt.Errorf("%s: %w", system, err)}
+		return res, &HostError{Host: h.Node.Name, Step: "copy", Err: fmt.Errorf("%s: %w", req.Paths[0], err)}
 	}
 	h.logCopy(res)
 	return res, nil
@@ -116,10 +122,17 @@ func (h *HostRun) Copy(ctx context.Context, system string, substitute bool) (nix
 // error is non-nil when the outcome is unknown or starting failed; a known
 // bad outcome (exit 2, 4, …) is in the result, not the error.
 func (h *HostRun) Activate(ctx context.Context, action nix.Action, system string, timeout time.Duration) (nix.ActivateResult, error) {
+	return h.activate(ctx, nix.ActivateRequest{Action: action, Path: system, OpID: nix.NewOpID(action), Timeout: timeout})
+}
+
+// activate is Activate for any request (a rollout's names its run
+// directory, may go to a generation and be confirmed); the log and the
+// reconnection are the HostRun's.
+func (h *HostRun) activate(ctx context.Context, req nix.ActivateRequest) (nix.ActivateResult, error) {
 	h.Phase(PhaseActivating)
-	res, err := nix.Activate(ctx, h.Runner, nix.ActivateRequest{Action: action, Path: system, OpID: nix.NewOpID(action),
-		Timeout: timeout, Log: h.Log("activate"), Reconnect: h.Reconnect})
-	h.Emit(ActivationEvent{EventBase: h.Base(), Action: action, Result: res})
+	req.Log, req.Reconnect = h.Log("activate"), h.Reconnect
+	res, err := nix.Activate(ctx, h.Runner, req)
+	h.Emit(ActivationEvent{EventBase: h.Base(), Action: req.Action, Result: res})
 	return res, err
 }
 

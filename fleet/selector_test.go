@@ -72,15 +72,6 @@ func TestSelect(t *testing.T) {
 	}
 }
 
-// names lists node names, for comparisons.
-func names(ns []*Node) []string {
-	out := make([]string, len(ns))
-	for i, n := range ns {
-		out[i] = n.Name
-	}
-	return out
-}
-
 func TestSelectReturnsACopy(t *testing.T) {
 	f, _ := Parse("fleet.yaml", "/srv/fleet.yaml", []byte(selFleet))
 	all, _ := f.Select("")

@@ -21,6 +21,10 @@ import (
 // Read it with Next, or range over All.
 type Stream struct {
 	ctx context.Context // the operation's: once done, emit never waits
+	// tap, when set, sees every event before it is queued (a rollout's
+	// recorder: history and per-host logs); it must be safe for
+	// concurrent use, as hosts emit from their own goroutines.
+	tap func(Event)
 
 	mu      sync.Mutex
 	q       []Event
@@ -43,6 +47,9 @@ func newStream(ctx context.Context) *Stream {
 // emit queues e, waiting while the reader is streamBuffer events behind
 // and the operation still runs.
 func (s *Stream) emit(e Event) {
+	if s.tap != nil {
+		s.tap(e)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if l, ok := e.(latest); ok {

@@ -1,0 +1,241 @@
+package fleet_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"nixdeck/fleet"
+	"nixdeck/lab"
+	"nixdeck/nix"
+)
+
+// rolloutRun is what a rollout reported: every host's outcome, the
+// operation-level events, and the commands run on each host.
+type rolloutRun struct {
+	id       string
+	outcomes map[string]fleet.HostOutcome
+	ops      []string
+	commands map[string][]string
+	logs     map[string][]string
+}
+
+// deploy rolls systems out to hosts with the lab's deploy policy (edited
+// by edit) and reads the rollout to its end.
+func (o *opsLab) deploy(t *testing.T, ctx context.Context, systems map[string]string, edit func(p *fleet.Plan), hosts ...string) rolloutRun {
+	t.Helper()
+	p := fleet.Plan{Kind: fleet.PlanDeploy, Systems: systems, Policy: o.f.Deploy, Owner: "tester@lab"}
+	for _, h := range hosts {
+		p.Nodes = append(p.Nodes, o.node(t, h))
+	}
+	p.Canary = o.f.CanaryNodes()
+	if edit != nil {
+		edit(&p)
+	}
+	return o.rollout(t, ctx, p)
+}
+
+func (o *opsLab) rollout(t *testing.T, ctx context.Context, p fleet.Plan) rolloutRun {
+	t.Helper()
+	r := o.eng.Rollout(ctx, p)
+	run := rolloutRun{id: r.ID(), outcomes: map[string]fleet.HostOutcome{}, commands: map[string][]string{}, logs: map[string][]string{}}
+	for e := range r.Events().All() {
+		switch e := e.(type) {
+		case fleet.HostOutcome:
+			run.outcomes[e.Host()] = e
+		case fleet.CommandEvent:
+			run.commands[e.Host()] = append(run.commands[e.Host()], commandName(e.Argv))
+		case fleet.LogEvent:
+			run.logs[e.Host()] = append(run.logs[e.Host()], e.Source+": "+e.Line)
+		case fleet.WaveStarted:
+			run.ops = append(run.ops, fmt.Sprintf("wave %d %s", e.Wave, strings.Join(e.Hosts, ",")))
+		case fleet.WaveHealthy:
+			run.ops = append(run.ops, fmt.Sprintf("healthy %d", e.Wave))
+		case fleet.RolloutHalted:
+			run.ops = append(run.ops, "halted "+e.Reason)
+		case fleet.OpFinished:
+			if e.Err != nil {
+				t.Fatalf("rollout refused: %v", e.Err)
+			}
+		}
+	}
+	return run
+}
+
+// commandName names a command by its program, or by the first line of
+// the script nixdeck runs with sh -c.
+func commandName(argv []string) string {
+	if len(argv) > 2 && argv[0] == "sh" && argv[1] == "-c" {
+		first, _, _ := strings.Cut(strings.TrimSpace(argv[2]), "\n")
+		return "sh: " + first
+	}
+	return argv[0]
+}
+
+// outcome renders a host's outcome and cause.
+func (r rolloutRun) outcome(host string) string {
+	o := r.outcomes[host]
+	return string(o.Outcome) + ": " + o.Cause
+}
+
+// leftClean checks that a host holds no lock and no GC root of nixdeck's.
+func (o *opsLab) leftClean(t *testing.T, ctx context.Context, host string) {
+	t.Helper()
+	if holder := o.lockHolder(t, ctx, host); holder != "" {
+		t.Errorf("%s: lock still held by %s", host, holder)
+	}
+	out, err := o.lab.Exec(ctx, host, []string{"sh", "-c", "ls -A " + nix.GCRootDir + " 2>/dev/null"}, nil)
+	if err != nil || strings.TrimSpace(string(out)) != "" {
+		t.Errorf("%s: GC roots left: %q %v", host, out, err)
+	}
+}
+
+// lockHolder reads the owner of the host's lock, "" when it is free.
+func (o *opsLab) lockHolder(t *testing.T, ctx context.Context, host string) string {
+	t.Helper()
+	out, err := o.lab.Exec(ctx, host, []string{"sh", "-c", "if [ -d " + nix.NixdeckLockPath + " ]; then cat " + nix.NixdeckLockPath + "/owner; fi"}, nil)
+	if err != nil {
+		t.Fatalf("%s: read the lock: %v", host, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestRolloutOnLab switches a 4-host lab to release b, canary first, then
+// redeploys it unchanged, then halts on a canary whose activation fails.
+func TestRolloutOnLab(t *testing.T) {
+	o := startOpsLab(t, 4)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	hosts := []string{"canary", "web01", "db01", "web02"}
+	fast := func(p *fleet.Plan) { p.Policy.Soak = time.Second }
+
+	b := o.change(t, ctx, "", lab.ChangeOptions{Release: "b"}, hosts...)
+	t.Run("switch to release b, canary first", func(t *testing.T) {
+		run := o.deploy(t, ctx, b, fast, hosts...)
+		if want := "wave 1 canary|healthy 1|wave 2 web01,db01|healthy 2|wave 3 web02|healthy 3"; strings.Join(run.ops, "|") != want {
+			t.Errorf("operation events %q, want %q", run.ops, want)
+		}
+		for _, h := range hosts {
+			got := run.outcomes[h]
+			if got.Outcome != fleet.OutcomeDone || got.ToSystem != b[h] || got.FromGen != 1 || got.ToGen != 2 {
+				t.Errorf("%s: %+v", h, got)
+			}
+			if s := o.state(t, ctx, h); s.Current != b[h] || s.Profile != b[h] {
+				t.Errorf("%s runs %s, profile %s; want %s", h, s.Current, s.Profile, b[h])
+			}
+			o.leftClean(t, ctx, h)
+		}
+		if !strings.Contains(strings.Join(run.logs["canary"], "\n"), "health: check system passed") {
+			t.Errorf("canary logs:\n%s", strings.Join(run.logs["canary"], "\n"))
+		}
+	})
+
+	t.Run("an unchanged redeploy reads each host's state and does nothing else", func(t *testing.T) {
+		run := o.deploy(t, ctx, b, fast, hosts...)
+		for _, h := range hosts {
+			if run.outcomes[h].Outcome != fleet.OutcomeUnchanged || len(run.commands[h]) != 1 {
+				t.Errorf("%s: %s, commands %q", h, run.outcome(h), run.commands[h])
+			}
+		}
+	})
+
+	t.Run("a canary that fails to activate halts the rollout", func(t *testing.T) {
+		if err := o.lab.Change("", lab.ChangeOptions{Bump: true}); err != nil {
+			t.Fatal(err)
+		}
+		next := o.change(t, ctx, "canary", lab.ChangeOptions{Fault: "fail"}, hosts...)
+		run := o.deploy(t, ctx, next, fast, hosts...)
+		if len(run.ops) != 2 || !strings.HasPrefix(run.ops[1], "halted canary canary failed: activate: activation failed (exit 2)") {
+			t.Errorf("operation events %q", run.ops)
+		}
+		if got := run.outcomes["canary"]; got.Outcome != fleet.OutcomeFailed {
+			t.Errorf("canary: %s", run.outcome("canary"))
+		}
+		for _, h := range hosts[1:] {
+			if run.outcomes[h].Outcome != fleet.OutcomeSkipped || len(run.commands[h]) != 0 {
+				t.Errorf("%s: %s, commands %q", h, run.outcome(h), run.commands[h])
+			}
+			if s := o.state(t, ctx, h); s.Current != b[h] {
+				t.Errorf("%s changed: runs %s", h, s.Current)
+			}
+		}
+		o.leftClean(t, ctx, "canary")
+	})
+}
+
+// TestRolloutRecoveryOnLab: a host locked by another operator is refused
+// naming the owner, a host whose units fail is brought back by
+// rollback-failed, and rollback plans take hosts to the previous or a
+// chosen generation.
+func TestRolloutRecoveryOnLab(t *testing.T) {
+	o := startOpsLab(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	hosts := []string{"canary", "web01", "db01"}
+	noCanary := func(p *fleet.Plan) { p.Canary, p.Policy.Soak = nil, 0 }
+	gen1 := map[string]string{}
+	for _, h := range hosts {
+		gen1[h] = o.state(t, ctx, h).Current
+	}
+	b := o.change(t, ctx, "", lab.ChangeOptions{Release: "b"}, hosts...)
+
+	t.Run("a host locked by another operator is refused, naming the owner", func(t *testing.T) {
+		r, err := o.conn.Runner(ctx, o.node(t, "web01"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := nix.AcquireLock(ctx, r, nix.LockRequest{OpID: "deploy-other", Owner: "alice@desk", PID: 42}); err != nil {
+			t.Fatal(err)
+		}
+		run := o.deploy(t, ctx, b, func(p *fleet.Plan) { noCanary(p); p.Policy.MaxFailures = 5 }, hosts...)
+		if got := run.outcome("web01"); !strings.HasPrefix(got, "failed: lock: ") || !strings.Contains(got, "held by alice@desk pid=42 op=deploy-other") {
+			t.Errorf("web01: %s", got)
+		}
+		if s, holder := o.state(t, ctx, "web01"), o.lockHolder(t, ctx, "web01"); s.Current != gen1["web01"] || !strings.HasPrefix(holder, "alice@desk pid=42 op=deploy-other") {
+			t.Errorf("web01 after the refusal: running %s, lock held by %q", s.Current, holder)
+		}
+		for _, h := range []string{"canary", "db01"} {
+			if run.outcomes[h].Outcome != fleet.OutcomeDone {
+				t.Errorf("%s: %s", h, run.outcome(h))
+			}
+		}
+		if err := nix.ReleaseLock(ctx, r, "", "deploy-other"); err != nil {
+			t.Fatal(err)
+		}
+		if run := o.deploy(t, ctx, b, noCanary, "web01"); run.outcomes["web01"].Outcome != fleet.OutcomeDone {
+			t.Errorf("web01 once unlocked: %s", run.outcome("web01"))
+		}
+	})
+
+	t.Run("rollback-failed brings back a host whose units failed", func(t *testing.T) {
+		units := o.change(t, ctx, "web01", lab.ChangeOptions{Fault: "units"}, "web01")
+		run := o.deploy(t, ctx, units, func(p *fleet.Plan) { noCanary(p); p.Policy.OnFailure = fleet.OnFailureRollbackFailed }, "web01")
+		got := run.outcomes["web01"]
+		if got.Outcome != fleet.OutcomeRolledBack || !strings.Contains(got.Cause, "units failed (exit 4)") || got.FromGen != 2 || got.ToGen != 3 {
+			t.Errorf("web01: %+v", got)
+		}
+		if s := o.state(t, ctx, "web01"); s.Current != b["web01"] || s.ProfileGeneration != 2 {
+			t.Errorf("web01 runs %s at generation %d, want %s at 2", s.Current, s.ProfileGeneration, b["web01"])
+		}
+		o.leftClean(t, ctx, "web01")
+	})
+
+	t.Run("rollback to the previous generation, and to a chosen one", func(t *testing.T) {
+		run := o.rollout(t, ctx, fleet.Plan{Kind: fleet.PlanRollback, Nodes: []*fleet.Node{o.node(t, "db01"), o.node(t, "canary")}, Policy: o.f.Deploy})
+		for _, h := range []string{"db01", "canary"} {
+			if got := run.outcomes[h]; got.Outcome != fleet.OutcomeDone || got.FromGen != 2 || got.ToGen != 1 {
+				t.Errorf("%s: %+v", h, got)
+			}
+			if s := o.state(t, ctx, h); s.Current != gen1[h] || s.ProfileGeneration != 1 {
+				t.Errorf("%s runs %s at generation %d", h, s.Current, s.ProfileGeneration)
+			}
+			o.leftClean(t, ctx, h)
+		}
+		run = o.rollout(t, ctx, fleet.Plan{Kind: fleet.PlanRollback, Nodes: []*fleet.Node{o.node(t, "db01")}, RollbackTo: 2, Policy: o.f.Deploy})
+		if got := run.outcomes["db01"]; got.Outcome != fleet.OutcomeDone || got.ToGen != 2 || o.state(t, ctx, "db01").Current != b["db01"] {
+			t.Errorf("db01 to generation 2: %+v", got)
+		}
+	})
+}

@@ -1,0 +1,93 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"nixdeck/nix"
+)
+
+// hostSteps are the host-side steps of a rollout, one call each. The
+// scheduling, the budget, on_failure, pause and abort, and the order of
+// the steps (a lock always released, a GC root always removed) are
+// written once over this interface and tested with fakes; nixSteps does
+// the steps for real with nix's primitives, and the lab tests it.
+type hostSteps interface {
+	// connect makes h.Runner the host's connection.
+	connect(ctx context.Context, h *HostRun) error
+	// state reads the host's state.
+	state(ctx context.Context, h *HostRun) (*nix.HostState, error)
+	// lock takes the host's lock for l; broke names the holder of a
+	// stale lock it broke (l.brk).
+	lock(ctx context.Context, h *HostRun, l lockSpec) (broke string, err error)
+	// unlock releases the lock taken for l.
+	unlock(ctx context.Context, h *HostRun, l lockSpec) error
+	// copy copies system's missing paths to the host, making root a GC
+	// root of it there before the copy ends.
+	copy(ctx context.Context, h *HostRun, system, root string) error
+	// unroot removes a GC root copy made.
+	unroot(ctx context.Context, h *HostRun, root string) error
+	// activate runs a, detached, and reports how it ended.
+	activate(ctx context.Context, h *HostRun, a activation) (nix.ActivateResult, error)
+	// check runs one attempt of a health check; nil is healthy.
+	check(ctx context.Context, h *HostRun, c HealthCheck) error
+}
+
+// lockSpec is the host lock a rollout takes around its changes.
+type lockSpec struct {
+	profile, opID, owner string
+	// brk breaks a lock whose operation is over or older than staleAfter.
+	brk        bool
+	staleAfter time.Duration
+}
+
+// nixSteps are the real host-side steps, through the HostRun's runners.
+type nixSteps struct{}
+
+func (nixSteps) connect(ctx context.Context, h *HostRun) error { return h.connect(ctx) }
+
+func (nixSteps) state(ctx context.Context, h *HostRun) (*nix.HostState, error) {
+	qctx, cancel := context.WithTimeout(ctx, stateTimeout)
+	defer cancel()
+	s, err := nix.QueryHostState(qctx, h.Runner)
+	if err != nil && ctx.Err() == nil && errors.Is(qctx.Err(), context.DeadlineExceeded) {
+		return nil, fmt.Errorf("no answer within %s: %w", stateTimeout, context.DeadlineExceeded)
+	}
+	return s, err
+}
+
+func (nixSteps) lock(ctx context.Context, h *HostRun, l lockSpec) (string, error) {
+	broke, err := nix.AcquireLock(ctx, h.Runner, nix.LockRequest{Profile: l.profile, OpID: l.opID, Owner: l.owner,
+		PID: os.Getpid(), Break: l.brk, StaleAfter: l.staleAfter})
+	if err != nil || broke == nil {
+		return "", err
+	}
+	return broke.String(), nil
+}
+
+func (nixSteps) unlock(ctx context.Context, h *HostRun, l lockSpec) error {
+	return nix.ReleaseLock(ctx, h.Runner, l.profile, l.opID)
+}
+
+func (nixSteps) copy(ctx context.Context, h *HostRun, system, root string) error {
+	_, err := h.copy(ctx, nix.CopyRequest{Paths: []string{system}, Substitute: h.Node.SubstituteOnDestination, Root: root})
+	return err
+}
+
+func (nixSteps) unroot(ctx context.Context, h *HostRun, root string) error {
+	return nix.RemoveRoot(ctx, h.Runner, root)
+}
+
+func (nixSteps) activate(ctx context.Context, h *HostRun, a activation) (nix.ActivateResult, error) {
+	return h.activate(ctx, nix.ActivateRequest{Action: a.action, Path: a.path, Generation: a.generation, OpID: a.opID, Timeout: a.timeout})
+}
+
+func (nixSteps) check(ctx context.Context, h *HostRun, c HealthCheck) error {
+	if c.Run != "" {
+		return runCheck(ctx, h.Runner, c)
+	}
+	return httpCheck(ctx, c.URL(h.Node), c.Expect)
+}
