@@ -79,7 +79,7 @@ func TestHostStateScriptOnLab(t *testing.T) {
 			{"no directory", `rm -rf /run/nixdeck/lock`, "free", ""},
 			{"taken, owner not yet written", `mkdir -p /run/nixdeck/lock`, "held (owner not yet written)", ""},
 			{"owner written", `printf '%s\n' "$1" > /run/nixdeck/lock/owner.tmp && mv /run/nixdeck/lock/owner.tmp /run/nixdeck/lock/owner`, "held by " + line, ""},
-			{"owner that would retitle the terminal", `printf 'a@\033]0;pwned\007 pid=1 op=x since=2024-07-01T10:00:00Z' > /run/nixdeck/lock/owner`, "held (owner not valid)", "is not user@machine"},
+			{"owner that would retitle the terminal", `printf 'a@\033]0;pwned\007 pid=1 op=x since=2024-07-01T10:00:00Z' > /run/nixdeck/lock/owner`, "held (owner not valid)", `is not "user@machine pid=N op=ID since=TIME"`},
 			// A FIFO would block a reader that opened it: it is not read.
 			{"owner a FIFO", `rm /run/nixdeck/lock/owner && mkfifo /run/nixdeck/lock/owner`, "held (owner not valid)", "is not"},
 			{"owner a link", `rm /run/nixdeck/lock/owner && ln -s /etc/hostname /run/nixdeck/lock/owner`, "held (owner not valid)", "is not"},
