@@ -4,17 +4,10 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/charmbracelet/colorprofile"
-	"github.com/charmbracelet/x/ansi"
-
 	"nixdeck/ui/internal/uitest"
 	"nixdeck/ui/keys"
 	"nixdeck/ui/styles"
 )
-
-// sizes are the terminal sizes every frame is checked at: the smallest
-// the console supports and a wide one.
-var sizes = []struct{ w, h int }{{80, 24}, {160, 48}}
 
 // deployLog is a host's activation output as a rollout logs it, with a
 // hostile line and a long one among them.
@@ -34,7 +27,7 @@ func deployLog(b *Buffers, host string, n int) {
 const longUnits = "nginx.service, postgresql.service, prometheus-node-exporter.service, systemd-journald.service, dbus.service, nscd.service, cron.service, logrotate.service"
 
 // frames are the pane's states the golden files hold.
-func frames(st *styles.Styles, w, h int) map[string]Model {
+func frames(st *styles.Styles, w, h int) map[string]string {
 	b := NewBuffers(0)
 	for _, host := range []string{"web01", "web02", "db01"} {
 		deployLog(b, host, 120)
@@ -45,15 +38,15 @@ func frames(st *styles.Styles, w, h int) map[string]Model {
 		m.SetSize(w, h)
 		return m
 	}
-	out := map[string]Model{}
+	out := map[string]string{}
 
 	m := newM()
-	out["follow"] = press(m, "]")
+	out["follow"] = press(m, "]").View()
 
 	m = press(newM(), "pgup", "right")
 	m = press(m, "/")
 	m = typeText(m, "clipboard")
-	out["search"] = press(m, "enter", "N")
+	out["search"] = press(m, "enter", "N").View()
 
 	j := NewBuffers(200)
 	for i := range 30 {
@@ -62,39 +55,15 @@ func frames(st *styles.Styles, w, h int) map[string]Model {
 	m = newM()
 	m.Focus("db01")
 	m.ShowJournal(j, "postgresql")
-	out["journal"] = m
+	out["journal"] = m.View()
 
 	m = newM()
 	m.Focus("new01")
-	out["empty"] = m
+	out["empty"] = m.View()
 	return out
 }
 
-// The pane at 80x24 and 160x48, without colour: exactly the size given,
-// every line cut to the width, a host's escapes shown as text.
-func TestGolden(t *testing.T) {
-	for _, sz := range sizes {
-		for name, m := range frames(styles.New(colorprofile.NoTTY), sz.w, sz.h) {
-			t.Run(fmt.Sprintf("%s-%dx%d", name, sz.w, sz.h), func(t *testing.T) {
-				v := m.View()
-				uitest.Size(t, v, sz.w, sz.h)
-				uitest.Golden(t, fmt.Sprintf("%s-%dx%d", name, sz.w, sz.h), v)
-			})
-		}
-	}
-}
-
-// With colour, the frame says exactly what it says without: the colours
-// add no word and no mark, so nothing depends on them alone.
-func TestColourAddsNoMeaning(t *testing.T) {
-	plain := frames(styles.New(colorprofile.NoTTY), 80, 24)
-	for name, m := range frames(styles.New(colorprofile.ANSI), 80, 24) {
-		v := m.View()
-		if name == "search" {
-			uitest.Golden(t, "search-80x24-colour", v)
-		}
-		if got, want := ansi.Strip(v), plain[name].View(); got != want {
-			t.Errorf("%s: without its colours the frame reads\n%s\nwant\n%s", name, got, want)
-		}
-	}
-}
+// The pane at 80x24 and 160x48, without colour and with: every line cut
+// to the width, a host's escapes shown as text, the search's matches
+// marked in the gutter, not by colour alone.
+func TestGolden(t *testing.T) { uitest.GoldenFrames(t, frames, "search") }

@@ -6,6 +6,7 @@ package uitest
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,8 +14,11 @@ import (
 	"unicode/utf8"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
 
 	"nixdeck/ui/internal/cells"
+	"nixdeck/ui/styles"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files with what the tests render")
@@ -94,6 +98,45 @@ func Size(t *testing.T, frame string, w, h int) {
 	for i, l := range lines {
 		if n := cells.Width(l); n != w {
 			t.Errorf("line %d is %d cells wide, want %d: %q", i+1, n, w, l)
+		}
+	}
+}
+
+// Sizes are the terminal sizes every frame is checked at: the smallest
+// the console supports and a wide one.
+var Sizes = []struct{ W, H int }{{80, 24}, {160, 48}}
+
+// Frames renders a component's states at a size with given styles, by
+// name.
+type Frames func(st *styles.Styles, w, h int) map[string]string
+
+// GoldenFrames checks a component's frames: at each of Sizes without
+// colour, every frame exactly that size and equal to its golden file
+// (NAME-WxH.golden); at 80x24 with colour, every frame saying exactly
+// what it says without once its colours are stripped (no meaning rests
+// on colour alone: marks and words carry it), and frame colourName equal
+// to NAME-80x24-colour.golden.
+func GoldenFrames(t *testing.T, frames Frames, colourName string) {
+	t.Helper()
+	for _, sz := range Sizes {
+		for name, v := range frames(styles.New(colorprofile.NoTTY), sz.W, sz.H) {
+			t.Run(fmt.Sprintf("%s-%dx%d", name, sz.W, sz.H), func(t *testing.T) {
+				Size(t, v, sz.W, sz.H)
+				Golden(t, fmt.Sprintf("%s-%dx%d", name, sz.W, sz.H), v)
+			})
+		}
+	}
+	plain := frames(styles.New(colorprofile.NoTTY), 80, 24)
+	coloured := frames(styles.New(colorprofile.ANSI), 80, 24)
+	if _, ok := coloured[colourName]; !ok {
+		t.Errorf("no frame %q to check in colour", colourName)
+	}
+	for name, v := range coloured {
+		if name == colourName {
+			Golden(t, name+"-80x24-colour", v)
+		}
+		if got := ansi.Strip(v); got != plain[name] {
+			t.Errorf("%s: without its colours the frame reads\n%s\nwant\n%s", name, got, plain[name])
 		}
 	}
 }
