@@ -208,7 +208,7 @@ func TestOtherOperations(t *testing.T) {
 	m := New(styles.New(colorprofile.NoTTY), keys.Default())
 	m.SetSize(80, 10)
 	m.Apply(fleet.PhaseEvent{EventBase: at("web01", 0), Phase: fleet.PhaseCopying})
-	if m.Running() || !strings.Contains(m.View(), "no rollout yet") {
+	if m.Running() || m.Focused() != "" || !strings.Contains(m.View(), "no rollout yet") {
 		t.Errorf("an event before OpStarted took: %q", m.View())
 	}
 	m, _ = newModel()
