@@ -34,6 +34,12 @@ type fakeHost struct {
 	checks []error
 	// checkHold, when set, makes every check attempt wait for ctx.
 	checkHold bool
+	// lie reports the first activation done without changing anything.
+	lie bool
+	// broke is the holder of a stale lock the lock step breaks;
+	// unlockErr what releasing it returns.
+	broke     string
+	unlockErr error
 
 	activations int
 	checked     int
@@ -138,7 +144,7 @@ func (f *fakeSteps) lock(ctx context.Context, h *HostRun, l lockSpec) (string, e
 		f.t.Errorf("%s: locked twice", h.Node.Name)
 	}
 	fh.locked = true
-	return "", nil
+	return fh.broke, nil
 }
 
 func (f *fakeSteps) unlock(ctx context.Context, h *HostRun, l lockSpec) error {
@@ -149,7 +155,7 @@ func (f *fakeSteps) unlock(ctx context.Context, h *HostRun, l lockSpec) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fh.locked = false
-	return nil
+	return fh.unlockErr
 }
 
 func (f *fakeSteps) copy(ctx context.Context, h *HostRun, system, root string) error {
@@ -205,8 +211,12 @@ func (f *fakeSteps) activate(ctx context.Context, h *HostRun, a activation) (nix
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	switch outcome {
-	case nix.OutcomeDone, nix.OutcomeActivationFailed, nix.OutcomeUnitsFailed, nix.OutcomeRebootRequired:
+	switch {
+	case first && fh.lie:
+	case outcome == nix.OutcomeConnectionLost:
+		fh.apply(a)
+		return nix.ActivateResult{Outcome: outcome, ExitCode: -1}, fmt.Errorf("activation result unknown: %w", nix.ErrConnectionLost)
+	case slices.Contains([]nix.Outcome{nix.OutcomeDone, nix.OutcomeActivationFailed, nix.OutcomeUnitsFailed, nix.OutcomeRebootRequired}, outcome):
 		fh.apply(a)
 	}
 	return nix.ActivateResult{Outcome: outcome, ExitCode: exitCodes[outcome]}, nil
