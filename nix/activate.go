@@ -43,15 +43,34 @@ type ActivateRequest struct {
 	// starting with a dot, not "lock" or "lock-*"). The run directory may
 	// exist already, empty of any activation (AcquireLock makes it).
 	OpID string
-	// Timeout bounds the whole activation (activation_timeout); 0 means
-	// only ctx bounds it. A timed-out activation is killed: a hung one would
-	// hold the switch lock and block every later deployment.
+	// Timeout bounds the activation (activation_timeout); 0 means only ctx
+	// bounds it. A timed-out activation is killed: a hung one would hold
+	// the switch lock and block every later deployment. Under magic
+	// rollback it bounds the activation up to its wait for the
+	// confirmation, and then again the rollback, if one runs.
 	Timeout time.Duration
 	// Log receives the activation's output line by line. May be nil.
 	Log func(line string)
 	// Reconnect, when set, returns a runner on a fresh connection to the
-	// host; Activate calls it (with backoff) after the connection dropped.
+	// host; Activate calls it (with backoff) after the connection dropped,
+	// to go on following the activation.
 	Reconnect func(ctx context.Context) (Runner, error)
+	// ConfirmTimeout > 0 turns on magic rollback for switch and test (boot
+	// and dry-activate change nothing live and are never confirmed): once
+	// the new system runs, the host waits this long for a confirmation
+	// and, without one, switches back by itself to what ran before. A
+	// timed-out activation is rolled back too. See activate_confirm.go.
+	ConfirmTimeout time.Duration
+	// Confirm dials a NEW connection to the host and returns a runner on
+	// it; Activate calls it once the host reports the new system running,
+	// and retries until the confirmation deadline, and confirms over that
+	// connection only. Required under magic rollback.
+	Confirm func(ctx context.Context) (Runner, error)
+}
+
+// magic reports whether the activation is under magic rollback.
+func (q ActivateRequest) magic() bool {
+	return q.ConfirmTimeout > 0 && (q.Action == Switch || q.Action == Test)
 }
 
 // ActivateResult is how an activation ended.
@@ -61,6 +80,16 @@ type ActivateResult struct {
 	ExitCode int
 	// Reconnects counts the fresh connections needed to read the result.
 	Reconnects int
+	// Cause says why the host was rolled back, or why a rollback failed
+	// (CauseTimedOut, CauseNoSSH, CauseNotConfirmed, then what went wrong);
+	// "" otherwise.
+	Cause string
+	// Confirmed is true when the host recorded the confirmation (magic
+	// rollback): the only way to OutcomeDone under magic rollback.
+	Confirmed bool
+	// ConfirmErr is the last failure to confirm over a new connection,
+	// when no confirmation got through.
+	ConfirmErr error
 }
 
 // NewOpID returns a fresh operation id for ActivateRequest.OpID, e.g.
@@ -74,9 +103,12 @@ func NewOpID(action Action) string {
 // output and returns the classified result. A dropped connection during the
 // wait is survived through req.Reconnect (the output resumes at the byte it
 // stopped at); the error is non-nil only when the outcome could not be
-// learned (connection lost for good, cancelled) or starting failed.
-func Activate(ctx context.Context, r Runner, req ActivateRequest) (ActivateResult, error) {
-	res := ActivateResult{Outcome: OutcomeFailed, ExitCode: -1}
+// learned (connection lost for good, cancelled) or starting failed. Under
+// magic rollback the result is OutcomeDone only when the host recorded
+// the confirmation; a host that rolled back is OutcomeRolledBack with
+// its Cause.
+func Activate(ctx context.Context, r Runner, req ActivateRequest) (res ActivateResult, err error) {
+	res = ActivateResult{Outcome: OutcomeFailed, ExitCode: -1}
 	switch req.Action {
 	case Switch, Boot, Test, DryActivate:
 	default:
@@ -85,11 +117,14 @@ func Activate(ctx context.Context, r Runner, req ActivateRequest) (ActivateResul
 	if !validOpID(req.OpID) || !strings.HasPrefix(req.Path, "/") {
 		return res, fmt.Errorf("activate: bad operation id %q or system path %q", req.OpID, req.Path)
 	}
+	if req.magic() && req.Confirm == nil {
+		return res, errors.New("activate: magic rollback needs Confirm, a way to reach the host over a new connection")
+	}
 	var errb bytes.Buffer
 	launch := req.launchCmd()
 	launch.Stderr = &errb
 	lctx, lcancel := context.WithTimeout(ctx, launchTimeout)
-	err := r.Run(lctx, launch)
+	err = r.Run(lctx, launch)
 	lcancel()
 	var ee *ExitError
 	switch {
@@ -98,6 +133,20 @@ func Activate(ctx context.Context, r Runner, req ActivateRequest) (ActivateResul
 	case err != nil && ctx.Err() != nil:
 		return res, fmt.Errorf("start activation: %w", err)
 	}
+	lines := LineWriter(func(l string) {
+		if req.Log != nil {
+			req.Log(l)
+		}
+	})
+	defer lines.Flush()
+	f := &follower{req: req, lines: lines, used: []Runner{r}}
+	defer func() { res.Reconnects = f.reconnects }()
+	if errors.Is(err, ErrConnectionLost) {
+		// The activation may run anyway: following it after reconnecting
+		// finds out. (A start that merely took too long is followed on the
+		// same connection.)
+		f.lost = err
+	}
 	// The activation timeout starts once the process runs, so a slow
 	// start cannot eat it.
 	actx, cancel := ctx, context.CancelFunc(func() {})
@@ -105,21 +154,7 @@ func Activate(ctx context.Context, r Runner, req ActivateRequest) (ActivateResul
 		actx, cancel = context.WithTimeout(ctx, req.Timeout)
 	}
 	defer cancel()
-	lines := LineWriter(func(l string) {
-		if req.Log != nil {
-			req.Log(l)
-		}
-	})
-	defer lines.Flush()
-	f := &follower{req: req, lines: lines}
-	if errors.Is(err, ErrConnectionLost) {
-		// The activation may run anyway: following it after reconnecting
-		// finds out. (A start that merely took too long is followed on the
-		// same connection.)
-		f.lost = err
-	}
 	status, err := f.run(actx, ctx, r)
-	res.Reconnects = f.reconnects
 	switch {
 	case err != nil && actx.Err() != nil && ctx.Err() == nil && f.lost != nil:
 		// The host stayed unreachable until the timeout: nothing can be
@@ -127,31 +162,62 @@ func Activate(ctx context.Context, r Runner, req ActivateRequest) (ActivateResul
 		res.Outcome = OutcomeConnectionLost
 		return res, fmt.Errorf("activation result unknown: %w", err)
 	case err != nil && actx.Err() != nil && ctx.Err() == nil:
-		res.Outcome = OutcomeTimedOut
-		kctx, kcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer kcancel()
-		if kerr := f.runner.Run(kctx, req.killCmd()); kerr != nil {
-			return res, fmt.Errorf("activation timed out after %s; stopping it failed: %w", req.Timeout, scriptError{"stop", req.killCmd().Argv, kerr})
-		}
-		return res, nil
+		return f.stop(ctx, res)
 	case errors.Is(err, ErrConnectionLost):
 		res.Outcome = OutcomeConnectionLost
 		return res, err
 	case err != nil:
 		return res, err
+	case req.magic() && status == statusAwaiting:
+		return f.confirm(ctx, res)
 	}
-	return classify(res, status)
+	return classify(res, status, req.magic(), "")
 }
 
-// classify turns the recorded status into an outcome.
-func classify(res ActivateResult, status string) (ActivateResult, error) {
-	kind, code, _ := strings.Cut(status, " ")
+// stop kills a timed-out activation. Under magic rollback the host then
+// rolls back by itself, and stop follows it to its record.
+func (f *follower) stop(ctx context.Context, res ActivateResult) (ActivateResult, error) {
+	res.Outcome = OutcomeTimedOut
+	mode := "all"
+	if f.req.magic() {
+		mode = "child"
+	}
+	kill := f.req.killCmd(mode)
+	kctx, kcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer kcancel()
+	if kerr := f.runner.Run(kctx, kill); kerr != nil {
+		return res, fmt.Errorf("activation timed out after %s; stopping it failed: %w", f.req.Timeout, scriptError{"stop", kill.Argv, kerr})
+	}
+	if !f.req.magic() {
+		return res, nil
+	}
+	return f.rolledBackAfterKill(ctx, res)
+}
+
+// classify turns the recorded status into an outcome; cause is the
+// client's account of an unconfirmed rollback (CauseNoSSH or
+// CauseNotConfirmed), "" when it knows none.
+func classify(res ActivateResult, status string, magic bool, cause string) (ActivateResult, error) {
+	kind, rest, _ := strings.Cut(status, " ")
+	code, why, _ := strings.Cut(rest, " ")
 	n, convErr := strconv.Atoi(code)
 	switch {
+	case kind == "activate" && convErr == nil && magic && n == 0:
+		// deploy-rs #214: success is what the host recorded after a
+		// confirmation, never an exit 0 alone.
+		res.ExitCode = 0
+		return res, errors.New("the host recorded success without a confirmation")
 	case kind == "activate" && convErr == nil:
 		res.ExitCode = n
 		res.Outcome = outcomeOf(n)
 		return res, nil
+	case kind == "confirmed" && convErr == nil && n == 0 && magic:
+		res.ExitCode, res.Outcome, res.Confirmed = 0, OutcomeDone, true
+		return res, nil
+	case (kind == "rolled-back" || kind == "rollback-profile") && convErr == nil && magic && (why == "timeout" || why == "unconfirmed"):
+		return rolledBack(res, kind, n, why, cause), nil
+	case kind == "noprevious" && magic:
+		return res, errors.New("magic rollback: the host has no running system (" + CurrentSystemLink + ") to roll back to; nothing was changed")
 	case kind == "profile" && convErr == nil:
 		res.ExitCode = n
 		return res, fmt.Errorf("setting the system profile failed (exit %d); nothing was activated", n)
@@ -162,7 +228,7 @@ func classify(res ActivateResult, status string) (ActivateResult, error) {
 		res.Outcome = OutcomeConnectionLost
 		return res, errors.New("the activation's run directory is gone (host rebooted?); its result is unknown")
 	}
-	return res, fmt.Errorf("the activation process ended without recording a status (%q)", status)
+	return res, fmt.Errorf("the activation process ended without recording a status (%s)", excerpt(status))
 }
 
 // launchTimeout bounds starting the detached activation (a variable so

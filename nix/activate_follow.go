@@ -29,11 +29,15 @@ const (
 	OutcomeConnectionLost
 	// OutcomeTimedOut: the activation exceeded its timeout and was killed.
 	OutcomeTimedOut
-	// OutcomeFailed: any other failure (other exit codes, profile update failed).
+	// OutcomeFailed: any other failure (other exit codes, profile update
+	// failed, a magic rollback that failed: see ActivateResult.Cause).
 	OutcomeFailed
+	// OutcomeRolledBack: under magic rollback, the host went back to the
+	// system that ran before (ActivateResult.Cause says why).
+	OutcomeRolledBack
 )
 
-var outcomeNames = [...]string{"done", "refused", "activation failed", "units failed", "reboot required", "connection lost", "timed out", "failed"}
+var outcomeNames = [...]string{"done", "refused", "activation failed", "units failed", "reboot required", "connection lost", "timed out", "failed", "rolled back"}
 
 // String names the outcome for tables and logs.
 func (o Outcome) String() string {
@@ -74,6 +78,12 @@ type follower struct {
 	reconnects int
 	runner     Runner
 	lost       error
+	// skip is a status that does not end the following (statusAwaiting,
+	// once seen).
+	skip string
+	// used are the runners the activation was started and followed over:
+	// never one to confirm over.
+	used []Runner
 }
 
 // run follows until the activation records a status; on a lost connection
@@ -101,6 +111,7 @@ func (f *follower) run(actx, ctx context.Context, r Runner) (string, error) {
 			continue
 		}
 		f.runner, f.lost = nr, nil
+		f.used = append(f.used, nr)
 		f.reconnects++
 	}
 }
@@ -108,7 +119,7 @@ func (f *follower) run(actx, ctx context.Context, r Runner) (string, error) {
 // follow runs one follow command from the current offset.
 func (f *follower) follow(ctx context.Context) (string, error) {
 	var errb bytes.Buffer
-	c := f.req.followCmd(f.offset)
+	c := f.req.followCmd(f.offset, f.skip)
 	c.Stdout = writerFunc(func(p []byte) (int, error) {
 		f.offset += int64(len(p))
 		return f.lines.Write(p)

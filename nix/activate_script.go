@@ -5,48 +5,22 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"nixdeck/internal/proc"
 	"nixdeck/internal/tail"
 )
 
 // The activation runs detached from the SSH session in /run/nixdeck/<op>/
-// (root-only): out (stdout and stderr), pid, mode (systemd or setsid) and,
-// when it has finished, status ("activate N", "profile N" or "killed -").
-// Separate short commands start it, follow its output from a byte offset
-// and stop it, so a dropped connection only interrupts the following.
-
-// activateRunScript is the detached process: set the profile for
-// switch/boot, then run the system's switch-to-configuration, and record
-// the exit status atomically. When switch-to-configuration refuses (exit
-// 1: the switch lock held, bad arguments) nothing was activated, so the
-// profile goes back to the generation it pointed at: the next boot must
-// not start a system that never ran. Arguments: dir, system, action,
-// generation.
-const activateRunScript = `dir=$1 sys=$2 action=$3 gen=$4
-exec >>"$dir/out" 2>&1 </dev/null
-echo $$ >"$dir/pid.tmp" && mv "$dir/pid.tmp" "$dir/pid"
-finish() { echo "$1 $2" >"$dir/status.tmp"; mv "$dir/status.tmp" "$dir/status"; exit 0; }
-prev=
-case $action in
-switch | boot)
-  prev=$(readlink ` + SystemProfile + ` 2>/dev/null); prev=${prev#system-}; prev=${prev%-link}
-  case $prev in '' | *[!0-9]*) prev= ;; esac
-  if [ -n "$gen" ]; then
-    nix-env -p ` + SystemProfile + ` --switch-generation "$gen" || finish profile $?
-  else
-    nix-env -p ` + SystemProfile + ` --set "$sys" || finish profile $?
-  fi
-  ;;
-esac
-"$sys/bin/switch-to-configuration" "$action"
-rc=$?
-if [ $rc -eq 1 ] && [ -n "$prev" ]; then
-  echo "nixdeck: switch-to-configuration refused; the system profile goes back to generation $prev"
-  nix-env -p ` + SystemProfile + ` --switch-generation "$prev"
-fi
-finish activate $rc
-`
+// (root-only): out (stdout and stderr), pid, mode (systemd or setsid),
+// from-generation and from-system (what ran before), magic (the confirm
+// timeout, under magic rollback) and, when it has finished, status
+// ("activate N", "profile N", "killed -"; under magic rollback "confirmed
+// 0", "rolled-back N WHY", "rollback-profile N WHY", "noprevious -", after
+// the interim "awaiting 0"). Separate short commands start it, follow its
+// output from a byte offset, confirm it and stop it, so a dropped
+// connection only interrupts the following. The run script is in
+// activate_run.go.
 
 // activateLaunchScript creates the run directory (or takes the empty one
 // AcquireLock made for the operation) and starts the run
@@ -55,7 +29,7 @@ finish activate $rc
 // the process has written its pid. A transient unit gets systemd's
 // compiled-in PATH, which on NixOS holds neither coreutils nor nix-env, so
 // the session's PATH goes along (-E, as nixos-rebuild passes LOCALE_ARCHIVE).
-// Arguments: dir, system, action, generation, unit.
+// Arguments: dir, system, action, generation, unit, confirm seconds.
 var activateLaunchScript = `set -eu
 dir=$1 unit=$5
 run=` + quotedRunScript() + `
@@ -65,13 +39,14 @@ if ! mkdir -m 0700 "$dir" 2>/dev/null && { [ -L "$dir" ] || [ ! -d "$dir" ] || [
   exit 1
 fi
 : >"$dir/out"
+if [ -n "$6" ]; then echo "$6" >"$dir/magic"; fi
 if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then
   echo systemd >"$dir/mode"
   systemd-run --unit="$unit" --collect --quiet --service-type=exec -E PATH -E LOCALE_ARCHIVE \
-    -- sh -c "$run" sh "$1" "$2" "$3" "$4"
+    -- sh -c "$run" sh "$1" "$2" "$3" "$4" "$6"
 else
   echo setsid >"$dir/mode"
-  setsid nohup sh -c "$run" sh "$1" "$2" "$3" "$4" </dev/null >/dev/null 2>&1 &
+  setsid nohup sh -c "$run" sh "$1" "$2" "$3" "$4" "$6" </dev/null >/dev/null 2>&1 &
 fi
 i=0
 while [ ! -e "$dir/pid" ] && [ ! -e "$dir/status" ]; do
@@ -82,14 +57,16 @@ done
 `
 
 // activateFollowScript prints the output from byte offset $2 as it grows
-// and, when the activation has ended, its status on stderr as
-// "status=…" ("gone" when the directory vanished, e.g. after a reboot;
-// "vanished" when the process died without recording a status).
-const activateFollowScript = `dir=$1 off=$2
+// and, when the activation has recorded a status other than $3 (the
+// interim "awaiting 0", once seen), that status on stderr as "status=…"
+// ("gone" when the directory vanished, e.g. after a reboot; "vanished"
+// when the process died without recording a status).
+const activateFollowScript = `dir=$1 off=$2 skip=${3-}
 if [ ! -d "$dir" ]; then echo "status=gone" >&2; exit 0; fi
+ended() { [ -e "$dir/status" ] && [ "$(cat "$dir/status")" != "$skip" ]; }
 while :; do
   st=
-  if [ -e "$dir/status" ]; then st=$(cat "$dir/status"); fi
+  if ended; then st=$(cat "$dir/status"); fi
   sz=$(stat -c %s "$dir/out")
   if [ "$sz" -gt "$off" ]; then
     tail -c +$((off + 1)) "$dir/out" | head -c $((sz - off))
@@ -97,7 +74,7 @@ while :; do
   fi
   if [ -n "$st" ]; then echo "status=$st" >&2; exit 0; fi
   if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
-    if [ -e "$dir/status" ]; then continue; fi
+    if ended; then continue; fi
     echo "status=vanished" >&2
     exit 0
   fi
@@ -105,13 +82,31 @@ while :; do
 done
 `
 
-// activateKillScript stops a timed-out activation: the unit under systemd,
-// else the process group setsid gave it, and records "killed". It returns
-// once the group's processes are gone (zombies waiting for a slow reaper
-// count as gone: they hold no files), for up to 5 s: until then they hold
-// the switch lock, and the caller's next step may need it.
-// Arguments: dir, unit.
+// activateConfirmScript confirms a switch that awaits its confirmation
+// (see activateRunScript); one that has decided already is left alone.
+// Arguments: dir.
+const activateConfirmScript = `dir=$1
+if [ "$(cat "$dir/status")" = "` + statusAwaiting + `" ]; then : >"$dir/confirm"; fi
+`
+
+// activateKillScript stops a timed-out activation. Under magic rollback
+// ($3 = child) it marks the kill and kills only the activation's own
+// process group: the run script lives on and rolls back. Otherwise it
+// stops the unit under systemd, else the process groups setsid gave the
+// run script and its child, and records "killed". It returns once the
+// group's processes are gone (zombies waiting for a slow reaper count as
+// gone: they hold no files), for up to 5 s: until then they hold the
+// switch lock, and the caller's next step may need it.
+// Arguments: dir, unit, mode (child or all).
 const activateKillScript = `dir=$1 unit=$2
+child=$(cat "$dir/child" 2>/dev/null)
+case $child in '' | *[!0-9]*) child= ;; esac
+if [ "$3" = child ]; then
+  : >"$dir/kill"
+  if [ -n "$child" ]; then kill -KILL "-$child" 2>/dev/null; fi
+  exit 0
+fi
+if [ -n "$child" ]; then kill -KILL "-$child" 2>/dev/null; fi
 if [ "$(cat "$dir/mode" 2>/dev/null)" = systemd ]; then
   systemctl kill --signal=KILL "$unit" 2>/dev/null
   systemctl stop "$unit" 2>/dev/null
@@ -135,21 +130,35 @@ func (q ActivateRequest) unit() string { return "nixdeck-" + q.OpID }
 
 // launchCmd starts the detached activation.
 func (q ActivateRequest) launchCmd() Cmd {
-	gen := ""
+	gen, confirm := "", ""
 	if q.Generation > 0 {
 		gen = strconv.Itoa(q.Generation)
 	}
-	return Cmd{Argv: []string{"sh", "-c", activateLaunchScript, "sh", q.dir(), q.Path, string(q.Action), gen, q.unit()}, Privileged: true}
+	if q.magic() {
+		confirm = strconv.FormatInt(int64(max(time.Second, q.ConfirmTimeout.Round(time.Second))/time.Second), 10)
+	}
+	return Cmd{Argv: []string{"sh", "-c", activateLaunchScript, "sh", q.dir(), q.Path, string(q.Action), gen, q.unit(), confirm}, Privileged: true}
 }
 
-// followCmd streams the output from offset and ends with the status.
-func (q ActivateRequest) followCmd(offset int64) Cmd {
-	return Cmd{Argv: []string{"sh", "-c", activateFollowScript, "sh", q.dir(), strconv.FormatInt(offset, 10)}, Privileged: true}
+// followCmd streams the output from offset and ends with a status other
+// than skip ("" or statusAwaiting).
+func (q ActivateRequest) followCmd(offset int64, skip string) Cmd {
+	argv := []string{"sh", "-c", activateFollowScript, "sh", q.dir(), strconv.FormatInt(offset, 10)}
+	if skip != "" {
+		argv = append(argv, skip)
+	}
+	return Cmd{Argv: argv, Privileged: true}
 }
 
-// killCmd stops the activation.
-func (q ActivateRequest) killCmd() Cmd {
-	return Cmd{Argv: []string{"sh", "-c", activateKillScript, "sh", q.dir(), q.unit()}, Privileged: true}
+// confirmCmd confirms an activation awaiting its confirmation.
+func (q ActivateRequest) confirmCmd() Cmd {
+	return Cmd{Argv: []string{"sh", "-c", activateConfirmScript, "sh", q.dir()}, Privileged: true}
+}
+
+// killCmd stops the activation: mode "child" kills the activation under
+// magic rollback and lets the run script roll back, "all" stops everything.
+func (q ActivateRequest) killCmd(mode string) Cmd {
+	return Cmd{Argv: []string{"sh", "-c", activateKillScript, "sh", q.dir(), q.unit(), mode}, Privileged: true}
 }
 
 // quotedRunScript is activateRunScript quoted as one shell word for the

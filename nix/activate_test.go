@@ -24,7 +24,7 @@ warning: the following units failed: lab-app.service
 func TestActivate(t *testing.T) {
 	req := ActivateRequest{Action: Switch, Path: sysPath, OpID: "op1"}
 	dir := "/run/nixdeck/op1"
-	launch := []string{"sh", "-c", activateLaunchScript, "sh", dir, sysPath, "switch", "", "nixdeck-op1"}
+	launch := []string{"sh", "-c", activateLaunchScript, "sh", dir, sysPath, "switch", "", "nixdeck-op1", ""}
 	follow := func(off int) []string {
 		return []string{"sh", "-c", activateFollowScript, "sh", dir, fmt.Sprint(off)}
 	}
@@ -107,7 +107,7 @@ func TestActivate(t *testing.T) {
 			script: func(f, _ *fakeRunner) {
 				f.expect(launch...).priv()
 				f.expect(follow(0)...).priv().hang()
-				f.expect("sh", "-c", activateKillScript, "sh", dir, "nixdeck-op1").priv()
+				f.expect("sh", "-c", activateKillScript, "sh", dir, "nixdeck-op1", "all").priv()
 			}, want: OutcomeTimedOut, code: -1},
 		{name: "a host unreachable until the timeout is connection lost, not a hang",
 			req: func(r ActivateRequest, _ *fakeRunner) ActivateRequest {
@@ -184,7 +184,7 @@ func TestRollback(t *testing.T) {
 	}
 	f := newFakeRunner(t)
 	dir := "/run/nixdeck/rb"
-	f.expect("sh", "-c", activateLaunchScript, "sh", dir, g.Path, "switch", "41", "nixdeck-rb").priv()
+	f.expect("sh", "-c", activateLaunchScript, "sh", dir, g.Path, "switch", "41", "nixdeck-rb", "").priv()
 	f.expect("sh", "-c", activateFollowScript, "sh", dir, "0").priv().errout("status=activate 0\n")
 	res, err := Rollback(context.Background(), f, g, ActivateRequest{OpID: "rb"})
 	if err != nil || res.Outcome != OutcomeDone {

@@ -43,8 +43,9 @@ func RollbackTarget(s *HostState, n int) (Generation, error) {
 // Rollback switches the host to generation g: the profile moves to it with
 // `nix-env --switch-generation` and that generation's
 // switch-to-configuration switch activates it, detached like any
-// activation (req supplies OpID, Timeout, Log, Reconnect). No generation
-// is ever deleted.
+// activation (req supplies OpID, Timeout, Log, Reconnect, and for magic
+// rollback ConfirmTimeout and Confirm: a rollback that locks SSH out
+// undoes itself like any switch). No generation is ever deleted.
 func Rollback(ctx context.Context, r Runner, g Generation, req ActivateRequest) (ActivateResult, error) {
 	req.Action, req.Path, req.Generation = Switch, g.Path, g.Number
 	return Activate(ctx, r, req)
