@@ -95,11 +95,25 @@ func (r *run) judgeActivation(h *HostRun, res *hostResult, a activation, ar nix.
 	case nix.OutcomeRebootRequired:
 		res.remark("reboot required for the change to take effect")
 		return true
+	case nix.OutcomeRolledBack:
+		// Magic rollback: the host went back by itself; ar.Cause says
+		// why ("no SSH after activation", "activation timed out").
+		res.outcome, res.changed = OutcomeRolledBack, false
+		res.err = &HostError{Step: "activate", Err: errors.New("rolled back: " + ar.Cause)}
+		res.cause = shortCause("", errors.New(ar.Cause))
+		return false
 	case nix.OutcomeRefused:
 		// switch-to-configuration refused and the profile went back.
 		res.changed = false
 	}
-	res.fail("activate", fmt.Errorf("%s (exit %d)", ar.Outcome, ar.ExitCode))
+	msg := ar.Outcome.String()
+	if ar.ExitCode >= 0 {
+		msg += fmt.Sprintf(" (exit %d)", ar.ExitCode)
+	}
+	if ar.Cause != "" {
+		msg += ": " + ar.Cause
+	}
+	res.fail("activate", errors.New(msg))
 	return false
 }
 

@@ -26,6 +26,7 @@ type fakeHost struct {
 	// outcome is how the first activation ends (done by default); exit
 	// 2 and 4 leave the new system running, as NixOS does.
 	outcome nix.Outcome
+	cause   string // the first activation's ActivateResult.Cause
 	// hold, when set, holds the first activation until it is closed
 	// (or the context ends, returning its error).
 	hold chan struct{}
@@ -194,10 +195,10 @@ func (f *fakeSteps) activate(ctx context.Context, h *HostRun, a activation) (nix
 	f.mu.Lock()
 	fh.activations++
 	first := fh.activations == 1
-	hold, outcome := fh.hold, fh.outcome
+	hold, outcome, cause := fh.hold, fh.outcome, fh.cause
 	f.mu.Unlock()
 	if !first {
-		hold, outcome = nil, nix.OutcomeDone
+		hold, outcome, cause = nil, nix.OutcomeDone, ""
 	}
 	if first {
 		f.entered <- h.Node.Name
@@ -219,12 +220,12 @@ func (f *fakeSteps) activate(ctx context.Context, h *HostRun, a activation) (nix
 	case slices.Contains([]nix.Outcome{nix.OutcomeDone, nix.OutcomeActivationFailed, nix.OutcomeUnitsFailed, nix.OutcomeRebootRequired}, outcome):
 		fh.apply(a)
 	}
-	return nix.ActivateResult{Outcome: outcome, ExitCode: exitCodes[outcome]}, nil
+	return nix.ActivateResult{Outcome: outcome, ExitCode: exitCodes[outcome], Cause: cause}, nil
 }
 
 // exitCodes are switch-to-configuration's exit statuses per outcome.
 var exitCodes = map[nix.Outcome]int{nix.OutcomeDone: 0, nix.OutcomeRefused: 1, nix.OutcomeActivationFailed: 2,
-	nix.OutcomeUnitsFailed: 4, nix.OutcomeRebootRequired: 100, nix.OutcomeTimedOut: -1, nix.OutcomeFailed: 3}
+	nix.OutcomeUnitsFailed: 4, nix.OutcomeRebootRequired: 100, nix.OutcomeTimedOut: -1, nix.OutcomeFailed: 3, nix.OutcomeRolledBack: 0}
 
 // apply changes the host as a did.
 func (fh *fakeHost) apply(a activation) {

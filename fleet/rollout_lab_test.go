@@ -239,3 +239,48 @@ func TestRolloutRecoveryOnLab(t *testing.T) {
 		}
 	})
 }
+
+// TestRolloutMagicRollbackOnLab: a switch that locks SSH out and one that
+// hangs both roll back by themselves and are reported so, never done;
+// the host beside them is switched.
+func TestRolloutMagicRollbackOnLab(t *testing.T) {
+	o := startOpsLab(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	hosts := []string{"canary", "web01", "db01"}
+	before := map[string]*nix.HostState{}
+	for _, h := range hosts {
+		before[h] = o.state(t, ctx, h)
+	}
+	if err := o.lab.Change("web01", lab.ChangeOptions{Fault: "breakssh"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.lab.Change("canary", lab.ChangeOptions{Fault: "hang"}); err != nil {
+		t.Fatal(err)
+	}
+	next := o.change(t, ctx, "", lab.ChangeOptions{Release: "b"}, hosts...)
+	const confirm = 5 * time.Second
+	run := o.deploy(t, ctx, next, func(p *fleet.Plan) {
+		p.Canary, p.Policy.Soak, p.Policy.MaxFailures = nil, 0, 5
+		p.Policy.ConfirmTimeout, p.Policy.ActivationTimeout = confirm, 10*time.Second
+	}, hosts...)
+	for h, want := range map[string]string{"web01": nix.CauseNoSSH, "canary": nix.CauseTimedOut} {
+		got := run.outcomes[h]
+		if got.Outcome != fleet.OutcomeRolledBack || !strings.HasPrefix(got.Cause, want) {
+			t.Errorf("%s: %s, want rolled back: %s", h, run.outcome(h), want)
+		}
+		if s := o.state(t, ctx, h); s.Current != before[h].Current || s.ProfileGeneration != before[h].ProfileGeneration {
+			t.Errorf("%s runs %s at generation %d, want %s at %d", h, s.Current, s.ProfileGeneration, before[h].Current, before[h].ProfileGeneration)
+		}
+		o.leftClean(t, ctx, h)
+	}
+	if d := run.outcomes["web01"].Duration; d > confirm+15*time.Second {
+		t.Errorf("web01 took %s to roll back, more than confirm_timeout + 15s", d)
+	}
+	if got := run.outcomes["db01"]; got.Outcome != fleet.OutcomeDone || o.state(t, ctx, "db01").Current != next["db01"] {
+		t.Errorf("db01: %s", run.outcome("db01"))
+	}
+	if !strings.Contains(strings.Join(run.logs["db01"], "\n"), "confirmed") {
+		t.Errorf("db01 logs:\n%s", strings.Join(run.logs["db01"], "\n"))
+	}
+}

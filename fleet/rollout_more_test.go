@@ -12,19 +12,25 @@ import (
 
 // An activation that says done while the host runs something else is a
 // failure, never a success (deploy-rs #214); a lost connection leaves the
-// result unknown and spends the budget; exit 100 is done with a remark.
+// result unknown and spends the budget; exit 100 is done with a remark; a
+// host that went back by itself (magic rollback) is rolled back, says why,
+// and spends the budget; a failed magic rollback is a failure.
 func TestRolloutTrustsTheHostsStateOverTheActivation(t *testing.T) {
-	f := newFakeSteps(t, "liar", "lost", "reboot", "next")
+	f := newFakeSteps(t, "liar", "lost", "reboot", "magic", "stuck", "next")
 	f.hosts["liar"].lie = true
 	f.hosts["lost"].outcome = nix.OutcomeConnectionLost
 	f.hosts["reboot"].outcome = nix.OutcomeRebootRequired
-	r := startRollout(t, f, nil, plan(policy(1, 1, OnFailureHalt), nil, "reboot", "liar", "lost", "next"))
+	f.hosts["magic"].outcome, f.hosts["magic"].cause = nix.OutcomeRolledBack, nix.CauseNoSSH
+	f.hosts["stuck"].outcome, f.hosts["stuck"].cause = nix.OutcomeFailed, nix.CauseTimedOut+"; rolling back failed (switch-to-configuration exit 3)"
+	r := startRollout(t, f, nil, plan(policy(1, 3, OnFailureHalt), nil, "reboot", "liar", "lost", "magic", "stuck", "next"))
 	got, ops := outcomes(t, feed(r.Events()))
 	want := map[string]string{
 		"reboot": "done: reboot required for the change to take effect",
 		"liar":   "failed: check the activation: the activation reported success, but the host runs " + oldSystem("liar"),
 		"lost":   "unknown: the connection was lost during the activation; check with `nixdeck status --on lost` or /run/nixdeck/" + r.ID() + "/status on the host",
-		"next":   "skipped: not started: the rollout halted (failure budget spent: 2 hosts failed, max_failures is 1)",
+		"magic":  "rolled back: no SSH after activation",
+		"stuck":  "failed: activate: failed (exit 3): activation timed out; rolling back failed (switch-to-configuration exit 3)",
+		"next":   "skipped: not started: the rollout halted (failure budget spent: 4 hosts failed, max_failures is 3)",
 	}
 	for h, w := range want {
 		if s := outcomeOf(got[h]); s != w {
