@@ -4,7 +4,7 @@
 
 GO      ?= go
 BIN     ?= ./nixdeck
-DEBS    := nix-bin openssh-server tmux
+DEBS    := nix-bin openssh-server tmux sudo
 # Nix here must never wait on a binary cache it cannot reach.
 export NIX_CONFIG ?= substituters =
 

@@ -17,16 +17,9 @@ import (
 // could not be read), or "interrupted" when Ctrl-C stopped its work; the
 // rows print even then.
 func (c *diffCmd) runHosts(ctx context.Context, g *globals, w io.Writer) error {
-	f, err := loadFleet(g.File, os.Stderr)
+	f, nodes, err := selectHosts(g, c.On, "diff", os.Stderr)
 	if err != nil {
 		return err
-	}
-	nodes, err := f.Select(c.On)
-	if err != nil {
-		return exitCode(2, err)
-	}
-	if len(nodes) == 0 {
-		return exitCode(2, fmt.Errorf("diff: --on %q selects no host", c.On))
 	}
 	eng := fleet.Open(f, fleet.Options{Connector: c.conn})
 	defer eng.Close()

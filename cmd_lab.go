@@ -21,7 +21,7 @@ type labCmd struct {
 	Down   labDownCmd   `cmd:"" help:"Stop every process of the lab."`
 	Status labStatusCmd `cmd:"" help:"Show each lab host: sshd, port, generations, current system, next build."`
 	Change labChangeCmd `cmd:"" help:"Change the selected hosts' configuration so that their next build differs."`
-	Host   labHostCmd   `cmd:"" help:"Stop or start one host's sshd (an unreachable host)."`
+	Host   labHostCmd   `cmd:"" help:"Stop or start one host's sshd (an unreachable host), change its login user or its sudo."`
 }
 
 // labDir is the --dir flag every lab subcommand takes.
@@ -165,8 +165,10 @@ type labChangeCmd struct {
 	labDir
 	Selector string `arg:"" name:"SEL" help:"Hosts: comma list of names, @tags, globs, !exclusions, as --on takes them; an empty SEL selects all."`
 	Release  string `enum:",a,b" default:"" placeholder:"a|b" help:"Package set of the next build: a (what lab up builds) or b (a point-release upgrade of a)."`
-	Fault    string `enum:",none,fail,units,hang,breakssh,reboot" default:"" placeholder:"KIND" help:"Fault in the next build: fail, units, hang, breakssh, reboot, or none to clear."`
-	Bump     bool   `help:"Make the next build new (a new app version) even if nothing else changed."`
+	Fault    string `enum:",none,fail,units,hang,breakssh,degraded,reboot" default:"" placeholder:"KIND" help:"Fault in the next build: fail, units, hang, breakssh, degraded, reboot, or none to clear."`
+	// DegradeAfter is kept apart from Fault's enum: only degraded takes it.
+	DegradeAfter time.Duration `placeholder:"D" help:"With --fault degraded: how long the host stays healthy after activating (default 3s)."`
+	Bump         bool          `help:"Make the next build new (a new app version) even if nothing else changed."`
 }
 
 // Run implements `nixdeck lab change`.
@@ -182,7 +184,10 @@ func (c *labChangeCmd) Run(g *globals) error {
 	if err != nil {
 		return exitCode(2, err)
 	}
-	if err := l.Change(c.Selector, lab.ChangeOptions{Release: c.Release, Fault: c.Fault, Bump: c.Bump}); err != nil {
+	if c.DegradeAfter != 0 && c.Fault != "degraded" {
+		return exitCode(2, fmt.Errorf("lab change: --degrade-after goes with --fault degraded"))
+	}
+	if err := l.Change(c.Selector, lab.ChangeOptions{Release: c.Release, Fault: c.Fault, DegradeAfter: c.DegradeAfter, Bump: c.Bump}); err != nil {
 		return err
 	}
 	sts, err := l.Status()
@@ -206,15 +211,20 @@ func selectStatus(sts []lab.HostStatus, names []string) []lab.HostStatus {
 	return out
 }
 
-// labHostCmd implements `nixdeck lab host NAME down|up`.
+// labHostCmd implements `nixdeck lab host NAME [down|up] [--user U] [--sudo S]`.
 type labHostCmd struct {
 	labDir
 	Name  string `arg:"" help:"Lab host name."`
-	State string `arg:"" enum:"down,up" help:"down stops the host's sshd, up starts it again."`
+	State string `arg:"" optional:"" enum:",down,up" default:"" help:"down stops the host's sshd, up starts it again."`
+	User  string `enum:",root,deploy" default:"" placeholder:"root|deploy" help:"Log in to the host as root or as the deploy user (sudo) in the fleet file."`
+	Sudo  string `enum:",password,nopasswd" default:"" placeholder:"password|nopasswd" help:"Make the deploy user's sudo want a password (sudo -n then fails) or not."`
 }
 
 // Run implements `nixdeck lab host`.
 func (c *labHostCmd) Run(g *globals) error {
+	if c.State == "" && c.User == "" && c.Sudo == "" {
+		return exitCode(2, fmt.Errorf("lab host: nothing to do: give down, up, --user or --sudo"))
+	}
 	l, err := c.open()
 	if err != nil {
 		return err
@@ -222,9 +232,23 @@ func (c *labHostCmd) Run(g *globals) error {
 	if !slices.ContainsFunc(l.Hosts, func(h lab.Host) bool { return h.Name == c.Name }) {
 		return exitCode(2, fmt.Errorf("lab %s has no host %q", l.Dir, c.Name))
 	}
-	if err := l.SetHost(c.Name, c.State == "up"); err != nil {
-		return err
+	if c.User != "" {
+		if err := l.SetUser(c.Name, c.User); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "lab host %s: the fleet file logs in as %s\n", c.Name, c.User)
 	}
-	fmt.Fprintf(os.Stderr, "lab host %s: sshd %s\n", c.Name, c.State)
+	if c.Sudo != "" {
+		if err := l.SetSudoPassword(c.Name, c.Sudo == "password"); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "lab host %s: sudo for %s: %s\n", c.Name, lab.DeployUser, c.Sudo)
+	}
+	if c.State != "" {
+		if err := l.SetHost(c.Name, c.State == "up"); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "lab host %s: sshd %s\n", c.Name, c.State)
+	}
 	return nil
 }

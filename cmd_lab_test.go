@@ -62,6 +62,11 @@ func TestLabUsageErrorsExit2(t *testing.T) {
 		{"lab", "change", "nosuch", "--bump", "--dir", dir},
 		{"lab", "change", "canary,!canary", "--bump", "--dir", dir},
 		{"lab", "change", "canary", "--dir", dir},
+		{"lab", "change", "canary", "--degrade-after", "2s", "--dir", dir},
+		{"lab", "change", "canary", "--fault", "units", "--degrade-after", "2s", "--dir", dir},
+		{"lab", "host", "canary", "--dir", dir},
+		{"lab", "host", "canary", "--user", "alice", "--dir", dir},
+		{"lab", "host", "canary", "--sudo", "maybe", "--dir", dir},
 	} {
 		if code := run(args); code != 2 {
 			t.Errorf("nixdeck %v exited %d, want 2", args, code)

@@ -46,16 +46,9 @@ func (c *statusCmd) run(ctx context.Context, g *globals, out, errOut io.Writer) 
 // readStatuses loads the fleet, selects hosts and reads their state in
 // parallel (deploy.parallel at a time), in file order.
 func readStatuses(ctx context.Context, g *globals, on string, errOut io.Writer) ([]fleet.HostStatus, error) {
-	f, err := loadFleet(g.File, errOut)
+	f, nodes, err := selectHosts(g, on, "", errOut)
 	if err != nil {
 		return nil, err
-	}
-	nodes, err := f.Select(on)
-	if err != nil {
-		return nil, exitCode(2, err)
-	}
-	if len(nodes) == 0 {
-		return nil, exitCode(2, fmt.Errorf("--on %q selects no host", on))
 	}
 	eng := fleet.Open(f, fleet.Options{})
 	defer eng.Close()

@@ -17,9 +17,9 @@ func testStatuses(t *testing.T) []fleet.HostStatus {
 	t.Helper()
 	// hostStateScript's records, one per line here for reading.
 	st, err := nix.ParseHostState(strings.ReplaceAll(`hostname=web1
+find=1
 current=/nix/store/lwgy6jr0kqfbnjh3lb8ss0yf4cvksxv3-nixos-system-web1-24.05.20240701.89abcde
 booted=/nix/store/0c8wq1ks8fbi3v6d81dmyrbgxhx8grr0-nixos-system-web1-24.05.20240601.abcdef0
-profile=/nix/store/lwgy6jr0kqfbnjh3lb8ss0yf4cvksxv3-nixos-system-web1-24.05.20240701.89abcde
 profile_link=system-2-link
 entry=system-1-link
 entry_time=1717236000
@@ -162,7 +162,7 @@ func TestStatusInterrupted(t *testing.T) {
 // What a host reported and nixdeck set aside, and the system links it
 // lacks, are in `status --json`, exactly as the host spelt them.
 func TestStatusJSONMissingAndIgnored(t *testing.T) {
-	st, err := nix.ParseHostState("booted=/etc\x00entry=system-1\nx-link\x00end=1\x00")
+	st, err := nix.ParseHostState("find=1\x00booted=/etc\x00entry=system-1\nx-link\x00end=1\x00")
 	if err != nil {
 		t.Fatal(err)
 	}

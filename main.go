@@ -25,6 +25,9 @@ type cli struct {
 	Status      statusCmd      `cmd:"" help:"Show the live state of the selected hosts."`
 	Generations generationsCmd `cmd:"" help:"List the system generations of the selected hosts."`
 	Diff        diffCmd        `cmd:"" help:"Show what would change: nvd-style closure diff (local OLD NEW, or per host)."`
+	Deploy      deployCmd      `cmd:"" help:"Build, show what changes, confirm, then roll out: canary first, waves, health checks, magic rollback."`
+	Rollback    rollbackCmd    `cmd:"" help:"Take the selected hosts back to an earlier generation, in parallel, with magic rollback."`
+	History     historyCmd     `cmd:"" help:"Show past deploys and rollbacks, one record per host."`
 	Lab         labCmd         `cmd:"" help:"Run a local fleet of NixOS-like hosts (real sshd, private Nix store per host)."`
 }
 
@@ -64,6 +67,7 @@ func run(args []string) int {
 	var c cli
 	parser, err := kong.New(&c,
 		kong.BindTo(intr.ctx, (*context.Context)(nil)),
+		kong.Bind(intr),
 		kong.Name("nixdeck"),
 		kong.Description("Deploy NixOS to fleets of machines, from a terminal console or headless."),
 		kong.UsageOnError(),

@@ -21,8 +21,9 @@ type interrupt struct {
 	ch     chan os.Signal
 	done   chan struct{}
 
-	mu  sync.Mutex
-	sig syscall.Signal
+	mu       sync.Mutex
+	sig      syscall.Signal
+	diverted chan os.Signal // set by divert: signals go there instead
 }
 
 // onInterrupt starts listening for the signals.
@@ -37,13 +38,38 @@ func onInterrupt() *interrupt {
 			if i.sig == 0 {
 				i.sig = s.(syscall.Signal)
 			}
+			to := i.diverted
 			i.mu.Unlock()
+			if to != nil {
+				select {
+				case to <- s:
+				default: // the command has not taken the last ones yet
+				}
+				continue
+			}
 			// Recorded before the cancel: a command that returns because
 			// of it always finds the signal in received.
 			i.cancel()
 		}
 	}()
 	return i
+}
+
+// divert hands the signals to the caller instead of cancelling the
+// context, until restore: a rollout stops in steps (the first Ctrl-C
+// starts no new host and waits for those in flight, the second stops
+// waiting), which a cancellation cannot say. They still count for the
+// exit code (received).
+func (i *interrupt) divert() (sigs <-chan os.Signal, restore func()) {
+	ch := make(chan os.Signal, 2)
+	i.mu.Lock()
+	i.diverted = ch
+	i.mu.Unlock()
+	return ch, func() {
+		i.mu.Lock()
+		i.diverted = nil
+		i.mu.Unlock()
+	}
 }
 
 // stop gives the signals back to their default (the process is about to

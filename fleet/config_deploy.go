@@ -17,7 +17,7 @@ type HealthCheck struct {
 	Name string
 	// Run is a shell command run on the host; exactly one of Run and HTTP is set.
 	Run string
-	// HTTP is a URL in which {host} and {name} expand; see URL.
+	// HTTP is a URL in which {host}, {name} and {vars.NAME} expand; see URL.
 	HTTP string
 	// Expect is the HTTP status that means healthy (default 200).
 	Expect int
@@ -25,9 +25,11 @@ type HealthCheck struct {
 	Timeout time.Duration
 }
 
-// URL is the check's HTTP URL for node n, {host} and {name} expanded.
+// URL is the check's HTTP URL for node n: {host}, {name} and the node's
+// {vars.NAME} expanded. Load has checked that every node sets the
+// variables the URL names.
 func (h HealthCheck) URL(n *Node) string {
-	return strings.NewReplacer("{host}", n.Host, "{name}", n.Name).Replace(h.HTTP)
+	return strings.NewReplacer("{host}", n.Host, "{name}", n.Name).Replace(expandVars(h.HTTP, n))
 }
 
 // deploy decodes the `deploy` section over the defaults already in dp. It
@@ -165,22 +167,31 @@ func (d *decoder) check(v *yaml.Node, key string) (HealthCheck, bool) {
 	return h, len(d.errs) == before
 }
 
-// checkURL decodes an http(s) URL that may hold {host} and {name}.
+// checkURL decodes an http(s) URL that may hold {host}, {name} and
+// {vars.NAME}.
 func (d *decoder) checkURL(v *yaml.Node, key string) (string, bool) {
 	s, ok := d.str(v, key)
 	if !ok {
 		return "", false
 	}
+	var uses []varUse
 	for _, p := range placeholderRE.FindAllString(s, -1) {
-		if p != "{host}" && p != "{name}" {
-			d.errorf(v, key, "unknown placeholder %s (use {host} or {name})", p)
+		if p == "{host}" || p == "{name}" {
+			continue
+		}
+		name, err := placeholderVar(p)
+		if err != nil {
+			d.errorf(v, key, "%v", err)
 			return "", false
 		}
+		uses = append(uses, varUse{name: name, v: v, key: key})
 	}
-	u, err := url.Parse(placeholderRE.ReplaceAllString(s, "x"))
+	// "0" is valid wherever a placeholder may stand: host, port, path.
+	u, err := url.Parse(placeholderRE.ReplaceAllString(s, "0"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		d.errorf(v, key, "%q is not an http:// or https:// URL", s)
 		return "", false
 	}
+	d.varUses = append(d.varUses, uses...)
 	return s, true
 }

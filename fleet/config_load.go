@@ -140,12 +140,14 @@ func (d *decoder) fleet(root *yaml.Node, f *Fleet) {
 	f.byName = map[string]*Node{}
 	for _, rn := range nodes {
 		rn.node.Settings = rn.settings.over(f.Defaults)
+		rn.node.Vars = mergeVars(defaults.vars, rn.settings.vars)
 		f.Nodes = append(f.Nodes, rn.node)
 		f.byName[rn.node.Name] = rn.node
 	}
 	if !nodesSet {
 		d.errorf(keyNode(root, "nodes"), "nodes", "missing: the fleet needs at least one node")
 	}
+	d.checkVars(d.varUses, f.Nodes)
 	for i, at := range canary {
 		if _, err := f.Select(f.Deploy.Canary[i]); err != nil {
 			d.errorf(at.v, at.key, "%v", err)

@@ -27,6 +27,9 @@ type decoder struct {
 	// expanding holds the mappings whose entries are being listed, to
 	// catch merge keys that bring in their own mapping.
 	expanding map[*yaml.Node]bool
+	// varUses are the {vars.NAME} of health check URLs, checked against
+	// the nodes once they are known.
+	varUses []varUse
 }
 
 // errorf records an error at v's position for the value of key.
@@ -179,20 +182,29 @@ func (d *decoder) batch(v *yaml.Node, key string) (Batch, bool) {
 	if !ok {
 		return Batch{}, false
 	}
+	b, err := ParseBatch(s)
+	if err != nil {
+		d.errorf(v, key, "%s", err)
+		return Batch{}, false
+	}
+	return b, true
+}
+
+// ParseBatch reads a wave size as the fleet file and --batch write it: a
+// host count ("3") or a percentage ("25%").
+func ParseBatch(s string) (Batch, error) {
 	if p, isPct := strings.CutSuffix(s, "%"); isPct {
 		n, err := strconv.Atoi(strings.TrimSpace(p))
 		if err != nil || n < 1 || n > 100 {
-			d.errorf(v, key, "%q %s a percentage (1%%-100%%)", s, overflows(err))
-			return Batch{}, false
+			return Batch{}, fmt.Errorf("%q %s a percentage (1%%-100%%)", s, overflows(err))
 		}
-		return Batch{Percent: n}, true
+		return Batch{Percent: n}, nil
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 {
-		d.errorf(v, key, "%q %s a host count (1 or more) or a percentage (25%%)", s, overflows(err))
-		return Batch{}, false
+		return Batch{}, fmt.Errorf("%q %s a host count (1 or more) or a percentage (25%%)", s, overflows(err))
 	}
-	return Batch{Count: n}, true
+	return Batch{Count: n}, nil
 }
 
 // overflows starts the message about a number that is not what it should

@@ -16,6 +16,7 @@ type rawSettings struct {
 	user, identity, knownHosts, jump, sudo, buildOn *string
 	port                                            *int
 	substitute                                      *bool
+	vars                                            map[string]string
 }
 
 // over returns base with every setting r states replaced.
@@ -74,6 +75,7 @@ func (d *decoder) settingFields(r *rawSettings) map[string]field {
 		"substitute_on_destination": func(v *yaml.Node, key string) {
 			keep(&r.substitute)(d.boolean(v, key))
 		},
+		"vars": func(v *yaml.Node, key string) { r.vars = d.vars(v, key) },
 	}
 }
 

@@ -123,6 +123,28 @@ func TestLoadSourcesAndPolicy(t *testing.T) {
 	}
 }
 
+// TestHealthURLVars checks that {vars.NAME} takes the node's own value
+// over the defaults', name by name.
+func TestHealthURLVars(t *testing.T) {
+	f, err := Parse("fleet.yaml", "/x/fleet.yaml", []byte(`flake: ./
+defaults: {vars: {port: 80, path: healthz}}
+nodes:
+  a: {host: h1, vars: {port: 8081}}
+  b: {host: h2}
+deploy:
+  health:
+    - {name: web, http: "http://{host}:{vars.port}/{vars.path}"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for node, want := range map[string]string{"a": "http://h1:8081/healthz", "b": "http://h2:80/healthz"} {
+		if got := f.Deploy.Health[0].URL(f.Node(node)); got != want {
+			t.Errorf("%s: URL = %q, want %q", node, got, want)
+		}
+	}
+}
+
 func TestLoadExample(t *testing.T) {
 	f := load(t, "../../fleet.example.yaml")
 	if len(f.Nodes) != 2 || f.Nodes[1].User != "deploy" || f.Nodes[1].Port != 2222 || f.Nodes[0].User != "root" {

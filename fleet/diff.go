@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"os"
@@ -22,6 +23,10 @@ type DiffOptions struct {
 	// NoDB reads the local closures with nix-store instead of the Nix
 	// database.
 	NoDB bool
+	// Systems, when set, are the nodes' systems already built (Engine.Build,
+	// node name → store path, kept alive by the caller's gc roots): Diff
+	// builds nothing, and a node without one fails.
+	Systems map[string]string
 }
 
 // DiffEvent carries one host's diff.
@@ -43,13 +48,23 @@ func (e *Engine) Diff(ctx context.Context, nodes []*Node, opts DiffOptions) *Str
 }
 
 func (o *op) diff(ctx context.Context, nodes []*Node, opts DiffOptions) error {
-	rootDir, err := os.MkdirTemp("", "nixdeck-diff-")
-	if err != nil {
-		o.endAll(ctx, nodes, "build", err)
-		return err
+	built, failed := opts.Systems, map[string]error{}
+	var err error
+	if built == nil {
+		var rootDir string
+		if rootDir, err = os.MkdirTemp("", "nixdeck-diff-"); err != nil {
+			o.endAll(ctx, nodes, "build", err)
+			return err
+		}
+		defer os.RemoveAll(rootDir)
+		built, failed, err = o.build(ctx, nodes, rootDir)
+	} else {
+		for _, n := range nodes {
+			if built[n.Name] == "" {
+				failed[n.Name] = &HostError{Host: n.Name, Step: "build", Err: errors.New("no system was built for it")}
+			}
+		}
 	}
-	defer os.RemoveAll(rootDir)
-	built, failed, err := o.build(ctx, nodes, rootDir)
 	if err != nil {
 		for _, n := range nodes {
 			o.host(n).done(ctx, failed[n.Name])
@@ -105,9 +120,13 @@ func (h *HostRun) diff(ctx context.Context, cache *nix.ClosureCache, newC *nix.C
 	if cur == "" {
 		return fmt.Errorf("%s is missing or does not lead to a store object", nix.CurrentSystemLink)
 	}
-	curC, err := cache.Get(ctx, h.Runner, cur)
-	if err != nil {
-		return err
+	// A host already on the new system has its closure: the one read
+	// here (deploy asks before every redeploy, unchanged hosts included).
+	curC := newC
+	if cur != newC.Root {
+		if curC, err = cache.Get(ctx, h.Runner, cur); err != nil {
+			return err
+		}
 	}
 	next, err := nix.LocalBootSpec(newC.Root)
 	if err != nil {

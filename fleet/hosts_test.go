@@ -141,7 +141,7 @@ func TestRunHostsBoundsParallelismAndReportsEveryHost(t *testing.T) {
 }
 
 func TestReadStates(t *testing.T) {
-	state := "hostname=web1\x00current=/nix/store/lwgy6jr0kqfbnjh3lb8ss0yf4cvksxv3-nixos-system-web1-24.05\x00" +
+	state := "find=1\x00hostname=web1\x00current=/nix/store/lwgy6jr0kqfbnjh3lb8ss0yf4cvksxv3-nixos-system-web1-24.05\x00" +
 		"profile_link=system-3-link\x00switch_lock=free\x00nixdeck_lock=free\x00uptime=61.2\x00end=1\x00"
 	ok := runnerFunc(func(ctx context.Context, c nix.Cmd) error {
 		if len(c.Argv) != 3 || c.Argv[0] != "sh" || c.Privileged {
@@ -174,7 +174,7 @@ func TestReadStatesBoundsEachHost(t *testing.T) {
 	defer func(d time.Duration) { stateTimeout = d }(stateTimeout)
 	stateTimeout = 100 * time.Millisecond
 	ok := runnerFunc(func(ctx context.Context, c nix.Cmd) error {
-		_, err := io.WriteString(c.Stdout, "profile_link=system-1-link\x00end=1\x00")
+		_, err := io.WriteString(c.Stdout, "find=1\x00profile_link=system-1-link\x00end=1\x00")
 		return err
 	})
 	stuck := runnerFunc(func(ctx context.Context, c nix.Cmd) error {

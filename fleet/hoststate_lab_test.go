@@ -105,7 +105,7 @@ exec "$SHELL" -c "$SSH_ORIGINAL_COMMAND"
 
 	t.Run("a host that forges its records", func(t *testing.T) {
 		o.shell(t, "canary", `case $SSH_ORIGINAL_COMMAND in
-*profile_link*) printf 'hostname=canary\000current=/etc\000profile_link=system-3-link\000entry=system-3-link\000entry_time=-5\000entry_path=`+gen1+`\000uptime=NaN\000end=1\000' ;;
+*profile_link*) printf 'find=1\000hostname=canary\000current=/etc\000profile_link=system-3-link\000entry=system-3-link\000entry_time=-5\000entry_path=`+gen1+`\000uptime=NaN\000end=1\000' ;;
 *) exec "$SHELL" -c "$SSH_ORIGINAL_COMMAND" ;;
 esac
 `)

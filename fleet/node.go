@@ -21,6 +21,10 @@ type Node struct {
 	Attr string
 	// Tags group nodes for selectors (`@web`), in file order.
 	Tags []string
+	// Vars are the operator's own values for the node (`vars:`), for
+	// {vars.NAME} in health check URLs: the node's own over the defaults',
+	// name by name. Read-only once loaded.
+	Vars map[string]string
 	// Settings are node settings over defaults over built-in defaults.
 	// User, Port, Identity and Jump stay empty when neither the node nor
 	// defaults set them, so that ~/.ssh/config can fill them in.

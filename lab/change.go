@@ -20,14 +20,25 @@ type ChangeOptions struct {
 	Release string
 	// Fault bakes a fault into the next system: fail (activation exits 2),
 	// units (exits 4), hang (never returns), breakssh (stops the sshd
-	// listener), reboot (a new kernel); "none" clears it, "" keeps it.
+	// listener), degraded (exits 0, then turns degraded: see DegradeAfter
+	// and HoldDegraded), reboot (a new kernel); "none" clears it, "" keeps it.
 	Fault string
+	// DegradeAfter is how long after its activation a degraded system
+	// turns degraded; 0 means DefaultDegradeAfter. Only with Fault degraded.
+	DegradeAfter time.Duration
 	// Bump makes the next system new even when nothing else changed.
 	Bump bool
 }
 
 // Faults are the fault kinds ChangeOptions.Fault accepts besides "none".
-var Faults = []string{"fail", "units", "hang", "breakssh", "reboot"}
+var Faults = []string{"fail", "units", "hang", "breakssh", "degraded", "reboot"}
+
+// DefaultDegradeAfter is how long a degraded system stays healthy after
+// its activation unless ChangeOptions.DegradeAfter says otherwise.
+const DefaultDegradeAfter = 3 * time.Second
+
+// maxDegradeAfter keeps a mistyped delay from leaving a host pending for days.
+const maxDegradeAfter = time.Hour
 
 // Change rewrites the lab flake's state so that the next build of the
 // hosts matching sel differs as opts say; sel selects as Select does.
@@ -39,6 +50,10 @@ func (l *Lab) Change(sel string, opts ChangeOptions) error {
 	}
 	if opts.Fault != "" && opts.Fault != "none" && !slices.Contains(Faults, opts.Fault) {
 		return fmt.Errorf("lab change: fault %q: want one of %s or none", opts.Fault, strings.Join(Faults, ", "))
+	}
+	degradeAfter, err := degradeSeconds(opts)
+	if err != nil {
+		return err
 	}
 	names, err := l.Select(sel)
 	if err != nil {
@@ -59,15 +74,34 @@ func (l *Lab) Change(sel string, opts ChangeOptions) error {
 		switch opts.Fault {
 		case "":
 		case "none":
-			hc.Fault = ""
+			hc.Fault, hc.DegradeAfter = "", ""
 		default:
-			hc.Fault = opts.Fault
+			hc.Fault, hc.DegradeAfter = opts.Fault, degradeAfter
 		}
 		if opts.Bump {
 			hc.Bump++
 		}
 	}
 	return l.writeState(st)
+}
+
+// degradeSeconds checks opts.DegradeAfter and returns the delay of a
+// degraded fault as sleep(1) takes it, "" for other faults.
+func degradeSeconds(opts ChangeOptions) (string, error) {
+	if opts.Fault != "degraded" {
+		if opts.DegradeAfter != 0 {
+			return "", fmt.Errorf("lab change: a delay before degrading needs fault degraded")
+		}
+		return "", nil
+	}
+	d := opts.DegradeAfter
+	if d == 0 {
+		d = DefaultDegradeAfter
+	}
+	if d < time.Millisecond || d > maxDegradeAfter {
+		return "", fmt.Errorf("lab change: delay before degrading %s: want 1ms to %s", d, maxDegradeAfter)
+	}
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64), nil
 }
 
 // Select returns the names of the hosts that sel matches, in lab order,

@@ -1,6 +1,9 @@
 package lab
 
-import "testing"
+import (
+	"context"
+	"testing"
+)
 
 // What the external tests (package lab_test, which can use labtest to
 // start a lab) look at inside a lab.
@@ -55,3 +58,6 @@ func (h Held) Shares(other Held) bool {
 	}
 	return false
 }
+
+// WaitDegraded waits until the host reports failed units.
+func WaitDegraded(ctx context.Context, l *Lab, name string) error { return l.waitDegraded(ctx, name) }

@@ -28,8 +28,10 @@ type hostConfig struct {
 	// Release is the package set, "a" or "b".
 	Release string `json:"release"`
 	// Fault is baked into the system's activation: "", fail, units, hang,
-	// breakssh or reboot.
+	// breakssh, degraded or reboot.
 	Fault string `json:"fault"`
+	// DegradeAfter is the degraded fault's delay in seconds, "" otherwise.
+	DegradeAfter string `json:"degrade_after,omitempty"`
 	// Bump counts `lab change --bump`; it is part of a package version.
 	Bump int `json:"bump"`
 }

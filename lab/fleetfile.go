@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -32,6 +33,9 @@ deploy:
     - name: system
       run: systemctl is-system-running
       timeout: 10s
+    - name: http
+      http: http://{host}:{vars.health_port}/healthz
+      timeout: 10s
 nodes:
 `
 
@@ -40,10 +44,40 @@ func (l *Lab) writeFleetFile() error {
 	var b strings.Builder
 	b.WriteString(fleetHeader)
 	for _, h := range l.Hosts {
-		fmt.Fprintf(&b, "  %s:\n    host: 127.0.0.1\n    port: %d\n    tags: [%s]\n",
-			h.Name, h.Port, strings.Join(h.Tags, ", "))
+		fmt.Fprintf(&b, "  %s:\n    host: 127.0.0.1\n    port: %d\n    tags: [%s]\n    vars: {health_port: %d}\n",
+			h.Name, h.Port, strings.Join(h.Tags, ", "), h.HealthPort)
+		if h.User != "" {
+			fmt.Fprintf(&b, "    user: %s\n", h.User)
+		}
 	}
 	return writeFileAtomic(filepath.Join(l.Dir, "fleet.yaml"), []byte(b.String()), 0o644)
+}
+
+// SetUser makes the fleet file log in to the hosts that sel selects (as
+// Select does) as user: DeployUser, or "root" (the fleet's default) again.
+// It rewrites the fleet file and the lab's manifest; the hosts accept both
+// users all along.
+func (l *Lab) SetUser(sel, user string) error {
+	switch user {
+	case "root":
+		user = ""
+	case DeployUser:
+	default:
+		return fmt.Errorf("lab: user %q: the lab hosts have root and %s", user, DeployUser)
+	}
+	names, err := l.Select(sel)
+	if err != nil {
+		return err
+	}
+	for i := range l.Hosts {
+		if slices.Contains(names, l.Hosts[i].Name) {
+			l.Hosts[i].User = user
+		}
+	}
+	if err := l.writeFleetFile(); err != nil {
+		return err
+	}
+	return l.save()
 }
 
 // writeKnownHosts writes Dir/known_hosts with every host's key at its port.

@@ -35,6 +35,12 @@ type Host struct {
 	Port int `json:"port"`
 	// Tags are the host's fleet file tags (canary, web, db).
 	Tags []string `json:"tags"`
+	// User is the host's login user in the fleet file: "" for the
+	// fleet's default (root), or DeployUser; see SetUser.
+	User string `json:"user,omitempty"`
+	// HealthPort is the TCP port of the host's health endpoint on
+	// 127.0.0.1; see HealthURL.
+	HealthPort int `json:"health_port"`
 }
 
 // Options say how to bring a lab up.
@@ -134,6 +140,12 @@ func (l *Lab) host(name string) (Host, error) {
 // hostDir is the directory of the named host: its nix/ and run/ trees, keys,
 // sshd configuration and log.
 func (l *Lab) hostDir(name string) string { return filepath.Join(l.Dir, "hosts", name) }
+
+// labRun is a path in the named host's /run/nixdeck-lab, seen from
+// outside the host; inside it is labRunDir/elem.
+func (l *Lab) labRun(name string, elem ...string) string {
+	return filepath.Join(append([]string{l.hostDir(name), "run", "nixdeck-lab"}, elem...)...)
+}
 
 // nsDir holds the files that keep the hosts' mount namespaces alive.
 func (l *Lab) nsDir() string { return filepath.Join(l.Dir, "ns") }

@@ -75,11 +75,13 @@ func unescapeMount(s string) string {
 }
 
 // nsSetup runs inside a new namespace: the host's run tree goes on /run
-// (its /nix is mounted when its system is installed), and the namespace
-// files of this and other labs are dropped from the copy so that no
-// namespace pins another.
+// (its /nix is mounted when its system is installed), its own user files
+// over the machine's (see deployuser.go), and the namespace files of this
+// and other labs are dropped from the copy so that no namespace pins
+// another.
 const nsSetup = `set -e
 mount --bind "$1/run" /run
+for f in passwd group sudoers; do mount --bind "$1/etc/$f" "/etc/$f"; done
 findmnt -rn -t nsfs -o TARGET | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 umount -l "$2" 2>/dev/null || true
 `

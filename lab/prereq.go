@@ -19,10 +19,13 @@ var tools = []struct{ name, pkg string }{
 	{"unshare", "util-linux"},
 	{"nsenter", "util-linux"},
 	{"flock", "util-linux"},
+	{"sudo", "sudo"},
+	{"perl", "perl-base"},
 }
 
-// Check reports what this machine lacks to run a lab: root, Nix, sshd and
-// the namespace tools. The error says what is missing and how to get it.
+// Check reports what this machine lacks to run a lab: root, Nix, sshd,
+// the namespace tools, sudo (for the deploy user) and perl (for the
+// health endpoints). The error says what is missing and how to get it.
 func Check() error {
 	var missing []string
 	if os.Geteuid() != 0 {

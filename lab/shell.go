@@ -4,9 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-
-	"nixdeck/internal/proc"
 )
 
 // Every lab host's sshd runs its commands through a forced command, the
@@ -19,7 +16,8 @@ import (
 // group), exactly as without it.
 
 // shellWrapper is the forced command; %[1]s is the host name, %[2]s the
-// override path.
+// override path inside the host. Both live in the host's /run, where every
+// login user can reach them.
 const shellWrapper = `#!/bin/sh
 # Forced command of nixdeck lab host %[1]s (written by nixdeck lab): runs
 # what the client asked for in the login shell, or the test's own shell
@@ -32,21 +30,19 @@ if [ -z "${SSH_ORIGINAL_COMMAND+set}" ]; then exec "$SHELL" -l; fi
 exec "$SHELL" -c "$SSH_ORIGINAL_COMMAND"
 `
 
-// shellPath is the host's shell wrapper.
-func (l *Lab) shellPath(name string) string { return filepath.Join(l.hostDir(name), "shell") }
+// shellOverrideName is the test's shell for the host, when it has one, in
+// the host's run/nixdeck-lab.
+const shellOverrideName = "shell.override"
 
-// shellOverride is the test's shell for the host, when it has one.
-func (l *Lab) shellOverride(name string) string {
-	return filepath.Join(l.hostDir(name), "shell.override")
-}
+// shellPath is the host's shell wrapper.
+func (l *Lab) shellPath(name string) string { return l.labRun(name, "shell") }
+
+// shellOverride is the test's shell for the host, seen from outside.
+func (l *Lab) shellOverride(name string) string { return l.labRun(name, shellOverrideName) }
 
 // writeShellWrapper writes the host's forced command.
 func (l *Lab) writeShellWrapper(name string) error {
-	override, err := proc.ShellQuote(l.shellOverride(name))
-	if err != nil {
-		return fmt.Errorf("lab host %s: %w", name, err)
-	}
-	s := fmt.Sprintf(shellWrapper, name, override)
+	s := fmt.Sprintf(shellWrapper, name, labRunDir+"/"+shellOverrideName)
 	return os.WriteFile(l.shellPath(name), []byte(s), 0o755)
 }
 

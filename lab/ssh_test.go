@@ -16,14 +16,20 @@ import (
 	"nixdeck/lab/labtest"
 )
 
-// dial connects to a lab host with the nixdeck SSH transport, as the fleet
-// file says to.
+// dial connects to a lab host as root with the nixdeck SSH transport, as
+// the fleet file says to.
 func dial(ctx context.Context, l *lab.Lab, h lab.Host) (*remote.Client, error) {
+	return dialAs(ctx, l, h, "root")
+}
+
+// dialAs connects to a lab host as user with the lab key; privileged
+// commands go through sudo -n when the user is not root.
+func dialAs(ctx context.Context, l *lab.Lab, h lab.Host, user string) (*remote.Client, error) {
 	return remote.Dial(ctx, remote.Target{
 		Name:       h.Name,
 		Host:       "127.0.0.1",
 		Port:       h.Port,
-		User:       "root",
+		User:       user,
 		Identity:   filepath.Join(l.Dir, "id_ed25519"),
 		KnownHosts: filepath.Join(l.Dir, "known_hosts"),
 	}, remote.Options{SSHConfigPath: "none", DialTimeout: 3 * time.Second, HandshakeTimeout: 5 * time.Second})

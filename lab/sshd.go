@@ -21,13 +21,17 @@ import (
 	"nixdeck/internal/proc"
 )
 
-// sshdConfig is a lab host's sshd configuration: key-only root login with
-// the lab operator key, its own host key, pid file in the host's /run, the
-// NixOS-like PATH for sessions, and commands run through the host's shell
-// wrapper (see shell.go). HOME is the host's own home directory:
-// bash, root's login shell, sources ~/.bashrc for every SSH command, and
-// the machine's /root/.bashrc (pyenv, cargo, …) costs seconds a command —
-// enough to time out `nixdeck status` on a 50-host lab.
+// sshdConfig is a lab host's sshd configuration: key-only logins with the
+// lab operator key, as root or as the deploy user, its own host key, pid
+// file in the host's /run, the NixOS-like PATH for sessions, and commands
+// run through the host's shell wrapper (see shell.go). Everything a login
+// reads as its own user lives in the host's /run, which the deploy user
+// can reach even when the lab directory is private. HOME is the host's own
+// home directory: bash, root's login shell, sources ~/.bashrc for every
+// SSH command, and the machine's /root/.bashrc (pyenv, cargo, …) costs
+// seconds a command — enough to time out `nixdeck status` on a 50-host
+// lab. sshd keeps the first value it reads of an option, so the deploy
+// user's Match block comes first and the catch-all one after it.
 const sshdConfig = `# sshd of nixdeck lab host %[1]s (written by nixdeck lab)
 ListenAddress 127.0.0.1:%[2]d
 HostKey %[3]s/ssh_host_ed25519_key
@@ -44,8 +48,11 @@ LogLevel VERBOSE
 MaxSessions 100
 MaxStartups 100:30:200
 Subsystem sftp internal-sftp
-SetEnv PATH=%[5]s "NIX_USER_CONF_FILES=%[6]s" "HOME=%[3]s/home"
-ForceCommand %[3]s/shell
+ForceCommand %[4]s/shell
+Match User ` + DeployUser + `
+	SetEnv PATH=%[5]s "NIX_USER_CONF_FILES=%[4]s/nix.conf" "HOME=` + deployHome + `"
+Match all
+	SetEnv PATH=%[5]s "NIX_USER_CONF_FILES=%[4]s/nix.conf" "HOME=%[3]s/home"
 `
 
 // writeKeyPair writes an ed25519 key pair as OpenSSH files path and
@@ -81,22 +88,27 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// writeSSHDConfig writes the host's sshd_config for port and the file
-// through which activations find it again (run/nixdeck-lab/host.env).
+// writeSSHDConfig writes the host's sshd_config for port.
 func (l *Lab) writeSSHDConfig(name string, port int) error {
 	hd := l.hostDir(name)
 	if err := l.writeShellWrapper(name); err != nil {
 		return err
 	}
-	conf := fmt.Sprintf(sshdConfig, name, port, hd, l.Dir, hostPATH, l.nixConf())
-	if err := os.WriteFile(filepath.Join(hd, "sshd_config"), []byte(conf), 0o644); err != nil {
-		return err
-	}
-	env, err := shellAssignments("LAB_HOST", name, "LAB_SSHD_CONFIG", filepath.Join(hd, "sshd_config"), "LAB_SSHD_LOG", filepath.Join(hd, "sshd.log"))
+	conf := fmt.Sprintf(sshdConfig, name, port, hd, labRunDir, hostPATH)
+	return os.WriteFile(filepath.Join(hd, "sshd_config"), []byte(conf), 0o644)
+}
+
+// writeHostEnv writes the file through which activations find the host's
+// sshd and health endpoint again (run/nixdeck-lab/host.env).
+func (l *Lab) writeHostEnv(name string, healthPort int) error {
+	hd := l.hostDir(name)
+	env, err := shellAssignments("LAB_HOST", name,
+		"LAB_SSHD_CONFIG", filepath.Join(hd, "sshd_config"), "LAB_SSHD_LOG", filepath.Join(hd, "sshd.log"),
+		"LAB_HEALTHD", l.healthdPath(), "LAB_HEALTH_PORT", strconv.Itoa(healthPort))
 	if err != nil {
 		return fmt.Errorf("lab host %s: %w", name, err)
 	}
-	return os.WriteFile(filepath.Join(hd, "run", "nixdeck-lab", "host.env"), []byte(env), 0o644)
+	return writeFileAtomic(filepath.Join(hd, "run", "nixdeck-lab", "host.env"), []byte(env), 0o644)
 }
 
 // shellAssignments renders name, value pairs as /bin/sh variable

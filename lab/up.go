@@ -104,6 +104,9 @@ func (l *Lab) up(ctx context.Context, progress func(format string, args ...any))
 	if err := os.WriteFile(l.nixConf(), []byte(nixConf), 0o644); err != nil {
 		return err
 	}
+	if err := l.writeHealthd(); err != nil {
+		return err
+	}
 	st := &flakeState{Hosts: map[string]*hostConfig{}}
 	names := make([]string, len(l.Hosts))
 	for i, h := range l.Hosts {
@@ -127,8 +130,12 @@ func (l *Lab) up(ctx context.Context, progress func(format string, args ...any))
 		systems, buildErr = l.Build(ctx, names)
 		progress("%d systems built", len(names))
 	}()
+	uid, err := deployID()
+	if err != nil {
+		return err
+	}
 	err = forEach(ctx, len(l.Hosts), 4, func(i int) error {
-		port, err := l.bootHost(ctx, l.Hosts[i].Name)
+		port, err := l.bootHost(ctx, l.Hosts[i].Name, uid)
 		l.Hosts[i].Port = port
 		return err
 	})
@@ -150,7 +157,12 @@ func (l *Lab) up(ctx context.Context, progress func(format string, args ...any))
 		return err
 	}
 	if err := forEach(ctx, len(l.Hosts), 6, func(i int) error {
-		return l.install(ctx, names[i], systems[names[i]], reg, base)
+		if err := l.install(ctx, names[i], systems[names[i]], reg, base); err != nil {
+			return err
+		}
+		port, err := l.startServices(ctx, names[i])
+		l.Hosts[i].HealthPort = port
+		return err
 	}); err != nil {
 		return err
 	}
@@ -190,9 +202,9 @@ func (l *Lab) writeOperatorKey() error {
 	return os.WriteFile(filepath.Join(l.Dir, "authorized_keys"), []byte(pub+"\n"), 0o644)
 }
 
-// bootHost creates the host's trees, host key and namespace and starts its
-// sshd; it returns the sshd port.
-func (l *Lab) bootHost(ctx context.Context, name string) (int, error) {
+// bootHost creates the host's trees, host key, users and namespace and
+// starts its sshd; it returns the sshd port. uid is the deploy user's.
+func (l *Lab) bootHost(ctx context.Context, name string, uid int) (int, error) {
 	hd := l.hostDir(name)
 	for _, d := range []string{"nix/store", "nix-work", "nix/var/nixdeck-lab", "run/sshd", "run/nixos", "run/nixdeck-lab", "run/log/journal"} {
 		if err := os.MkdirAll(filepath.Join(hd, d), 0o755); err != nil {
@@ -203,6 +215,23 @@ func (l *Lab) bootHost(ctx context.Context, name string) (int, error) {
 		return 0, err
 	}
 	if _, err := writeKeyPair(filepath.Join(hd, "ssh_host_ed25519_key"), "root@"+name); err != nil {
+		return 0, err
+	}
+	// Logins read these as the user logging in: the host's /run holds
+	// copies that the deploy user can reach.
+	for src, dst := range map[string]string{filepath.Join(l.Dir, "authorized_keys"): "authorized_keys", l.nixConf(): "nix.conf"} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return 0, err
+		}
+		if err := os.WriteFile(l.labRun(name, dst), b, 0o644); err != nil {
+			return 0, err
+		}
+	}
+	if err := l.writeUserFiles(name, uid); err != nil {
+		return 0, err
+	}
+	if err := l.writeHostEnv(name, 0); err != nil {
 		return 0, err
 	}
 	if err := l.createNS(ctx, name); err != nil {

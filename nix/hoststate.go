@@ -19,8 +19,10 @@ const (
 	BootedSystemLink = "/run/booted-system"
 	// SwitchLockPath is the lock switch-to-configuration holds (flock) while it runs.
 	SwitchLockPath = "/run/nixos/switch-to-configuration.lock"
-	// NixdeckLockPath is the lock a nixdeck operation holds on a host (flock
-	// on the file, whose content names the holder: "user@machine pid=N op=ID since=RFC3339").
+	// NixdeckLockPath is the lock a nixdeck operation holds on a host for
+	// the system profile: a directory, held while it exists (mkdir takes
+	// it atomically), whose file "owner" names the holder in one line:
+	// "user@machine pid=N op=ID since=RFC3339".
 	NixdeckLockPath = "/run/nixdeck/lock"
 	// NixdeckRunDir holds one root-only directory per activation with its
 	// output and exit status.
@@ -77,70 +79,79 @@ type Ignored struct {
 	Reason string `json:"reason"`
 }
 
-// Lock is what a host says about one lock.
-type Lock struct {
-	// Known is false when the lock could not be tested (no flock, no permission).
-	Known bool
-	// Held is true when another process holds the lock.
-	Held bool
-	// Holder is who holds it, when the lock file says so.
-	Holder string
-}
-
-// String renders the lock state for a table cell.
-func (l Lock) String() string {
-	switch {
-	case !l.Known:
-		return "?"
-	case l.Held && l.Holder != "":
-		return "held by " + l.Holder
-	case l.Held:
-		return "held"
-	}
-	return "free"
-}
-
 // hostStateScript prints the host's state as key=value records, each
 // ended by a NUL byte: the one byte that no file name, link target or
-// (with NULs deleted) file content can carry, so no name on the host can
-// forge a record. Values are written by the commands themselves, never
-// through $(...), which would drop trailing newlines. A link that exists
-// is reported even when it cannot be resolved (an empty value); a missing
-// one not at all. A lock is tested with flock -n -E 75: 0 free, 75 held,
-// anything else unknown. Only POSIX sh, coreutils and flock are needed.
-const hostStateScript = `p=` + SystemProfile + `
-z() { printf '\000'; }
-v() { printf '%s=' "$1"; shift; "$@" 2>/dev/null; z; }
-t() { printf '%s=' "$1"; head -c "$3" -- "$2" 2>/dev/null | tr -d '\000'; z; }
-link() { if [ -L "$2" ] || [ -e "$2" ]; then v "$1" readlink -fn -- "$2"; fi; }
-t hostname /proc/sys/kernel/hostname 256
-link current ` + CurrentSystemLink + `
-link booted ` + BootedSystemLink + `
-link profile $p
-if [ -L $p ]; then v profile_link readlink -n -- $p; fi
-for l in $p-*-link; do
-  [ -L "$l" ] || [ -e "$l" ] || continue
-  printf 'entry=%s\000' "${l##*/}"
-  if [ -L "$l" ]; then v entry_time stat -c %Y -- "$l"; link entry_path "$l"; fi
-done
-if [ -r ` + CurrentSystemLink + `/nixos-version ]; then t version ` + CurrentSystemLink + `/nixos-version 256; fi
-for s in booted=` + BootedSystemLink + ` profile=$p; do
-  d=${s#*=}; s=${s%%=*}
-  [ -e "$d" ] || continue
-  for f in kernel initrd kernel-modules; do link "${s}_$f" "$d/$f"; done
-  if [ -e "$d/kernel-params" ]; then t "${s}_kernel-params" "$d/kernel-params" ` + maxKernelParamsRead + `; fi
-done
-lock() {
-  if [ ! -e "$2" ]; then printf '%s=free\000' "$1"; return; fi
-  flock -n -E 75 "$2" true 2>/dev/null
-  case $? in 0) printf '%s=free\000' "$1";; 75) printf '%s=held\000' "$1";; *) printf '%s=unknown\000' "$1";; esac
+// shell variable can carry, so no name or file on the host can forge a
+// record.
+//
+// It runs few processes, because on a loaded host each costs about a
+// millisecond and status waits for all of them: the shell itself, one
+// GNU find for every link (its target and time, written as found, never
+// followed), and flock when switch-to-configuration's lock file exists.
+// Files are read by the shell's own read, which keeps their bytes
+// (newlines too) but drops NULs, and are cut to a bound (r; LC_ALL=C
+// makes bash count bytes as dash does). The bounds are on what is sent:
+// a file of one enormous line would still be read whole before it is cut. The shell's records are gathered in "$@" and
+// written at once after find's, so sshd forwards two writes, not thirty.
+//
+// find gives each link the key its path matches, never one by its place
+// among the arguments: a missing link has no record, a path that is not a
+// link an empty target (Linux has no empty link targets). "find=1" comes from the start point /, so the parser
+// can tell a host without GNU find from one without links. NixOS writes
+// every link read here with an absolute store path, except the profile,
+// which names its generation link ("system-42-link"); the parser takes
+// the profile's system from that generation.
+//
+// The switch lock is tested with flock -n -E 75 on a descriptor of the
+// shell (0 free, 75 held, anything else unknown). nixdeck's own lock is
+// a directory: held while it exists, its holder in the file owner.
+// Only POSIX sh, GNU find and flock are needed (dash on Debian, bash on
+// NixOS).
+const hostStateScript = `export LC_ALL=C
+p=` + SystemProfile + ` c=` + CurrentSystemLink + ` b=` + BootedSystemLink + ` l=` + NixdeckLockPath + `
+n='
+'
+r() {
+  v=
+  while :; do
+    if IFS= read -r x; then v=$v$x$n; else v=$v$x; break; fi
+    [ ${#v} -le $2 ] || break
+  done 2>/dev/null <"$1"
+  if [ ${#v} -gt $2 ]; then
+    q=? k=1
+    while [ $((k + k)) -le $2 ]; do q=$q$q k=$((k + k)); done
+    while [ $k -lt $2 ]; do q=$q? k=$((k + 1)); done
+    v=${v%"${v#$q}"}
+  fi
 }
-lock switch_lock ` + SwitchLockPath + `
-lock nixdeck_lock ` + NixdeckLockPath + `
-if [ -r ` + NixdeckLockPath + ` ]; then t nixdeck_holder ` + NixdeckLockPath + ` 200; fi
-v uptime cut -d' ' -f1 /proc/uptime
-if [ -d /run/systemd/system ]; then printf 'systemd=1\000'; fi
-printf 'end=1\000'
+find -P / $c $b $p $p-*-link $b/kernel $b/initrd $b/kernel-modules $p/kernel $p/initrd $p/kernel-modules -maxdepth 0 \( \
+  -path / -printf 'find=1\0' -o \
+  -path "$p-*-link" \( -type l -printf 'entry=%f\0entry_time=%T@\0entry_path=%l\0' -o -printf 'entry=%f\0' \) -o \
+  -path $c -printf 'current=%l\0' -o -path $b -printf 'booted=%l\0' -o -path $p -printf 'profile_link=%l\0' -o \
+  -path "$b/*" -printf 'booted_%f=%l\0' -o -path "$p/*" -printf 'profile_%f=%l\0' \) 2>/dev/null
+r /proc/sys/kernel/hostname 256
+set -- "hostname=$v"
+if [ -r $c/nixos-version ]; then r $c/nixos-version 256; set -- "$@" "version=$v"; fi
+for s in booted=$b profile=$p; do
+  if [ -e "${s#*=}/kernel-params" ]; then r "${s#*=}/kernel-params" ` + maxKernelParamsRead + `; set -- "$@" "${s%%=*}_kernel-params=$v"; fi
+done
+s=` + SwitchLockPath + `
+if [ -e $s ]; then
+  { flock -n -E 75 9; } 2>/dev/null 9<$s
+  case $? in 0) s=free;; 75) s=held;; *) s=unknown;; esac
+else s=free; fi
+set -- "$@" "switch_lock=$s"
+if [ -d $l ] && [ ! -L $l ]; then
+  set -- "$@" nixdeck_lock=held
+  if [ -f $l/owner ] && [ ! -L $l/owner ]; then r $l/owner ` + maxHolderRead + `; set -- "$@" "nixdeck_holder=$v"
+  elif [ -e $l/owner ] || [ -L $l/owner ]; then set -- "$@" nixdeck_holder=; fi
+elif [ -e $l ] || [ -L $l ]; then set -- "$@" nixdeck_lock=not-a-directory
+else set -- "$@" nixdeck_lock=free; fi
+u=
+read -r u x 2>/dev/null </proc/uptime
+set -- "$@" "uptime=$u"
+if [ -d /run/systemd/system ]; then set -- "$@" systemd=1; fi
+printf '%s\000' "$@" end=1
 `
 
 // MaxHostStateOutput bounds what a host may send for its state: a

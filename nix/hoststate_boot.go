@@ -1,8 +1,10 @@
 package nix
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -63,19 +65,20 @@ const (
 )
 
 // LocalBootSpec reads the boot spec of a system on this machine (a store
-// path or a link to one, such as a build result).
+// path or a link to one, such as a build result): where its boot file
+// links lead, as NixOS writes them (straight to a store file).
 func LocalBootSpec(system string) (BootSpec, error) {
 	var b BootSpec
 	for _, f := range []struct {
 		name string
 		dst  *string
 	}{{"kernel", &b.Kernel}, {"initrd", &b.Initrd}, {"kernel-modules", &b.KernelModules}} {
-		p := filepath.Join(system, f.name)
-		if _, err := os.Lstat(p); os.IsNotExist(err) {
+		// The link's own target, as the host's script reports it (see
+		// hostStateScript), so that the two compare.
+		r, err := os.Readlink(filepath.Join(system, f.name))
+		if errors.Is(err, fs.ErrNotExist) {
 			continue
-		}
-		r, err := filepath.EvalSymlinks(p)
-		if err != nil {
+		} else if err != nil {
 			return BootSpec{}, fmt.Errorf("boot files of %s: %w", system, err)
 		}
 		if err := checkStoreFile(r); err != nil {
@@ -111,6 +114,10 @@ func (s *HostState) bootSpec(kv map[string]string, prefix, path string) BootSpec
 	}{{"kernel", &b.Kernel}, {"initrd", &b.Initrd}, {"kernel-modules", &b.KernelModules}} {
 		v, ok := kv[prefix+"_"+f.name]
 		if !ok {
+			continue
+		}
+		if v == "" {
+			s.ignore(path+"/"+f.name, "not a readable symbolic link")
 			continue
 		}
 		if err := checkStoreFile(v); err != nil {

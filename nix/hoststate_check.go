@@ -80,12 +80,12 @@ func generationNumber(name string) (int, error) {
 	return int(v), nil
 }
 
-// parseUnixTime parses seconds since the epoch as `stat -c %Y` prints
-// them, one newline after.
+// parseUnixTime parses seconds since the epoch as find's %T@ prints them:
+// digits, then maybe a dot and the fraction, which is dropped.
 func parseUnixTime(v string) (time.Time, error) {
-	v = strings.TrimSuffix(v, "\n")
-	sec, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || sec < 0 || sec > maxUnixTime {
+	whole, frac, dot := strings.Cut(v, ".")
+	sec, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || whole[0] < '0' || sec > maxUnixTime || dot && (frac == "" || strings.Trim(frac, "0123456789") != "") {
 		return time.Time{}, fmt.Errorf("%s is not a time in seconds since 1970", excerpt(v))
 	}
 	return time.Unix(sec, 0).UTC(), nil

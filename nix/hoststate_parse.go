@@ -1,6 +1,7 @@
 package nix
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -94,6 +95,9 @@ func ParseHostState(out string) (*HostState, error) {
 		return nil, err
 	}
 	kv := recs.kv
+	if kv["find"] != "1" {
+		return nil, errors.New("host state: the host's links were not listed (the script needs GNU find)")
+	}
 	s := &HostState{}
 	s.Hostname = strings.TrimSpace(kv["hostname"])
 	s.Version = strings.TrimSpace(kv["version"])
@@ -101,13 +105,13 @@ func ParseHostState(out string) (*HostState, error) {
 	for _, l := range []struct {
 		key, path string
 		dst       *string
-	}{{"current", CurrentSystemLink, &s.Current}, {"booted", BootedSystemLink, &s.Booted}, {"profile", SystemProfile, &s.Profile}} {
+	}{{"current", CurrentSystemLink, &s.Current}, {"booted", BootedSystemLink, &s.Booted}} {
 		v, ok := kv[l.key]
 		switch {
 		case !ok:
 			s.Missing = append(s.Missing, l.path)
 		case v == "":
-			s.ignore(l.path, "cannot be resolved")
+			s.ignore(l.path, "not a readable symbolic link")
 		default:
 			if err := checkStoreObject(v); err != nil {
 				s.ignore(l.path, fmt.Sprintf("leads to %s: %v", excerpt(v), err))
@@ -115,13 +119,6 @@ func ParseHostState(out string) (*HostState, error) {
 				*l.dst = v
 			}
 		}
-	}
-	if v, ok := kv["profile_link"]; ok {
-		n, err := generationNumber(v)
-		if err != nil {
-			s.ignore(SystemProfile, fmt.Sprintf("points to %s: %v", excerpt(v), err))
-		}
-		s.ProfileGeneration = n
 	}
 	seen := map[int]bool{}
 	for _, e := range recs.entries {
@@ -136,12 +133,16 @@ func ParseHostState(out string) (*HostState, error) {
 			s.Generations = append(s.Generations, g)
 		}
 	}
+	if v, ok := kv["profile_link"]; ok {
+		s.resolveProfile(v, recs.entries)
+	} else {
+		s.Missing = append(s.Missing, SystemProfile)
+	}
 	s.BootedSpec = s.bootSpec(kv, "booted", BootedSystemLink)
 	s.ProfileSpec = s.bootSpec(kv, "profile", SystemProfile)
 	s.RebootNeeded = RebootNeeded(s.BootedSpec, s.ProfileSpec)
-	s.SwitchLock = parseLock(kv["switch_lock"], "")
-	holder := strings.TrimSpace(strings.ReplaceAll(kv["nixdeck_holder"], "\n", " "))
-	s.NixdeckLock = parseLock(kv["nixdeck_lock"], holder)
+	s.SwitchLock = parseSwitchLock(kv["switch_lock"])
+	s.NixdeckLock = s.nixdeckLock(kv)
 	if v, ok := kv["uptime"]; ok {
 		up, err := parseUptime(v)
 		if err != nil {
@@ -183,19 +184,36 @@ func (e profileEntry) generation() (Generation, error) {
 	return Generation{Number: n, Created: created, Path: e.path}, nil
 }
 
+// resolveProfile takes the system profile's target, which Nix writes as
+// the name of a generation link ("system-42-link"), to that generation's
+// system. A generation that was reported but set aside has its reason in
+// Ignored already. A profile linked straight to a store object (by hand)
+// is set aside as a generation, its system kept.
+func (s *HostState) resolveProfile(target string, entries []profileEntry) {
+	if target == "" {
+		s.ignore(SystemProfile, "not a readable symbolic link")
+		return
+	}
+	n, err := generationNumber(target)
+	if err != nil {
+		s.ignore(SystemProfile, fmt.Sprintf("points to %s: %v", excerpt(target), err))
+		// Not Nix's doing, but the system the next boot starts all the same.
+		if checkStoreObject(target) == nil {
+			s.Profile = target
+		}
+		return
+	}
+	s.ProfileGeneration = n
+	if g, ok := s.Generation(n); ok {
+		s.Profile = g.Path
+	} else if !slices.ContainsFunc(entries, func(e profileEntry) bool { return e.name == target }) {
+		s.ignore(SystemProfile, fmt.Sprintf("points to %s, which does not exist", target))
+	}
+}
+
 // ignore records that the host's entry was set aside, and why.
 func (s *HostState) ignore(entry, reason string) {
 	s.Ignored = append(s.Ignored, Ignored{Entry: entry, Reason: reason})
-}
-
-func parseLock(v, holder string) Lock {
-	switch v {
-	case "free":
-		return Lock{Known: true}
-	case "held":
-		return Lock{Known: true, Held: true, Holder: holder}
-	}
-	return Lock{}
 }
 
 // Generation returns the generation with number n, or false.

@@ -29,16 +29,20 @@ const (
 // ended by a NUL.
 func records(recs ...string) string { return strings.Join(recs, "\x00") + "\x00" }
 
+// listed renders records after find's mark that it listed the links, as
+// every sound answer has it.
+func listed(recs ...string) string { return records(append([]string{"find=1"}, recs...)...) }
+
 // entry is a profiles directory symlink as the script reports it.
 func entry(name, mtime, path string) []string {
-	return []string{"entry=" + name, "entry_time=" + mtime + "\n", "entry_path=" + path}
+	return []string{"entry=" + name, "entry_time=" + mtime + ".2578439520", "entry_path=" + path}
 }
 
 // hostStateNixOS is hostStateScript's output on a NixOS host that switched
 // to generation 42 with a new kernel but has not rebooted, while another
 // operator's nixdeck holds the host lock.
-var hostStateNixOS = records(slices.Concat(
-	[]string{"hostname=web1\n", "current=" + gen42, "booted=" + gen40, "profile=" + gen42, "profile_link=system-42-link"},
+var hostStateNixOS = listed(slices.Concat(
+	[]string{"hostname=web1\n", "current=" + gen42, "booted=" + gen40, "profile_link=system-42-link"},
 	entry("system-40-link", "1717236000", gen40),
 	entry("system-42-link", "1719820800", gen42),
 	entry("system-41-link", "1718438400", gen41),
@@ -85,7 +89,7 @@ func TestParseHostState(t *testing.T) {
 		},
 	}, {
 		name: "after switch-to-configuration test the running system is not in the profile",
-		in: records(slices.Concat([]string{"hostname=web1", "current=" + gen41, "booted=" + gen40, "profile=" + gen40, "profile_link=system-40-link"},
+		in: listed(slices.Concat([]string{"hostname=web1", "current=" + gen41, "booted=" + gen40, "profile_link=system-40-link"},
 			entry("system-40-link", "1717236000", gen40), bootRecords("quiet", "quiet"),
 			[]string{"switch_lock=held", "nixdeck_lock=free", "uptime=12.00\n", "end=1"})...),
 		check: func(t *testing.T, s *HostState) {
@@ -101,7 +105,7 @@ func TestParseHostState(t *testing.T) {
 		},
 	}, {
 		name: "only the kernel parameters changed",
-		in:   records(append(bootRecords("quiet", "quiet mitigations=off"), "end=1")...),
+		in:   listed(append(bootRecords("quiet", "quiet mitigations=off"), "end=1")...),
 		check: func(t *testing.T, s *HostState) {
 			if !s.RebootNeeded {
 				t.Error("new kernel parameters need a reboot")
@@ -109,7 +113,7 @@ func TestParseHostState(t *testing.T) {
 		},
 	}, {
 		name: "a host that is not NixOS yet",
-		in:   records("hostname=fresh", "switch_lock=free", "nixdeck_lock=unknown", "uptime=5.1", "end=1"),
+		in:   listed("hostname=fresh", "switch_lock=free", "nixdeck_lock=unknown", "uptime=5.1", "end=1"),
 		check: func(t *testing.T, s *HostState) {
 			if s.Current != "" || len(s.Generations) != 0 || s.ProfileGeneration != 0 || s.RebootNeeded || s.NixdeckLock.Known {
 				t.Errorf("%+v", s)
@@ -123,7 +127,7 @@ func TestParseHostState(t *testing.T) {
 		},
 	}, {
 		name: "current-system missing, the rest present",
-		in:   records(slices.Concat([]string{"booted=" + gen40, "profile=" + gen40, "profile_link=system-40-link"}, entry("system-40-link", "1717236000", gen40), []string{"end=1"})...),
+		in:   listed(slices.Concat([]string{"booted=" + gen40, "profile_link=system-40-link"}, entry("system-40-link", "1717236000", gen40), []string{"end=1"})...),
 		check: func(t *testing.T, s *HostState) {
 			if !slices.Equal(s.Missing, []string{CurrentSystemLink}) || s.Current != "" || s.Booted != gen40 || s.ProfileGeneration != 40 {
 				t.Errorf("missing %q, state %+v", s.Missing, s)
@@ -163,8 +167,8 @@ func generationMarks(s *HostState) string {
 // not hold up marks that entry, never the whole host, and no name or link
 // target can pass for a record of its own.
 func TestParseHostStateSetsStrangeEntriesAside(t *testing.T) {
-	in := records(slices.Concat(
-		[]string{"current=/etc", "booted=" + gen40 + "\nprofile=" + gen40, "profile=" + gen42, "profile_link=system-42-link\n"},
+	in := listed(slices.Concat(
+		[]string{"current=/etc", "booted=" + gen40 + "\nprofile=" + gen40, "profile_link=system-42-link\n"},
 		entry("system-40-link", "1717236000", gen40),
 		entry("system-42-link", "1719820800", gen42),
 		// A name with a newline and a forged record in it.
@@ -188,11 +192,11 @@ func TestParseHostStateSetsStrangeEntriesAside(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The profile link itself is strange ("system-42-link\n"): no
-	// generation is the profile's.
+	// generation is the profile's, and the profile leads to no system.
 	if got := generationMarks(s); got != "40: 42:" || s.ProfileGeneration != 0 {
 		t.Errorf("generations %q (profile %d), want the two sound ones, none the profile's", got, s.ProfileGeneration)
 	}
-	if s.Current != "" || s.Booted != "" || s.Profile != gen42 || s.Missing != nil || s.Uptime != 0 || s.BootedSpec.Kernel != "" {
+	if s.Current != "" || s.Booted != "" || s.Profile != "" || s.Missing != nil || s.Uptime != 0 || s.BootedSpec.Kernel != "" {
 		t.Errorf("state %+v", s)
 	}
 	want := map[string]string{
@@ -208,7 +212,7 @@ func TestParseHostStateSetsStrangeEntriesAside(t *testing.T) {
 		"system-44-link":                      "not a store object",
 		"system-45-link":                      "not in /nix/store",
 		"system-46-link":                      "not a store object",
-		"system-47-link":                      `modification time: "-1" is not a time`,
+		"system-47-link":                      `modification time: "-1.2578439520" is not a time`,
 		"system-48-link":                      "modification time:",
 		"system-49-link":                      "cannot be resolved",
 		"system-42-link":                      "reported twice",
@@ -245,6 +249,9 @@ func TestParseHostStateRejectsBrokenOutput(t *testing.T) {
 		{"entry fields without an entry", records("entry_path="+gen42, "end=1"), "record 1: entry_path out of place"},
 		{"entry field twice", records("entry=system-1-link", "entry_path="+gen42, "entry_path="+gen41, "end=1"), "record 3: entry_path out of place"},
 		{"records after the end", records("end=1", "current="+gen42, "end=1"), "record 1: records after the end marker"},
+		// A host without GNU find would otherwise look like one without
+		// any system.
+		{"links not listed", records("hostname=web1", "switch_lock=free", "end=1"), "host's links were not listed (the script needs GNU find)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

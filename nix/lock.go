@@ -157,8 +157,8 @@ func parseHolder(line string) (LockHolder, error) {
 		return LockHolder{}, errors.New("not an owner line")
 	}
 	pid, err := strconv.Atoi(m[2])
-	if err != nil {
-		return LockHolder{}, err
+	if err != nil || pid <= 0 || pid > 1<<31-1 || m[2][0] == '0' {
+		return LockHolder{}, fmt.Errorf("pid=%s is not a process id", m[2])
 	}
 	since, err := time.Parse(time.RFC3339, m[4])
 	if err != nil {

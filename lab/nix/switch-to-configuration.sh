@@ -3,16 +3,20 @@
 # It compares the unit files of the running system with this one, prints
 # and journals the lines NixOS prints, and points /run/current-system here.
 # The lab fault baked into this system at build time: fail, units, hang,
-# breakssh, reboot (the kernel differs; nothing to do here) or empty.
+# breakssh, degraded, reboot (the kernel differs; nothing to do here) or
+# empty. A degraded system turns degraded degrade_after seconds after its
+# activation, in a process this script starts as its hidden action
+# lab-degrade.
 set -u
 PATH=/usr/bin:/bin:/usr/sbin:/sbin
 fault="@fault@"
+degrade_after="@degrade_after@"
 system=$(readlink -f "$0")
 system=${system%/bin/switch-to-configuration}
 action=${1:-}
 
 case "$action" in
-switch | boot | test | dry-activate) ;;
+switch | boot | test | dry-activate | lab-degrade) ;;
 *)
 	cat >&2 <<USAGE
 Usage: $0 [switch|boot|test|dry-activate]
@@ -29,6 +33,8 @@ esac
 host=$(cat "$system/etc/hostname")
 journal=/run/log/journal/lab.log
 mkdir -p /run/nixos /run/log/journal /run/nixdeck-lab /nix/var/nixdeck-lab
+# Where the host's sshd and health endpoint are (written by nixdeck lab).
+[ -f /run/nixdeck-lab/host.env ] && . /run/nixdeck-lab/host.env
 
 # journal UNIT IDENT MESSAGE appends one line that sw/bin/journalctl shows.
 journal() {
@@ -40,6 +46,23 @@ say() {
 	printf '%s\n' "$1" >&2
 	journal nixos "nixos[$$]" "$1"
 }
+
+if [ "$action" = lab-degrade ]; then
+	# lab-app crashes a while after the activation: when a test holds the
+	# host (lab.HoldDegraded), when it says so. The switch lock orders
+	# this after the activation and before any later one, and a system no
+	# longer running has nothing to crash.
+	gate=/run/nixdeck-lab/degraded.gate
+	if [ -p "$gate" ]; then read -r _ <"$gate"; else sleep "$degrade_after"; fi
+	exec 9>/run/nixos/switch-to-configuration.lock
+	flock 9
+	[ "$(readlink /run/current-system)" = "$system" ] || exit 0
+	echo lab-app.service >/run/nixdeck-lab/failed-units
+	journal lab-app.service "lab-app[$$]" "fatal: worker pool exhausted"
+	journal lab-app.service "systemd[1]" "lab-app.service: Main process exited, code=exited, status=70/SOFTWARE"
+	journal lab-app.service "systemd[1]" "lab-app.service: Failed with result 'exit-code'."
+	exit 0
+fi
 
 exec 9>/run/nixos/switch-to-configuration.lock
 if ! flock -n 9; then
@@ -110,13 +133,23 @@ if [ "$fault" = breakssh ]; then
 	journal sshd.service "systemd[1]" "sshd.service: Failed to listen: Address not available"
 elif ! { [ -f /run/sshd.pid ] && kill -0 "$(cat /run/sshd.pid)" 2>/dev/null; }; then
 	# A good configuration brings the sshd listener back.
-	. /run/nixdeck-lab/host.env
 	rm -f /run/sshd.pid
 	/usr/sbin/sshd -f "$LAB_SSHD_CONFIG" -E "$LAB_SSHD_LOG" </dev/null >/dev/null 2>&1 9>&-
 	# sshd writes its pid file once it listens.
 	i=0
 	while [ ! -s /run/sshd.pid ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 	journal sshd.service "systemd[1]" "Started SSH Daemon."
+fi
+
+# The health endpoint (lab-app's) comes back with any configuration; it
+# answers 503 while units have failed.
+healthd=/run/nixdeck-lab/healthd.pid
+if [ "${LAB_HEALTH_PORT:-0}" != 0 ] && ! { [ -s "$healthd" ] && kill -0 "$(cat "$healthd")" 2>/dev/null; }; then
+	if perl "$LAB_HEALTHD" "$LAB_HEALTH_PORT" /run/nixdeck-lab </dev/null >/dev/null 2>>/run/nixdeck-lab/healthd.log 9>&-; then
+		journal lab-app.service "systemd[1]" "Started lab-app.service - health endpoint on 127.0.0.1:$LAB_HEALTH_PORT."
+	else
+		journal lab-app.service "systemd[1]" "lab-app.service: Failed to listen on 127.0.0.1:$LAB_HEALTH_PORT."
+	fi
 fi
 
 [ -n "$restart" ] && say "restarting the following units: $restart"
@@ -153,4 +186,8 @@ STATUS
 	exit 4
 fi
 rm -f /run/nixdeck-lab/failed-units
+if [ "$fault" = degraded ]; then
+	# Detached from everything of the activation's, the lock included.
+	setsid "$system/bin/switch-to-configuration" lab-degrade </dev/null >/dev/null 2>&1 9>&- &
+fi
 exit $rc

@@ -1,6 +1,7 @@
 # One lab host's system: the NixOS top-level shape (bin/switch-to-configuration,
 # kernel, initrd, kernel-modules, sw, etc, nixos-version) over the lab
-# package set. `host` comes from state.json: role, release, fault, bump.
+# package set. `host` comes from state.json: role, release, fault,
+# degrade_after (seconds, for the degraded fault), bump.
 { name, host }:
 let
   fault = host.fault or "";
@@ -187,7 +188,7 @@ let
       printf '%s' "loglevel=4 console=ttyS0" > "$out/kernel-params"
       printf '%s' "x86_64-linux" > "$out/system"
     '' ];
-    stc = builtins.replaceStrings [ "@fault@" ] [ fault ] (builtins.readFile ./switch-to-configuration.sh);
+    stc = builtins.replaceStrings [ "@fault@" "@degrade_after@" ] [ fault (host.degrade_after or "") ] (builtins.readFile ./switch-to-configuration.sh);
     kernel = pkgs.linux;
     initrd = pkgs.initrd;
     modules = pkgs.linux-modules;

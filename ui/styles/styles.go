@@ -31,6 +31,10 @@ type Styles struct {
 	// FileHeader, Hunk, LineRemoved and LineAdded colour a file diff's
 	// ---/+++, @@, - and + lines.
 	FileHeader, Hunk, LineRemoved, LineAdded lipgloss.Style
+	// HostName marks the host a rollout's line is about; HostDone,
+	// HostFailed, HostWarning (rolled back, result unknown) and
+	// HostSkipped colour its outcome and its row in the final table.
+	HostName, HostDone, HostFailed, HostWarning, HostSkipped lipgloss.Style
 
 	// plain is set for a profile without colours: Mark leaves text as it
 	// is, byte for byte what the plain renderers print.
@@ -63,7 +67,21 @@ func New(p colorprofile.Profile) *Styles {
 		Hunk:            fg(lipgloss.Cyan),
 		LineRemoved:     fg(lipgloss.Red),
 		LineAdded:       fg(lipgloss.Green),
+		HostName:        lipgloss.NewStyle().Bold(true),
+		HostDone:        fg(lipgloss.Green),
+		HostFailed:      fg(lipgloss.BrightRed),
+		HostWarning:     fg(lipgloss.BrightYellow),
+		HostSkipped:     lipgloss.NewStyle().Faint(true),
 	}
+}
+
+// Paint renders text, one line already made visible, in st; without
+// colours it is the text as it is.
+func (s *Styles) Paint(st lipgloss.Style, text string) string {
+	if s.plain {
+		return text
+	}
+	return st.TabWidth(lipgloss.NoTabConversion).Render(text)
 }
 
 // Styles is how the CLI colours diffs.

@@ -65,3 +65,18 @@ func TestMarkColours(t *testing.T) {
 		}
 	}
 }
+
+// Paint colours by meaning on a terminal and leaves text as it is
+// without colours.
+func TestPaint(t *testing.T) {
+	if got := New(colorprofile.NoTTY).Paint(New(colorprofile.ANSI).HostFailed, "web01 | failed"); got != "web01 | failed" {
+		t.Errorf("plain Paint = %q", got)
+	}
+	s := New(colorprofile.ANSI)
+	if got := s.Paint(s.HostFailed, "failed"); got != "\x1b[91mfailed\x1b[m" {
+		t.Errorf("Paint(HostFailed) = %q", got)
+	}
+	if got := s.Paint(s.HostName, "web01"); got != "\x1b[1mweb01\x1b[m" {
+		t.Errorf("Paint(HostName) = %q", got)
+	}
+}
