@@ -163,6 +163,59 @@ func TestRolloutOnLab(t *testing.T) {
 		}
 		o.leftClean(t, ctx, "canary")
 	})
+
+	t.Run("a canary that turns unhealthy during the soak halts the rollout", func(t *testing.T) {
+		if err := o.lab.Change("canary", lab.ChangeOptions{Fault: "degraded", DegradeAfter: time.Second}); err != nil {
+			t.Fatal(err)
+		}
+		next := o.change(t, ctx, "", lab.ChangeOptions{Bump: true}, hosts...)
+		// Whether the first check already sees it degraded (a slow
+		// machine) or only the one at the end of the soak, the canary
+		// fails and nothing else is touched.
+		run := o.deploy(t, ctx, next, func(p *fleet.Plan) { p.Policy.Soak = 3 * time.Second }, hosts...)
+		if len(run.ops) != 2 || !strings.HasPrefix(run.ops[1], "halted canary canary failed: health: ") {
+			t.Errorf("operation events %q", run.ops)
+		}
+		for _, h := range hosts[1:] {
+			if run.outcomes[h].Outcome != fleet.OutcomeSkipped || len(run.commands[h]) != 0 {
+				t.Errorf("%s: %s, commands %q", h, run.outcome(h), run.commands[h])
+			}
+		}
+		o.leftClean(t, ctx, "canary")
+	})
+}
+
+// TestRolloutDeployUserOnLab: a non-root login with passwordless sudo
+// deploys; a sudo that wants a password fails the host with that cause,
+// before anything changed.
+func TestRolloutDeployUserOnLab(t *testing.T) {
+	o := startOpsLab(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if err := o.lab.SetUser("", lab.DeployUser); err != nil {
+		t.Fatal(err)
+	}
+	f, err := fleet.Load(o.lab.FleetPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.f, o.eng = f, fleet.Open(f, fleet.Options{Connector: o.conn})
+	t.Cleanup(func() { o.eng.Close() })
+	if err := o.lab.SetSudoPassword("web01", true); err != nil {
+		t.Fatal(err)
+	}
+	before := o.state(t, ctx, "web01")
+	next := o.change(t, ctx, "", lab.ChangeOptions{Release: "b"}, "canary", "web01")
+	run := o.deploy(t, ctx, next, func(p *fleet.Plan) { p.Canary, p.Policy.Soak, p.Policy.MaxFailures = nil, 0, 1 }, "canary", "web01")
+	if got := run.outcomes["canary"]; got.Outcome != fleet.OutcomeDone || o.state(t, ctx, "canary").Current != next["canary"] {
+		t.Errorf("canary as %s: %s", lab.DeployUser, run.outcome("canary"))
+	}
+	if got := run.outcome("web01"); !strings.HasPrefix(got, "failed: lock: ") || !strings.Contains(got, "sudo needs a password") {
+		t.Errorf("web01: %s", got)
+	}
+	if s := o.state(t, ctx, "web01"); s.Current != before.Current {
+		t.Errorf("web01 changed: runs %s", s.Current)
+	}
 }
 
 // TestRolloutRecoveryOnLab: a host locked by another operator is refused
