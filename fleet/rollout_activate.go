@@ -34,7 +34,7 @@ func (r *run) activate(ctx context.Context, h *HostRun, res *hostResult, a activ
 	}
 	ar, err := r.steps.activate(ctx, h, a)
 	if err != nil && ctx.Err() != nil {
-		res.lost(err, "still activating when nixdeck stopped waiting; the host completes or rolls itself back on its own; check with "+r.howToCheck(h, a.opID))
+		res.lost(err, "still activating when nixdeck stopped waiting (if it had started); the host completes or rolls itself back on its own; check with "+r.howToCheck(h, a.opID))
 		return
 	}
 	ok := r.judgeActivation(h, res, a, ar, err)

@@ -24,6 +24,14 @@ type rolloutRun struct {
 // by edit) and reads the rollout to its end.
 func (o *opsLab) deploy(t *testing.T, ctx context.Context, systems map[string]string, edit func(p *fleet.Plan), hosts ...string) rolloutRun {
 	t.Helper()
+	return o.deployWatching(t, ctx, systems, edit, nil, hosts...)
+}
+
+// deployWatching is deploy with watch called with every event as it is
+// read, to act while the rollout runs.
+func (o *opsLab) deployWatching(t *testing.T, ctx context.Context, systems map[string]string, edit func(p *fleet.Plan),
+	watch func(r *fleet.Rollout, e fleet.Event), hosts ...string) rolloutRun {
+	t.Helper()
 	p := fleet.Plan{Kind: fleet.PlanDeploy, Systems: systems, Policy: o.f.Deploy, Owner: "tester@lab"}
 	for _, h := range hosts {
 		p.Nodes = append(p.Nodes, o.node(t, h))
@@ -32,14 +40,19 @@ func (o *opsLab) deploy(t *testing.T, ctx context.Context, systems map[string]st
 	if edit != nil {
 		edit(&p)
 	}
-	return o.rollout(t, ctx, p)
+	return o.rollout(t, ctx, p, watch)
 }
 
-func (o *opsLab) rollout(t *testing.T, ctx context.Context, p fleet.Plan) rolloutRun {
+// rollout runs p to its end, passing each event to watch (when set) as
+// it is read.
+func (o *opsLab) rollout(t *testing.T, ctx context.Context, p fleet.Plan, watch func(r *fleet.Rollout, e fleet.Event)) rolloutRun {
 	t.Helper()
 	r := o.eng.Rollout(ctx, p)
 	run := rolloutRun{id: r.ID(), outcomes: map[string]fleet.HostOutcome{}, commands: map[string][]string{}, logs: map[string][]string{}}
 	for e := range r.Events().All() {
+		if watch != nil {
+			watch(r, e)
+		}
 		switch e := e.(type) {
 		case fleet.HostOutcome:
 			run.outcomes[e.Host()] = e

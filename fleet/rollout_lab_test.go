@@ -3,6 +3,7 @@ package fleet_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,15 +75,25 @@ func TestRolloutOnLab(t *testing.T) {
 	})
 
 	t.Run("a canary that turns unhealthy during the soak halts the rollout", func(t *testing.T) {
-		if err := o.lab.Change("canary", lab.ChangeOptions{Fault: "degraded", DegradeAfter: time.Second}); err != nil {
+		if err := o.lab.Change("canary", lab.ChangeOptions{Fault: "degraded"}); err != nil {
 			t.Fatal(err)
 		}
 		next := o.change(t, ctx, "", lab.ChangeOptions{Bump: true}, hosts...)
-		// Whether the first check already sees it degraded (a slow
-		// machine) or only the one at the end of the soak, the canary
-		// fails and nothing else is touched.
-		run := o.deploy(t, ctx, next, func(p *fleet.Plan) { p.Policy.Soak = 3 * time.Second }, hosts...)
-		if len(run.ops) != 2 || !strings.HasPrefix(run.ops[1], "halted canary canary failed: health: ") {
+		// The canary stays healthy until its soak begins, then turns
+		// degraded; the checks at the end of the soak see it.
+		degrade, err := o.lab.HoldDegraded("canary")
+		if err != nil {
+			t.Fatal(err)
+		}
+		watch := func(r *fleet.Rollout, e fleet.Event) {
+			if ph, ok := e.(fleet.PhaseEvent); ok && ph.Host() == "canary" && ph.Phase == fleet.PhaseSoaking {
+				if err := degrade(ctx); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		run := o.deployWatching(t, ctx, next, nil, watch, hosts...)
+		if len(run.ops) != 2 || !strings.HasPrefix(run.ops[1], "halted canary canary failed: health: unhealthy after the 5s soak: check system: exit status 1: degraded") {
 			t.Errorf("operation events %q", run.ops)
 		}
 		for _, h := range hosts[1:] {
@@ -185,7 +196,7 @@ func TestRolloutRecoveryOnLab(t *testing.T) {
 	})
 
 	t.Run("rollback to the previous generation, and to a chosen one", func(t *testing.T) {
-		run := o.rollout(t, ctx, fleet.Plan{Kind: fleet.PlanRollback, Nodes: []*fleet.Node{o.node(t, "db01"), o.node(t, "canary")}, Policy: o.f.Deploy})
+		run := o.rollout(t, ctx, fleet.Plan{Kind: fleet.PlanRollback, Nodes: []*fleet.Node{o.node(t, "db01"), o.node(t, "canary")}, Policy: o.f.Deploy}, nil)
 		for _, h := range []string{"db01", "canary"} {
 			if got := run.outcomes[h]; got.Outcome != fleet.OutcomeDone || got.FromGen != 2 || got.ToGen != 1 {
 				t.Errorf("%s: %+v", h, got)
@@ -195,7 +206,7 @@ func TestRolloutRecoveryOnLab(t *testing.T) {
 			}
 			o.leftClean(t, ctx, h)
 		}
-		run = o.rollout(t, ctx, fleet.Plan{Kind: fleet.PlanRollback, Nodes: []*fleet.Node{o.node(t, "db01")}, RollbackTo: 2, Policy: o.f.Deploy})
+		run = o.rollout(t, ctx, fleet.Plan{Kind: fleet.PlanRollback, Nodes: []*fleet.Node{o.node(t, "db01")}, RollbackTo: 2, Policy: o.f.Deploy}, nil)
 		if got := run.outcomes["db01"]; got.Outcome != fleet.OutcomeDone || got.ToGen != 2 || o.state(t, ctx, "db01").Current != b["db01"] {
 			t.Errorf("db01 to generation 2: %+v", got)
 		}
@@ -245,4 +256,97 @@ func TestRolloutMagicRollbackOnLab(t *testing.T) {
 	if !strings.Contains(strings.Join(run.logs["db01"], "\n"), "confirmed") {
 		t.Errorf("db01 logs:\n%s", strings.Join(run.logs["db01"], "\n"))
 	}
+}
+
+// TestRolloutAbortOnLab: a first Abort lets the host in flight finish (a
+// hung activation, rolled back at its timeout) and starts no other; a
+// second stops waiting for a host caught activating, which is reported
+// unknown with how to check, and rolls itself back unconfirmed.
+func TestRolloutAbortOnLab(t *testing.T) {
+	o := startOpsLab(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	hosts := []string{"canary", "web01", "db01"}
+	before := map[string]*nix.HostState{}
+	for _, h := range hosts {
+		before[h] = o.state(t, ctx, h)
+	}
+	if err := o.lab.Change("canary", lab.ChangeOptions{Fault: "hang"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.lab.Change("web01", lab.ChangeOptions{Fault: "breakssh"}); err != nil {
+		t.Fatal(err)
+	}
+	next := o.change(t, ctx, "", lab.ChangeOptions{Release: "b"}, hosts...)
+	quick := func(p *fleet.Plan) {
+		p.Canary, p.Policy.Parallel, p.Policy.Soak, p.Policy.MaxFailures = nil, 1, 0, 5
+		p.Policy.ConfirmTimeout, p.Policy.ActivationTimeout = 5*time.Second, 10*time.Second
+	}
+	activating := func(host string, act func(r *fleet.Rollout)) func(r *fleet.Rollout, e fleet.Event) {
+		return func(r *fleet.Rollout, e fleet.Event) {
+			if ph, ok := e.(fleet.PhaseEvent); ok && ph.Host() == host && ph.Phase == fleet.PhaseActivating {
+				act(r)
+			}
+		}
+	}
+
+	t.Run("once: the host in flight finishes, no other starts", func(t *testing.T) {
+		run := o.deployWatching(t, ctx, next, quick, activating("canary", (*fleet.Rollout).Abort), "canary", "db01")
+		if got := run.outcomes["canary"]; got.Outcome != fleet.OutcomeRolledBack || got.Cause != nix.CauseTimedOut {
+			t.Errorf("canary: %s", run.outcome("canary"))
+		}
+		if got := run.outcome("db01"); got != "skipped: not started: aborted" || len(run.commands["db01"]) != 0 {
+			t.Errorf("db01: %s, commands %q", got, run.commands["db01"])
+		}
+		for _, h := range []string{"canary", "db01"} {
+			if s := o.state(t, ctx, h); s.Current != before[h].Current {
+				t.Errorf("%s runs %s", h, s.Current)
+			}
+		}
+	})
+
+	t.Run("twice: nixdeck stops waiting, the host rolls itself back", func(t *testing.T) {
+		release, err := o.lab.HoldBreakSSH("web01")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(release)
+		t.Cleanup(func() {
+			if err := o.lab.SetHost("web01", true); err != nil {
+				t.Error(err)
+			}
+		})
+		abortTwice := func(r *fleet.Rollout) { r.Abort(); r.Abort() }
+		// Once the activation prints, it has started: the second Abort
+		// cannot keep it from running.
+		var once sync.Once
+		printed := func(r *fleet.Rollout, e fleet.Event) {
+			if l, ok := e.(fleet.LogEvent); ok && l.Host() == "web01" && l.Source == "activate" {
+				once.Do(func() { abortTwice(r) })
+			}
+		}
+		run := o.deployWatching(t, ctx, next, quick, printed, "web01")
+		got := run.outcomes["web01"]
+		if got.Outcome != fleet.OutcomeUnknown || !strings.HasPrefix(got.Cause, "still activating when nixdeck stopped waiting") ||
+			!strings.Contains(got.Cause, "`nixdeck status --on web01` or /run/nixdeck/"+run.id+"/status") {
+			t.Errorf("web01: %s", run.outcome("web01"))
+		}
+		// The lock went at once; the activation goes on, and unconfirmed
+		// it rolls back by itself.
+		if holder := o.lockHolder(t, ctx, "web01"); holder != "" {
+			t.Errorf("web01 still locked by %s", holder)
+		}
+		release()
+		wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+		defer wcancel()
+		dir := "/run/nixdeck/" + run.id
+		wait := `while ! grep -q '^rolled-back 0' ` + dir + `/status 2>/dev/null; do sleep 0.2; done`
+		if _, err := o.lab.Exec(wctx, "web01", []string{"sh", "-c", wait}, nil); err != nil {
+			out, _ := o.lab.Exec(ctx, "web01", []string{"sh", "-c", "ls -la " + dir + "; tail -n 20 " + dir + "/*"}, nil)
+			t.Fatalf("web01 never rolled back: %v\n%s", err, out)
+		}
+		if s := o.state(t, ctx, "web01"); s.Current != before["web01"].Current || s.ProfileGeneration != before["web01"].ProfileGeneration {
+			t.Errorf("web01 runs %s at generation %d", s.Current, s.ProfileGeneration)
+		}
+	})
 }
