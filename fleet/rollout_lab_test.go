@@ -217,21 +217,9 @@ func TestRolloutRecoveryOnLab(t *testing.T) {
 // hangs both roll back by themselves and are reported so, never done;
 // the host beside them is switched.
 func TestRolloutMagicRollbackOnLab(t *testing.T) {
-	o := startOpsLab(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	hosts := []string{"canary", "web01", "db01"}
-	before := map[string]*nix.HostState{}
-	for _, h := range hosts {
-		before[h] = o.state(t, ctx, h)
-	}
-	if err := o.lab.Change("web01", lab.ChangeOptions{Fault: "breakssh"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := o.lab.Change("canary", lab.ChangeOptions{Fault: "hang"}); err != nil {
-		t.Fatal(err)
-	}
-	next := o.change(t, ctx, "", lab.ChangeOptions{Release: "b"}, hosts...)
+	o, hosts, before, next := faultyLab(t, ctx)
 	const confirm = 5 * time.Second
 	run := o.deploy(t, ctx, next, func(p *fleet.Plan) {
 		p.Canary, p.Policy.Soak, p.Policy.MaxFailures = nil, 0, 5
@@ -263,21 +251,9 @@ func TestRolloutMagicRollbackOnLab(t *testing.T) {
 // second stops waiting for a host caught activating, which is reported
 // unknown with how to check, and rolls itself back unconfirmed.
 func TestRolloutAbortOnLab(t *testing.T) {
-	o := startOpsLab(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	hosts := []string{"canary", "web01", "db01"}
-	before := map[string]*nix.HostState{}
-	for _, h := range hosts {
-		before[h] = o.state(t, ctx, h)
-	}
-	if err := o.lab.Change("canary", lab.ChangeOptions{Fault: "hang"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := o.lab.Change("web01", lab.ChangeOptions{Fault: "breakssh"}); err != nil {
-		t.Fatal(err)
-	}
-	next := o.change(t, ctx, "", lab.ChangeOptions{Release: "b"}, hosts...)
+	o, _, before, next := faultyLab(t, ctx)
 	quick := func(p *fleet.Plan) {
 		p.Canary, p.Policy.Parallel, p.Policy.Soak, p.Policy.MaxFailures = nil, 1, 0, 5
 		p.Policy.ConfirmTimeout, p.Policy.ActivationTimeout = 5*time.Second, 10*time.Second
@@ -349,4 +325,21 @@ func TestRolloutAbortOnLab(t *testing.T) {
 			t.Errorf("web01 runs %s at generation %d", s.Current, s.ProfileGeneration)
 		}
 	})
+}
+
+// faultyLab is a 3-host lab whose next systems (release b, built) hang
+// on canary and lock SSH out on web01; before is each host's state now.
+func faultyLab(t *testing.T, ctx context.Context) (o *opsLab, hosts []string, before map[string]*nix.HostState, next map[string]string) {
+	o = startOpsLab(t, 3)
+	hosts = []string{"canary", "web01", "db01"}
+	before = map[string]*nix.HostState{}
+	for _, h := range hosts {
+		before[h] = o.state(t, ctx, h)
+	}
+	for h, fault := range map[string]string{"canary": "hang", "web01": "breakssh"} {
+		if err := o.lab.Change(h, lab.ChangeOptions{Fault: fault}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return o, hosts, before, o.change(t, ctx, "", lab.ChangeOptions{Release: "b"}, hosts...)
 }
