@@ -13,10 +13,10 @@ import (
 // deploy.parallel hosts at a time, and returns its stream.
 //
 // Hosts go in batches of deploy.parallel. A batch connects to all its
-// hosts at once, then copies with nix.CopyMany: the closure is read once,
-// and the hosts that lack exactly the same paths share one export stream,
-// so this machine does the work of one host per group rather than per
-// host. A shared stream runs at the pace of its slowest host; a host that
+// hosts at once, then copies with nix.CopyMany: the closure is read once
+// and streamed to all the hosts at once, each path to those lacking it,
+// so this machine does the work of one host rather than one per host.
+// The shared stream runs at the pace of its slowest host; a host that
 // fails leaves it and ends with its own error, the others go on.
 //
 // Each host gets PhaseQueued first, then PhaseConnecting, PhaseCopying,

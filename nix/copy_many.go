@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 )
 
@@ -13,6 +12,9 @@ import (
 type CopyTarget struct {
 	// Runner runs commands on the host (its SSH connection).
 	Runner Runner
+	// Paths, when set, replaces CopyRequest.Paths for this host: each
+	// host of one CopyMany may get a system of its own.
+	Paths []string
 	// Progress, when set, is called as this host's transfer advances
 	// (throttled) and once at the end.
 	Progress func(CopyProgress)
@@ -21,6 +23,9 @@ type CopyTarget struct {
 	Substitute bool
 	// Root, when set, replaces CopyRequest.Root for this host.
 	Root string
+	// Rooting, when set, is called just before this host's GC root is
+	// made (once its paths are all there).
+	Rooting func()
 }
 
 // CopyOutcome is what CopyMany did for one target: its result, or why it
@@ -34,15 +39,16 @@ type CopyOutcome struct {
 // any content in the store, so it is root-equivalent and runs privileged.
 var serveWriteArgv = []string{"nix-store", "--serve", "--write"}
 
-// CopyMany sends the closures of req.Paths from local to every target
-// (req.Progress is not used: each target has its own). This machine's
-// part is done once: `nix-store --query --requisites` and
-// `nix-store --dump-db` for all hosts, and one `nix-store --serve` that
-// reads the paths for each set of hosts that lack exactly the same paths,
-// streamed to all of them at once (see fanout). Each host runs one
-// `nix-store --serve --write` (see serve.go): it says which paths it has,
-// holding them against its garbage collector meanwhile, substitutes
-// first when asked, then adds the paths it lacks.
+// CopyMany sends the closures of each target's paths (its own Paths, or
+// req.Paths) from local to every target (req.Progress is not used: each
+// target has its own). This machine's part is done once:
+// `nix-store --query --requisites` and `nix-store --dump-db` for all
+// hosts, and one `nix-store --serve` that reads each path some host
+// lacks once and streams it to all the hosts that lack it at once (see
+// copy_plan.go, fanout). Each host runs one `nix-store --serve --write`
+// (see serve.go): it says which paths of its closure it has, holding
+// them against its garbage collector meanwhile, substitutes first when
+// asked, then adds the paths it lacks.
 //
 // Hosts fail alone: a host whose check or import fails, or whose
 // connection drops mid-stream, leaves the shared stream, and its outcome
@@ -50,88 +56,54 @@ var serveWriteArgv = []string{"nix-store", "--serve", "--write"}
 // targets.
 func CopyMany(ctx context.Context, local Runner, targets []CopyTarget, req CopyRequest) []CopyOutcome {
 	out := make([]CopyOutcome, len(targets))
+	failAll := func(err error) []CopyOutcome {
+		for i := range out {
+			out[i].Err = err
+		}
+		return out
+	}
 	roots, err := copyRoots(targets, req)
 	if err != nil {
-		for i := range out {
-			out[i].Err = err
-		}
-		return out
+		return failAll(err)
 	}
-	closure, err := Requisites(ctx, local, req.Paths)
+	plan, err := planCopy(ctx, local, targets, req)
 	if err != nil {
-		for i := range out {
-			out[i].Err = err
-		}
-		return out
+		return failAll(err)
 	}
-	// The paths' records are asked for while the hosts are checked: the
-	// local command then costs no time of its own.
-	type infosResult struct {
-		infos []PathInfo
-		err   error
-	}
-	infosc := make(chan infosResult, 1)
+	// The paths' records are asked for while the hosts are greeted (and,
+	// when they all have the same closure, checked): the local command
+	// then costs no time of its own.
+	var infos []PathInfo
+	var infosErr error
+	infosDone := make(chan struct{})
 	go func() {
-		infos, err := PathInfos(ctx, local, closure)
-		infosc <- infosResult{infos, err}
+		defer close(infosDone)
+		infos, infosErr = PathInfos(ctx, local, plan.closure)
 	}()
 	sessions := make([]*serveSession, len(targets))
 	var wg sync.WaitGroup
 	for i, t := range targets {
-		out[i].Closure = len(closure)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			s := startServe(ctx, t.Runner, serveWriteArgv, true, 0)
 			sessions[i] = s
 			o := &out[i]
-			o.Missing, o.Substituted, o.Err = lacking(s, closure, req.Substitute || t.Substitute)
+			o.Missing, o.Closure, o.Substituted, o.Err = lacking(s, plan, i, req.Substitute || t.Substitute, func() ([]PathInfo, error) {
+				<-infosDone
+				return infos, infosErr
+			})
 			if o.Err == nil && len(o.Missing) == 0 {
-				o.Err = s.closeRooted(ctx, t.Runner, roots[i], req.Paths)
+				o.Err = s.closeRooted(ctx, t, roots[i], plan.roots[i])
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	ir := <-infosc
+	<-infosDone
 	for i, o := range out {
 		if o.Err == nil && len(o.Missing) == 0 && targets[i].Progress != nil {
 			targets[i].Progress(CopyProgress{})
 		}
 	}
-	byPath := make(map[string]PathInfo, len(ir.infos))
-	for _, info := range ir.infos {
-		byPath[info.Path] = info
-	}
-	for _, g := range groupByMissing(out) {
-		if ir.err != nil {
-			for _, i := range g {
-				sessions[i].abort()
-				out[i].Err = ir.err
-			}
-			continue
-		}
-		infos := make([]PathInfo, len(out[g[0]].Missing))
-		for k, p := range out[g[0]].Missing {
-			infos[k] = byPath[p]
-		}
-		members := make([]*member, len(g))
-		for k, i := range g {
-			members[k] = &member{s: sessions[i], c: newCounter(infos, targets[i].Progress)}
-			if roots[i] != "" {
-				r, root := targets[i].Runner, roots[i]
-				members[k].root = func() error { return makeRoot(ctx, r, root, req.Paths[0]) }
-			}
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sendGroup(ctx, local, members, infos)
-			for k, i := range g {
-				out[i].Bytes, out[i].Err = members[k].c.sent(), members[k].err
-			}
-		}()
-	}
-	wg.Wait()
+	sendMissing(ctx, local, targets, roots, plan, out, sessions, infos, infosErr)
 	if err := ctx.Err(); err != nil {
 		// However each host's part ended, the cancellation ended it.
 		for i, o := range out {
@@ -143,6 +115,62 @@ func CopyMany(ctx context.Context, local Runner, targets []CopyTarget, req CopyR
 	return out
 }
 
+// sendMissing sends the paths the hosts lack, in one stream (see
+// sendGroup), and records how each host's part ended in out.
+func sendMissing(ctx context.Context, local Runner, targets []CopyTarget, roots []string, plan *copyPlan,
+	out []CopyOutcome, sessions []*serveSession, infos []PathInfo, infosErr error) {
+	var needy []int
+	need := map[string]bool{}
+	for i, o := range out {
+		if o.Err != nil || len(o.Missing) == 0 {
+			continue
+		}
+		if infosErr != nil {
+			sessions[i].abort()
+			out[i].Err = infosErr
+			continue
+		}
+		needy = append(needy, i)
+		for _, p := range o.Missing {
+			need[p] = true
+		}
+	}
+	if len(needy) == 0 {
+		return
+	}
+	var stream []PathInfo // what some host lacks, in dependency order
+	byPath := make(map[string]PathInfo, len(need))
+	for _, info := range infos {
+		if need[info.Path] {
+			stream = append(stream, info)
+			byPath[info.Path] = info
+		}
+	}
+	members := make([]*member, len(needy))
+	for k, i := range needy {
+		mine := make([]PathInfo, len(out[i].Missing))
+		for j, p := range out[i].Missing {
+			mine[j] = byPath[p]
+		}
+		m := &member{s: sessions[i], c: newCounter(mine, targets[i].Progress)}
+		if len(mine) < len(stream) {
+			m.need = make(map[string]bool, len(mine))
+			for _, p := range out[i].Missing {
+				m.need[p] = true
+			}
+		}
+		if roots[i] != "" {
+			t, root, path := targets[i], roots[i], plan.roots[i][0]
+			m.root = func() error { return t.makeRoot(ctx, root, path) }
+		}
+		members[k] = m
+	}
+	sendGroup(ctx, local, members, stream)
+	for k, i := range needy {
+		out[i].Bytes, out[i].Err = members[k].c.sent(), members[k].err
+	}
+}
+
 // copyRoots returns each target's GC root ("" for none), checked.
 func copyRoots(targets []CopyTarget, req CopyRequest) ([]string, error) {
 	roots := make([]string, len(targets))
@@ -151,7 +179,7 @@ func copyRoots(targets []CopyTarget, req CopyRequest) ([]string, error) {
 		if roots[i] == "" {
 			continue
 		}
-		if len(req.Paths) == 0 {
+		if len(req.Paths) == 0 && len(t.Paths) == 0 {
 			return nil, errors.New("a GC root needs a path to root")
 		}
 		if err := checkRoot(roots[i]); err != nil {
@@ -164,9 +192,9 @@ func copyRoots(targets []CopyTarget, req CopyRequest) ([]string, error) {
 // closeRooted makes root (when set) a GC root of paths[0] while the
 // session still holds the closure against the host's garbage collector,
 // then ends the session.
-func (s *serveSession) closeRooted(ctx context.Context, r Runner, root string, paths []string) error {
+func (s *serveSession) closeRooted(ctx context.Context, t CopyTarget, root string, paths []string) error {
 	if root != "" {
-		if err := makeRoot(ctx, r, root, paths[0]); err != nil {
+		if err := t.makeRoot(ctx, root, paths[0]); err != nil {
 			s.abort()
 			return err
 		}
@@ -174,51 +202,44 @@ func (s *serveSession) closeRooted(ctx context.Context, r Runner, root string, p
 	return s.close()
 }
 
-// lacking returns the paths of closure that the host lacks (after
-// substituting what it can, when substitute), and how many it substituted.
-func lacking(s *serveSession, closure []string, substitute bool) ([]string, int, error) {
-	missing, err := s.handshakeAndCheck(closure)
-	if err != nil || !substitute || len(missing) == 0 {
-		return missing, 0, err
+// makeRoot makes root a GC root of path on the target, saying so first.
+func (t CopyTarget) makeRoot(ctx context.Context, root, path string) error {
+	if t.Rooting != nil {
+		t.Rooting()
+	}
+	return makeRoot(ctx, t.Runner, root, path)
+}
+
+// lacking greets the host and returns the paths of target i's closure
+// that it lacks (after substituting what it can, when substitute), the
+// size of that closure, and how many paths it substituted. infos waits
+// for the records of the whole closure, which a target's own closure is
+// found from when the targets differ.
+func lacking(s *serveSession, plan *copyPlan, i int, substitute bool, infos func() ([]PathInfo, error)) ([]string, int, int, error) {
+	if err := s.handshake(); err != nil {
+		return nil, 0, 0, fmt.Errorf("check which paths the host lacks: %w", err)
+	}
+	closure := plan.closure
+	if !plan.shared {
+		all, err := infos()
+		if err == nil {
+			closure, err = plan.closureOf(i, all)
+		}
+		if err != nil {
+			s.abort()
+			return nil, 0, 0, err
+		}
+	}
+	missing, err := s.invalid(closure, true, false)
+	if err != nil {
+		return nil, len(closure), 0, fmt.Errorf("check which paths the host lacks: %w", err)
+	}
+	if !substitute || len(missing) == 0 {
+		return missing, len(closure), 0, nil
 	}
 	still, err := s.invalid(missing, true, true)
 	if err != nil {
-		return missing, 0, fmt.Errorf("substitute on destination: %w", err)
+		return missing, len(closure), 0, fmt.Errorf("substitute on destination: %w", err)
 	}
-	return still, len(missing) - len(still), nil
-}
-
-// handshakeAndCheck greets the host and asks which paths it lacks,
-// holding those it has against its garbage collector.
-func (s *serveSession) handshakeAndCheck(paths []string) ([]string, error) {
-	err := s.handshake()
-	var missing []string
-	if err == nil {
-		missing, err = s.invalid(paths, true, false)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("check which paths the host lacks: %w", err)
-	}
-	return missing, nil
-}
-
-// groupByMissing returns the indexes of the outcomes that still need
-// paths, grouped by identical missing lists, in order of first appearance.
-func groupByMissing(out []CopyOutcome) [][]int {
-	var groups [][]int
-	byKey := map[string]int{}
-	for i, o := range out {
-		if o.Err != nil || len(o.Missing) == 0 {
-			continue
-		}
-		key := strings.Join(o.Missing, "\n")
-		g, ok := byKey[key]
-		if !ok {
-			g = len(groups)
-			byKey[key] = g
-			groups = append(groups, nil)
-		}
-		groups[g] = append(groups[g], i)
-	}
-	return groups
+	return still, len(closure), len(missing) - len(still), nil
 }

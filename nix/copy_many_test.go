@@ -35,11 +35,10 @@ func (f *manyFixture) copy() []CopyOutcome {
 	return CopyMany(context.Background(), f.local, f.targets, CopyRequest{Paths: []string{pTop}})
 }
 
-// TestCopyManySharesOneStreamPerMissingSet: two hosts lacking the same
-// paths get one stream between them, a host lacking other paths its
-// own, a host lacking nothing nothing; the closure and the records are
-// asked for once.
-func TestCopyManySharesOneStreamPerMissingSet(t *testing.T) {
+// TestCopyManySharesOneStream: hosts lacking the same paths or others
+// get one stream between them, each only what it lacks; a host lacking
+// nothing gets nothing; the closure and the records are asked for once.
+func TestCopyManySharesOneStream(t *testing.T) {
 	f := newManyFixture(t, 4)
 	f.hosts[1].add(f.local.paths[pMid])
 	f.hosts[3].add(f.local.paths[pMid], f.local.paths[pTop])
@@ -54,8 +53,103 @@ func TestCopyManySharesOneStreamPerMissingSet(t *testing.T) {
 			t.Errorf("host %d: last progress %+v", i, f.last[i])
 		}
 	}
-	if f.local.serves != 2 {
-		t.Errorf("this machine's store was read %d times, want once per missing set (2)", f.local.serves)
+	if f.local.serves != 1 {
+		t.Errorf("this machine's store was read %d times, want once", f.local.serves)
+	}
+}
+
+// Two systems sharing mid: top (mid, leaf) and top2 (mid, leaf2).
+const (
+	pTop2  = "/nix/store/1m6xkl3rjc0i4lq9hrc4y3a3d3j0cbq7-nixos-system-web2-24.05"
+	pLeaf2 = "/nix/store/4wcvl0g1rq2a5bqk6i2kjnwl4m8y2r0n-hostname-web2"
+)
+
+// twoSystems is this machine's store holding top and top2, answering the
+// closure of roots with order (its dependency order) and the records.
+func twoSystems(t *testing.T, roots, order []string) *fakeStore {
+	local := newFakeStore(t)
+	local.add(fakePathOf(pLeaf, "glibc"), fakePathOf(pMid, "bash "+pLeaf, pLeaf), fakePathOf(pTop, "system "+pMid, pMid),
+		fakePathOf(pLeaf2, "web2"), fakePathOf(pTop2, "system "+pMid+pLeaf2, pMid, pLeaf2))
+	local.cmds.expect(append([]string{"nix-store", "--query", "--requisites"}, roots...)...).out(strings.Join(order, "\n") + "\n")
+	local.cmds.expect(append([]string{"nix-store", "--dump-db"}, order...)...).out(local.dumpDB(order...))
+	return local
+}
+
+// TestCopyManyOwnPaths: hosts with systems of their own are each asked
+// about their own closure only and get only what they lack of it, yet
+// this machine's store is read once, the shared path once for both.
+func TestCopyManyOwnPaths(t *testing.T) {
+	local := twoSystems(t, []string{pTop, pTop2}, []string{pLeaf, pMid, pTop, pLeaf2, pTop2})
+	hosts := []*fakeStore{newFakeStore(t).add(local.paths[pLeaf]), newFakeStore(t), newFakeStore(t).add(local.paths[pLeaf])}
+	var last [3]CopyProgress
+	targets := []CopyTarget{{Paths: []string{pTop}}, {Paths: []string{pTop2}}, {Paths: []string{pTop}}}
+	for i := range targets {
+		targets[i].Runner = hosts[i]
+		targets[i].Progress = func(p CopyProgress) { last[i] = p }
+	}
+	out := CopyMany(context.Background(), local, targets, CopyRequest{})
+	closures := [][]string{{pLeaf, pMid, pTop}, {pLeaf, pMid, pLeaf2, pTop2}, {pLeaf, pMid, pTop}}
+	want := [][]string{{pMid, pTop}, {pLeaf, pMid, pLeaf2, pTop2}, {pMid, pTop}}
+	for i, w := range want {
+		o, size := out[i], sizeOf(local, w...)
+		if o.Err != nil || o.Closure != len(closures[i]) || !slices.Equal(o.Missing, w) || o.Bytes != size || !slices.Equal(hosts[i].added, w) {
+			t.Errorf("host %d: %+v, added %v; want %v (%d bytes)", i, o, hosts[i].added, w, size)
+		}
+		if !slices.Equal(hosts[i].locked, closures[i]) {
+			t.Errorf("host %d was asked about %v, want its closure %v", i, hosts[i].locked, closures[i])
+		}
+		if last[i] != (CopyProgress{PathsDone: len(w), PathsTotal: len(w), BytesDone: size, BytesTotal: size}) {
+			t.Errorf("host %d: last progress %+v", i, last[i])
+		}
+	}
+	if local.serves != 1 {
+		t.Errorf("this machine's store was read %d times, want once", local.serves)
+	}
+}
+
+// TestCopyManyOwnPathsHostFails: when the only host lacking some paths
+// fails, they are read and dropped, and the others still get theirs.
+func TestCopyManyOwnPathsHostFails(t *testing.T) {
+	local := twoSystems(t, []string{pTop2, pTop}, []string{pLeaf2, pLeaf, pMid, pTop, pTop2})
+	hosts := []*fakeStore{newFakeStore(t), newFakeStore(t)}
+	hosts[0].failAdding = pLeaf2
+	targets := []CopyTarget{{Runner: hosts[0], Paths: []string{pTop2}}, {Runner: hosts[1], Paths: []string{pTop}}}
+	out := CopyMany(context.Background(), local, targets, CopyRequest{})
+	if out[0].Err == nil || len(hosts[0].added) != 0 {
+		t.Errorf("host 0: %+v, added %v; want its failure", out[0], hosts[0].added)
+	}
+	if want := []string{pLeaf, pMid, pTop}; out[1].Err != nil || !slices.Equal(hosts[1].added, want) {
+		t.Errorf("host 1: %+v, added %v; want %v", out[1], hosts[1].added, want)
+	}
+}
+
+// TestCopyManyRootsOwnPaths: each host's GC root names its own system,
+// made after its paths arrived (Rooting says so just before).
+func TestCopyManyRootsOwnPaths(t *testing.T) {
+	local := twoSystems(t, []string{pTop, pTop2}, []string{pLeaf, pMid, pTop, pLeaf2, pTop2})
+	root := GCRootDir + "/op1"
+	hosts := []*fakeStore{newFakeStore(t), newFakeStore(t).add(local.paths[pLeaf], local.paths[pMid], local.paths[pLeaf2], local.paths[pTop2])}
+	var rooting [2]bool
+	targets := make([]CopyTarget, 2)
+	for i, top := range []string{pTop, pTop2} {
+		hosts[i].cmds.expect("sh", "-c", rootScript, "sh", top, root).priv()
+		r := runnerFunc(func(ctx context.Context, c Cmd) error {
+			if c.Argv[0] == "sh" && !rooting[i] {
+				t.Errorf("host %d: the root was made before Rooting was called", i)
+			}
+			return hosts[i].Run(ctx, c)
+		})
+		targets[i] = CopyTarget{Runner: r, Paths: []string{top}, Root: root, Rooting: func() {
+			if i == 0 && !hosts[0].has(pTop) {
+				t.Error("host 0: Rooting called before its paths arrived")
+			}
+			rooting[i] = true
+		}}
+	}
+	for i, o := range CopyMany(context.Background(), local, targets, CopyRequest{}) {
+		if o.Err != nil {
+			t.Errorf("host %d: %v", i, o.Err)
+		}
 	}
 }
 

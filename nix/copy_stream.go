@@ -17,9 +17,11 @@ const progressStep = 256 << 10
 
 // member is one host receiving a shared stream: its serve session.
 type member struct {
-	s   *serveSession
-	c   *counter
-	err error // why the host left the stream
+	s *serveSession
+	c *counter
+	// need are the paths of the stream the host lacks; nil means all.
+	need map[string]bool
+	err  error // why the host left the stream
 	// root, when set, makes the host's GC root; it runs once every path
 	// is acknowledged, before the session ends.
 	root func() error
@@ -28,18 +30,23 @@ type member struct {
 // localServeArgv reads this machine's store: NARs on request.
 var localServeArgv = []string{"nix-store", "--serve"}
 
-// sendGroup sends infos (dependency order) to every member: one local
-// `nix-store --serve` reads each path's NAR, and each path goes to all
-// members at once as an add-to-store request followed by its NAR. Each
-// member's session acknowledges every path it added; once all are, the
-// session is closed. A member that fails keeps its own error.
+// sendGroup sends infos (dependency order) to the members: one local
+// `nix-store --serve` reads each path's NAR once, and each path goes to
+// the members that need it, all at once, as an add-to-store request
+// followed by its NAR (a member's share of a dependency order is one
+// too). Each member's session acknowledges every path it added; once all
+// are, the session is closed. A member that fails keeps its own error.
 func sendGroup(ctx context.Context, local Runner, members []*member, infos []PathInfo) {
 	acks := make([]chan error, len(members))
 	fo := &fanout{}
 	for i, m := range members {
-		fo.outs = append(fo.outs, &fanoutPipe{w: m.s.in, c: m.c})
+		fo.outs = append(fo.outs, &fanoutPipe{w: m.s.in, c: m.c, need: m.need})
 		acks[i] = make(chan error, 1)
-		go func() { acks[i] <- m.readAcks(len(infos)) }()
+		n := len(infos)
+		if m.need != nil {
+			n = len(m.need)
+		}
+		go func() { acks[i] <- m.readAcks(n) }()
 	}
 	srcErr := stream(ctx, local, fo, infos)
 	var wg sync.WaitGroup
@@ -63,11 +70,11 @@ func sendGroup(ctx context.Context, local Runner, members []*member, infos []Pat
 			case srcErr != nil && fo.outs[i].err == nil:
 				m.err = srcErr // it was stopped for it
 			case runErr != nil: // the host's own account comes first
-				m.err = fmt.Errorf("import %d paths: %w", len(infos), runErr)
+				m.err = fmt.Errorf("import %d paths: %w", m.c.pathsAll, runErr)
 			case ackErr != nil:
-				m.err = fmt.Errorf("import %d paths: %w", len(infos), ackErr)
+				m.err = fmt.Errorf("import %d paths: %w", m.c.pathsAll, ackErr)
 			case fo.outs[i].err != nil:
-				m.err = fmt.Errorf("import %d paths: %w", len(infos), fo.outs[i].err)
+				m.err = fmt.Errorf("import %d paths: %w", m.c.pathsAll, fo.outs[i].err)
 			case rootErr != nil:
 				m.err = rootErr
 			default:
@@ -107,6 +114,13 @@ func stream(ctx context.Context, local Runner, fo *fanout, infos []PathInfo) err
 	// full one.
 	bw := bufio.NewWriterSize(fo, sshPacket)
 	for _, info := range infos {
+		if fo.changes(info.Path) {
+			// What is buffered goes to the hosts of the paths before.
+			if bw.Flush() != nil {
+				return nil
+			}
+			fo.route(info.Path)
+		}
 		if _, err := bw.Write(addToStoreHeader(info)); err != nil {
 			return nil
 		}
