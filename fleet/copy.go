@@ -61,8 +61,7 @@ func copyBatch(ctx context.Context, local nix.Runner, batch []*HostRun, system s
 		}
 		h.Phase(PhaseCopying)
 		reached = append(reached, h)
-		targets = append(targets, nix.CopyTarget{Runner: h.Runner, Substitute: h.Node.SubstituteOnDestination,
-			Progress: func(p nix.CopyProgress) { h.Emit(CopyEvent{EventBase: h.Base(), CopyProgress: p}) }})
+		targets = append(targets, nix.CopyTarget{Runner: h.Runner, Substitute: h.Node.SubstituteOnDestination, Progress: h.copyProgress})
 	}
 	if len(targets) == 0 {
 		return

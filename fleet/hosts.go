@@ -107,13 +107,18 @@ func (h *HostRun) Copy(ctx context.Context, system string, substitute bool) (nix
 // progress callback is the HostRun's.
 func (h *HostRun) copy(ctx context.Context, req nix.CopyRequest) (nix.CopyResult, error) {
 	h.Phase(PhaseCopying)
-	req.Progress = func(p nix.CopyProgress) { h.Emit(CopyEvent{EventBase: h.Base(), CopyProgress: p}) }
+	req.Progress = h.copyProgress
 	res, err := nix.Copy(ctx, h.Local, h.Runner, req)
 	if err != nil {
 		return res, &HostError{Host: h.Node.Name, Step: "copy", Err: fmt.Errorf("%s: %w", req.Paths[0], err)}
 	}
 	h.logCopy(res)
 	return res, nil
+}
+
+// copyProgress reports how far the host's copy has got.
+func (h *HostRun) copyProgress(p nix.CopyProgress) {
+	h.Emit(CopyEvent{EventBase: h.Base(), CopyProgress: p})
 }
 
 // Activate runs action for system on the host, detached from the

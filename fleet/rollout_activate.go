@@ -157,7 +157,7 @@ func (r *run) onFailure() {
 		if !rec.started || rec.settled || !rec.res.changed || (!all && rec.res.outcome != OutcomeFailed) {
 			continue
 		}
-		if !r.ctl.acquire(r.ctx, r.p.Policy.Parallel, true) {
+		if !r.ctl.acquire(r.ctx, r.p.Policy.Parallel, true, nil) {
 			rec.res.remark("not rolled back: " + r.whyStopped())
 			continue
 		}

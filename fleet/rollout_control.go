@@ -114,12 +114,13 @@ func (c *control) haltReason() string {
 // acquire waits until a host may start: not paused and fewer than
 // parallel hosts running. It returns false, starting nothing, once none
 // may start any more: aborted, ctx done, or halted (unless afterHalt: the
-// rollbacks that on_failure starts once the rollout has halted).
-func (c *control) acquire(ctx context.Context, parallel int, afterHalt bool) bool {
+// rollbacks that on_failure starts once the rollout has halted). blocked,
+// when set, is called (without the lock) before it first has to wait.
+func (c *control) acquire(ctx context.Context, parallel int, afterHalt bool, blocked func()) bool {
 	c.mu.Lock()
-	for blocked := false; ; blocked = true {
+	for waited := false; ; waited = true {
 		if c.aborts > 0 || ctx.Err() != nil || (c.halted != "" && !afterHalt) {
-			if blocked {
+			if waited {
 				c.waiting--
 			}
 			c.mu.Unlock()
@@ -127,14 +128,14 @@ func (c *control) acquire(ctx context.Context, parallel int, afterHalt bool) boo
 		}
 		if !c.paused && c.running < parallel {
 			c.running++
-			if blocked {
+			if waited {
 				c.waiting--
 			}
 			c.signal()
 			c.mu.Unlock()
 			return true
 		}
-		if !blocked {
+		if !waited {
 			// Said once, not at every wake-up: two waiters would wake
 			// each other for ever.
 			c.waiting++
@@ -142,6 +143,9 @@ func (c *control) acquire(ctx context.Context, parallel int, afterHalt bool) boo
 		}
 		ch := c.changed
 		c.mu.Unlock()
+		if !waited && blocked != nil {
+			blocked()
+		}
 		select {
 		case <-ch:
 		case <-ctx.Done():

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -19,6 +20,9 @@ type fakeHost struct {
 	current string
 
 	unreachable, lockErr, copyErr error
+	// copyHold, when set, holds the host's copy (and its batch's) until
+	// it is closed or the context ends.
+	copyHold chan struct{}
 	// lockHold, when set, holds lock until it is closed.
 	lockHold chan struct{}
 	// outcome is how the first activation ends (done by default); exit
@@ -65,9 +69,12 @@ type fakeSteps struct {
 	log   []string
 	// entered receives a host's name when its first activation starts.
 	entered chan string
-	// locking receives a host's name when it waits on its lockHold.
-	locking chan string
-	roots   map[string]bool
+	// locking receives a host's name when it waits on its lockHold,
+	// copying when it waits on its copyHold.
+	locking, copying chan string
+	roots            map[string]bool
+	// batches are the copies' batches, each its hosts' names, sorted.
+	batches []string
 }
 
 // oldSystem and newSystem are the store paths of a host's systems.
@@ -80,7 +87,7 @@ func newSystem(host string) string {
 
 // newFakeSteps makes a host on generation 1 (oldSystem) for each name.
 func newFakeSteps(t *testing.T, hosts ...string) *fakeSteps {
-	f := &fakeSteps{t: t, hosts: map[string]*fakeHost{}, entered: make(chan string, 100), locking: make(chan string, 100), roots: map[string]bool{}}
+	f := &fakeSteps{t: t, hosts: map[string]*fakeHost{}, entered: make(chan string, 100), locking: make(chan string, 100), copying: make(chan string, 100), roots: map[string]bool{}}
 	for _, h := range hosts {
 		f.hosts[h] = &fakeHost{gens: []string{oldSystem(h)}, profile: 1, current: oldSystem(h)}
 	}
@@ -157,17 +164,41 @@ func (f *fakeSteps) unlock(ctx context.Context, h *HostRun, l lockSpec) error {
 	return fh.unlockErr
 }
 
-func (f *fakeSteps) copy(ctx context.Context, h *HostRun, system, root string) error {
-	fh := f.host(h, "copy")
-	if !strings.HasPrefix(root, nix.GCRootDir+"/") {
-		f.t.Errorf("%s: GC root %s", h.Node.Name, root)
+// copy records the batch (its hosts' names, sorted) in batches; a
+// host's copyHold holds the whole batch.
+func (f *fakeSteps) copy(ctx context.Context, jobs []copyJob) []error {
+	errs := make([]error, len(jobs))
+	var names []string
+	for _, j := range jobs {
+		h := j.h
+		fh := f.host(h, "copy")
+		if !strings.HasPrefix(j.root, nix.GCRootDir+"/") || j.system != newSystem(h.Node.Name) {
+			f.t.Errorf("%s: copy of %s, GC root %s", h.Node.Name, j.system, j.root)
+		}
+		if fh.copyHold != nil {
+			f.copying <- h.Node.Name
+			select {
+			case <-fh.copyHold:
+			case <-ctx.Done():
+			}
+		}
+		names = append(names, h.Node.Name)
 	}
+	for i, j := range jobs {
+		// As nix.CopyMany: a cancellation ends every host's part.
+		fh := f.hosts[j.h.Node.Name]
+		f.mu.Lock()
+		errs[i] = cmp.Or(ctx.Err(), fh.copyErr)
+		if errs[i] == nil {
+			f.roots[j.h.Node.Name+":"+j.root] = true
+		}
+		f.mu.Unlock()
+	}
+	slices.Sort(names)
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if fh.copyErr == nil {
-		f.roots[h.Node.Name+":"+root] = true
-	}
-	return fh.copyErr
+	f.batches = append(f.batches, strings.Join(names, ","))
+	f.mu.Unlock()
+	return errs
 }
 
 func (f *fakeSteps) unroot(ctx context.Context, h *HostRun, root string) error {

@@ -18,6 +18,9 @@ type fakeClock struct {
 	soak      time.Duration
 	soakStart chan struct{} // receives when a soak begins
 	soakEnd   chan time.Time
+	// gather, when set, ends the hosts' waits for a shared copy
+	// (copyGatherWait), when the test says; unset, they end at once.
+	gather chan time.Time
 }
 
 func newFakeClock(soak time.Duration) *fakeClock {
@@ -28,6 +31,9 @@ func (c *fakeClock) after(d time.Duration) <-chan time.Time {
 	if d == c.soak {
 		c.soakStart <- struct{}{}
 		return c.soakEnd
+	}
+	if d == copyGatherWait && c.gather != nil {
+		return c.gather
 	}
 	ch := make(chan time.Time, 1)
 	ch <- time.Time{}

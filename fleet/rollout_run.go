@@ -25,6 +25,7 @@ type run struct {
 	hosts  []*hostRec
 	byNode map[*Node]*hostRec
 	work   func(ctx context.Context, h *HostRun) hostResult
+	copies *copyGather
 
 	mu       sync.Mutex
 	failures int
@@ -49,7 +50,8 @@ func newRun(ctx context.Context, o *op, p Plan, steps hostSteps, ctl *control, a
 	}
 	hctx, stop := context.WithCancel(ctx)
 	ctl.setStop(stop)
-	r := &run{o: o, p: p, steps: steps, ctl: ctl, after: after, ctx: hctx, byNode: map[*Node]*hostRec{}}
+	r := &run{o: o, p: p, steps: steps, ctl: ctl, after: after, ctx: hctx, byNode: map[*Node]*hostRec{},
+		copies: newCopyGather(hctx, steps, after)}
 	r.work = r.deployHost
 	if p.Kind == PlanRollback {
 		r.work = r.rollbackHost
@@ -135,6 +137,7 @@ func (p *Plan) normalise() error {
 // run goes through the waves, then on_failure, then settles every host.
 func (r *run) run() error {
 	defer r.announce()()
+	defer r.copies.end()
 	waves := planWaves(r.p.Nodes, r.p.Canary, r.p.Policy.Batch)
 	started := RolloutStarted{EventBase: r.o.base(""), Kind: r.p.Kind, Action: string(r.p.Action), Profile: r.p.Profile,
 		Selector: r.p.Selector, Owner: r.p.Owner, Canary: names(r.p.Canary)}

@@ -26,9 +26,11 @@ type hostSteps interface {
 	lock(ctx context.Context, h *HostRun, l lockSpec) (broke string, err error)
 	// unlock releases the lock taken for l.
 	unlock(ctx context.Context, h *HostRun, l lockSpec) error
-	// copy copies system's missing paths to the host, making root a GC
-	// root of it there before the copy ends.
-	copy(ctx context.Context, h *HostRun, system, root string) error
+	// copy copies each job's system's missing paths to its host, making
+	// the job's root a GC root of it there before the copy ends; what the
+	// jobs' closures share is read once (see rollout_copy.go). The errors
+	// are in the order of jobs: a host fails alone.
+	copy(ctx context.Context, jobs []copyJob) []error
 	// unroot removes a GC root copy made.
 	unroot(ctx context.Context, h *HostRun, root string) error
 	// activate runs a, detached, and reports how it ended.
@@ -73,9 +75,24 @@ func (nixSteps) unlock(ctx context.Context, h *HostRun, l lockSpec) error {
 	return nix.ReleaseLock(ctx, h.Runner, l.profile, l.opID)
 }
 
-func (nixSteps) copy(ctx context.Context, h *HostRun, system, root string) error {
-	_, err := h.copy(ctx, nix.CopyRequest{Paths: []string{system}, Substitute: h.Node.SubstituteOnDestination, Root: root})
-	return err
+func (nixSteps) copy(ctx context.Context, jobs []copyJob) []error {
+	targets := make([]nix.CopyTarget, len(jobs))
+	for i, j := range jobs {
+		h := j.h
+		targets[i] = nix.CopyTarget{Runner: h.Runner, Paths: []string{j.system}, Substitute: h.Node.SubstituteOnDestination,
+			Root: j.root, Progress: h.copyProgress, Rooting: func() { h.Phase(PhaseRooting) }}
+	}
+	errs := make([]error, len(jobs))
+	// The local side is the batch's, not one host's: its commands are
+	// the operation's.
+	for i, o := range nix.CopyMany(ctx, jobs[0].h.op.local, targets, nix.CopyRequest{}) {
+		if o.Err != nil {
+			errs[i] = fmt.Errorf("%s: %w", jobs[i].system, o.Err)
+			continue
+		}
+		jobs[i].h.logCopy(o.CopyResult)
+	}
+	return errs
 }
 
 func (nixSteps) unroot(ctx context.Context, h *HostRun, root string) error {

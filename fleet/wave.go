@@ -54,18 +54,26 @@ func (r *run) wave(n int, w []*hostRec) {
 	canary := w[0].canary
 	r.o.s.emit(WaveStarted{EventBase: r.o.base(""), Wave: n, Canary: canary, Hosts: names})
 	var wg sync.WaitGroup
+	// While hosts start one after the other, the first may reach its
+	// copy step before the next is counted: the copies wait until the
+	// scheduler has to wait, or has started the wave.
+	idle := func() { r.copies.starting(false) }
 	for _, rec := range w {
-		if !r.ctl.acquire(r.ctx, r.p.Policy.Parallel, false) {
+		r.copies.starting(true)
+		if !r.ctl.acquire(r.ctx, r.p.Policy.Parallel, false, idle) {
 			break
 		}
 		r.flushNotices()
 		rec.started = true
+		r.copies.expect()
 		wg.Go(func() {
 			defer r.ctl.release()
 			rec.res = r.work(r.ctx, rec.h)
+			r.copies.pass(rec.h)
 			r.judge(rec)
 		})
 	}
+	idle()
 	wg.Wait()
 	r.soak(w)
 	if r.ctl.haltReason() == "" && !r.ctl.isAborted() && r.ctx.Err() == nil {
