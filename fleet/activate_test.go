@@ -37,7 +37,10 @@ func TestHostRunActivateReportsAndReconnects(t *testing.T) {
 		}
 		return nil
 	})
-	conn := &freshConnector{first: dropping, fresh: activationHost("warning: the following units failed: lab-app.service", "activate 4", &follows)}
+	// The run script's line before switch-to-configuration ends the
+	// profile's phase.
+	conn := &freshConnector{first: dropping, fresh: activationHost("nixdeck: running switch-to-configuration switch\n"+
+		"warning: the following units failed: lab-app.service", "activate 4", &follows)}
 	var got nix.ActivateResult
 	events := engine(t, conn, 1).RunHosts(context.Background(), "deploy", nodes("web1"), func(ctx context.Context, h *HostRun) error {
 		res, err := h.Activate(ctx, nix.Switch, "/nix/store/lwgy6jr0kqfbnjh3lb8ss0yf4cvksxv3-nixos-system-web1-24.05", time.Minute)
@@ -60,7 +63,7 @@ func TestHostRunActivateReportsAndReconnects(t *testing.T) {
 			seq = append(seq, fmt.Sprintf("done:%v", e.Err))
 		}
 	}
-	want := "queued|connecting|activating|activate:warning: the following units failed: lab-app.service|switch:units failed|done|done:<nil>"
+	want := "queued|connecting|setting profile|activating|activate:warning: the following units failed: lab-app.service|switch:units failed|done|done:<nil>"
 	if strings.Join(seq, "|") != want || got.Reconnects != 1 || follows != 1 {
 		t.Errorf("events %q (reconnects %d, follows %d), want %q", seq, got.Reconnects, follows, want)
 	}

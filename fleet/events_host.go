@@ -21,8 +21,9 @@ const (
 	// PhaseRooting: the new closure is made a GC root on the host, so a
 	// garbage collection there cannot take it before the profile holds it.
 	PhaseRooting Phase = "rooting"
-	// PhaseProfile: the system profile is set to the new system (switch,
-	// boot) by the detached activation, right before it activates.
+	// PhaseProfile: the detached activation starts and sets the system
+	// profile (switch, boot); PhaseActivating follows once
+	// switch-to-configuration runs.
 	PhaseProfile    Phase = "setting profile"
 	PhaseActivating Phase = "activating"
 	// PhaseConfirming: magic rollback; a new connection confirms the host

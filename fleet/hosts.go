@@ -131,10 +131,26 @@ func (h *HostRun) Activate(ctx context.Context, action nix.Action, system string
 }
 
 // activate is Activate for any request (a rollout's names its run
-// directory, may go to a generation and be confirmed); the log and the
-// reconnection are the HostRun's.
+// directory, may go to a generation and be confirmed); the log, the
+// reconnection and the phases are the HostRun's. For switch and boot the
+// detached activation sets the system profile first: PhaseProfile until
+// switch-to-configuration starts (nix.StageSwitching), then
+// PhaseActivating.
 func (h *HostRun) activate(ctx context.Context, req nix.ActivateRequest) (nix.ActivateResult, error) {
-	h.Phase(PhaseActivating)
+	first := PhaseActivating
+	if req.Action == nix.Switch || req.Action == nix.Boot {
+		first = PhaseProfile
+	}
+	h.Phase(first)
+	stage := req.Stage
+	req.Stage = func(s nix.ActivateStage) {
+		if s == nix.StageSwitching && first == PhaseProfile {
+			h.Phase(PhaseActivating)
+		}
+		if stage != nil {
+			stage(s)
+		}
+	}
 	req.Log, req.Reconnect = h.Log("activate"), h.Reconnect
 	res, err := nix.Activate(ctx, h.Runner, req)
 	h.Emit(ActivationEvent{EventBase: h.Base(), Action: req.Action, Result: res})

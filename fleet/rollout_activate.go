@@ -34,7 +34,20 @@ func (r *run) activate(ctx context.Context, h *HostRun, res *hostResult, a activ
 	}
 	ar, err := r.steps.activate(ctx, h, a)
 	if err != nil && ctx.Err() != nil {
-		res.lost(err, "still activating when nixdeck stopped waiting (if it had started); the host completes or rolls itself back on its own; check with "+r.howToCheck(h, a.opID))
+		switch {
+		case errors.Is(err, nix.ErrNotStarted):
+			res.stopped(ctx, "activate", err)
+		case ar.Started:
+			within := ""
+			if a.timeout > 0 {
+				within = fmt.Sprintf(" (its activation timeout, %s, is enforced there)", a.timeout)
+			}
+			res.lost(err, "still activating when nixdeck stopped waiting; the host completes or rolls itself back on its own"+
+				within+"; check with "+r.howToCheck(h, a.opID))
+		default:
+			res.lost(err, "nixdeck stopped waiting while the activation was being started; if it started, the host completes "+
+				"or rolls itself back on its own; check with "+r.howToCheck(h, a.opID))
+		}
 		return
 	}
 	ok := r.judgeActivation(h, res, a, ar, err)

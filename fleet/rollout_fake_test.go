@@ -29,6 +29,9 @@ type fakeHost struct {
 	// 2 and 4 leave the new system running, as NixOS does.
 	outcome nix.Outcome
 	cause   string // the first activation's ActivateResult.Cause
+	// launchHold, when set, holds the activation's launch until it is
+	// closed (a launch runs to its end, whatever becomes of the context).
+	launchHold chan struct{}
 	// hold, when set, holds the first activation until it is closed
 	// (or the context ends, returning its error).
 	hold chan struct{}
@@ -70,9 +73,9 @@ type fakeSteps struct {
 	// entered receives a host's name when its first activation starts.
 	entered chan string
 	// locking receives a host's name when it waits on its lockHold,
-	// copying when it waits on its copyHold.
-	locking, copying chan string
-	roots            map[string]bool
+	// copying on its copyHold, launching on its launchHold.
+	locking, copying, launching chan string
+	roots                       map[string]bool
 	// batches are the copies' batches, each its hosts' names, sorted.
 	batches []string
 }
@@ -87,7 +90,7 @@ func newSystem(host string) string {
 
 // newFakeSteps makes a host on generation 1 (oldSystem) for each name.
 func newFakeSteps(t *testing.T, hosts ...string) *fakeSteps {
-	f := &fakeSteps{t: t, hosts: map[string]*fakeHost{}, entered: make(chan string, 100), locking: make(chan string, 100), copying: make(chan string, 100), roots: map[string]bool{}}
+	f := &fakeSteps{t: t, hosts: map[string]*fakeHost{}, entered: make(chan string, 100), locking: make(chan string, 100), copying: make(chan string, 100), launching: make(chan string, 100), roots: map[string]bool{}}
 	for _, h := range hosts {
 		f.hosts[h] = &fakeHost{gens: []string{oldSystem(h)}, profile: 1, current: oldSystem(h)}
 	}
@@ -221,6 +224,15 @@ func (f *fakeSteps) activate(ctx context.Context, h *HostRun, a activation) (nix
 		step += " confirmed"
 	}
 	fh := f.host(h, step)
+	if ctx.Err() != nil {
+		// As nix.Activate: a context ended before the launch starts nothing.
+		return nix.ActivateResult{Outcome: nix.OutcomeFailed, ExitCode: -1}, fmt.Errorf("%w: %w", nix.ErrNotStarted, ctx.Err())
+	}
+	if fh.launchHold != nil {
+		// A launch runs to its end, whatever becomes of ctx.
+		f.launching <- h.Node.Name
+		<-fh.launchHold
+	}
 	f.mu.Lock()
 	fh.activations++
 	first := fh.activations == 1
@@ -236,8 +248,10 @@ func (f *fakeSteps) activate(ctx context.Context, h *HostRun, a activation) (nix
 		select {
 		case <-hold:
 		case <-ctx.Done():
-			return nix.ActivateResult{Outcome: nix.OutcomeFailed, ExitCode: -1}, fmt.Errorf("follow activation: %w", ctx.Err())
 		}
+	}
+	if ctx.Err() != nil {
+		return nix.ActivateResult{Outcome: nix.OutcomeFailed, ExitCode: -1, Started: true}, fmt.Errorf("follow activation: %w", ctx.Err())
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -45,9 +45,11 @@ type ActivateRequest struct {
 	OpID string
 	// Timeout bounds the activation (activation_timeout); 0 means only ctx
 	// bounds it. A timed-out activation is killed: a hung one would hold
-	// the switch lock and block every later deployment. Under magic
-	// rollback it bounds the activation up to its wait for the
-	// confirmation, and then again the rollback, if one runs.
+	// the switch lock and block every later deployment. The host enforces
+	// it by itself (see activate_run.go), so it holds even once nixdeck
+	// has stopped waiting; nixdeck stops the activation itself only if the
+	// host has not, hostStopGrace later. Under magic rollback it bounds
+	// switch-to-configuration, and then again the rollback, if one runs.
 	Timeout time.Duration
 	// Log receives the activation's output line by line. May be nil.
 	Log func(line string)
@@ -66,7 +68,35 @@ type ActivateRequest struct {
 	// and retries until the confirmation deadline, and confirms over that
 	// connection only. Required under magic rollback.
 	Confirm func(ctx context.Context) (Runner, error)
+	// Stage, when set, is called as the activation reaches each stage
+	// (StageStarted, then StageSwitching), from Activate's goroutine.
+	Stage func(ActivateStage)
 }
+
+// ActivateStage is a point a detached activation has reached, reported
+// through ActivateRequest.Stage.
+type ActivateStage int
+
+const (
+	// StageStarted: the detached activation runs (its launch succeeded).
+	// From here on the host may change, whatever becomes of nixdeck.
+	StageStarted ActivateStage = iota
+	// StageSwitching: the system profile is set (switch, boot) and
+	// switch-to-configuration starts.
+	StageSwitching
+)
+
+// stage reports s through Stage, if set.
+func (q ActivateRequest) stage(s ActivateStage) {
+	if q.Stage != nil {
+		q.Stage(s)
+	}
+}
+
+// ErrNotStarted is matched by Activate's error when the activation was
+// certainly not started (ctx ended before it, or the launch failed on
+// the host): nothing changed there.
+var ErrNotStarted = errors.New("the activation was not started")
 
 // magic reports whether the activation is under magic rollback.
 func (q ActivateRequest) magic() bool {
@@ -90,6 +120,9 @@ type ActivateResult struct {
 	// ConfirmErr is the last failure to confirm over a new connection,
 	// when no confirmation got through.
 	ConfirmErr error
+	// Started is true once the detached activation is known to have
+	// started: from then on the host may have changed.
+	Started bool
 }
 
 // NewOpID returns a fresh operation id for ActivateRequest.OpID, e.g.
@@ -120,20 +153,29 @@ func Activate(ctx context.Context, r Runner, req ActivateRequest) (res ActivateR
 	if req.magic() && req.Confirm == nil {
 		return res, errors.New("activate: magic rollback needs Confirm, a way to reach the host over a new connection")
 	}
-	var errb bytes.Buffer
-	launch := req.launchCmd()
-	launch.Stderr = &errb
-	lctx, lcancel := context.WithTimeout(ctx, launchTimeout)
-	err = r.Run(lctx, launch)
-	lcancel()
-	var ee *ExitError
-	switch {
-	case errors.As(err, &ee):
-		return res, fmt.Errorf("start activation in %s: exit status %d: %s", req.dir(), ee.Code, proc.StderrTail(errb.String()))
-	case err != nil && ctx.Err() != nil:
-		return res, fmt.Errorf("start activation: %w", err)
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("%w: %w", ErrNotStarted, err)
 	}
+	err = launch(ctx, r, req)
+	switch {
+	case errors.Is(err, ErrNotStarted), err != nil && ctx.Err() != nil:
+		return res, err
+	case err == nil:
+		res.Started = true
+		req.stage(StageStarted)
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("the activation started, then nixdeck stopped waiting: %w", err)
+		}
+	}
+	switching := false
 	lines := LineWriter(func(l string) {
+		// The run script's line before switch-to-configuration, once: a
+		// stage, not output.
+		if !switching && strings.HasPrefix(l, stageSwitchingLine) {
+			switching = true
+			req.stage(StageSwitching)
+			return
+		}
 		if req.Log != nil {
 			req.Log(l)
 		}
@@ -147,14 +189,23 @@ func Activate(ctx context.Context, r Runner, req ActivateRequest) (res ActivateR
 		// same connection.)
 		f.lost = err
 	}
-	// The activation timeout starts once the process runs, so a slow
-	// start cannot eat it.
+	// The host stops the activation at its limit by itself; this side
+	// waits that long (twice under magic rollback: a rollback may follow),
+	// and some grace, before stopping it. The wait starts once the
+	// process runs, so a slow start cannot eat it.
 	actx, cancel := ctx, context.CancelFunc(func() {})
 	if req.Timeout > 0 {
-		actx, cancel = context.WithTimeout(ctx, req.Timeout)
+		wait := req.Timeout
+		if req.magic() {
+			wait *= 2
+		}
+		actx, cancel = context.WithTimeout(ctx, wait+hostStopGrace)
 	}
 	defer cancel()
 	status, err := f.run(actx, ctx, r)
+	if err == nil && status != "gone" {
+		res.Started = true // its run directory says so
+	}
 	switch {
 	case err != nil && actx.Err() != nil && ctx.Err() == nil && f.lost != nil:
 		// The host stayed unreachable until the timeout: nothing can be
@@ -174,24 +225,42 @@ func Activate(ctx context.Context, r Runner, req ActivateRequest) (res ActivateR
 	return classify(res, status, req.magic(), "")
 }
 
-// stop kills a timed-out activation. Under magic rollback the host then
-// rolls back by itself, and stop follows it to its record.
+// launch starts the detached activation. Once started, the launch runs
+// to its end even if ctx ends (for up to launchGrace more): cut short,
+// it would leave unknown whether the activation started, which is what a
+// caller that stopped waiting must be told. An error matching
+// ErrNotStarted means nothing ran.
+func launch(ctx context.Context, r Runner, req ActivateRequest) error {
+	var errb bytes.Buffer
+	c := req.launchCmd()
+	c.Stderr = &errb
+	lctx, lcancel := context.WithTimeout(context.WithoutCancel(ctx), launchTimeout)
+	defer lcancel()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(launchGrace, lcancel) })
+	defer stop()
+	err := r.Run(lctx, c)
+	var ee *ExitError
+	switch {
+	case errors.As(err, &ee):
+		return fmt.Errorf("%w: start activation in %s: exit status %d: %s", ErrNotStarted, req.dir(), ee.Code, proc.StderrTail(errb.String()))
+	case err != nil && ctx.Err() != nil:
+		return fmt.Errorf("start activation (it may have started): %w", err)
+	}
+	return err
+}
+
+// stop kills an activation that ran past its limit and that the host
+// did not stop by itself (the run script's watchdog failed).
 func (f *follower) stop(ctx context.Context, res ActivateResult) (ActivateResult, error) {
 	res.Outcome = OutcomeTimedOut
-	mode := "all"
-	if f.req.magic() {
-		mode = "child"
-	}
-	kill := f.req.killCmd(mode)
+	kill := f.req.killCmd()
 	kctx, kcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer kcancel()
 	if kerr := f.runner.Run(kctx, kill); kerr != nil {
-		return res, fmt.Errorf("activation timed out after %s; stopping it failed: %w", f.req.Timeout, scriptError{"stop", kill.Argv, kerr})
+		return res, fmt.Errorf("activation timed out after %s and the host did not stop it; stopping it failed: %w", f.req.Timeout, scriptError{"stop", kill.Argv, kerr})
 	}
-	if !f.req.magic() {
-		return res, nil
-	}
-	return f.rolledBackAfterKill(ctx, res)
+	res.Cause = "the host did not stop it at its limit; nixdeck did"
+	return res, nil
 }
 
 // classify turns the recorded status into an outcome; cause is the
@@ -231,9 +300,15 @@ func classify(res ActivateResult, status string, magic bool, cause string) (Acti
 	return res, fmt.Errorf("the activation process ended without recording a status (%s)", excerpt(status))
 }
 
-// launchTimeout bounds starting the detached activation (a variable so
-// tests can shorten it).
-var launchTimeout = 2 * time.Minute
+// launchTimeout bounds starting the detached activation, and
+// launchGrace how long a launch goes on once its caller's context has
+// ended; hostStopGrace is how long past its limits the host is given to
+// stop an activation by itself (variables so tests can shorten them).
+var (
+	launchTimeout = 2 * time.Minute
+	launchGrace   = 10 * time.Second
+	hostStopGrace = 30 * time.Second
+)
 
 // reconnectBackoff is the wait before each reconnection attempt.
 func reconnectBackoff(attempt int) time.Duration {

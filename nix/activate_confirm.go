@@ -125,29 +125,6 @@ func sameRunner(a, b Runner) bool {
 	return ta == reflect.TypeOf(b) && ta != nil && ta.Comparable() && a == b
 }
 
-// rolledBackAfterKill follows a killed activation under magic rollback to
-// the host's record of its rollback, bounded by the activation timeout
-// again; a rollback that does not end in time is stopped for good.
-func (f *follower) rolledBackAfterKill(ctx context.Context, res ActivateResult) (ActivateResult, error) {
-	rctx, cancel := context.WithTimeout(ctx, f.req.Timeout)
-	defer cancel()
-	f.skip = statusAwaiting
-	status, err := f.run(rctx, ctx, f.runner)
-	if err != nil && rctx.Err() != nil && ctx.Err() == nil && f.lost == nil {
-		kill := f.req.killCmd("all")
-		kctx, kcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer kcancel()
-		if kerr := f.runner.Run(kctx, kill); kerr != nil {
-			err = fmt.Errorf("%w; stopping it failed: %w", err, scriptError{"stop", kill.Argv, kerr})
-		}
-		return res, fmt.Errorf("activation timed out after %s and its rollback did not end within %[1]s: %w", f.req.Timeout, err)
-	}
-	if err != nil {
-		return res, fmt.Errorf("activation timed out after %s; its rollback's result is unknown: %w", f.req.Timeout, err)
-	}
-	return classify(res, status, true, "")
-}
-
 // rolledBack classifies the host's record of a rollback: kind
 // rolled-back or rollback-profile, n its exit status, why the host's
 // reason (timeout, unconfirmed); cause is the client's account of an

@@ -12,7 +12,7 @@ import (
 
 func TestActivateMagicRollback(t *testing.T) {
 	dir := "/run/nixdeck/op1"
-	launch := []string{"sh", "-c", activateLaunchScript, "sh", dir, sysPath, "switch", "", "nixdeck-op1", "30"}
+	launch := []string{"sh", "-c", activateLaunchScript, "sh", dir, sysPath, "switch", "", "nixdeck-op1", "30", ""}
 	follow := func(off int, skip ...string) []string {
 		return append([]string{"sh", "-c", activateFollowScript, "sh", dir, fmt.Sprint(off)}, skip...)
 	}
@@ -25,13 +25,12 @@ func TestActivateMagicRollback(t *testing.T) {
 		f.expect(launch...).priv()
 		f.expect(follow(0)...).priv().out(activated).errout("status=awaiting 0\n")
 	}
-	// killed scripts an activation that hangs until its timeout, is
-	// killed alone, and is followed to what the host recorded then.
+	// killed scripts an activation that hangs until its limit (a
+	// second), where the host kills it and rolls back by itself: the
+	// returned call is the following, to be told what the host recorded.
 	killed := func(f *fakeRunner) *fakeCall {
-		f.expect(launch...).priv()
-		f.expect(follow(0)...).priv().hang()
-		f.expect("sh", "-c", activateKillScript, "sh", dir, "nixdeck-op1", "child").priv()
-		return f.expect(follow(0, statusAwaiting)...).priv()
+		f.expect(append(slices.Clone(launch[:len(launch)-1]), "1")...).priv()
+		return f.expect(follow(0)...).priv().out("nixdeck: switch-to-configuration ran past 1s and was killed\n")
 	}
 	tests := []struct {
 		name string
@@ -121,17 +120,24 @@ func TestActivateMagicRollback(t *testing.T) {
 				fresh.expect(confirm...).priv()
 				f.expect(follow(32, statusAwaiting)...).priv().fail(lost)
 			}, want: OutcomeConnectionLost, code: 0, wantErr: "decision could not be read", minAttempts: 1},
-		{name: "a timed-out activation is killed alone and rolled back by the host",
+		{name: "a timed-out activation is killed and rolled back by the host",
 			timeout: 50 * time.Millisecond,
 			script: func(f, _ *fakeRunner) {
-				killed(f).out("nixdeck: rolling back\n").errout("status=rolled-back 0 timeout\n")
+				killed(f).errout("status=rolled-back 0 timeout\n")
 			}, want: OutcomeRolledBack, cause: CauseTimedOut, code: -1},
-		{name: "a rollback that hangs too is stopped for good",
+		{name: "a rollback the host killed at its limit failed",
 			timeout: 50 * time.Millisecond,
 			script: func(f, _ *fakeRunner) {
+				killed(f).errout("status=rolled-back 137 timeout\n")
+			}, want: OutcomeFailed, cause: CauseTimedOut + "; rolling back failed (switch-to-configuration exit 137)", code: -1},
+		{name: "an activation the host did not stop is stopped by nixdeck",
+			timeout: 50 * time.Millisecond,
+			script: func(f, _ *fakeRunner) {
+				hostStopGrace = 0
+				t.Cleanup(func() { hostStopGrace = 30 * time.Second })
 				killed(f).hang()
-				f.expect("sh", "-c", activateKillScript, "sh", dir, "nixdeck-op1", "all").priv()
-			}, want: OutcomeTimedOut, code: -1, wantErr: "its rollback did not end"},
+				f.expect("sh", "-c", activateKillScript, "sh", dir, "nixdeck-op1").priv()
+			}, want: OutcomeTimedOut, cause: "the host did not stop it at its limit; nixdeck did", code: -1},
 		{name: "a rollback refused by switch-to-configuration failed",
 			confirmTimeout: 50 * time.Millisecond,
 			dial:           func(_, _ *fakeRunner, _ int) (Runner, error) { return nil, refused },
@@ -180,7 +186,7 @@ func TestActivateMagicRollback(t *testing.T) {
 				req.ConfirmTimeout = tt.confirmTimeout
 				// The launch argument is rounded up to a second.
 				argv := slices.Clone(f.calls[0].argv)
-				argv[len(argv)-1] = "1"
+				argv[len(argv)-2] = "1"
 				f.calls[0].argv = argv
 			}
 			res, err := Activate(context.Background(), f, req)
@@ -210,7 +216,7 @@ func TestActivateMagicOnlyWhereLive(t *testing.T) {
 	// boot changes nothing live: no confirmation, whatever the timeout.
 	f := newFakeRunner(t)
 	dir := "/run/nixdeck/op1"
-	f.expect("sh", "-c", activateLaunchScript, "sh", dir, sysPath, "boot", "", "nixdeck-op1", "").priv()
+	f.expect("sh", "-c", activateLaunchScript, "sh", dir, sysPath, "boot", "", "nixdeck-op1", "", "").priv()
 	f.expect("sh", "-c", activateFollowScript, "sh", dir, "0").priv().errout("status=activate 0\n")
 	res, err := Activate(context.Background(), f, ActivateRequest{Action: Boot, Path: sysPath, OpID: "op1", ConfirmTimeout: time.Minute})
 	if err != nil || res.Outcome != OutcomeDone {

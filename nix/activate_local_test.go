@@ -150,7 +150,8 @@ func TestActivateLocalDetached(t *testing.T) {
 			want: nix.OutcomeDone, logs: []string{"would activate the configuration"}},
 		// The timeout is what is tested; the line comes long before it.
 		{name: "a hang is killed at the timeout", action: nix.Test, timeout: 3 * time.Second,
-			body: `echo starting; exec sleep 600`, want: nix.OutcomeTimedOut, logs: []string{"starting"}},
+			body: `echo starting; exec sleep 600`, want: nix.OutcomeTimedOut,
+			logs: []string{"starting", "nixdeck: switch-to-configuration ran past 3s and was killed"}},
 		{name: "output resumes after a dropped connection", action: nix.Test, drop: true,
 			body: `echo one; read -r _ <GATE; echo two; echo three; exit 2`,
 			want: nix.OutcomeActivationFailed, logs: []string{"one", "two", "three"}},

@@ -5,29 +5,40 @@ package nix
 // /run/current-system's target) before changing anything, sets the
 // profile for switch/boot, runs the system's switch-to-configuration and
 // records the end in status, atomically (written aside, renamed in).
+// Just before switch-to-configuration it prints the line
+// stageSwitchingLine, which Activate turns into StageSwitching.
 //
 // When switch-to-configuration refuses (exit 1: the switch lock held, bad
 // arguments) nothing was activated, so the profile goes back to the
 // generation it pointed at: the next boot must not start a system that
 // never ran.
 //
-// Magic rollback ($5, seconds, set for switch and test): the activation
-// runs as a child in a process group of its own (its pgid in child), so
-// that a timed-out one can be killed (the kill file marks it) while this
-// script lives on to roll back. After an exit 0 the status is "awaiting
-// 0" and the script waits up to $5 s for <dir>/confirm, which nixdeck
-// writes over a new connection. The decision is the script's alone and
-// made once: renaming confirm to confirmed is the confirmation ("confirmed
-// 0"); the deadline passing first, or the kill file, is the rollback. A
-// confirmation written later changes nothing. The rollback puts the
-// profile back on the recorded generation (switch), runs the recorded
-// system's switch-to-configuration (switch, or test for test) and records
-// "rolled-back RC WHY" (WHY: unconfirmed or timeout), or "rollback-profile
-// RC WHY" when the profile could not be put back. With nothing recorded to
-// roll back to, it changes nothing and records "noprevious -".
+// switch-to-configuration runs as a child in a process group of its own
+// (its pgid in child). With a time limit ($6, seconds: the activation
+// timeout) a watchdog in a session of its own (its pid in watchdog)
+// marks the kill (the kill file) and kills that group once the limit has
+// passed: the host stops a hung activation by itself, whether nixdeck
+// still waits or not, so it cannot hold the switch lock for ever. A
+// killed activation records "killed -", or rolls back under magic
+// rollback. nixdeck's kill script (activateKillScript) is only a fallback.
 //
-// Arguments: dir, system, action, generation, confirm seconds.
-const activateRunScript = `dir=$1 sys=$2 action=$3 gen=$4 confirm=$5
+// Magic rollback ($5, seconds, set for switch and test): after an exit 0
+// the status is "awaiting 0" and the script waits up to $5 s for
+// <dir>/confirm, which nixdeck writes over a new connection. The decision
+// is the script's alone and made once: renaming confirm to confirmed is
+// the confirmation ("confirmed 0"); the deadline passing first, or the
+// kill file, is the rollback. A confirmation written later changes
+// nothing. The rollback puts the profile back on the recorded generation
+// (switch), runs the recorded system's switch-to-configuration (switch,
+// or test for test; limited as the activation was) and records
+// "rolled-back RC WHY" (WHY: unconfirmed or timeout), or
+// "rollback-profile RC WHY" when the profile could not be put back. With
+// nothing recorded to roll back to, it changes nothing and records
+// "noprevious -".
+//
+// Arguments: dir, system, action, generation, confirm seconds, limit
+// seconds.
+const activateRunScript = `dir=$1 sys=$2 action=$3 gen=$4 confirm=$5 limit=$6
 p=` + SystemProfile + `
 exec >>"$dir/out" 2>&1 </dev/null
 echo $$ >"$dir/pid.tmp" && mv "$dir/pid.tmp" "$dir/pid"
@@ -42,17 +53,39 @@ if [ -n "$confirm" ] && { [ -z "$from" ] || [ ! -x "$from/bin/switch-to-configur
   echo "nixdeck: no running system to roll back to (` + CurrentSystemLink + `); nothing was changed"
   finish noprevious -
 fi
+killed() { [ -e "$dir/kill" ]; }
+limited() {
+  setsid -w sh -c 'echo $$ >"$0/child"; exec "$@"' "$dir" "$@" &
+  c=$!
+  w=
+  if [ -n "$limit" ]; then
+    setsid sh -c 'sleep "$1" && : >"$2/kill" && kill -KILL -"$3"' sh "$limit" "$dir" "$c" &
+    w=$!
+    echo "$w" >"$dir/watchdog"
+  fi
+  wait "$c" 2>/dev/null
+  rc=$?
+  if [ -n "$w" ]; then
+    kill -KILL -"$w" 2>/dev/null
+    wait "$w" 2>/dev/null
+    rm -f "$dir/watchdog"
+  fi
+  rm -f "$dir/child"
+  return $rc
+}
 rollback() {
   echo "nixdeck: rolling back to $from ($1)"
+  rm -f "$dir/kill"
   a=test
   if [ "$action" = switch ]; then
     a=switch
     if [ -n "$prev" ]; then nix-env -p $p --switch-generation "$prev" || finish rollback-profile $? "$1"; fi
   fi
-  "$from/bin/switch-to-configuration" $a
-  finish rolled-back $? "$1"
+  limited "$from/bin/switch-to-configuration" $a
+  rc=$?
+  if killed; then echo "nixdeck: the rollback ran past ${limit}s and was killed"; fi
+  finish rolled-back $rc "$1"
 }
-killed() { [ -e "$dir/kill" ]; }
 case $action in
 switch | boot)
   if [ -n "$gen" ]; then
@@ -62,16 +95,14 @@ switch | boot)
   fi
   ;;
 esac
-if [ -n "$confirm" ]; then
-  if killed; then rollback timeout; fi
-  setsid -w sh -c 'echo $$ >"$0/child"; exec "$@"' "$dir" "$sys/bin/switch-to-configuration" "$action" &
-  wait $!
-  rc=$?
-  rm -f "$dir/child"
-  if killed; then rollback timeout; fi
-else
-  "$sys/bin/switch-to-configuration" "$action"
-  rc=$?
+if killed && [ -n "$confirm" ]; then rollback timeout; fi
+echo "` + stageSwitchingLine + ` $action"
+limited "$sys/bin/switch-to-configuration" "$action"
+rc=$?
+if killed; then
+  echo "nixdeck: switch-to-configuration ran past ${limit}s and was killed"
+  if [ -n "$confirm" ]; then rollback timeout; fi
+  finish killed -
 fi
 if [ $rc -eq 1 ] && [ -n "$prev" ] && [ "$action" != test ] && [ "$action" != dry-activate ]; then
   echo "nixdeck: switch-to-configuration refused; the system profile goes back to generation $prev"
@@ -98,3 +129,7 @@ finish activate $rc
 
 // statusAwaiting is the status of a switch waiting for its confirmation.
 const statusAwaiting = "awaiting 0"
+
+// stageSwitchingLine starts the line the run script prints just before
+// it runs switch-to-configuration (the action follows).
+const stageSwitchingLine = "nixdeck: running switch-to-configuration"

@@ -29,7 +29,8 @@ import (
 // the process has written its pid. A transient unit gets systemd's
 // compiled-in PATH, which on NixOS holds neither coreutils nor nix-env, so
 // the session's PATH goes along (-E, as nixos-rebuild passes LOCALE_ARCHIVE).
-// Arguments: dir, system, action, generation, unit, confirm seconds.
+// Arguments: dir, system, action, generation, unit, confirm seconds, limit
+// seconds.
 var activateLaunchScript = `set -eu
 dir=$1 unit=$5
 run=` + quotedRunScript() + `
@@ -43,10 +44,10 @@ if [ -n "$6" ]; then echo "$6" >"$dir/magic"; fi
 if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null 2>&1; then
   echo systemd >"$dir/mode"
   systemd-run --unit="$unit" --collect --quiet --service-type=exec -E PATH -E LOCALE_ARCHIVE \
-    -- sh -c "$run" sh "$1" "$2" "$3" "$4" "$6"
+    -- sh -c "$run" sh "$1" "$2" "$3" "$4" "$6" "$7"
 else
   echo setsid >"$dir/mode"
-  setsid nohup sh -c "$run" sh "$1" "$2" "$3" "$4" "$6" </dev/null >/dev/null 2>&1 &
+  setsid nohup sh -c "$run" sh "$1" "$2" "$3" "$4" "$6" "$7" </dev/null >/dev/null 2>&1 &
 fi
 i=0
 while [ ! -e "$dir/pid" ] && [ ! -e "$dir/status" ]; do
@@ -89,24 +90,20 @@ const activateConfirmScript = `dir=$1
 if [ "$(cat "$dir/status")" = "` + statusAwaiting + `" ]; then : >"$dir/confirm"; fi
 `
 
-// activateKillScript stops a timed-out activation. Under magic rollback
-// ($3 = child) it marks the kill and kills only the activation's own
-// process group: the run script lives on and rolls back. Otherwise it
-// stops the unit under systemd, else the process groups setsid gave the
-// run script and its child, and records "killed". It returns once the
-// group's processes are gone (zombies waiting for a slow reaper count as
-// gone: they hold no files), for up to 5 s: until then they hold the
-// switch lock, and the caller's next step may need it.
-// Arguments: dir, unit, mode (child or all).
+// activateKillScript stops an activation the host did not stop by
+// itself (the run script enforces the time limit; this is the fallback):
+// the activation's process group and the watchdog's, then the unit under
+// systemd, else the process group setsid gave the run script, and records
+// "killed". It returns once the group's processes are gone (zombies
+// waiting for a slow reaper count as gone: they hold no files), for up to
+// 5 s: until then they hold the switch lock, and the caller's next step
+// may need it.
+// Arguments: dir, unit.
 const activateKillScript = `dir=$1 unit=$2
-child=$(cat "$dir/child" 2>/dev/null)
-case $child in '' | *[!0-9]*) child= ;; esac
-if [ "$3" = child ]; then
-  : >"$dir/kill"
-  if [ -n "$child" ]; then kill -KILL "-$child" 2>/dev/null; fi
-  exit 0
-fi
-if [ -n "$child" ]; then kill -KILL "-$child" 2>/dev/null; fi
+for f in child watchdog; do
+  g=$(cat "$dir/$f" 2>/dev/null)
+  case $g in '' | *[!0-9]*) ;; *) kill -KILL "-$g" 2>/dev/null ;; esac
+done
 if [ "$(cat "$dir/mode" 2>/dev/null)" = systemd ]; then
   systemctl kill --signal=KILL "$unit" 2>/dev/null
   systemctl stop "$unit" 2>/dev/null
@@ -130,14 +127,23 @@ func (q ActivateRequest) unit() string { return "nixdeck-" + q.OpID }
 
 // launchCmd starts the detached activation.
 func (q ActivateRequest) launchCmd() Cmd {
-	gen, confirm := "", ""
+	gen, confirm, limit := "", "", ""
 	if q.Generation > 0 {
 		gen = strconv.Itoa(q.Generation)
 	}
 	if q.magic() {
-		confirm = strconv.FormatInt(int64(max(time.Second, q.ConfirmTimeout.Round(time.Second))/time.Second), 10)
+		confirm = seconds(q.ConfirmTimeout)
 	}
-	return Cmd{Argv: []string{"sh", "-c", activateLaunchScript, "sh", q.dir(), q.Path, string(q.Action), gen, q.unit(), confirm}, Privileged: true}
+	if q.Timeout > 0 {
+		limit = seconds(q.Timeout)
+	}
+	return Cmd{Argv: []string{"sh", "-c", activateLaunchScript, "sh", q.dir(), q.Path, string(q.Action), gen, q.unit(), confirm, limit}, Privileged: true}
+}
+
+// seconds renders d in whole seconds for the host's scripts, rounded
+// up: a limit is never shorter than asked, nor under a second.
+func seconds(d time.Duration) string {
+	return strconv.FormatInt(int64(max(time.Second, d+time.Second-1)/time.Second), 10)
 }
 
 // followCmd streams the output from offset and ends with a status other
@@ -155,10 +161,9 @@ func (q ActivateRequest) confirmCmd() Cmd {
 	return Cmd{Argv: []string{"sh", "-c", activateConfirmScript, "sh", q.dir()}, Privileged: true}
 }
 
-// killCmd stops the activation: mode "child" kills the activation under
-// magic rollback and lets the run script roll back, "all" stops everything.
-func (q ActivateRequest) killCmd(mode string) Cmd {
-	return Cmd{Argv: []string{"sh", "-c", activateKillScript, "sh", q.dir(), q.unit(), mode}, Privileged: true}
+// killCmd stops the activation and everything it started.
+func (q ActivateRequest) killCmd() Cmd {
+	return Cmd{Argv: []string{"sh", "-c", activateKillScript, "sh", q.dir(), q.unit()}, Privileged: true}
 }
 
 // quotedRunScript is activateRunScript quoted as one shell word for the

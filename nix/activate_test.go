@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,9 @@ warning: the following units failed: lab-app.service
 func TestActivate(t *testing.T) {
 	req := ActivateRequest{Action: Switch, Path: sysPath, OpID: "op1"}
 	dir := "/run/nixdeck/op1"
-	launch := []string{"sh", "-c", activateLaunchScript, "sh", dir, sysPath, "switch", "", "nixdeck-op1", ""}
+	launch := []string{"sh", "-c", activateLaunchScript, "sh", dir, sysPath, "switch", "", "nixdeck-op1", "", ""}
+	// limited is launch with a time limit of a second.
+	limited := append(slices.Clone(launch[:len(launch)-1]), "1")
 	follow := func(off int) []string {
 		return []string{"sh", "-c", activateFollowScript, "sh", dir, fmt.Sprint(off)}
 	}
@@ -35,6 +38,7 @@ func TestActivate(t *testing.T) {
 		script     func(f, fresh *fakeRunner)
 		want       Outcome
 		code       int
+		cause      string
 		wantErr    string
 		reconnects int
 		logs       int
@@ -99,16 +103,27 @@ func TestActivate(t *testing.T) {
 			f.expect(launch...).priv()
 			f.expect(follow(0)...).priv().fail(lost)
 		}, want: OutcomeConnectionLost, code: -1, wantErr: "connection lost"},
-		{name: "a hang times out and is killed",
+		{name: "a hang the host killed at its limit timed out",
 			req: func(r ActivateRequest, _ *fakeRunner) ActivateRequest {
 				r.Timeout = 50 * time.Millisecond
 				return r
 			},
 			script: func(f, _ *fakeRunner) {
-				f.expect(launch...).priv()
+				f.expect(limited...).priv()
+				f.expect(follow(0)...).priv().out("nixdeck: switch-to-configuration ran past 1s and was killed\n").errout("status=killed -\n")
+			}, want: OutcomeTimedOut, code: -1, logs: 1},
+		{name: "a hang the host did not stop is stopped by nixdeck",
+			req: func(r ActivateRequest, _ *fakeRunner) ActivateRequest {
+				r.Timeout = 50 * time.Millisecond
+				hostStopGrace = 0
+				t.Cleanup(func() { hostStopGrace = 30 * time.Second })
+				return r
+			},
+			script: func(f, _ *fakeRunner) {
+				f.expect(limited...).priv()
 				f.expect(follow(0)...).priv().hang()
-				f.expect("sh", "-c", activateKillScript, "sh", dir, "nixdeck-op1", "all").priv()
-			}, want: OutcomeTimedOut, code: -1},
+				f.expect("sh", "-c", activateKillScript, "sh", dir, "nixdeck-op1").priv()
+			}, want: OutcomeTimedOut, code: -1, cause: "the host did not stop it at its limit; nixdeck did"},
 		{name: "a host unreachable until the timeout is connection lost, not a hang",
 			req: func(r ActivateRequest, _ *fakeRunner) ActivateRequest {
 				r.Timeout = 50 * time.Millisecond
@@ -116,7 +131,9 @@ func TestActivate(t *testing.T) {
 				return r
 			},
 			script: func(f, _ *fakeRunner) {
-				f.expect(launch...).priv()
+				hostStopGrace = 0
+				t.Cleanup(func() { hostStopGrace = 30 * time.Second })
+				f.expect(limited...).priv()
 				f.expect(follow(0)...).priv().fail(lost)
 			}, want: OutcomeConnectionLost, code: -1, wantErr: "gave up reconnecting"},
 		{name: "the process dying without a status is reported", script: func(f, _ *fakeRunner) {
@@ -141,7 +158,7 @@ func TestActivate(t *testing.T) {
 			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Fatalf("Activate() error = %v, want %q", err, tt.wantErr)
 			}
-			if res.Outcome != tt.want || res.ExitCode != tt.code || res.Reconnects != tt.reconnects {
+			if res.Outcome != tt.want || res.ExitCode != tt.code || res.Reconnects != tt.reconnects || res.Cause != tt.cause {
 				t.Errorf("Activate() = %+v (%s), want %s code %d reconnects %d", res, res.Outcome, tt.want, tt.code, tt.reconnects)
 			}
 			if len(logs) != tt.logs {
@@ -184,7 +201,7 @@ func TestRollback(t *testing.T) {
 	}
 	f := newFakeRunner(t)
 	dir := "/run/nixdeck/rb"
-	f.expect("sh", "-c", activateLaunchScript, "sh", dir, g.Path, "switch", "41", "nixdeck-rb", "").priv()
+	f.expect("sh", "-c", activateLaunchScript, "sh", dir, g.Path, "switch", "41", "nixdeck-rb", "", "").priv()
 	f.expect("sh", "-c", activateFollowScript, "sh", dir, "0").priv().errout("status=activate 0\n")
 	res, err := Rollback(context.Background(), f, g, ActivateRequest{OpID: "rb"})
 	if err != nil || res.Outcome != OutcomeDone {

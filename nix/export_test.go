@@ -9,3 +9,7 @@ var (
 	// Golden compares with a file in testdata (-update-diff rewrites it).
 	Golden = golden
 )
+
+// ActivateFollowScript follows a run directory until the activation
+// records a status (the tests wait for the host's own decisions with it).
+var ActivateFollowScript = activateFollowScript
