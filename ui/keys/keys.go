@@ -10,6 +10,8 @@ import "charm.land/bubbles/v2/key"
 type Map struct {
 	// Moving around a list or a pane.
 	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
+	// Scrolling a pane's long lines sideways (logs, diffs).
+	Left, Right key.Binding
 	// Selecting hosts.
 	Select, SelectAll, ClearSelection, Filter key.Binding
 	// Screens.
@@ -23,6 +25,8 @@ type Map struct {
 	Pause, Abort key.Binding
 	// In the logs pane.
 	Search, PrevHost, NextHost, Follow key.Binding
+	// The next and the previous match of a search.
+	SearchNext, SearchPrev key.Binding
 	// Answers to a prompt.
 	Yes, No key.Binding
 	// Quit asks first while a rollout runs.
@@ -41,6 +45,8 @@ func Default() Map {
 		PageDown:       b("pgdn", "page down", "pgdown", "ctrl+f"),
 		Top:            b("home", "top", "home"),
 		Bottom:         b("end", "bottom", "end"),
+		Left:           b("←", "scroll left", "left"),
+		Right:          b("→", "scroll right", "right"),
 		Select:         b("space", "select", "space"),
 		SelectAll:      b("a", "select all", "a"),
 		ClearSelection: b("A", "clear selection", "A"),
@@ -68,6 +74,8 @@ func Default() Map {
 		PrevHost:       b("[", "previous host", "["),
 		NextHost:       b("]", "next host", "]"),
 		Follow:         b("f", "follow", "f"),
+		SearchNext:     b("n", "next match", "n"),
+		SearchPrev:     b("N", "previous match", "N"),
 		Yes:            b("y", "yes", "y"),
 		No:             b("n", "no", "n", "esc"),
 		Quit:           b("q", "quit", "q", "ctrl+c"),

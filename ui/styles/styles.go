@@ -8,6 +8,7 @@ package styles
 import (
 	"image/color"
 
+	"charm.land/bubbles/v2/textinput"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/colorprofile"
 
@@ -35,6 +36,17 @@ type Styles struct {
 	// HostFailed, HostWarning (rolled back, result unknown) and
 	// HostSkipped colour its outcome and its row in the final table.
 	HostName, HostDone, HostFailed, HostWarning, HostSkipped lipgloss.Style
+	// HostWorking colours the phase of a host an operation is at work on.
+	HostWorking lipgloss.Style
+
+	// The console's panes. Title is a pane's header line, Muted what is
+	// said beside it (counts, positions, hints), Cursor the highlighted
+	// row and Match the text a search found. None of them carries a
+	// meaning alone: a mark or a word says it too (see ui/*view).
+	Title, Muted, Cursor, Match lipgloss.Style
+	// ProgressDone and ProgressTodo colour the two parts of a progress
+	// bar, whose characters differ too (█ and ░).
+	ProgressDone, ProgressTodo lipgloss.Style
 
 	// plain is set for a profile without colours: Mark leaves text as it
 	// is, byte for byte what the plain renderers print.
@@ -72,6 +84,13 @@ func New(p colorprofile.Profile) *Styles {
 		HostFailed:      fg(lipgloss.BrightRed),
 		HostWarning:     fg(lipgloss.BrightYellow),
 		HostSkipped:     lipgloss.NewStyle().Faint(true),
+		HostWorking:     fg(lipgloss.Cyan),
+		Title:           lipgloss.NewStyle().Bold(true),
+		Muted:           lipgloss.NewStyle().Faint(true),
+		Cursor:          lipgloss.NewStyle().Reverse(true),
+		Match:           lipgloss.NewStyle().Reverse(true),
+		ProgressDone:    fg(lipgloss.Green),
+		ProgressTodo:    fg(lipgloss.BrightBlack),
 	}
 }
 
@@ -83,6 +102,11 @@ func (s *Styles) Paint(st lipgloss.Style, text string) string {
 	}
 	return st.TabWidth(lipgloss.NoTabConversion).Render(text)
 }
+
+// Plain reports whether the styles draw no colour or attribute at all
+// (NO_COLOR, not a terminal): a view then needs marks and words for all
+// it says, which it has anyway.
+func (s *Styles) Plain() bool { return s.plain }
 
 // Styles is how the CLI colours diffs.
 var _ nix.DiffMarker = (*Styles)(nil)
@@ -113,4 +137,15 @@ func (s *Styles) Mark(part nix.DiffPart, selected bool, text string) string {
 		st = st.Inherit(s.Selected)
 	}
 	return st.TabWidth(lipgloss.NoTabConversion).Render(text)
+}
+
+// Input is how a text input (a search, a filter) looks: no colour of its
+// own, so it reads on any background; the cursor is a reverse block,
+// which does not blink (a blink is a redraw twice a second for nothing).
+func (s *Styles) Input() textinput.Styles {
+	var in textinput.Styles
+	in.Focused.Prompt, in.Blurred.Prompt = s.Title, s.Muted
+	in.Focused.Placeholder, in.Blurred.Placeholder = s.Muted, s.Muted
+	in.Cursor.Blink = false
+	return in
 }
