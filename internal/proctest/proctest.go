@@ -80,3 +80,46 @@ func WatchHeap() (peak func() uint64) {
 	}()
 	return func() uint64 { close(stop); return <-done }
 }
+
+// Group returns the PIDs of the process group that pid leads or belongs
+// to, pid included: a remote command and everything it started (the
+// transport stops a command by its group). Empty when pid is gone.
+func Group(pid int) []int {
+	pgid := statField(pid, 2)
+	if pgid <= 0 {
+		return nil
+	}
+	paths, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var out []int
+	for _, p := range paths {
+		n, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if err == nil && statField(n, 2) == pgid {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// statField returns field i of /proc/pid/stat counted after the command
+// name (0 is the state, 1 the parent, 2 the process group), -1 when it
+// cannot be read. The name is in parentheses and may hold spaces and
+// parentheses itself: the fields start after the last ')'.
+func statField(pid, i int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return -1
+	}
+	j := bytes.LastIndexByte(b, ')')
+	if j < 0 {
+		return -1
+	}
+	f := bytes.Fields(b[j+1:])
+	if len(f) <= i {
+		return -1
+	}
+	n, err := strconv.Atoi(string(f[i]))
+	if err != nil {
+		return -1
+	}
+	return n
+}

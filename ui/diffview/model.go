@@ -32,7 +32,8 @@ type Model struct {
 	diffs map[string]*entry // by host
 	focus string            // the host shown; "" when there is none
 	tops  map[string]int    // each host's scroll position, kept over tab
-	width int
+
+	width, height int
 }
 
 // entry is one host's diff, its rendered lines and the widest of them.
@@ -63,7 +64,7 @@ func New(st *styles.Styles, km keys.Map) Model {
 
 // SetSize gives the pane its width and height in cells, header included.
 func (m *Model) SetSize(width, height int) {
-	m.width = max(width, 0)
+	m.width, m.height = max(width, 0), max(height, 0)
 	m.vp.SetWidth(m.width)
 	m.vp.SetHeight(max(height-1, 0))
 	m.vp.SetYOffset(m.vp.YOffset()) // within the new bounds
@@ -168,7 +169,7 @@ func (m Model) Update(msg tea.Msg) (Model, tea.Cmd) {
 
 // View renders the header and the lines in view, exactly the size given.
 func (m Model) View() string {
-	if m.width <= 0 || m.vp.Height() < 0 {
+	if m.width <= 0 || m.height <= 0 {
 		return ""
 	}
 	header := cells.Fit(m.header(), m.width)

@@ -217,4 +217,13 @@ func TestHostsAndPut(t *testing.T) {
 	if m.Focused() != "" || header(m) != "diff: no host" {
 		t.Errorf("no diffs: %q %q", m.Focused(), header(m))
 	}
+	// Only a header fits in one line; nothing in none.
+	m.SetSize(80, 1)
+	if v := m.View(); v != "diff: no host"+strings.Repeat(" ", 67) {
+		t.Errorf("one line: %q", v)
+	}
+	m.SetSize(80, 0)
+	if v := m.View(); v != "" {
+		t.Errorf("no room: %q", v)
+	}
 }
