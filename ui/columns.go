@@ -126,16 +126,17 @@ func keepInView(cursor, top, rows, n int) int {
 
 // listLines draws the rows lines in view of a list of n, from *top
 // (moved to keep the cursor in view): each row's cells laid out in
-// widths, the cursor's row marked "> " and highlighted.
+// widths after markWidth cells, the cursor's row marked ">" and
+// highlighted.
 func (m *Model) listLines(n, cursor int, top *int, rows int, widths []int, row func(i int) []string) []string {
 	*top = keepInView(cursor, *top, rows, n)
 	var out []string
 	for i := *top; i < n && i < *top+rows; i++ {
 		line := joinCells(row(i), widths)
 		if i == cursor {
-			out = append(out, m.st.Paint(m.st.Cursor, "> "+line))
+			out = append(out, m.st.Paint(m.st.Cursor, ">  "+line))
 		} else {
-			out = append(out, "  "+line)
+			out = append(out, "   "+line)
 		}
 	}
 	return out

@@ -80,5 +80,9 @@ func wrap(s string, width int) []string {
 	if width < 1 || lipgloss.Width(s) <= width {
 		return []string{s}
 	}
-	return strings.Split(lipgloss.Wrap(s, width, " "), "\n")
+	lines := strings.Split(lipgloss.Wrap(s, width, " "), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ") // the space it broke at
+	}
+	return lines
 }

@@ -151,7 +151,7 @@ func (m *Model) stateStyle(r *hostRow, col int) *lipgloss.Style {
 			return &m.st.HostWarning
 		}
 	case colReboot:
-		if r.reboot() == "reboot" {
+		if r.reboot() == "yes" {
 			return &m.st.HostWarning
 		}
 	case colLast:

@@ -78,8 +78,8 @@ func (g *genScreen) diffKey() genKey {
 // stopped, as the cursor has left it.
 func (g *genScreen) diffCmd(m *Model) tea.Cmd {
 	k := g.diffKey()
-	if g.diffs[k] != nil || (g.op != 0 && g.opKey == k) {
-		return nil
+	if g.diffs[k] != nil || (g.op != 0 && g.opKey == k) || g.gens[g.cursor].Path == g.row.state.Current {
+		return nil // known, being read, or the running system: nothing to read
 	}
 	if g.op != 0 {
 		m.stop(g.op)
@@ -153,9 +153,9 @@ func (g *genScreen) rollback(m *Model) tea.Cmd {
 // Columns of the generations list.
 var genColumns = []column{
 	{title: "GEN", min: 4, ideal: 5},
-	{title: "CREATED", min: 10, ideal: 19},
-	{title: "SYSTEM", min: 10, ideal: 40, grow: true},
-	{title: "MARKS", min: 7, ideal: 24},
+	{title: "CREATED", min: 10, ideal: 19, drop: 2},
+	{title: "SYSTEM", min: 10, ideal: 30, grow: true, drop: 3},
+	{title: "MARKS", min: 7, ideal: 24, drop: 1},
 }
 
 // view draws the list in the upper part and the diff of the generation
@@ -163,8 +163,8 @@ var genColumns = []column{
 func (g *genScreen) view(m *Model, height int) string {
 	r := g.row
 	listH := min(len(g.gens)+2, max(height/3, 4))
-	head := fmt.Sprintf("%s: %s; the diff below is what going back to the highlighted one changes",
-		termtext.Visible(r.node.Name), plural(len(g.gens), "generation"))
+	head := fmt.Sprintf("%s · %s · below, what going back to one changes", termtext.Visible(r.node.Name),
+		plural(len(g.gens), "generation"))
 	lines := []string{m.st.Paint(m.st.HostName, cells.Fit(head, m.width))}
 	widths := layout(genColumns, m.width-markWidth)
 	lines = append(lines, m.st.Paint(m.st.Title, strings.Repeat(" ", markWidth)+joinCells(titles(genColumns), widths)))

@@ -145,7 +145,7 @@ func (r *hostRow) reboot() string {
 	case r.state == nil:
 		return "?"
 	case r.state.RebootNeeded:
-		return "reboot"
+		return "yes"
 	}
 	return "no"
 }

@@ -27,7 +27,9 @@ func (m *Model) render() string {
 	if m.dialog != nil {
 		body = m.overlay(body, m.dialogBox(bodyH), bodyH)
 	}
-	return strings.Join([]string{m.titleLine(), body, m.statusLine(), m.footerLine()}, "\n")
+	// Every line covers the whole width: what the previous frame drew
+	// there must not show through.
+	return strings.Join([]string{m.titleLine(), body, cells.Fit(m.statusLine(), m.width), cells.Fit(m.footerLine(), m.width)}, "\n")
 }
 
 // body is the current screen, height lines.
