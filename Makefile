@@ -36,9 +36,16 @@ test: deps vet
 bench: deps build
 	$(GO) test -p 1 -run '^$$' -bench . -benchtime 7x -timeout 40m ./...
 
+# demo starts a fresh lab and opens the console on it; without a terminal
+# (CI, a pipe) it prints the lab's status and the command that opens it.
 demo: deps build
-	$(BIN) lab up
-	$(BIN) lab status
+	@fleet=$$($(BIN) lab up) || exit 1; \
+	if [ -t 0 ] && [ -t 1 ]; then \
+		exec $(BIN) -f "$$fleet"; \
+	else \
+		$(BIN) lab status; \
+		echo; echo "Open the console on it from a terminal: $(BIN) -f $$fleet"; \
+	fi
 
 clean:
 	rm -f $(BIN)

@@ -65,7 +65,7 @@ func (m *Model) fleetView(height int) string {
 		}
 		lines = append(lines, f)
 	}
-	cols := fleetColumns(t.all)
+	cols := t.cols
 	widths := layout(cols, m.width-markWidth)
 	lines = append(lines, m.st.Paint(m.st.Title, strings.Repeat(" ", markWidth)+joinCells(titles(cols), widths)))
 	rowsHeight := height - len(lines)

@@ -15,6 +15,9 @@ type table struct {
 	offset  int // first visible row drawn
 	filter  textinput.Model
 	editing bool // the filter has the keys
+	// cols are the table's columns, sized once: names, tags and
+	// addresses are the fleet file's, which does not change under it.
+	cols []column
 }
 
 func newTable(rows []*hostRow) table {
@@ -22,7 +25,7 @@ func newTable(rows []*hostRow) table {
 	f.Prompt = "/"
 	f.Placeholder = "name or @tag"
 	f.CharLimit = 200
-	t := table{all: rows, filter: f}
+	t := table{all: rows, filter: f, cols: fleetColumns(rows)}
 	t.apply()
 	return t
 }
