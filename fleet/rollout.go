@@ -61,10 +61,10 @@ type Plan struct {
 	Recorder Recorder
 }
 
-// Recorder keeps what a rollout did. Record is called with every event
-// in the order the stream gets them, from the hosts' goroutines at once:
-// it must be safe for concurrent use and should not block for long (the
-// host that emitted waits for it).
+// Recorder keeps what a rollout did. Record is called with every event,
+// one at a time, in the order the stream gets them, from whichever
+// goroutine emitted it; it should not block for long (the emitter and
+// the stream's reader wait for it).
 type Recorder interface {
 	Record(e Event)
 }

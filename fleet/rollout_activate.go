@@ -34,7 +34,7 @@ func (r *run) activate(ctx context.Context, h *HostRun, res *hostResult, a activ
 	}
 	ar, err := r.steps.activate(ctx, h, a)
 	if err != nil && ctx.Err() != nil {
-		res.lost(err, "unknown: still activating when nixdeck stopped waiting; the host completes or rolls itself back on its own; check with "+r.howToCheck(h, a.opID))
+		res.lost(err, "still activating when nixdeck stopped waiting (if it had started); the host completes or rolls itself back on its own; check with "+r.howToCheck(h, a.opID))
 		return
 	}
 	ok := r.judgeActivation(h, res, a, ar, err)
@@ -55,7 +55,7 @@ func (r *run) activate(ctx context.Context, h *HostRun, res *hostResult, a activ
 		}
 		return
 	case err != nil && ctx.Err() != nil:
-		res.lost(err, "unknown: activated, then nixdeck stopped waiting before reading the host's state; check with "+r.howToCheck(h, a.opID))
+		res.lost(err, "activated, then nixdeck stopped waiting before reading the host's state; check with "+r.howToCheck(h, a.opID))
 		return
 	case err != nil:
 		res.fail("check the activation", err)
@@ -81,7 +81,7 @@ func (r *run) judgeActivation(h *HostRun, res *hostResult, a activation, ar nix.
 			err = nix.ErrConnectionLost
 		}
 		res.setCause("activate", err)
-		res.cause = "unknown: the connection was lost during the activation; check with " + r.howToCheck(h, a.opID)
+		res.cause = "the connection was lost during the activation; check with " + r.howToCheck(h, a.opID)
 		return false
 	case err != nil:
 		// Starting failed, or the profile could not be set: nothing ran.
@@ -95,11 +95,25 @@ func (r *run) judgeActivation(h *HostRun, res *hostResult, a activation, ar nix.
 	case nix.OutcomeRebootRequired:
 		res.remark("reboot required for the change to take effect")
 		return true
+	case nix.OutcomeRolledBack:
+		// Magic rollback: the host went back by itself; ar.Cause says
+		// why ("no SSH after activation", "activation timed out").
+		res.outcome, res.changed = OutcomeRolledBack, false
+		res.err = &HostError{Step: "activate", Err: errors.New("rolled back: " + ar.Cause)}
+		res.cause = shortCause("", errors.New(ar.Cause))
+		return false
 	case nix.OutcomeRefused:
 		// switch-to-configuration refused and the profile went back.
 		res.changed = false
 	}
-	res.fail("activate", fmt.Errorf("%s (exit %d)", ar.Outcome, ar.ExitCode))
+	msg := ar.Outcome.String()
+	if ar.ExitCode >= 0 {
+		msg += fmt.Sprintf(" (exit %d)", ar.ExitCode)
+	}
+	if ar.Cause != "" {
+		msg += ": " + ar.Cause
+	}
+	res.fail("activate", errors.New(msg))
 	return false
 }
 

@@ -83,7 +83,7 @@ func TestRolloutAbortTwice(t *testing.T) {
 		t.Errorf("operation events %q, want %q", ops, want)
 	}
 	a := got["a"]
-	if a.Outcome != OutcomeUnknown || !strings.HasPrefix(a.Cause, "unknown: still activating when nixdeck stopped waiting") ||
+	if a.Outcome != OutcomeUnknown || !strings.HasPrefix(a.Cause, "still activating when nixdeck stopped waiting") ||
 		!strings.Contains(a.Cause, "`nixdeck status --on a` or /run/nixdeck/"+r.ID()+"/status") {
 		t.Errorf("a: %s", outcomeOf(a))
 	}
@@ -118,5 +118,23 @@ func TestRolloutContextCancel(t *testing.T) {
 	}
 	if !slices.Equal(interrupted, []string{"a", "b"}) {
 		t.Errorf("interrupted %q", interrupted)
+	}
+}
+
+// Closing the Engine ends a rollout as a second Abort would, and Close
+// returns once it has; the host caught activating is still unlocked.
+func TestRolloutEngineClose(t *testing.T) {
+	f := newFakeSteps(t, "a", "b")
+	f.hosts["a"].hold = make(chan struct{})
+	e := Open(&Fleet{}, Options{Connector: fakeConnector{}})
+	r := e.rollout(context.Background(), plan(policy(1, 0, OnFailureHalt), nil, "a", "b"), f, newFakeClock(-1).after)
+	events := feed(r.Events())
+	<-f.entered
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := outcomes(t, events)
+	if got["a"].Outcome != OutcomeUnknown || got["b"].Outcome != OutcomeSkipped || f.hosts["a"].locked {
+		t.Errorf("a: %s, b: %s, a locked %v", outcomeOf(got["a"]), outcomeOf(got["b"]), f.hosts["a"].locked)
 	}
 }

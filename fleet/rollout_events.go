@@ -56,8 +56,9 @@ type WaveStarted struct {
 	Hosts  []string
 }
 
-// WaveHealthy says every host of the wave has ended and the changed ones
-// stayed healthy through the soak: the next wave may start.
+// WaveHealthy says the wave passed its gate: every host of it has ended,
+// the soak is over, no canary failed and the failure budget holds (a
+// wave may hold failures within max_failures). The next wave may start.
 type WaveHealthy struct {
 	EventBase
 	Wave int

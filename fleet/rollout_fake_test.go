@@ -2,13 +2,11 @@ package fleet
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"nixdeck/nix"
 )
@@ -26,6 +24,7 @@ type fakeHost struct {
 	// outcome is how the first activation ends (done by default); exit
 	// 2 and 4 leave the new system running, as NixOS does.
 	outcome nix.Outcome
+	cause   string // the first activation's ActivateResult.Cause
 	// hold, when set, holds the first activation until it is closed
 	// (or the context ends, returning its error).
 	hold chan struct{}
@@ -34,6 +33,12 @@ type fakeHost struct {
 	checks []error
 	// checkHold, when set, makes every check attempt wait for ctx.
 	checkHold bool
+	// lie reports the first activation done without changing anything.
+	lie bool
+	// broke is the holder of a stale lock the lock step breaks;
+	// unlockErr what releasing it returns.
+	broke     string
+	unlockErr error
 
 	activations int
 	checked     int
@@ -138,7 +143,7 @@ func (f *fakeSteps) lock(ctx context.Context, h *HostRun, l lockSpec) (string, e
 		f.t.Errorf("%s: locked twice", h.Node.Name)
 	}
 	fh.locked = true
-	return "", nil
+	return fh.broke, nil
 }
 
 func (f *fakeSteps) unlock(ctx context.Context, h *HostRun, l lockSpec) error {
@@ -149,7 +154,7 @@ func (f *fakeSteps) unlock(ctx context.Context, h *HostRun, l lockSpec) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fh.locked = false
-	return nil
+	return fh.unlockErr
 }
 
 func (f *fakeSteps) copy(ctx context.Context, h *HostRun, system, root string) error {
@@ -188,10 +193,10 @@ func (f *fakeSteps) activate(ctx context.Context, h *HostRun, a activation) (nix
 	f.mu.Lock()
 	fh.activations++
 	first := fh.activations == 1
-	hold, outcome := fh.hold, fh.outcome
+	hold, outcome, cause := fh.hold, fh.outcome, fh.cause
 	f.mu.Unlock()
 	if !first {
-		hold, outcome = nil, nix.OutcomeDone
+		hold, outcome, cause = nil, nix.OutcomeDone, ""
 	}
 	if first {
 		f.entered <- h.Node.Name
@@ -205,16 +210,20 @@ func (f *fakeSteps) activate(ctx context.Context, h *HostRun, a activation) (nix
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	switch outcome {
-	case nix.OutcomeDone, nix.OutcomeActivationFailed, nix.OutcomeUnitsFailed, nix.OutcomeRebootRequired:
+	switch {
+	case first && fh.lie:
+	case outcome == nix.OutcomeConnectionLost:
+		fh.apply(a)
+		return nix.ActivateResult{Outcome: outcome, ExitCode: -1}, fmt.Errorf("activation result unknown: %w", nix.ErrConnectionLost)
+	case slices.Contains([]nix.Outcome{nix.OutcomeDone, nix.OutcomeActivationFailed, nix.OutcomeUnitsFailed, nix.OutcomeRebootRequired}, outcome):
 		fh.apply(a)
 	}
-	return nix.ActivateResult{Outcome: outcome, ExitCode: exitCodes[outcome]}, nil
+	return nix.ActivateResult{Outcome: outcome, ExitCode: exitCodes[outcome], Cause: cause}, nil
 }
 
 // exitCodes are switch-to-configuration's exit statuses per outcome.
 var exitCodes = map[nix.Outcome]int{nix.OutcomeDone: 0, nix.OutcomeRefused: 1, nix.OutcomeActivationFailed: 2,
-	nix.OutcomeUnitsFailed: 4, nix.OutcomeRebootRequired: 100, nix.OutcomeTimedOut: -1, nix.OutcomeFailed: 3}
+	nix.OutcomeUnitsFailed: 4, nix.OutcomeRebootRequired: 100, nix.OutcomeTimedOut: -1, nix.OutcomeFailed: 3, nix.OutcomeRolledBack: 0}
 
 // apply changes the host as a did.
 func (fh *fakeHost) apply(a activation) {
@@ -247,158 +256,3 @@ func (f *fakeSteps) check(ctx context.Context, h *HostRun, c HealthCheck) error 
 	}
 	return checks[min(n, len(checks)-1)]
 }
-
-// fakeClock is the rollout's clock in tests: health check retries come
-// at once, a soak ends when the test says.
-type fakeClock struct {
-	soak      time.Duration
-	soakStart chan struct{} // receives when a soak begins
-	soakEnd   chan time.Time
-}
-
-func newFakeClock(soak time.Duration) *fakeClock {
-	return &fakeClock{soak: soak, soakStart: make(chan struct{}, 10), soakEnd: make(chan time.Time)}
-}
-
-func (c *fakeClock) after(d time.Duration) <-chan time.Time {
-	if d == c.soak {
-		c.soakStart <- struct{}{}
-		return c.soakEnd
-	}
-	ch := make(chan time.Time, 1)
-	ch <- time.Time{}
-	return ch
-}
-
-// plan is a deploy of names (canary ones first) with the new systems.
-func plan(pol Deploy, canary []string, hosts ...string) Plan {
-	p := Plan{Kind: PlanDeploy, Action: nix.Switch, Nodes: nodes(hosts...), Systems: map[string]string{}, Policy: pol, Owner: "op@desk"}
-	for _, n := range p.Nodes {
-		p.Systems[n.Name] = newSystem(n.Name)
-		if slices.Contains(canary, n.Name) {
-			p.Canary = append(p.Canary, n)
-		}
-	}
-	return p
-}
-
-// policy is a deploy policy with no soak, no checks, no magic rollback.
-func policy(parallel, maxFailures int, onFailure string) Deploy {
-	return Deploy{Parallel: parallel, MaxFailures: maxFailures, OnFailure: onFailure, ActivationTimeout: time.Minute}
-}
-
-// startRollout starts p on f's hosts with clock c and returns its handle.
-func startRollout(t *testing.T, f *fakeSteps, c *fakeClock, p Plan) *Rollout {
-	e := engine(t, fakeConnector{}, 1)
-	if c == nil {
-		c = newFakeClock(-1)
-	}
-	return e.rollout(context.Background(), p, f, c.after)
-}
-
-// outcomes reads the rollout to its end and returns every host's
-// HostOutcome, checking each is followed by the host's DoneEvent, and
-// the operation-level events as "kind detail" lines.
-func outcomes(t *testing.T, events <-chan Event) (map[string]HostOutcome, []string) {
-	t.Helper()
-	got := map[string]HostOutcome{}
-	var ops []string
-	pending := ""
-	for e := range events {
-		if pending != "" {
-			if d, ok := e.(DoneEvent); !ok || d.Host() != pending {
-				t.Errorf("%s: HostOutcome followed by %T for %q, want its DoneEvent", pending, e, e.Host())
-			}
-			pending = ""
-		}
-		switch e := e.(type) {
-		case HostOutcome:
-			if _, dup := got[e.Host()]; dup {
-				t.Errorf("%s: two HostOutcomes", e.Host())
-			}
-			got[e.Host()] = e
-			pending = e.Host()
-		case DoneEvent:
-			if (e.Err == nil) != (got[e.Host()].Outcome == OutcomeDone || got[e.Host()].Outcome == OutcomeUnchanged) {
-				t.Errorf("%s: DoneEvent error %v with outcome %s", e.Host(), e.Err, got[e.Host()].Outcome)
-			}
-		case WaveStarted:
-			ops = append(ops, fmt.Sprintf("wave %d canary=%v %s", e.Wave, e.Canary, strings.Join(e.Hosts, ",")))
-		case WaveHealthy:
-			ops = append(ops, fmt.Sprintf("healthy %d", e.Wave))
-		case RolloutHalted:
-			ops = append(ops, "halted "+e.Reason)
-		case RolloutPaused:
-			ops = append(ops, fmt.Sprintf("paused %v", e.Paused))
-		case AbortRequested:
-			ops = append(ops, fmt.Sprintf("abort second=%v", e.Second))
-		case OpFinished:
-			if e.Err != nil {
-				ops = append(ops, "error "+e.Err.Error())
-			}
-		}
-	}
-	return got, ops
-}
-
-// feed passes a stream's events to a channel, for tests that act while
-// the rollout runs.
-func feed(s *Stream) <-chan Event {
-	ch := make(chan Event, 1000)
-	go func() {
-		defer close(ch)
-		for e := range s.All() {
-			ch <- e
-		}
-	}()
-	return ch
-}
-
-// waitFor reads events until one satisfies ok, and returns them all.
-func waitFor(t *testing.T, events <-chan Event, ok func(Event) bool) []Event {
-	t.Helper()
-	var seen []Event
-	for e := range events {
-		seen = append(seen, e)
-		if ok(e) {
-			return seen
-		}
-	}
-	t.Fatal("the rollout ended before the awaited event")
-	return nil
-}
-
-// replay yields the events seen, then the rest.
-func replay(seen []Event, rest <-chan Event) <-chan Event {
-	ch := make(chan Event, len(seen)+1000)
-	for _, e := range seen {
-		ch <- e
-	}
-	go func() {
-		defer close(ch)
-		for e := range rest {
-			ch <- e
-		}
-	}()
-	return ch
-}
-
-// waitBlocked waits until running hosts run and the scheduler waits to
-// start another (paused, or no slot free).
-func waitBlocked(r *Rollout, running int) {
-	c := r.ctl
-	for {
-		c.mu.Lock()
-		idle, ch := c.running == running && c.waiting > 0, c.changed
-		c.mu.Unlock()
-		if idle {
-			return
-		}
-		<-ch
-	}
-}
-
-// outcomeOf renders a host's outcome and cause for comparisons.
-func outcomeOf(o HostOutcome) string { return string(o.Outcome) + ": " + o.Cause }
-
-var errRefused = errors.New("connection refused")

@@ -2,8 +2,8 @@ package fleet_test
 
 import (
 	"context"
-	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,96 +11,6 @@ import (
 	"nixdeck/lab"
 	"nixdeck/nix"
 )
-
-// rolloutRun is what a rollout reported: every host's outcome, the
-// operation-level events, and the commands run on each host.
-type rolloutRun struct {
-	id       string
-	outcomes map[string]fleet.HostOutcome
-	ops      []string
-	commands map[string][]string
-	logs     map[string][]string
-}
-
-// deploy rolls systems out to hosts with the lab's deploy policy (edited
-// by edit) and reads the rollout to its end.
-func (o *opsLab) deploy(t *testing.T, ctx context.Context, systems map[string]string, edit func(p *fleet.Plan), hosts ...string) rolloutRun {
-	t.Helper()
-	p := fleet.Plan{Kind: fleet.PlanDeploy, Systems: systems, Policy: o.f.Deploy, Owner: "tester@lab"}
-	for _, h := range hosts {
-		p.Nodes = append(p.Nodes, o.node(t, h))
-	}
-	p.Canary = o.f.CanaryNodes()
-	if edit != nil {
-		edit(&p)
-	}
-	return o.rollout(t, ctx, p)
-}
-
-func (o *opsLab) rollout(t *testing.T, ctx context.Context, p fleet.Plan) rolloutRun {
-	t.Helper()
-	r := o.eng.Rollout(ctx, p)
-	run := rolloutRun{id: r.ID(), outcomes: map[string]fleet.HostOutcome{}, commands: map[string][]string{}, logs: map[string][]string{}}
-	for e := range r.Events().All() {
-		switch e := e.(type) {
-		case fleet.HostOutcome:
-			run.outcomes[e.Host()] = e
-		case fleet.CommandEvent:
-			run.commands[e.Host()] = append(run.commands[e.Host()], commandName(e.Argv))
-		case fleet.LogEvent:
-			run.logs[e.Host()] = append(run.logs[e.Host()], e.Source+": "+e.Line)
-		case fleet.WaveStarted:
-			run.ops = append(run.ops, fmt.Sprintf("wave %d %s", e.Wave, strings.Join(e.Hosts, ",")))
-		case fleet.WaveHealthy:
-			run.ops = append(run.ops, fmt.Sprintf("healthy %d", e.Wave))
-		case fleet.RolloutHalted:
-			run.ops = append(run.ops, "halted "+e.Reason)
-		case fleet.OpFinished:
-			if e.Err != nil {
-				t.Fatalf("rollout refused: %v", e.Err)
-			}
-		}
-	}
-	return run
-}
-
-// commandName names a command by its program, or by the first line of
-// the script nixdeck runs with sh -c.
-func commandName(argv []string) string {
-	if len(argv) > 2 && argv[0] == "sh" && argv[1] == "-c" {
-		first, _, _ := strings.Cut(strings.TrimSpace(argv[2]), "\n")
-		return "sh: " + first
-	}
-	return argv[0]
-}
-
-// outcome renders a host's outcome and cause.
-func (r rolloutRun) outcome(host string) string {
-	o := r.outcomes[host]
-	return string(o.Outcome) + ": " + o.Cause
-}
-
-// leftClean checks that a host holds no lock and no GC root of nixdeck's.
-func (o *opsLab) leftClean(t *testing.T, ctx context.Context, host string) {
-	t.Helper()
-	if holder := o.lockHolder(t, ctx, host); holder != "" {
-		t.Errorf("%s: lock still held by %s", host, holder)
-	}
-	out, err := o.lab.Exec(ctx, host, []string{"sh", "-c", "ls -A " + nix.GCRootDir + " 2>/dev/null"}, nil)
-	if err != nil || strings.TrimSpace(string(out)) != "" {
-		t.Errorf("%s: GC roots left: %q %v", host, out, err)
-	}
-}
-
-// lockHolder reads the owner of the host's lock, "" when it is free.
-func (o *opsLab) lockHolder(t *testing.T, ctx context.Context, host string) string {
-	t.Helper()
-	out, err := o.lab.Exec(ctx, host, []string{"sh", "-c", "if [ -d " + nix.NixdeckLockPath + " ]; then cat " + nix.NixdeckLockPath + "/owner; fi"}, nil)
-	if err != nil {
-		t.Fatalf("%s: read the lock: %v", host, err)
-	}
-	return strings.TrimSpace(string(out))
-}
 
 // TestRolloutOnLab switches a 4-host lab to release b, canary first, then
 // redeploys it unchanged, then halts on a canary whose activation fails.
@@ -163,6 +73,69 @@ func TestRolloutOnLab(t *testing.T) {
 		}
 		o.leftClean(t, ctx, "canary")
 	})
+
+	t.Run("a canary that turns unhealthy during the soak halts the rollout", func(t *testing.T) {
+		if err := o.lab.Change("canary", lab.ChangeOptions{Fault: "degraded"}); err != nil {
+			t.Fatal(err)
+		}
+		next := o.change(t, ctx, "", lab.ChangeOptions{Bump: true}, hosts...)
+		// The canary stays healthy until its soak begins, then turns
+		// degraded; the checks at the end of the soak see it.
+		degrade, err := o.lab.HoldDegraded("canary")
+		if err != nil {
+			t.Fatal(err)
+		}
+		watch := func(r *fleet.Rollout, e fleet.Event) {
+			if ph, ok := e.(fleet.PhaseEvent); ok && ph.Host() == "canary" && ph.Phase == fleet.PhaseSoaking {
+				if err := degrade(ctx); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		run := o.deployWatching(t, ctx, next, nil, watch, hosts...)
+		if len(run.ops) != 2 || !strings.HasPrefix(run.ops[1], "halted canary canary failed: health: unhealthy after the 5s soak: check system: exit status 1: degraded") {
+			t.Errorf("operation events %q", run.ops)
+		}
+		for _, h := range hosts[1:] {
+			if run.outcomes[h].Outcome != fleet.OutcomeSkipped || len(run.commands[h]) != 0 {
+				t.Errorf("%s: %s, commands %q", h, run.outcome(h), run.commands[h])
+			}
+		}
+		o.leftClean(t, ctx, "canary")
+	})
+}
+
+// TestRolloutDeployUserOnLab: a non-root login with passwordless sudo
+// deploys; a sudo that wants a password fails the host with that cause,
+// before anything changed.
+func TestRolloutDeployUserOnLab(t *testing.T) {
+	o := startOpsLab(t, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if err := o.lab.SetUser("", lab.DeployUser); err != nil {
+		t.Fatal(err)
+	}
+	f, err := fleet.Load(o.lab.FleetPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.f, o.eng = f, fleet.Open(f, fleet.Options{Connector: o.conn})
+	t.Cleanup(func() { o.eng.Close() })
+	if err := o.lab.SetSudoPassword("web01", true); err != nil {
+		t.Fatal(err)
+	}
+	before := o.state(t, ctx, "web01")
+	next := o.change(t, ctx, "", lab.ChangeOptions{Release: "b"}, "canary", "web01")
+	run := o.deploy(t, ctx, next, func(p *fleet.Plan) { p.Canary, p.Policy.Soak, p.Policy.MaxFailures = nil, 0, 1 }, "canary", "web01")
+	if got := run.outcomes["canary"]; got.Outcome != fleet.OutcomeDone || o.state(t, ctx, "canary").Current != next["canary"] {
+		t.Errorf("canary as %s: %s", lab.DeployUser, run.outcome("canary"))
+	}
+	if got := run.outcome("web01"); !strings.HasPrefix(got, "failed: lock: ") || !strings.Contains(got, "sudo needs a password") {
+		t.Errorf("web01: %s", got)
+	}
+	if s := o.state(t, ctx, "web01"); s.Current != before.Current {
+		t.Errorf("web01 changed: runs %s", s.Current)
+	}
 }
 
 // TestRolloutRecoveryOnLab: a host locked by another operator is refused
@@ -223,7 +196,7 @@ func TestRolloutRecoveryOnLab(t *testing.T) {
 	})
 
 	t.Run("rollback to the previous generation, and to a chosen one", func(t *testing.T) {
-		run := o.rollout(t, ctx, fleet.Plan{Kind: fleet.PlanRollback, Nodes: []*fleet.Node{o.node(t, "db01"), o.node(t, "canary")}, Policy: o.f.Deploy})
+		run := o.rollout(t, ctx, fleet.Plan{Kind: fleet.PlanRollback, Nodes: []*fleet.Node{o.node(t, "db01"), o.node(t, "canary")}, Policy: o.f.Deploy}, nil)
 		for _, h := range []string{"db01", "canary"} {
 			if got := run.outcomes[h]; got.Outcome != fleet.OutcomeDone || got.FromGen != 2 || got.ToGen != 1 {
 				t.Errorf("%s: %+v", h, got)
@@ -233,9 +206,140 @@ func TestRolloutRecoveryOnLab(t *testing.T) {
 			}
 			o.leftClean(t, ctx, h)
 		}
-		run = o.rollout(t, ctx, fleet.Plan{Kind: fleet.PlanRollback, Nodes: []*fleet.Node{o.node(t, "db01")}, RollbackTo: 2, Policy: o.f.Deploy})
+		run = o.rollout(t, ctx, fleet.Plan{Kind: fleet.PlanRollback, Nodes: []*fleet.Node{o.node(t, "db01")}, RollbackTo: 2, Policy: o.f.Deploy}, nil)
 		if got := run.outcomes["db01"]; got.Outcome != fleet.OutcomeDone || got.ToGen != 2 || o.state(t, ctx, "db01").Current != b["db01"] {
 			t.Errorf("db01 to generation 2: %+v", got)
 		}
 	})
+}
+
+// TestRolloutMagicRollbackOnLab: a switch that locks SSH out and one that
+// hangs both roll back by themselves and are reported so, never done;
+// the host beside them is switched.
+func TestRolloutMagicRollbackOnLab(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	o, hosts, before, next := faultyLab(t, ctx)
+	const confirm = 5 * time.Second
+	run := o.deploy(t, ctx, next, func(p *fleet.Plan) {
+		p.Canary, p.Policy.Soak, p.Policy.MaxFailures = nil, 0, 5
+		p.Policy.ConfirmTimeout, p.Policy.ActivationTimeout = confirm, 10*time.Second
+	}, hosts...)
+	for h, want := range map[string]string{"web01": nix.CauseNoSSH, "canary": nix.CauseTimedOut} {
+		got := run.outcomes[h]
+		if got.Outcome != fleet.OutcomeRolledBack || !strings.HasPrefix(got.Cause, want) {
+			t.Errorf("%s: %s, want rolled back: %s", h, run.outcome(h), want)
+		}
+		if s := o.state(t, ctx, h); s.Current != before[h].Current || s.ProfileGeneration != before[h].ProfileGeneration {
+			t.Errorf("%s runs %s at generation %d, want %s at %d", h, s.Current, s.ProfileGeneration, before[h].Current, before[h].ProfileGeneration)
+		}
+		o.leftClean(t, ctx, h)
+	}
+	if d := run.outcomes["web01"].Duration; d > confirm+15*time.Second {
+		t.Errorf("web01 took %s to roll back, more than confirm_timeout + 15s", d)
+	}
+	if got := run.outcomes["db01"]; got.Outcome != fleet.OutcomeDone || o.state(t, ctx, "db01").Current != next["db01"] {
+		t.Errorf("db01: %s", run.outcome("db01"))
+	}
+	if !strings.Contains(strings.Join(run.logs["db01"], "\n"), "confirmed") {
+		t.Errorf("db01 logs:\n%s", strings.Join(run.logs["db01"], "\n"))
+	}
+}
+
+// TestRolloutAbortOnLab: a first Abort lets the host in flight finish (a
+// hung activation, rolled back at its timeout) and starts no other; a
+// second stops waiting for a host caught activating, which is reported
+// unknown with how to check, and rolls itself back unconfirmed.
+func TestRolloutAbortOnLab(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	o, _, before, next := faultyLab(t, ctx)
+	quick := func(p *fleet.Plan) {
+		p.Canary, p.Policy.Parallel, p.Policy.Soak, p.Policy.MaxFailures = nil, 1, 0, 5
+		p.Policy.ConfirmTimeout, p.Policy.ActivationTimeout = 5*time.Second, 10*time.Second
+	}
+	activating := func(host string, act func(r *fleet.Rollout)) func(r *fleet.Rollout, e fleet.Event) {
+		return func(r *fleet.Rollout, e fleet.Event) {
+			if ph, ok := e.(fleet.PhaseEvent); ok && ph.Host() == host && ph.Phase == fleet.PhaseActivating {
+				act(r)
+			}
+		}
+	}
+
+	t.Run("once: the host in flight finishes, no other starts", func(t *testing.T) {
+		run := o.deployWatching(t, ctx, next, quick, activating("canary", (*fleet.Rollout).Abort), "canary", "db01")
+		if got := run.outcomes["canary"]; got.Outcome != fleet.OutcomeRolledBack || got.Cause != nix.CauseTimedOut {
+			t.Errorf("canary: %s", run.outcome("canary"))
+		}
+		if got := run.outcome("db01"); got != "skipped: not started: aborted" || len(run.commands["db01"]) != 0 {
+			t.Errorf("db01: %s, commands %q", got, run.commands["db01"])
+		}
+		for _, h := range []string{"canary", "db01"} {
+			if s := o.state(t, ctx, h); s.Current != before[h].Current {
+				t.Errorf("%s runs %s", h, s.Current)
+			}
+		}
+	})
+
+	t.Run("twice: nixdeck stops waiting, the host rolls itself back", func(t *testing.T) {
+		release, err := o.lab.HoldBreakSSH("web01")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(release)
+		t.Cleanup(func() {
+			if err := o.lab.SetHost("web01", true); err != nil {
+				t.Error(err)
+			}
+		})
+		abortTwice := func(r *fleet.Rollout) { r.Abort(); r.Abort() }
+		// Once the activation prints, it has started: the second Abort
+		// cannot keep it from running.
+		var once sync.Once
+		printed := func(r *fleet.Rollout, e fleet.Event) {
+			if l, ok := e.(fleet.LogEvent); ok && l.Host() == "web01" && l.Source == "activate" {
+				once.Do(func() { abortTwice(r) })
+			}
+		}
+		run := o.deployWatching(t, ctx, next, quick, printed, "web01")
+		got := run.outcomes["web01"]
+		if got.Outcome != fleet.OutcomeUnknown || !strings.HasPrefix(got.Cause, "still activating when nixdeck stopped waiting") ||
+			!strings.Contains(got.Cause, "`nixdeck status --on web01` or /run/nixdeck/"+run.id+"/status") {
+			t.Errorf("web01: %s", run.outcome("web01"))
+		}
+		// The lock went at once; the activation goes on, and unconfirmed
+		// it rolls back by itself.
+		if holder := o.lockHolder(t, ctx, "web01"); holder != "" {
+			t.Errorf("web01 still locked by %s", holder)
+		}
+		release()
+		wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+		defer wcancel()
+		dir := "/run/nixdeck/" + run.id
+		wait := `while ! grep -q '^rolled-back 0' ` + dir + `/status 2>/dev/null; do sleep 0.2; done`
+		if _, err := o.lab.Exec(wctx, "web01", []string{"sh", "-c", wait}, nil); err != nil {
+			out, _ := o.lab.Exec(ctx, "web01", []string{"sh", "-c", "ls -la " + dir + "; tail -n 20 " + dir + "/*"}, nil)
+			t.Fatalf("web01 never rolled back: %v\n%s", err, out)
+		}
+		if s := o.state(t, ctx, "web01"); s.Current != before["web01"].Current || s.ProfileGeneration != before["web01"].ProfileGeneration {
+			t.Errorf("web01 runs %s at generation %d", s.Current, s.ProfileGeneration)
+		}
+	})
+}
+
+// faultyLab is a 3-host lab whose next systems (release b, built) hang
+// on canary and lock SSH out on web01; before is each host's state now.
+func faultyLab(t *testing.T, ctx context.Context) (o *opsLab, hosts []string, before map[string]*nix.HostState, next map[string]string) {
+	o = startOpsLab(t, 3)
+	hosts = []string{"canary", "web01", "db01"}
+	before = map[string]*nix.HostState{}
+	for _, h := range hosts {
+		before[h] = o.state(t, ctx, h)
+	}
+	for h, fault := range map[string]string{"canary": "hang", "web01": "breakssh"} {
+		if err := o.lab.Change(h, lab.ChangeOptions{Fault: fault}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return o, hosts, before, o.change(t, ctx, "", lab.ChangeOptions{Release: "b"}, hosts...)
 }

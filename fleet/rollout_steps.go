@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"nixdeck/nix"
@@ -81,8 +82,21 @@ func (nixSteps) unroot(ctx context.Context, h *HostRun, root string) error {
 	return nix.RemoveRoot(ctx, h.Runner, root)
 }
 
+// activate runs a detached; under magic rollback (a.confirm) the
+// confirmation goes over a new connection, which then serves the host's
+// remaining steps: the operation's connection and the confirming one are
+// the only two logins a host sees.
 func (nixSteps) activate(ctx context.Context, h *HostRun, a activation) (nix.ActivateResult, error) {
-	return h.activate(ctx, nix.ActivateRequest{Action: a.action, Path: a.path, Generation: a.generation, OpID: a.opID, Timeout: a.timeout})
+	req := nix.ActivateRequest{Action: a.action, Path: a.path, Generation: a.generation, OpID: a.opID, Timeout: a.timeout}
+	if a.confirm > 0 {
+		var once sync.Once
+		req.ConfirmTimeout = a.confirm
+		req.Confirm = func(ctx context.Context) (nix.Runner, error) {
+			once.Do(func() { h.Phase(PhaseConfirming) })
+			return h.Reconnect(ctx)
+		}
+	}
+	return h.activate(ctx, req)
 }
 
 func (nixSteps) check(ctx context.Context, h *HostRun, c HealthCheck) error {

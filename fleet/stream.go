@@ -21,9 +21,9 @@ import (
 // Read it with Next, or range over All.
 type Stream struct {
 	ctx context.Context // the operation's: once done, emit never waits
-	// tap, when set, sees every event before it is queued (a rollout's
-	// recorder: history and per-host logs); it must be safe for
-	// concurrent use, as hosts emit from their own goroutines.
+	// tap, when set, sees every event right before it is queued, in the
+	// queue's order, with mu held (a rollout's recorder: history and
+	// per-host logs); it must not emit.
 	tap func(Event)
 
 	mu      sync.Mutex
@@ -47,9 +47,6 @@ func newStream(ctx context.Context) *Stream {
 // emit queues e, waiting while the reader is streamBuffer events behind
 // and the operation still runs.
 func (s *Stream) emit(e Event) {
-	if s.tap != nil {
-		s.tap(e)
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if l, ok := e.(latest); ok {
@@ -64,6 +61,10 @@ func (s *Stream) emit(e Event) {
 			}
 			s.mu.Lock()
 		}
+	}
+	if s.tap != nil {
+		// Under the lock: the tap sees events in the queue's order.
+		s.tap(e)
 	}
 	s.q = append(s.q, e)
 	s.signal()

@@ -1,0 +1,114 @@
+package fleet_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"nixdeck/fleet"
+	"nixdeck/nix"
+)
+
+// rolloutRun is what a rollout reported: every host's outcome, the
+// operation-level events, and the commands run on each host.
+type rolloutRun struct {
+	id       string
+	outcomes map[string]fleet.HostOutcome
+	ops      []string
+	commands map[string][]string
+	logs     map[string][]string
+}
+
+// deploy rolls systems out to hosts with the lab's deploy policy (edited
+// by edit) and reads the rollout to its end.
+func (o *opsLab) deploy(t *testing.T, ctx context.Context, systems map[string]string, edit func(p *fleet.Plan), hosts ...string) rolloutRun {
+	t.Helper()
+	return o.deployWatching(t, ctx, systems, edit, nil, hosts...)
+}
+
+// deployWatching is deploy with watch called with every event as it is
+// read, to act while the rollout runs.
+func (o *opsLab) deployWatching(t *testing.T, ctx context.Context, systems map[string]string, edit func(p *fleet.Plan),
+	watch func(r *fleet.Rollout, e fleet.Event), hosts ...string) rolloutRun {
+	t.Helper()
+	p := fleet.Plan{Kind: fleet.PlanDeploy, Systems: systems, Policy: o.f.Deploy, Owner: "tester@lab"}
+	for _, h := range hosts {
+		p.Nodes = append(p.Nodes, o.node(t, h))
+	}
+	p.Canary = o.f.CanaryNodes()
+	if edit != nil {
+		edit(&p)
+	}
+	return o.rollout(t, ctx, p, watch)
+}
+
+// rollout runs p to its end, passing each event to watch (when set) as
+// it is read.
+func (o *opsLab) rollout(t *testing.T, ctx context.Context, p fleet.Plan, watch func(r *fleet.Rollout, e fleet.Event)) rolloutRun {
+	t.Helper()
+	r := o.eng.Rollout(ctx, p)
+	run := rolloutRun{id: r.ID(), outcomes: map[string]fleet.HostOutcome{}, commands: map[string][]string{}, logs: map[string][]string{}}
+	for e := range r.Events().All() {
+		if watch != nil {
+			watch(r, e)
+		}
+		switch e := e.(type) {
+		case fleet.HostOutcome:
+			run.outcomes[e.Host()] = e
+		case fleet.CommandEvent:
+			run.commands[e.Host()] = append(run.commands[e.Host()], commandName(e.Argv))
+		case fleet.LogEvent:
+			run.logs[e.Host()] = append(run.logs[e.Host()], e.Source+": "+e.Line)
+		case fleet.WaveStarted:
+			run.ops = append(run.ops, fmt.Sprintf("wave %d %s", e.Wave, strings.Join(e.Hosts, ",")))
+		case fleet.WaveHealthy:
+			run.ops = append(run.ops, fmt.Sprintf("healthy %d", e.Wave))
+		case fleet.RolloutHalted:
+			run.ops = append(run.ops, "halted "+e.Reason)
+		case fleet.OpFinished:
+			if e.Err != nil {
+				t.Fatalf("rollout refused: %v", e.Err)
+			}
+		}
+	}
+	return run
+}
+
+// commandName names a command by its program, or by the first line of
+// the script nixdeck runs with sh -c.
+func commandName(argv []string) string {
+	if len(argv) > 2 && argv[0] == "sh" && argv[1] == "-c" {
+		first, _, _ := strings.Cut(strings.TrimSpace(argv[2]), "\n")
+		return "sh: " + first
+	}
+	return argv[0]
+}
+
+// outcome renders a host's outcome and cause.
+func (r rolloutRun) outcome(host string) string {
+	o := r.outcomes[host]
+	return string(o.Outcome) + ": " + o.Cause
+}
+
+// leftClean checks that a host holds no lock and no GC root of nixdeck's.
+func (o *opsLab) leftClean(t *testing.T, ctx context.Context, host string) {
+	t.Helper()
+	if holder := o.lockHolder(t, ctx, host); holder != "" {
+		t.Errorf("%s: lock still held by %s", host, holder)
+	}
+	out, err := o.lab.Exec(ctx, host, []string{"sh", "-c", "ls -A " + nix.GCRootDir + " 2>/dev/null"}, nil)
+	if err != nil || strings.TrimSpace(string(out)) != "" {
+		t.Errorf("%s: GC roots left: %q %v", host, out, err)
+	}
+}
+
+// lockHolder reads the owner of the host's lock, "" when it is free.
+func (o *opsLab) lockHolder(t *testing.T, ctx context.Context, host string) string {
+	t.Helper()
+	out, err := o.lab.Exec(ctx, host, []string{"sh", "-c", "if [ -d " + nix.NixdeckLockPath + " ]; then cat " + nix.NixdeckLockPath + "/owner; fi"}, nil)
+	if err != nil {
+		t.Fatalf("%s: read the lock: %v", host, err)
+	}
+	return strings.TrimSpace(string(out))
+}
