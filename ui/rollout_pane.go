@@ -18,6 +18,9 @@ func (m *Model) rolloutStarted(policy fleet.Deploy) {
 	m.rv.SetControl(m.ro.handle)
 	m.rv.SetBudget(policy.MaxFailures)
 	m.screen, m.logFocused = screenRollout, false
+	if len(m.ro.nodes) > 0 {
+		m.log.Focus(m.ro.nodes[0].Name) // until the rows say which host is at work
+	}
 }
 
 // rolloutEvent gives the pane an event of the rollout.

@@ -8,6 +8,7 @@ import (
 
 	"nixdeck/fleet"
 	"nixdeck/fleet/remote"
+	"nixdeck/internal/termtext"
 )
 
 // refresh reads the state of rows' hosts, each row spinning until its
@@ -145,7 +146,8 @@ func (m *Model) setLastOutcomes(msg lastOutcomesMsg) tea.Cmd {
 		if r == nil || (r.last != nil && r.last.at.After(rec.Time)) {
 			continue
 		}
-		r.last = &outcome{word: rec.Outcome, cause: rec.Cause, at: rec.Time}
+		// The history file is text on disk like any other: shown visible.
+		r.last = &outcome{word: termtext.Visible(rec.Outcome), cause: rec.Cause, at: rec.Time}
 	}
 	return nil
 }
