@@ -131,9 +131,7 @@ func (d *confirmDialog) update(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case key.Matches(msg, m.keys.No, m.keys.Quit):
 		m.dialog = nil
-		cmd := m.cancelPrep()
-		m.nextTrust()
-		return cmd
+		return m.cancelPrep()
 	}
 	return nil // only y proceeds, only n, esc or q cancels: a stray key does neither
 }

@@ -65,7 +65,6 @@ func (d *errorDialog) lines(m *Model, width int) []string {
 func (d *errorDialog) update(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 	if key.Matches(msg, m.keys.Back, m.keys.Details) {
 		m.dialog = nil
-		m.nextTrust()
 	}
 	return nil
 }

@@ -10,7 +10,9 @@ import (
 // the screen.
 func (m *Model) onKey(msg tea.KeyPressMsg) tea.Cmd {
 	if m.dialog != nil {
-		return m.dialog.update(m, msg)
+		cmd := m.dialog.update(m, msg)
+		m.nextTrust() // a host key waiting is asked about once the dialog is closed
+		return cmd
 	}
 	if m.screen == screenFleet && m.table.editing {
 		return m.filterKey(msg)

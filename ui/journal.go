@@ -133,7 +133,6 @@ func (d *unitDialog) update(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 		return m.startJournal(d.host, strings.TrimSpace(d.in.Value()))
 	case key.Matches(msg, m.keys.Back):
 		m.dialog = nil
-		m.nextTrust()
 		return nil
 	}
 	var cmd tea.Cmd

@@ -176,7 +176,6 @@ func (quitDialog) update(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 	}
 	if key.Matches(msg, m.keys.No, m.keys.Quit) {
 		m.dialog = nil
-		m.nextTrust()
 	}
 	return nil
 }

@@ -59,9 +59,7 @@ func (d *trustDialog) update(m *Model, msg tea.KeyPressMsg) tea.Cmd {
 		}
 	case key.Matches(msg, m.keys.No):
 		m.dialog = nil
-		cmd := m.say(d.ke.Name+": host key not trusted; the host stays unreachable", false)
-		m.nextTrust()
-		return cmd
+		return m.say(d.ke.Name+": host key not trusted; the host stays unreachable", false)
 	}
 	return nil
 }

@@ -105,3 +105,21 @@ func TestTrustPromptsQueue(t *testing.T) {
 		t.Errorf("trusted %v, want web01 only", trusted)
 	}
 }
+
+// A key met while another dialog is open waits for it to close: the
+// confirmation is answered first, then the key is asked about.
+func TestTrustWaitsForTheOpenDialog(t *testing.T) {
+	d := start(t, testFleet(), withDiffs)
+	d.press("s")
+	d.shows("Switch 1 host?")
+	d.eng.errs["web02"], _ = keyRefused(t, "web02", "b:1", filepath.Join(t.TempDir(), "k"), remote.HostKeyUnknown)
+	d.run(d.m.refresh([]*hostRow{d.m.byName["web02"]}))
+	d.settle()
+	d.shows("Switch 1 host?")
+	d.hides("Unknown host key")
+	d.press("y")
+	d.shows("Unknown host key", "web02 at b:1")
+	if len(d.eng.plans) != 1 {
+		t.Error("the confirmation's y did not start the rollout")
+	}
+}
