@@ -76,6 +76,12 @@ func storeObject(p string) (string, bool) {
 	return StoreDir + "/" + name, true
 }
 
+// isStoreObject reports whether p names a store object itself, not a path inside one.
+func isStoreObject(p string) bool {
+	obj, ok := storeObject(p)
+	return ok && obj == p
+}
+
 // LocalClosures reads closures from this machine's Nix store. It queries
 // the Nix database read-only (one recursive query per closure) and falls
 // back to the nix-store CLI through Runner when the database can't be used.

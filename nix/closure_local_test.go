@@ -156,8 +156,8 @@ func emptyNixDB(t *testing.T) string {
 }
 
 // TestClosureWithoutKernel reads a store object that has no kernel or
-// initrd link (a container system, a package, here a system's sw) the way
-// a host's side is read (QueryClosure, the one-round-trip script) and
+// initrd link and no sw (a container system, a package, here a system's
+// sw) the way a host's side is read (QueryClosure, the host script) and
 // through the local database: both must say there is none, or a host
 // running such a system would always be told to reboot.
 func TestClosureWithoutKernel(t *testing.T) {
@@ -178,8 +178,8 @@ func TestClosureWithoutKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, c := range map[string]*nix.Closure{"database": local, "host script": host} {
-		if c.Kernel != "" || c.Initrd != "" {
-			t.Errorf("%s: %s has no kernel or initrd link, but kernel = %q, initrd = %q", name, sys.SW, c.Kernel, c.Initrd)
+		if c.Kernel != "" || c.Initrd != "" || c.SW != "" {
+			t.Errorf("%s: %s has no kernel, initrd or sw, but kernel = %q, initrd = %q, sw = %q", name, sys.SW, c.Kernel, c.Initrd, c.SW)
 		}
 	}
 }
@@ -383,4 +383,37 @@ func buildNix(t *testing.T, expr string, attrs ...string) map[string]string {
 		roots[attr] = link
 	}
 	return roots
+}
+
+// TestHostScriptOddTopLevels reads, the way a host's side is read, top
+// levels whose links do not all lead somewhere: a file (no sw, kernel or
+// initrd under it), and a system whose kernel link dangles and whose sw
+// leads out of the store. Only what exists in the store is reported.
+func TestHostScriptOddTopLevels(t *testing.T) {
+	odd := buildNix(t, `let
+  file = builtins.toFile "motd-1.0" "hello";
+in {
+  odd = builtins.derivation { name = "nixos-system-odd-1"; system = builtins.currentSystem; builder = "/bin/sh";
+    args = [ "-c" "/bin/mkdir $out && /bin/ln -s /nix/store/00000000000000000000000000000000-gone $out/kernel && /bin/ln -s ${file} $out/initrd && /bin/ln -s /tmp $out/sw" ]; };
+}
+`, "odd")["odd"]
+	ctx := context.Background()
+	initrd, err := filepath.EvalSymlinks(filepath.Join(odd, "initrd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := nix.QueryClosure(ctx, nix.LocalRunner{}, initrd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if file.Root != initrd || file.SW != "" || file.Kernel != "" || file.Initrd != "" || len(file.Paths) != 1 || file.Paths[initrd] == 0 {
+		t.Errorf("file: %+v", file)
+	}
+	c, err := nix.QueryClosure(ctx, nix.LocalRunner{}, odd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SW != "" || c.Kernel != "" || c.Initrd != initrd || len(c.Paths) != 2 {
+		t.Errorf("odd: sw %q, kernel %q, initrd %q (want %q), paths %v", c.SW, c.Kernel, c.Initrd, initrd, c.Paths)
+	}
 }
