@@ -110,16 +110,3 @@ func readClosureHeader(s *serveConn) (map[string]string, error) {
 
 // cliRoot is a top level with its sw (see Closure.SW), both resolved.
 type cliRoot struct{ root, sw string }
-
-// cliClosure is the local fallback when the Nix database can't be read:
-// the host script, run here.
-func cliClosure(ctx context.Context, r Runner, root, sw string) (*Closure, error) {
-	c, err := QueryClosure(ctx, r, root)
-	if err != nil {
-		return nil, err
-	}
-	if c.SW != sw {
-		return nil, fmt.Errorf("query closure of %s: sw resolved to %q, expected %q", root, c.SW, sw)
-	}
-	return c, nil
-}

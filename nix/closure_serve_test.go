@@ -3,6 +3,7 @@ package nix
 import (
 	"bufio"
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -35,10 +36,10 @@ type fakeServe struct {
 	asked                             []string // every path asked about
 }
 
-// Run implements Runner for ClosureCmd.
+// Run implements Runner for ClosureCmd and serveArgv.
 func (f *fakeServe) Run(ctx context.Context, c Cmd) error {
 	f.runs.Add(1)
-	if len(c.Argv) != 5 || c.Argv[2] != closureScript {
+	if !slices.Equal(c.Argv, serveArgv) && (len(c.Argv) != 5 || c.Argv[2] != closureScript) {
 		f.t.Errorf("fake serve: unexpected command %s", ShellJoin(c.Argv))
 		return &ExitError{Argv: c.Argv, Code: 127}
 	}
