@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -41,7 +42,8 @@ func ClosureCmd(target string) Cmd {
 }
 
 // MaxClosureOutput caps what one closure query may send (a 20,000-path
-// closure sends about 5 MiB); past it the host gets an error.
+// closure with six references a path sends about 15 MiB); past it the
+// host gets an error.
 const MaxClosureOutput = 64 << 20
 
 // maxClosureHeader bounds each line closureScript prints before the protocol.
@@ -93,7 +95,7 @@ func readClosureHeader(s *serveConn) (map[string]string, error) {
 		key, val, _ := strings.Cut(string(bytes.TrimSuffix(line[1:], []byte("\n"))), " ")
 		_, dup := h[key]
 		switch {
-		case line[0] != '#' || !strings.Contains(" root sw kernel initrd serve ", " "+key+" "):
+		case line[0] != '#' || !slices.Contains([]string{"root", "sw", "kernel", "initrd", "serve"}, key):
 			return nil, fmt.Errorf("unexpected output line %q", truncateForError(line))
 		case dup:
 			return nil, fmt.Errorf("%q comes twice", key)

@@ -13,8 +13,8 @@ import (
 // ssh:// stores (nix-copy-closure, Hydra's builders): one process answers
 // "the closure of these paths" and then "the references and NAR size of
 // each of them", where the query flags of nix-store need a process each
-// (--requisites, --size, --references per path). The protocol has kept
-// these two commands unchanged from Nix 2.0 to current Nix:
+// (--requisites, --size, --references per path). These two commands are
+// the same in Nix 2.8 (the oldest nixdeck supports) and current Nix:
 //
 //	hello        client: magic 0x390c9deb, version; server: magic 0x5452eecb, version
 //	closure      client: 7, include-outputs 0, paths; server: paths
@@ -125,7 +125,7 @@ func (c *serveConn) queryInfos(paths []string) (map[string]servedInfo, error) {
 		}
 		p, ok := asked[string(b)]
 		if _, dup := infos[p]; !ok || dup {
-			return nil, fmt.Errorf("nix-store --serve: information about %q, which was not asked for", truncateForError(b))
+			return nil, fmt.Errorf("nix-store --serve: information about %q, which was not asked for or came twice", truncateForError(b))
 		}
 		var info servedInfo
 		if _, err = c.getBytes(); err != nil { // the deriver
@@ -205,11 +205,6 @@ func (c *serveConn) getBytes() ([]byte, error) {
 		}
 	}
 	return b[:n], nil
-}
-
-func (c *serveConn) getString() (string, error) {
-	b, err := c.getBytes()
-	return string(b), err
 }
 
 // getPath reads a string that must name a store object. Paths are

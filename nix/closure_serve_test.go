@@ -124,12 +124,12 @@ func (f *fakeServe) readPaths(s *serveConn) []string {
 	n, _ := s.getInt()
 	var paths []string
 	for ; n > 0; n-- {
-		p, err := s.getString()
+		p, err := s.getBytes()
 		if err != nil {
 			f.t.Errorf("fake serve: %v", err)
 			return paths
 		}
-		paths = append(paths, p)
+		paths = append(paths, string(p))
 	}
 	return paths
 }
