@@ -85,7 +85,7 @@ func QueryClosure(ctx context.Context, r Runner, target string) (*Closure, error
 func readClosureHeader(s *serveConn) (map[string]string, error) {
 	h := map[string]string{}
 	for {
-		line, err := s.r.ReadSlice('\n')
+		line, err := s.in.r.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) || len(line) > maxClosureHeader {
 			return nil, fmt.Errorf("an output line longer than %d bytes", maxClosureHeader)
 		}

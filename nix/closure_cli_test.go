@@ -1,7 +1,6 @@
 package nix
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -54,14 +53,14 @@ func TestQueryClosure(t *testing.T) {
 	}
 
 	notAsked := "/nix/store/9ak5vwq4y3zgzmlxm3jm8d1s0d7ap1rz-unrelated"
-	infoWith := func(path string, size uint64, refs ...string) func(*serveConn, []string) {
-		return func(s *serveConn, _ []string) {
-			s.putString(path)
-			s.putString("")
-			s.putPaths(refs)
-			s.putInt(size)
-			s.putInt(size)
-			s.putString("")
+	infoWith := func(path string, size uint64, refs ...string) func(*serveWriter, []string) {
+		return func(w *serveWriter, _ []string) {
+			w.str(path)
+			w.str("")
+			w.strs(refs)
+			w.num(size)
+			w.num(size)
+			w.str("")
 		}
 	}
 	tests := []struct {
@@ -78,7 +77,7 @@ func TestQueryClosure(t *testing.T) {
 		{name: "root inside a store path", f: &fakeServe{header: "#root " + webSystem + "/sw\n#serve\n"}, err: "is not a store path"},
 		{name: "sw off the store", f: &fakeServe{header: "#root " + webSystem + "\n#sw /etc/sw\n#serve\n"}, err: `sw "/etc/sw" is not a store path`},
 		{name: "endless line", f: &fakeServe{header: "#kernel " + strings.Repeat("k", 70<<10)}, err: "longer than"},
-		{name: "wrong greeting", f: &fakeServe{greeting: 0x12345678}, err: "unexpected greeting 0x12345678"},
+		{name: "wrong greeting", f: &fakeServe{greeting: 0x12345678}, err: "nix-store --serve: greeting: not a nix-store --serve greeting (0x12345678)"},
 		{name: "protocol 3", f: &fakeServe{version: 0x301}, err: "protocol version 0x301"},
 		{name: "closure off the store", f: &fakeServe{closureReply: func([]string) []string { return []string{"/etc/passwd"} }}, err: `"/etc/passwd" is not a store path`},
 		{name: "closure inside a path", f: &fakeServe{closureReply: func([]string) []string { return []string{webBash + "/bin/bash"} }}, err: "is not a store path"},
@@ -90,7 +89,7 @@ func TestQueryClosure(t *testing.T) {
 		{name: "reference unknown", f: &fakeServe{closureReply: func([]string) []string { return []string{webSystem} },
 			infoReply: infoWith(webSystem, 1, webKernel)}, err: "nothing known about " + webKernel + ", in the closure of " + webSystem},
 		{name: "padding", f: &fakeServe{closureReply: func([]string) []string { return nil },
-			infoReply: func(s *serveConn, _ []string) { s.putInt(1); s.w.WriteString("/xxxxxxx") }}, err: "padding is not zeros"},
+			infoReply: func(w *serveWriter, _ []string) { w.num(1); w.buf = append(w.buf, "/xxxxxxx"...) }}, err: "padding is not zeros"},
 		{name: "host fails", f: &fakeServe{raw: []byte{}, err: &ExitError{Code: 1, Stderr: "readlink: /run/current-system: No such file"}}, err: "No such file"},
 		{name: "nix-store fails", f: &fakeServe{header: webHeader, raw: []byte{0xeb, 0x9d}, err: &ExitError{Code: 1, Stderr: "error: path '/nix/store/x' is not valid"}}, err: "is not valid"},
 		{name: "reply cut", f: &fakeServe{header: webHeader, raw: []byte{0xeb, 0x9d}}, err: "the reply ends early"},
@@ -151,16 +150,11 @@ func TestQueryClosureOrder(t *testing.T) {
 // at MaxClosureOutput with an error saying so.
 func TestQueryClosureCapsOutput(t *testing.T) {
 	// A greeting, then a closure of 2^40 paths, all valid.
-	var hello, path bytes.Buffer
-	s := &serveConn{w: bufio.NewWriter(&hello)}
-	s.putInt(serveMagic2)
-	s.putInt(0x207)
-	s.putInt(1 << 40)
-	s.w.Flush()
-	s = &serveConn{w: bufio.NewWriter(&path)}
-	s.putString(webBash)
-	s.w.Flush()
-	f := &fakeServe{t: t, header: webHeader, raw: hello.Bytes(), flood: bytes.Repeat(path.Bytes(), 1000)}
+	var hello serveWriter
+	hello.num(serveMagic2)
+	hello.num(0x207)
+	hello.num(1 << 40)
+	f := &fakeServe{t: t, header: webHeader, raw: hello.buf, flood: bytes.Repeat(wireBytes(webBash), 1000)}
 	_, err := QueryClosure(context.Background(), f, "/run/current-system")
 	if err == nil || err.Error() != "query closure of /run/current-system: sent more than 64 MiB for the closure" {
 		t.Errorf("got %v", err)

@@ -44,7 +44,7 @@ func converse(ctx context.Context, r Runner, cmd Cmd, max int, talk func(c *serv
 	out := &capReader{r: outR, left: max}
 	var hungUp sync.Once
 	hangUp := func() { hungUp.Do(func() { inW.Close() }) }
-	err = talk(&serveConn{w: bufio.NewWriterSize(inW, 64<<10), r: bufio.NewReaderSize(out, 64<<10), hangUp: hangUp})
+	err = talk(&serveConn{w: bufio.NewWriterSize(inW, 64<<10), in: serveReader{bufio.NewReaderSize(out, 64<<10)}, hangUp: hangUp})
 	hangUp()
 	var endedErr *endedError
 	ended := errors.As(err, &endedErr)

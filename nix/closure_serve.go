@@ -2,7 +2,6 @@ package nix
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -36,10 +35,12 @@ type servedInfo struct {
 	narSize int64
 }
 
-// serveConn is the client side of one `nix-store --serve` conversation.
+// serveConn is the client side of one `nix-store --serve` conversation
+// that reads closures: requests go out through w, replies are read
+// through in (serve.go's codec).
 type serveConn struct {
-	w *bufio.Writer
-	r *bufio.Reader
+	w  *bufio.Writer
+	in serveReader
 	// greeted is set once the server's greeting, which comes before the
 	// reply to the first request, has been read.
 	greeted bool
@@ -50,10 +51,12 @@ type serveConn struct {
 }
 
 // hello sends the greeting (with the first request).
-func (c *serveConn) hello() { c.putInt(serveMagic1); c.putInt(serveQueryVersion) }
+func (c *serveConn) hello() { c.w.Write(greeting(serveQueryVersion)) }
 
-// send flushes a request and, before its reply, reads the server's greeting.
-func (c *serveConn) send() error {
+// send writes a request, flushes and, before its reply, reads the
+// server's greeting.
+func (c *serveConn) send(w serveWriter) error {
+	c.w.Write(w.buf)
 	if err := c.w.Flush(); err != nil {
 		return serveEOF(err)
 	}
@@ -61,26 +64,19 @@ func (c *serveConn) send() error {
 		return nil
 	}
 	c.greeted = true
-	magic, err := c.getInt()
-	if err == nil && magic != serveMagic2 {
-		err = fmt.Errorf("nix-store --serve: unexpected greeting %#x", magic)
+	if err := c.in.readGreeting(); err != nil {
+		return serveErr(fmt.Errorf("greeting: %w", err))
 	}
-	if err != nil {
-		return err
-	}
-	v, err := c.getInt()
-	if err == nil && v>>8 != serveQueryVersion>>8 {
-		err = fmt.Errorf("nix-store --serve: protocol version %#x, not 2.x", v)
-	}
-	return err
+	return nil
 }
 
 // queryClosure asks for the closure of roots and reads it.
 func (c *serveConn) queryClosure(roots []string) ([]string, error) {
-	c.putInt(serveQueryClosure)
-	c.putInt(0)
-	c.putPaths(roots)
-	if err := c.send(); err != nil {
+	var w serveWriter
+	w.num(serveQueryClosure)
+	w.flag(false) // without the outputs of derivations
+	w.strs(roots)
+	if err := c.send(w); err != nil {
 		return nil, err
 	}
 	n, err := c.getInt()
@@ -106,9 +102,10 @@ func (c *serveConn) queryInfos(paths []string) (map[string]servedInfo, error) {
 	for _, p := range paths {
 		asked[p] = p
 	}
-	c.putInt(serveQueryInfos)
-	c.putPaths(paths)
-	if err := c.send(); err != nil {
+	var w serveWriter
+	w.num(serveQueryInfos)
+	w.strs(paths)
+	if err := c.send(w); err != nil {
 		return nil, err
 	}
 	infos := make(map[string]servedInfo, len(paths))
@@ -149,56 +146,15 @@ func (c *serveConn) queryInfos(paths []string) (map[string]servedInfo, error) {
 	}
 }
 
-func (c *serveConn) putInt(n uint64) {
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], n)
-	c.w.Write(b[:])
-}
-
-func (c *serveConn) putString(s string) {
-	c.putInt(uint64(len(s)))
-	c.w.WriteString(s)
-	c.w.Write(make([]byte, (8-len(s)%8)%8))
-}
-
-func (c *serveConn) putPaths(paths []string) {
-	c.putInt(uint64(len(paths)))
-	for _, p := range paths {
-		c.putString(p)
-	}
-}
-
 func (c *serveConn) getInt() (uint64, error) {
-	var b [8]byte
-	if _, err := io.ReadFull(c.r, b[:]); err != nil {
-		return 0, serveEOF(err)
-	}
-	return binary.LittleEndian.Uint64(b[:]), nil
+	n, err := c.in.num()
+	return n, serveErr(err)
 }
 
 // getBytes reads a string into a buffer that the next read reuses.
 func (c *serveConn) getBytes() ([]byte, error) {
-	n, err := c.getInt()
-	if err != nil {
-		return nil, err
-	}
-	if n > maxServeString {
-		return nil, fmt.Errorf("nix-store --serve: a string of %d bytes", n)
-	}
-	padded := int(n+7) / 8 * 8
-	if cap(c.buf) < padded {
-		c.buf = make([]byte, padded)
-	}
-	b := c.buf[:padded]
-	if _, err := io.ReadFull(c.r, b); err != nil {
-		return nil, serveEOF(err)
-	}
-	for _, pad := range b[n:] {
-		if pad != 0 {
-			return nil, errors.New("nix-store --serve: padding is not zeros")
-		}
-	}
-	return b[:n], nil
+	b, err := c.in.bytes(&c.buf)
+	return b, serveErr(err)
 }
 
 // getPath reads a string that must name a store object. Paths are
@@ -227,6 +183,18 @@ func (c *serveConn) getPath() (string, error) {
 type endedError struct{ msg string }
 
 func (e *endedError) Error() string { return e.msg }
+
+// serveErr is err from reading a reply: the end of the streams as an
+// endedError, what the server got wrong under its name.
+func serveErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if ended := serveEOF(err); ended != err {
+		return ended
+	}
+	return fmt.Errorf("nix-store --serve: %w", err)
+}
 
 // serveEOF turns the end of the streams into an endedError.
 func serveEOF(err error) error {

@@ -23,7 +23,7 @@ type fakeServe struct {
 	greeting, version uint64
 	// closureReply and infoReply, when set, replace the replies.
 	closureReply func(roots []string) []string
-	infoReply    func(c *serveConn, paths []string)
+	infoReply    func(w *serveWriter, paths []string)
 	// raw, when set, is sent after the header instead of any reply,
 	// and flood after it without end.
 	raw, flood []byte
@@ -58,18 +58,20 @@ func (f *fakeServe) Run(ctx context.Context, c Cmd) error {
 		}
 		return f.err
 	}
-	s := &serveConn{w: out, r: bufio.NewReader(c.Stdin)}
-	if magic, err := s.getInt(); err != nil || magic != serveMagic1 {
+	in := serveReader{bufio.NewReader(c.Stdin)}
+	if magic, err := in.num(); err != nil || magic != serveMagic1 {
 		return &ExitError{Argv: c.Argv, Code: 1, Stderr: "error: protocol mismatch"}
 	}
-	s.putInt(orDefault(f.greeting, serveMagic2))
-	s.putInt(orDefault(f.version, 0x207))
+	var hello serveWriter
+	hello.num(orDefault(f.greeting, serveMagic2))
+	hello.num(orDefault(f.version, 0x207))
+	out.Write(hello.buf)
 	out.Flush()
-	if v, err := s.getInt(); err != nil || v != serveQueryVersion {
+	if v, err := in.num(); err != nil || v != serveQueryVersion {
 		f.t.Errorf("fake serve: client version %#x, %v", v, err)
 	}
 	for {
-		cmd, err := s.getInt()
+		cmd, err := in.num()
 		if err != nil {
 			return f.err // the client closed stdin: the end
 		}
@@ -78,60 +80,56 @@ func (f *fakeServe) Run(ctx context.Context, c Cmd) error {
 			<-ctx.Done()
 			return ctx.Err()
 		}
+		var w serveWriter
 		switch cmd {
 		case serveQueryClosure:
 			f.closureQueries.Add(1)
-			s.getInt() // include outputs
-			roots := f.readPaths(s)
+			in.num() // include outputs
+			roots := f.readPaths(in)
 			if f.closureReply != nil {
-				s.putPaths(f.closureReply(roots))
+				w.strs(f.closureReply(roots))
 				break
 			}
 			c := &Closure{Paths: map[string]int64{}}
 			for _, r := range roots {
 				walkFake(f.store, r, c.Paths)
 			}
-			s.putPaths(sortedKeys(c.Paths))
+			w.strs(sortedKeys(c.Paths))
 		case serveQueryInfos:
 			f.infoQueries.Add(1)
-			paths := f.readPaths(s)
+			paths := f.readPaths(in)
 			f.mu.Lock()
 			f.asked = append(f.asked, paths...)
 			f.mu.Unlock()
 			if f.infoReply != nil {
-				f.infoReply(s, paths)
+				f.infoReply(&w, paths)
 				break
 			}
 			for _, p := range paths {
 				if info, ok := f.store[p]; ok {
-					s.putString(p)
-					s.putString("/nix/store/00000000000000000000000000000000-x.drv")
-					s.putPaths(info.refs)
-					s.putInt(uint64(info.narSize))
-					s.putInt(uint64(info.narSize))
+					w.str(p)
+					w.str("/nix/store/00000000000000000000000000000000-x.drv")
+					w.strs(info.refs)
+					w.num(uint64(info.narSize))
+					w.num(uint64(info.narSize))
 				}
 			}
-			s.putString("")
+			w.str("")
 		default:
 			f.t.Errorf("fake serve: command %d", cmd)
 			return &ExitError{Argv: c.Argv, Code: 1}
 		}
+		out.Write(w.buf)
 		if err := out.Flush(); err != nil {
 			return err
 		}
 	}
 }
 
-func (f *fakeServe) readPaths(s *serveConn) []string {
-	n, _ := s.getInt()
-	var paths []string
-	for ; n > 0; n-- {
-		p, err := s.getBytes()
-		if err != nil {
-			f.t.Errorf("fake serve: %v", err)
-			return paths
-		}
-		paths = append(paths, string(p))
+func (f *fakeServe) readPaths(in serveReader) []string {
+	paths, err := in.strs(maxServeSet)
+	if err != nil {
+		f.t.Errorf("fake serve: %v", err)
 	}
 	return paths
 }

@@ -63,7 +63,7 @@ func TestCLIClosuresFailing(t *testing.T) {
 	}{
 		{"unknown path", &fakeServe{store: store}, "nothing known about " + missing},
 		{"nix-store fails", &fakeServe{store: twoReleases(), raw: []byte{}, err: &ExitError{Code: 1, Stderr: "error: cannot open connection to remote store 'daemon'"}}, "cannot open connection"},
-		{"broken reply", &fakeServe{store: twoReleases(), infoReply: func(s *serveConn, _ []string) { s.putString("/etc/passwd") }}, "not asked for"},
+		{"broken reply", &fakeServe{store: twoReleases(), infoReply: func(w *serveWriter, _ []string) { w.str("/etc/passwd") }}, "not asked for"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.f.t = t
