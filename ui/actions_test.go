@@ -296,3 +296,25 @@ func TestStatusLineExpires(t *testing.T) {
 	d.send(expire[len(expire)-1])
 	d.hides("cancelled")
 }
+
+// The footer lists the actions only while one may start, and esc to
+// cancel while an action builds.
+func TestFooterSaysWhatApplies(t *testing.T) {
+	d := start(t, testFleet(), withDiffs)
+	d.resize(300, 30)
+	footer := func() string { lines := strings.Split(d.frame(), "\n"); return lines[len(lines)-1] }
+	if f := footer(); !strings.Contains(f, "s switch") || strings.Contains(f, "p pause") {
+		t.Errorf("idle footer: %q", f)
+	}
+	building := d.h.stream()
+	d.eng.next = []*stream{building}
+	d.press("s")
+	if f := footer(); !strings.Contains(f, "esc cancel switch") || strings.Contains(f, "s switch") {
+		t.Errorf("footer while building: %q", f)
+	}
+	d.press("esc")
+	d.press("s", "y", "esc")
+	if f := footer(); strings.Contains(f, "s switch") || strings.Contains(f, "b boot") || !strings.Contains(f, "p pause/resume") || !strings.Contains(f, "x abort") {
+		t.Errorf("footer while a rollout runs: %q", f)
+	}
+}

@@ -71,8 +71,17 @@ func (m *Model) footerKeys() []key.Binding {
 	var ks []key.Binding
 	switch m.screen {
 	case screenFleet:
-		ks = []key.Binding{k.Up, k.Down, k.Select, k.SelectAll, k.Filter, k.Details, k.Diff, k.Generations, k.Logs,
-			k.Switch, k.Canary, k.Boot, k.Test, k.Rollback, k.Refresh, k.History}
+		acts := []key.Binding{k.Switch, k.Canary, k.Boot, k.Test, k.Rollback}
+		for i := range acts {
+			// One change at a time: while one is prepared or runs, the
+			// others do not apply (pressed, they say why).
+			acts[i].SetEnabled(m.prep == nil && !m.running())
+		}
+		ks = append([]key.Binding{k.Up, k.Down, k.Select, k.SelectAll, k.Filter, k.Details, k.Diff, k.Generations, k.Logs}, acts...)
+		ks = append(ks, k.Refresh, k.History)
+		if m.prep != nil && m.prep.stage != stageConfirming {
+			ks = append([]key.Binding{withHelp(k.Back, "cancel "+strings.ToLower(verbs[m.prep.act]))}, ks...)
+		}
 	case screenGenerations:
 		ks = []key.Binding{k.Up, k.Down, withHelp(k.PageDown, "scroll the diff"), k.RollbackTo, k.Back}
 	case screenHistory:
