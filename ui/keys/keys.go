@@ -96,7 +96,7 @@ func (m Map) Groups() []Group {
 		{"Move", []key.Binding{m.Up, m.Down, m.PageUp, m.PageDown, m.Top, m.Bottom, m.Left, m.Right}},
 		{"Select", []key.Binding{m.Select, m.SelectAll, m.ClearSelection, m.Filter}},
 		{"Screens", []key.Binding{m.Details, m.Diff, m.Generations, m.Logs, m.Journal, m.History, m.NextPane, m.Back, m.Help}},
-		{"Change hosts (the selected ones, else the highlighted one)", []key.Binding{m.Switch, m.Canary, m.Boot, m.Test, m.Rollback, m.Refresh}},
+		{"Change hosts (selected, else highlighted)", []key.Binding{m.Switch, m.Canary, m.Boot, m.Test, m.Rollback, m.Refresh}},
 		{"Generations and history", []key.Binding{m.RollbackTo, m.OpenLogs}},
 		{"While a rollout runs", []key.Binding{m.Pause, m.Abort}},
 		{"Logs", []key.Binding{m.Search, m.SearchNext, m.SearchPrev, m.PrevHost, m.NextHost, m.Follow}},
