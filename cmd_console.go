@@ -22,11 +22,11 @@ type consoleCmd struct {
 
 // Run implements `nixdeck console`.
 func (c *consoleCmd) Run(ctx context.Context, g *globals, intr *interrupt) error {
-	if !term.IsTerminal(os.Stdin.Fd()) || !term.IsTerminal(os.Stdout.Fd()) {
-		return exitCode(2, fmt.Errorf("console: stdin and stdout must be a terminal; without one use the headless commands (status, deploy, rollback, history)"))
-	}
 	if c.LogLines < 1 {
 		return exitCode(2, fmt.Errorf("console: --log-lines %d: want 1 or more", c.LogLines))
+	}
+	if !term.IsTerminal(os.Stdin.Fd()) || !term.IsTerminal(os.Stdout.Fd()) {
+		return exitCode(2, fmt.Errorf("console: stdin and stdout must be a terminal; without one use the headless commands (status, deploy, rollback, history)"))
 	}
 	f, err := loadFleet(g.File, os.Stderr)
 	if err != nil {
