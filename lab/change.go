@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,7 +27,10 @@ type ChangeOptions struct {
 	// DegradeAfter is how long after its activation a degraded system
 	// turns degraded; 0 means DefaultDegradeAfter. Only with Fault degraded.
 	DegradeAfter time.Duration
-	// Bump makes the next system new even when nothing else changed.
+	// Bump makes the next system new even when nothing else changed, and
+	// unlike any other lab's: the counter moves by a random step, so a
+	// test that needs a system no other test has built (one that must not
+	// be in this machine's store) gets one.
 	Bump bool
 }
 
@@ -79,7 +83,7 @@ func (l *Lab) Change(sel string, opts ChangeOptions) error {
 			hc.Fault, hc.DegradeAfter = opts.Fault, degradeAfter
 		}
 		if opts.Bump {
-			hc.Bump++
+			hc.Bump += 1 + rand.IntN(1<<30)
 		}
 	}
 	return l.writeState(st)
