@@ -18,6 +18,9 @@ type rolloutRun struct {
 	ops      []string
 	commands map[string][]string
 	logs     map[string][]string
+	// startedBeforeFirstEnd counts the hosts that were connecting before
+	// the first HostOutcome: all of them when they start at once.
+	startedBeforeFirstEnd int
 }
 
 // deploy rolls systems out to hosts with the lab's deploy policy (edited
@@ -49,12 +52,20 @@ func (o *opsLab) rollout(t *testing.T, ctx context.Context, p fleet.Plan, watch 
 	t.Helper()
 	r := o.eng.Rollout(ctx, p)
 	run := rolloutRun{id: r.ID(), outcomes: map[string]fleet.HostOutcome{}, commands: map[string][]string{}, logs: map[string][]string{}}
+	connecting := map[string]bool{}
 	for e := range r.Events().All() {
 		if watch != nil {
 			watch(r, e)
 		}
 		switch e := e.(type) {
+		case fleet.PhaseEvent:
+			if e.Phase == fleet.PhaseConnecting {
+				connecting[e.Host()] = true
+			}
 		case fleet.HostOutcome:
+			if len(run.outcomes) == 0 {
+				run.startedBeforeFirstEnd = len(connecting)
+			}
 			run.outcomes[e.Host()] = e
 		case fleet.CommandEvent:
 			run.commands[e.Host()] = append(run.commands[e.Host()], commandName(e.Argv))
@@ -73,6 +84,21 @@ func (o *opsLab) rollout(t *testing.T, ctx context.Context, p fleet.Plan, watch 
 		}
 	}
 	return run
+}
+
+// fresh is o with a connection pool and an Engine of its own, as a new
+// nixdeck process has: no connection made before carries over.
+func (o *opsLab) fresh(t *testing.T) *opsLab {
+	t.Helper()
+	n := *o
+	n.pool = newPool()
+	n.conn = fleet.PoolConnector{Pool: n.pool}
+	n.eng = fleet.Open(o.f, fleet.Options{Connector: n.conn})
+	t.Cleanup(func() {
+		n.eng.Close()
+		n.pool.Close()
+	})
+	return &n
 }
 
 // commandName names a command by its program, or by the first line of
