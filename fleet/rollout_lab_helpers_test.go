@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"nixdeck/fleet"
 	"nixdeck/nix"
@@ -50,7 +52,11 @@ func (o *opsLab) deployWatching(t *testing.T, ctx context.Context, systems map[s
 // it is read.
 func (o *opsLab) rollout(t *testing.T, ctx context.Context, p fleet.Plan, watch func(r *fleet.Rollout, e fleet.Event)) rolloutRun {
 	t.Helper()
-	r := o.eng.Rollout(ctx, p)
+	start := o.eng.Rollout
+	if o.after != nil {
+		start = func(ctx context.Context, p fleet.Plan) *fleet.Rollout { return o.eng.RolloutWithClock(ctx, p, o.after) }
+	}
+	r := start(ctx, p)
 	run := rolloutRun{id: r.ID(), outcomes: map[string]fleet.HostOutcome{}, commands: map[string][]string{}, logs: map[string][]string{}}
 	connecting := map[string]bool{}
 	for e := range r.Events().All() {
@@ -99,6 +105,27 @@ func (o *opsLab) fresh(t *testing.T) *opsLab {
 		n.pool.Close()
 	})
 	return &n
+}
+
+// soakGate makes the soaks of o's rollouts last until open is called
+// instead of soak (health retries keep their own times), so that a test
+// acting during a soak knows the soak has not ended; the gate stays open
+// for the rollouts after it. soak must differ from every retry wait.
+func (o *opsLab) soakGate(t *testing.T, soak time.Duration) (open func()) {
+	gate := make(chan time.Time)
+	var once sync.Once
+	o.after = func(d time.Duration) <-chan time.Time {
+		if d == soak {
+			return gate
+		}
+		return time.After(d)
+	}
+	open = func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(func() {
+		open()
+		o.after = nil
+	})
+	return open
 }
 
 // commandName names a command by its program, or by the first line of

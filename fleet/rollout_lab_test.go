@@ -2,6 +2,7 @@ package fleet_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -79,20 +80,7 @@ func TestRolloutOnLab(t *testing.T) {
 			t.Fatal(err)
 		}
 		next := o.change(t, ctx, "", lab.ChangeOptions{Bump: true}, hosts...)
-		// The canary stays healthy until its soak begins, then turns
-		// degraded; the checks at the end of the soak see it.
-		degrade, err := o.lab.HoldDegraded("canary")
-		if err != nil {
-			t.Fatal(err)
-		}
-		watch := func(r *fleet.Rollout, e fleet.Event) {
-			if ph, ok := e.(fleet.PhaseEvent); ok && ph.Host() == "canary" && ph.Phase == fleet.PhaseSoaking {
-				if err := degrade(ctx); err != nil {
-					t.Error(err)
-				}
-			}
-		}
-		run := o.deployWatching(t, ctx, next, nil, watch, hosts...)
+		run := o.degradeInSoak(t, ctx, next, nil, hosts...)
 		if len(run.ops) != 2 || !strings.HasPrefix(run.ops[1], "halted canary canary failed: health: unhealthy after the 5s soak: check system: exit status 1: degraded") {
 			t.Errorf("operation events %q", run.ops)
 		}
@@ -103,6 +91,56 @@ func TestRolloutOnLab(t *testing.T) {
 		}
 		o.leftClean(t, ctx, "canary")
 	})
+
+	t.Run("an HTTP health check fails a host whose endpoint answers 503", func(t *testing.T) {
+		// Only the http check: the failure can come from nothing else.
+		var checks []fleet.HealthCheck
+		for _, c := range o.f.Deploy.Health {
+			if c.Name == "http" {
+				checks = append(checks, c)
+			}
+		}
+		if len(checks) != 1 {
+			t.Fatalf("the lab fleet's checks %+v have no http one", o.f.Deploy.Health)
+		}
+		next := o.change(t, ctx, "", lab.ChangeOptions{Bump: true}, hosts...)
+		run := o.degradeInSoak(t, ctx, next, func(p *fleet.Plan) { p.Policy.Health = checks }, hosts...)
+		url := fmt.Sprintf("GET http://127.0.0.1:%s/healthz: status 503, want 200", o.node(t, "canary").Vars["health_port"])
+		got := run.outcomes["canary"]
+		if got.Outcome != fleet.OutcomeFailed || got.Cause != "health: unhealthy after the 5s soak: check http: "+url {
+			t.Errorf("canary: %s", run.outcome("canary"))
+		}
+		if !strings.Contains(strings.Join(run.logs["canary"], "\n"), "health: check http passed") {
+			t.Errorf("the canary was not healthy before its soak:\n%s", strings.Join(run.logs["canary"], "\n"))
+		}
+		for _, h := range hosts[1:] {
+			if run.outcomes[h].Outcome != fleet.OutcomeSkipped || len(run.commands[h]) != 0 {
+				t.Errorf("%s: %s, commands %q", h, run.outcome(h), run.commands[h])
+			}
+		}
+	})
+}
+
+// degradeInSoak deploys next to hosts with the lab's policy (edited by
+// edit), the canary's next system having the degraded fault: the canary
+// passes its checks, then turns degraded during its soak, which ends only
+// once it has.
+func (o *opsLab) degradeInSoak(t *testing.T, ctx context.Context, next map[string]string, edit func(p *fleet.Plan), hosts ...string) rolloutRun {
+	t.Helper()
+	degrade, err := o.lab.HoldDegraded("canary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	endSoak := o.soakGate(t, o.f.Deploy.Soak)
+	watch := func(r *fleet.Rollout, e fleet.Event) {
+		if ph, ok := e.(fleet.PhaseEvent); ok && ph.Host() == "canary" && ph.Phase == fleet.PhaseSoaking {
+			if err := degrade(ctx); err != nil {
+				t.Error(err)
+			}
+			endSoak()
+		}
+	}
+	return o.deployWatching(t, ctx, next, edit, watch, hosts...)
 }
 
 // TestRolloutDeployUserOnLab: a non-root login with passwordless sudo
