@@ -177,9 +177,10 @@ func TestRolloutDeployUserOnLab(t *testing.T) {
 }
 
 // TestRolloutRecoveryOnLab: a host locked by another operator is refused
-// naming the owner, a host whose units fail is brought back by
-// rollback-failed, and rollback plans take hosts to the previous or a
-// chosen generation.
+// naming the owner, a host whose units fail counts as failed and is
+// brought back by rollback-failed, rollback plans take hosts to the
+// previous or a chosen generation, and rollback-all takes back every host
+// a halted rollout changed.
 func TestRolloutRecoveryOnLab(t *testing.T) {
 	o := startOpsLab(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -227,6 +228,10 @@ func TestRolloutRecoveryOnLab(t *testing.T) {
 		if got.Outcome != fleet.OutcomeRolledBack || !strings.Contains(got.Cause, "units failed (exit 4)") || got.FromGen != 2 || got.ToGen != 3 {
 			t.Errorf("web01: %+v", got)
 		}
+		// Failed units count as a failure: max_failures 0 is spent.
+		if want := "wave 1 web01|halted failure budget spent: 1 host failed, max_failures is 0"; strings.Join(run.ops, "|") != want {
+			t.Errorf("operation events %q, want %q", run.ops, want)
+		}
 		if s := o.state(t, ctx, "web01"); s.Current != b["web01"] || s.ProfileGeneration != 2 {
 			t.Errorf("web01 runs %s at generation %d, want %s at 2", s.Current, s.ProfileGeneration, b["web01"])
 		}
@@ -247,6 +252,41 @@ func TestRolloutRecoveryOnLab(t *testing.T) {
 		run = o.rollout(t, ctx, fleet.Plan{Kind: fleet.PlanRollback, Nodes: []*fleet.Node{o.node(t, "db01")}, RollbackTo: 2, Policy: o.f.Deploy}, nil)
 		if got := run.outcomes["db01"]; got.Outcome != fleet.OutcomeDone || got.ToGen != 2 || o.state(t, ctx, "db01").Current != b["db01"] {
 			t.Errorf("db01 to generation 2: %+v", got)
+		}
+	})
+
+	t.Run("rollback-all brings back every host the rollout changed", func(t *testing.T) {
+		before := map[string]*nix.HostState{}
+		for _, h := range hosts {
+			before[h] = o.state(t, ctx, h)
+		}
+		for h, fault := range map[string]string{"web01": "none", "db01": "units"} {
+			if err := o.lab.Change(h, lab.ChangeOptions{Fault: fault}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The canary passes; then web01 and db01 go in one wave, db01's
+		// units fail. web01 starts before db01, so it has changed by the
+		// time the budget is spent.
+		next := o.change(t, ctx, "", lab.ChangeOptions{Bump: true}, hosts...)
+		run := o.deploy(t, ctx, next, func(p *fleet.Plan) {
+			p.Policy.Soak, p.Policy.Batch, p.Policy.OnFailure = 0, fleet.Batch{}, fleet.OnFailureRollbackAll
+		}, hosts...)
+		if want := "wave 1 canary|healthy 1|wave 2 web01,db01|halted failure budget spent: 1 host failed, max_failures is 0"; strings.Join(run.ops, "|") != want {
+			t.Errorf("operation events %q, want %q", run.ops, want)
+		}
+		for _, h := range hosts {
+			got := run.outcomes[h]
+			if got.Outcome != fleet.OutcomeRolledBack || !strings.Contains(got.Cause, fmt.Sprintf("rolled back to generation %d (rollback-all)", before[h].ProfileGeneration)) {
+				t.Errorf("%s: %s", h, run.outcome(h))
+			}
+			if s := o.state(t, ctx, h); s.Current != before[h].Current || s.ProfileGeneration != before[h].ProfileGeneration {
+				t.Errorf("%s runs %s at generation %d, want %s at %d", h, s.Current, s.ProfileGeneration, before[h].Current, before[h].ProfileGeneration)
+			}
+			o.leftClean(t, ctx, h)
+		}
+		if !strings.Contains(run.outcome("db01"), "units failed (exit 4)") {
+			t.Errorf("db01: %s", run.outcome("db01"))
 		}
 	})
 }
