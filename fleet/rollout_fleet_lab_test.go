@@ -45,9 +45,10 @@ func TestRolloutTwentyHostsOnLab(t *testing.T) {
 		if want := "wave 1 " + strings.Join(hosts, ",") + "|healthy 1"; strings.Join(run.ops, "|") != want {
 			t.Errorf("operation events %q, want %q", run.ops, want)
 		}
-		// All at once: every host was connecting before any had ended.
-		if run.startedBeforeFirstEnd != len(hosts) {
-			t.Errorf("%d hosts had started when the first one ended, want %d", run.startedBeforeFirstEnd, len(hosts))
+		// All at once: every host was connecting before any activation
+		// had ended.
+		if run.connectingBeforeActivated != len(hosts) {
+			t.Errorf("%d hosts had started when the first activation ended, want %d", run.connectingBeforeActivated, len(hosts))
 		}
 		for _, h := range hosts {
 			if got := run.outcomes[h]; got.Outcome != fleet.OutcomeDone || got.ToSystem != b[h] || got.FromGen != 1 || got.ToGen != 2 {

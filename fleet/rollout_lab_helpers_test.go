@@ -20,9 +20,11 @@ type rolloutRun struct {
 	ops      []string
 	commands map[string][]string
 	logs     map[string][]string
-	// startedBeforeFirstEnd counts the hosts that were connecting before
-	// the first HostOutcome: all of them when they start at once.
-	startedBeforeFirstEnd int
+	// connectingBeforeActivated counts the hosts that were connecting
+	// before any host's activation ended: all of them when they start
+	// at once, one when they go one by one. (HostOutcomes come at the end
+	// of a wave, too late to tell.)
+	connectingBeforeActivated int
 }
 
 // deploy rolls systems out to hosts with the lab's deploy policy (edited
@@ -68,10 +70,11 @@ func (o *opsLab) rollout(t *testing.T, ctx context.Context, p fleet.Plan, watch 
 			if e.Phase == fleet.PhaseConnecting {
 				connecting[e.Host()] = true
 			}
-		case fleet.HostOutcome:
-			if len(run.outcomes) == 0 {
-				run.startedBeforeFirstEnd = len(connecting)
+		case fleet.ActivationEvent:
+			if run.connectingBeforeActivated == 0 {
+				run.connectingBeforeActivated = len(connecting)
 			}
+		case fleet.HostOutcome:
 			run.outcomes[e.Host()] = e
 		case fleet.CommandEvent:
 			run.commands[e.Host()] = append(run.commands[e.Host()], commandName(e.Argv))
