@@ -133,17 +133,8 @@ func TestNixOpsOnLab(t *testing.T) {
 		o.copyAll(t, ctx, sys)
 		// The activation stops once the listener is gone, until released
 		// below: the cut always happens while it runs.
-		release, err := o.lab.HoldBreakSSH("web01")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(release)
 		// Whatever happens here, the later subtests need web01 reachable.
-		t.Cleanup(func() {
-			if err := o.lab.SetHost("web01", true); err != nil {
-				t.Error(err)
-			}
-		})
+		release := o.holdBreakSSH(t, "web01")
 		client, err := o.pool.Get(ctx, o.node(t, "web01").Target())
 		if err != nil {
 			t.Fatal(err)

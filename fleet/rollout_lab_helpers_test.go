@@ -131,6 +131,25 @@ func (o *opsLab) soakGate(t *testing.T, soak time.Duration) (open func()) {
 	return open
 }
 
+// holdBreakSSH holds host's breakssh activations once its sshd listener
+// is gone (lab.HoldBreakSSH) until release is called, or the test ends;
+// then the host's sshd is brought back whatever happened, for the
+// subtests after it.
+func (o *opsLab) holdBreakSSH(t *testing.T, host string) (release func()) {
+	t.Helper()
+	release, err := o.lab.HoldBreakSSH(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release)
+	t.Cleanup(func() {
+		if err := o.lab.SetHost(host, true); err != nil {
+			t.Error(err)
+		}
+	})
+	return release
+}
+
 // commandName names a command by its program, or by the first line of
 // the script nixdeck runs with sh -c.
 func commandName(argv []string) string {
