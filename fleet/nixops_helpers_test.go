@@ -25,6 +25,9 @@ type opsLab struct {
 	pool *remote.Pool
 	conn fleet.PoolConnector
 	eng  *fleet.Engine
+	// after, when set, is the clock of the rollouts the helpers start
+	// (see soakGate).
+	after func(time.Duration) <-chan time.Time
 }
 
 func startOpsLab(t *testing.T, n int) *opsLab {
