@@ -162,6 +162,8 @@ type HostStatus struct {
 	// Release, Fault and Bump are the host's configuration for its next build.
 	Release, Fault string
 	Bump           int
+	// Versions are the Nix and OpenSSH the host runs.
+	Versions
 }
 
 // Status reports every host's state.
@@ -171,9 +173,10 @@ func (l *Lab) Status() ([]HostStatus, error) {
 		return nil, err
 	}
 	out := make([]HostStatus, 0, len(l.Hosts))
+	versions := l.hostVersions(context.Background())
 	for _, h := range l.Hosts {
 		hd := l.hostDir(h.Name)
-		s := HostStatus{Host: h, SSHD: l.sshdPid(h.Name) != 0}
+		s := HostStatus{Host: h, SSHD: l.sshdPid(h.Name) != 0, Versions: versions[h.Name]}
 		s.Current, _ = os.Readlink(filepath.Join(hd, "run", "current-system"))
 		s.Booted, _ = os.Readlink(filepath.Join(hd, "run", "booted-system"))
 		s.Generations, s.Profile = generations(filepath.Join(hd, "nix", "var", "nix", "profiles"))

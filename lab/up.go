@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 )
@@ -33,6 +34,12 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
+	l := newLab(dir, makeHosts(opts.Hosts))
+	// The root comes first: its build may take minutes or fail, and the
+	// lab already in dir keeps running meanwhile.
+	if err := l.chooseCurrent(ctx, opts); err != nil {
+		return nil, err
+	}
 	// Whatever ran in dir before goes down, even without its manifest.
 	old, err := Open(dir)
 	if err != nil {
@@ -41,7 +48,6 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 	if err := old.Down(ctx); err != nil {
 		return nil, fmt.Errorf("lab: taking down the lab already in %s: %w", dir, err)
 	}
-	l := newLab(dir, makeHosts(opts.Hosts))
 	if err := l.up(ctx, newProgress(opts.Progress)); err != nil {
 		return nil, errors.Join(err, l.Down(context.WithoutCancel(ctx)))
 	}
@@ -65,6 +71,43 @@ func makeHosts(n int) []Host {
 		}
 	}
 	return hosts
+}
+
+// chooseCurrent makes the hosts that opts name current-Nix hosts, with
+// the root built first when it is not cached.
+func (l *Lab) chooseCurrent(ctx context.Context, opts Options) error {
+	var names []string
+	switch {
+	case opts.Current != 0 && opts.CurrentOn != "":
+		return fmt.Errorf("lab: give the number of current-Nix hosts or select them, not both")
+	case opts.Current < 0 || opts.Current > len(l.Hosts):
+		return fmt.Errorf("lab: --current must be between 0 and the number of hosts (%d), not %d", len(l.Hosts), opts.Current)
+	case opts.Current > 0:
+		for _, h := range l.Hosts[len(l.Hosts)-opts.Current:] {
+			names = append(names, h.Name)
+		}
+	case opts.CurrentOn != "":
+		var err error
+		if names, err = l.Select(opts.CurrentOn); err != nil {
+			return fmt.Errorf("lab: current-Nix hosts: %w", err)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	if err := checkRootTools(); err != nil {
+		return err
+	}
+	root, err := EnsureRoot(ctx, RootOptions{Progress: opts.Progress})
+	if err != nil {
+		return err
+	}
+	for i := range l.Hosts {
+		if slices.Contains(names, l.Hosts[i].Name) {
+			l.Hosts[i].Root = root.Dir
+		}
+	}
+	return nil
 }
 
 // role is the service set of a host: db hosts run postgresql, the others nginx.
@@ -130,12 +173,12 @@ func (l *Lab) up(ctx context.Context, progress func(format string, args ...any))
 		systems, buildErr = l.Build(ctx, names)
 		progress("%d systems built", len(names))
 	}()
-	uid, err := deployID()
+	uid, err := deployID(l.etcDirs())
 	if err != nil {
 		return err
 	}
 	err = forEach(ctx, len(l.Hosts), 4, func(i int) error {
-		port, err := l.bootHost(ctx, l.Hosts[i].Name, uid)
+		port, err := l.bootHost(ctx, l.Hosts[i], uid)
 		l.Hosts[i].Port = port
 		return err
 	})
@@ -204,9 +247,13 @@ func (l *Lab) writeOperatorKey() error {
 
 // bootHost creates the host's trees, host key, users and namespace and
 // starts its sshd; it returns the sshd port. uid is the deploy user's.
-func (l *Lab) bootHost(ctx context.Context, name string, uid int) (int, error) {
-	hd := l.hostDir(name)
-	for _, d := range []string{"nix/store", "nix-work", "nix/var/nixdeck-lab", "run/sshd", "run/nixos", "run/nixdeck-lab", "run/log/journal"} {
+func (l *Lab) bootHost(ctx context.Context, h Host, uid int) (int, error) {
+	name, hd := h.Name, l.hostDir(h.Name)
+	dirs := []string{"nix/store", "nix-work", "nix/var/nixdeck-lab", "run/sshd", "run/nixos", "run/nixdeck-lab", "run/log/journal"}
+	if h.Root != "" {
+		dirs = append(dirs, "rootfs", "etc/nix")
+	}
+	for _, d := range dirs {
 		if err := os.MkdirAll(filepath.Join(hd, d), 0o755); err != nil {
 			return 0, err
 		}
@@ -224,17 +271,23 @@ func (l *Lab) bootHost(ctx context.Context, name string, uid int) (int, error) {
 		if err != nil {
 			return 0, err
 		}
+		if dst == "nix.conf" && h.Root != "" {
+			// The host's own /etc/nix/nix.conf has the settings; from
+			// a user's file, Nix 2.26 warns of each restricted one on
+			// every command an untrusted user runs.
+			b = []byte("# see /etc/nix/nix.conf\n")
+		}
 		if err := os.WriteFile(l.labRun(name, dst), b, 0o644); err != nil {
 			return 0, err
 		}
 	}
-	if err := l.writeUserFiles(name, uid); err != nil {
+	if err := l.writeUserFiles(h, uid); err != nil {
 		return 0, err
 	}
 	if err := l.writeHostEnv(name, 0); err != nil {
 		return 0, err
 	}
-	if err := l.createNS(ctx, name); err != nil {
+	if err := l.createNS(ctx, h); err != nil {
 		return 0, err
 	}
 	return l.startSSHD(ctx, name, 0)
