@@ -109,13 +109,22 @@ func degradeSeconds(opts ChangeOptions) (string, error) {
 // of names, @tags and globs, where !x removes matches of x; "" selects
 // every host. A term matching no host, or an empty result, is an error.
 func (l *Lab) Select(sel string) ([]string, error) {
-	f := &fleet.Fleet{Nodes: make([]*fleet.Node, len(l.Hosts))}
-	for i, h := range l.Hosts {
+	names, err := selectHosts(l.Hosts, sel)
+	if err != nil {
+		return nil, fmt.Errorf("lab %s: %w", l.Dir, err)
+	}
+	return names, nil
+}
+
+// selectHosts is Select on a list of hosts.
+func selectHosts(hosts []Host, sel string) ([]string, error) {
+	f := &fleet.Fleet{Nodes: make([]*fleet.Node, len(hosts))}
+	for i, h := range hosts {
 		f.Nodes[i] = &fleet.Node{Name: h.Name, Tags: h.Tags}
 	}
 	nodes, err := f.Select(sel)
 	if err != nil {
-		return nil, fmt.Errorf("lab %s: %w", l.Dir, err)
+		return nil, err
 	}
 	names := make([]string, len(nodes))
 	for i, n := range nodes {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 )
@@ -34,10 +33,14 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
+	current, err := CurrentHosts(opts)
+	if err != nil {
+		return nil, err
+	}
 	l := newLab(dir, makeHosts(opts.Hosts))
 	// The root comes first: its build may take minutes or fail, and the
 	// lab already in dir keeps running meanwhile.
-	if err := l.chooseCurrent(ctx, opts); err != nil {
+	if err := l.useRoot(ctx, current, opts.Progress); err != nil {
 		return nil, err
 	}
 	// Whatever ran in dir before goes down, even without its manifest.
@@ -71,43 +74,6 @@ func makeHosts(n int) []Host {
 		}
 	}
 	return hosts
-}
-
-// chooseCurrent makes the hosts that opts name current-Nix hosts, with
-// the root built first when it is not cached.
-func (l *Lab) chooseCurrent(ctx context.Context, opts Options) error {
-	var names []string
-	switch {
-	case opts.Current != 0 && opts.CurrentOn != "":
-		return fmt.Errorf("lab: give the number of current-Nix hosts or select them, not both")
-	case opts.Current < 0 || opts.Current > len(l.Hosts):
-		return fmt.Errorf("lab: --current must be between 0 and the number of hosts (%d), not %d", len(l.Hosts), opts.Current)
-	case opts.Current > 0:
-		for _, h := range l.Hosts[len(l.Hosts)-opts.Current:] {
-			names = append(names, h.Name)
-		}
-	case opts.CurrentOn != "":
-		var err error
-		if names, err = l.Select(opts.CurrentOn); err != nil {
-			return fmt.Errorf("lab: current-Nix hosts: %w", err)
-		}
-	}
-	if len(names) == 0 {
-		return nil
-	}
-	if err := checkRootTools(); err != nil {
-		return err
-	}
-	root, err := EnsureRoot(ctx, RootOptions{Progress: opts.Progress})
-	if err != nil {
-		return err
-	}
-	for i := range l.Hosts {
-		if slices.Contains(names, l.Hosts[i].Name) {
-			l.Hosts[i].Root = root.Dir
-		}
-	}
-	return nil
 }
 
 // role is the service set of a host: db hosts run postgresql, the others nginx.
