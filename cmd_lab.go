@@ -262,7 +262,7 @@ func (c *labHostCmd) Run(g *globals) error {
 
 // labRootCmd implements `nixdeck lab root`.
 type labRootCmd struct {
-	Rebuild bool `help:"Build the root anew even when a complete one is cached."`
+	Rebuild bool `help:"Build the root anew even when a complete one is cached (take labs with current-Nix hosts down first: they run on it)."`
 }
 
 // Run implements `nixdeck lab root`: it prints the root's directory on

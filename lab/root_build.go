@@ -56,6 +56,9 @@ chroot "$r" /usr/sbin/sshd -V 2>&1
 // that a build that fails leaves it as it was. debootstrap's output goes
 // to a log beside the temporary directory, kept when the build fails.
 func buildRoot(ctx context.Context, final string) (*Root, error) {
+	if _, err := exec.LookPath("debootstrap"); err != nil {
+		return nil, errors.New("lab: debootstrap is missing (Debian package debootstrap; `make test` installs it)")
+	}
 	tmp, err := os.MkdirTemp(filepath.Dir(final), ".build-"+filepath.Base(final)+"-")
 	if err != nil {
 		return nil, fmt.Errorf("lab: %w", err)
@@ -95,9 +98,6 @@ func buildRootIn(ctx context.Context, dir, logPath string) (*Root, error) {
 		return nil, err
 	}
 	defer log.Close()
-	if _, err := exec.LookPath("debootstrap"); err != nil {
-		return nil, errors.New("debootstrap is missing (Debian package debootstrap; `make test` installs it)")
-	}
 	boot := exec.CommandContext(ctx, "debootstrap", "--variant=minbase",
 		"--include="+strings.Join(rootPackages, ","), rootSuite, dir, mirror())
 	boot.Stdout, boot.Stderr = log, log
