@@ -152,13 +152,14 @@ func gens(t *testing.T, l *lab.Lab) map[string]int {
 	return out
 }
 
-// TestDeployOnLab runs the nixdeck binary against a 3-host lab (canary,
-// web01, db01), as CI would: a canary rollout checked against its golden
-// output, an unchanged redeploy, a canary that fails (exit 3), Ctrl-C in
-// a soak and during activations, a deploy refused by another's lock,
-// rollbacks, and the history all of that left.
+// TestDeployOnLab runs the nixdeck binary against a 3-host mixed lab
+// (canary and web01 on the machine's Nix, db01 on current Nix), as CI
+// would: a canary rollout checked against its golden output, an unchanged
+// redeploy, a canary that fails (exit 3), Ctrl-C in a soak and during
+// activations, a deploy refused by another's lock, rollbacks, and the
+// history all of that left.
 func TestDeployOnLab(t *testing.T) {
-	l := labtest.Start(t, 3)
+	l := labtest.StartMixed(t, 3)
 	bin := buildNixdeck(t)
 	state := t.TempDir()
 
