@@ -37,7 +37,13 @@ type labRun struct {
 // state directory and stdin from /dev/null (no terminal).
 func nixdeckRun(t *testing.T, bin, state string, l *lab.Lab, args ...string) *labRun {
 	t.Helper()
-	r := &labRun{cmd: exec.Command(bin, append([]string{"-f", l.FleetPath}, args...)...), more: make(chan struct{}), exited: make(chan struct{})}
+	return nixdeckRunFleet(t, bin, state, l.FleetPath, args...)
+}
+
+// nixdeckRunFleet is nixdeckRun with the fleet file at path.
+func nixdeckRunFleet(t *testing.T, bin, state, path string, args ...string) *labRun {
+	t.Helper()
+	r := &labRun{cmd: exec.Command(bin, append([]string{"-f", path}, args...)...), more: make(chan struct{}), exited: make(chan struct{})}
 	r.cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+state, "NO_COLOR=")
 	r.cmd.Stderr = &r.stderr
 	out, err := r.cmd.StdoutPipe()
@@ -146,12 +152,14 @@ func gens(t *testing.T, l *lab.Lab) map[string]int {
 	return out
 }
 
-// TestDeployOnLab runs the nixdeck binary against a 3-host lab (canary,
-// web01, db01), as CI would: a canary rollout checked against its golden
-// output, an unchanged redeploy, a canary that fails (exit 3), Ctrl-C in
-// the middle, rollbacks, and the history all of that left.
+// TestDeployOnLab runs the nixdeck binary against a 3-host mixed lab
+// (canary and web01 on the machine's Nix, db01 on current Nix), as CI
+// would: a canary rollout checked against its golden output, an unchanged
+// redeploy, a canary that fails (exit 3), Ctrl-C in a soak and during
+// activations, a deploy refused by another's lock, rollbacks, and the
+// history all of that left.
 func TestDeployOnLab(t *testing.T) {
-	l := labtest.Start(t, 3)
+	l := labtest.StartMixed(t, 3)
 	bin := buildNixdeck(t)
 	state := t.TempDir()
 
@@ -255,8 +263,16 @@ func TestDeployOnLab(t *testing.T) {
 		}
 	})
 
+	t.Run("a second deploy during the first is refused by the lock, naming its owner", func(t *testing.T) {
+		testLockRefused(t, bin, state, l)
+	})
+
+	t.Run("Ctrl-C during the activations leaves each host on its old or its new generation, and says which", func(t *testing.T) {
+		testInterruptActivating(t, bin, state, l)
+	})
+
 	t.Run("rollback to a chosen generation, then to the previous one", func(t *testing.T) {
-		// Generation 3 is the failed canary's: its activation fails.
+		others := gens(t, l)
 		before := generation(t, l, "canary")
 		r := nixdeckRun(t, bin, state, l, "rollback", "--on", "canary", "--to", "2", "--yes")
 		if code := r.wait(t); code != 0 {
@@ -275,6 +291,10 @@ func TestDeployOnLab(t *testing.T) {
 		if g := generation(t, l, "canary"); g != 1 {
 			t.Errorf("canary on generation %d after a rollback from 2, want 1", g)
 		}
+		// --on canary: no other host moved.
+		if g := gens(t, l); g["web01"] != others["web01"] || g["db01"] != others["db01"] {
+			t.Errorf("generations %v before the rollbacks of canary, %v after", others, g)
+		}
 	})
 
 	t.Run("history", func(t *testing.T) {
@@ -291,8 +311,10 @@ func TestDeployOnLab(t *testing.T) {
 			t.Errorf("the last two operations on canary: %+v", recs)
 		}
 		all, err := fleet.ReadHistory(filepath.Join(state, "nixdeck"), fleet.HistoryFilter{})
-		if err != nil || len(all) != 3*4+2 {
-			t.Errorf("%d records (%v), want 3 per deploy and 1 per rollback", len(all), err)
+		// Five deploys of the three hosts, two of the canary alone, two
+		// rollbacks of it.
+		if err != nil || len(all) != 3*5+2+2 {
+			t.Errorf("%d records (%v), want 3 per deploy of all, 1 per deploy or rollback of the canary", len(all), err)
 		}
 	})
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 
 	"nixdeck/fleet"
 	"nixdeck/internal/termtext"
@@ -52,21 +51,15 @@ func (c *diffCmd) Run(ctx context.Context, g *globals) error {
 
 // runLocal diffs two local closures, like `nvd diff OLD NEW`.
 func (c *diffCmd) runLocal(ctx context.Context, oldPath, newPath string, w io.Writer) error {
-	// Both sides are read at once, each with its own reader: the database
-	// queries use both cores, and the CLI fallback waits on two nix-stores
-	// at a time instead of one after the other.
-	var old, new *nix.Closure
-	var oldErr, err error
-	var wg sync.WaitGroup
-	wg.Go(func() { old, oldErr = queryLocal(ctx, oldPath, c.NoDB) })
-	new, err = queryLocal(ctx, newPath, c.NoDB)
-	wg.Wait()
-	if oldErr != nil {
-		return oldErr
-	}
+	// Both sides are read at once: the database queries use both cores,
+	// and the nix-store fallback walks the two closures in one process.
+	lc := &nix.LocalClosures{NoDB: c.NoDB}
+	defer lc.Close()
+	cs, err := lc.QueryAll(ctx, oldPath, newPath)
 	if err != nil {
 		return err
 	}
+	old, new := cs[0], cs[1]
 	d := nix.DiffClosures(oldPath, newPath, old, new)
 	var files []nix.FileDiff
 	if c.Files {
@@ -91,12 +84,6 @@ func localDiffJSON(d *nix.ClosureDiff, files []nix.FileDiff) any {
 		*nix.ClosureDiff
 		Files []nix.FileDiff `json:"files,omitempty"`
 	}{d, files}
-}
-
-func queryLocal(ctx context.Context, path string, noDB bool) (*nix.Closure, error) {
-	lc := &nix.LocalClosures{NoDB: noDB}
-	defer lc.Close()
-	return lc.Query(ctx, path)
 }
 
 // renderFiles prints the etc/ diffs after a package diff.

@@ -51,12 +51,16 @@ func (r countingRunner) Run(ctx context.Context, cmd nix.Cmd) error {
 	return r.Runner.Run(ctx, cmd)
 }
 
-// TestDiffLab diffs lab hosts: one host moves to release b with a new
-// kernel, one stays put, and a second fleet node that reaches the first host shares its closure
-// query. With --files the etc/ diff of the changed host is read over SSH.
+// TestDiffLab diffs the hosts of a mixed lab: on each kind of host (Nix
+// 2.8 and OpenSSH 9.2, current Nix and OpenSSH) one host moves to release
+// b with a new kernel and one stays put, and a second fleet node that
+// reaches the first host shares its closure query. With --files the etc/
+// diff of each changed host is read over SSH.
 func TestDiffLab(t *testing.T) {
-	l := labtest.Start(t, 2)
-	web, other := l.Hosts[0], l.Hosts[1]
+	l := labtest.StartMixed(t, 4)
+	// canary and web01 run the machine's Nix, db01 and web02 current Nix.
+	web := l.Hosts[0]
+	changedHosts, sameHosts := []lab.Host{l.Hosts[0], l.Hosts[2]}, []lab.Host{l.Hosts[1], l.Hosts[3]}
 	// An alias node for the first host: same machine, same running system.
 	fleetFile, err := os.ReadFile(l.FleetPath)
 	if err != nil {
@@ -68,7 +72,7 @@ func TestDiffLab(t *testing.T) {
 	if err := os.WriteFile(aliased, append(fleetFile, alias...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Change(web.Name, lab.ChangeOptions{Release: "b", Fault: "reboot"}); err != nil {
+	if err := l.Change(changedHosts[0].Name+","+changedHosts[1].Name, lab.ChangeOptions{Release: "b", Fault: "reboot"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -86,8 +90,8 @@ func TestDiffLab(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &diffs); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	if len(diffs) != 3 {
-		t.Fatalf("%d host diffs, want 3", len(diffs))
+	if len(diffs) != 5 {
+		t.Fatalf("%d host diffs, want 5", len(diffs))
 	}
 	byName := map[string]*fleet.HostDiff{}
 	for _, d := range diffs {
@@ -96,48 +100,61 @@ func TestDiffLab(t *testing.T) {
 		}
 		byName[d.Host] = d
 	}
-	changed, same, twin := byName[web.Name], byName[other.Name], byName[web.Name+"-alias"]
-	if changed == nil || same == nil || twin == nil {
-		t.Fatalf("hosts missing in %v", byName)
+	for _, h := range sameHosts {
+		same := byName[h.Name]
+		if same == nil || !same.Diff.Empty() || same.Current != same.New || len(same.Files) != 0 || same.RebootNeeded() {
+			t.Errorf("%s did not change but shows %+v", h.Name, same)
+		}
 	}
-	if len(changed.Diff.Versions) == 0 || changed.Current == changed.New {
-		t.Errorf("%s moved to release b but shows no version change: %+v", web.Name, changed.Diff)
+	for _, h := range changedHosts {
+		changed := byName[h.Name]
+		if changed == nil {
+			t.Fatalf("%s missing in %v", h.Name, byName)
+		}
+		if len(changed.Diff.Versions) == 0 || changed.Current == changed.New {
+			t.Errorf("%s moved to release b but shows no version change: %+v", h.Name, changed.Diff)
+		}
+		if !changed.KernelChanged || !changed.RebootNeeded() {
+			t.Errorf("%s: reboot needed %v, want true", h.Name, changed.RebootNeeded())
+		}
+		checkFilesOnHost(t, ctx, l, h.Name, changed.Files)
 	}
-	if !same.Diff.Empty() || same.Current != same.New || len(same.Files) != 0 {
-		t.Errorf("%s did not change but shows %+v, %d files", other.Name, same.Diff, len(same.Files))
-	}
-	if !changed.KernelChanged || !changed.RebootNeeded() || same.RebootNeeded() {
-		t.Errorf("reboot needed: %s %v (want true), %s %v (want false)", web.Name, changed.RebootNeeded(), other.Name, same.RebootNeeded())
-	}
-	if twin.Current != changed.Current || len(twin.Diff.Versions) != len(changed.Diff.Versions) {
+	if twin, changed := byName[web.Name+"-alias"], byName[web.Name]; twin == nil || twin.Current != changed.Current || len(twin.Diff.Versions) != len(changed.Diff.Versions) {
 		t.Errorf("alias node differs from its host: %+v vs %+v", twin, changed)
 	}
-	// Two distinct running systems on three nodes, one of them already
-	// the new system, whose closure is known here: one closure query.
-	if n := conn.runs["closure-query"]; n != 1 {
-		t.Errorf("%d closure queries for 1 distinct system that is not the new one, want 1 (runs %v)", n, conn.runs)
+	// Four distinct running systems on five nodes, two of them already
+	// the new system, whose closure is known here: one closure query for
+	// each changed host.
+	if n := conn.runs["closure-query"]; n != 2 {
+		t.Errorf("%d closure queries for 2 distinct systems that are not the new ones, want 2 (runs %v)", n, conn.runs)
 	}
+}
 
-	// The host's side of --files: compare with what the host really has.
-	if len(changed.Files) == 0 {
-		t.Fatalf("%s: release b changes no file under etc/", web.Name)
+// checkFilesOnHost compares the host's side of a --files diff with what the
+// host really has: every removed line of a modified text file is in the
+// host's file.
+func checkFilesOnHost(t *testing.T, ctx context.Context, l *lab.Lab, host string, files []nix.FileDiff) {
+	t.Helper()
+	if len(files) == 0 {
+		t.Errorf("%s: release b changes no file under etc/", host)
+		return
 	}
-	for _, f := range changed.Files {
+	for _, f := range files {
 		if f.Status != "modified" || f.Binary || f.TooLarge || f.Unified == "" {
 			continue
 		}
-		got, err := l.Exec(ctx, web.Name, []string{"cat", "/run/current-system/" + f.Path}, nil)
+		got, err := l.Exec(ctx, host, []string{"cat", "/run/current-system/" + f.Path}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, line := range strings.Split(f.Unified, "\n") {
 			if strings.HasPrefix(line, "-") && !strings.Contains(string(got), line[1:]) {
-				t.Errorf("%s: removed line %q is not in the host's file", f.Path, line[1:])
+				t.Errorf("%s: %s: removed line %q is not in the host's file", host, f.Path, line[1:])
 			}
 		}
 		return
 	}
-	t.Errorf("%s: no modified text file among %+v", web.Name, changed.Files)
+	t.Errorf("%s: no modified text file among %+v", host, files)
 }
 
 // A node whose attr does not exist gets its own error row, naming the

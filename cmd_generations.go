@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"strings"
 
 	"nixdeck/fleet"
 	"nixdeck/internal/termtext"
@@ -60,27 +59,13 @@ func writeGenerations(w io.Writer, sts []fleet.HostStatus) error {
 		// The indent is part of the first cell: every row has it.
 		rows := [][]string{{"  GEN", "CREATED", "SYSTEM", "MARKS"}}
 		for _, g := range s.State.Generations {
-			rows = append(rows, []string{"  " + strconv.Itoa(g.Number), g.Created.Local().Format("2006-01-02 15:04:05"), storeName(g.Path), genMarks(g)})
+			rows = append(rows, []string{"  " + strconv.Itoa(g.Number), g.Created.Local().Format("2006-01-02 15:04:05"), storeName(g.Path), g.Marks()})
 		}
 		if err := termtext.WriteTable(w, rows); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func genMarks(g nix.Generation) string {
-	var m []string
-	if g.Profile {
-		m = append(m, "current")
-	}
-	if g.Running {
-		m = append(m, "running")
-	}
-	if g.Booted {
-		m = append(m, "booted")
-	}
-	return strings.Join(m, ", ")
 }
 
 // hostGenerationsJSON is one host in `generations --json`.

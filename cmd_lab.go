@@ -22,6 +22,7 @@ type labCmd struct {
 	Status labStatusCmd `cmd:"" help:"Show each lab host: sshd, port, generations, current system, next build."`
 	Change labChangeCmd `cmd:"" help:"Change the selected hosts' configuration so that their next build differs."`
 	Host   labHostCmd   `cmd:"" help:"Stop or start one host's sshd (an unreachable host), change its login user or its sudo."`
+	Root   labRootCmd   `cmd:"" help:"Build the Debian 13 root that current-Nix hosts run in (cached), or show the cached one."`
 }
 
 // labDir is the --dir flag every lab subcommand takes.
@@ -43,7 +44,9 @@ func (d labDir) open() (*lab.Lab, error) { return lab.Open(d.path()) }
 // labUpCmd implements `nixdeck lab up`.
 type labUpCmd struct {
 	labDir
-	Hosts int `default:"6" help:"Number of hosts (the first is the canary, then web and db hosts)."`
+	Hosts     int    `default:"6" help:"Number of hosts (the first is the canary, then web and db hosts)."`
+	Current   int    `placeholder:"M" help:"Run the last M hosts on current Nix and OpenSSH, chrooted in a Debian 13 root (built once and cached; see lab root)."`
+	CurrentOn string `placeholder:"SEL" help:"Run the selected hosts (names, @tags, globs) on current Nix and OpenSSH instead of the last M."`
 }
 
 // Run implements `nixdeck lab up`.
@@ -53,7 +56,11 @@ func (c *labUpCmd) Run(ctx context.Context, g *globals) error {
 		return exitCode(2, fmt.Errorf("lab up: --hosts must be between 1 and 500, not %d", c.Hosts))
 	}
 	start := time.Now()
-	l, err := lab.Up(ctx, lab.Options{Dir: c.path(), Hosts: c.Hosts, Progress: os.Stderr})
+	opts := lab.Options{Dir: c.path(), Hosts: c.Hosts, Current: c.Current, CurrentOn: c.CurrentOn, Progress: os.Stderr}
+	if _, err := lab.CurrentHosts(opts); err != nil {
+		return exitCode(2, err)
+	}
+	l, err := lab.Up(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -119,7 +126,7 @@ func (c *labStatusCmd) Run(g *globals) error {
 // writeLabStatus prints one table row per host. The systems are read from
 // the lab hosts' stores, host text like any other.
 func writeLabStatus(w io.Writer, sts []lab.HostStatus) error {
-	rows := [][]string{{"HOST", "PORT", "SSHD", "GENERATIONS", "CURRENT SYSTEM", "NEXT BUILD"}}
+	rows := [][]string{{"HOST", "PORT", "SSHD", "NIX", "OPENSSH", "GENERATIONS", "CURRENT SYSTEM", "NEXT BUILD"}}
 	for _, s := range sts {
 		sshd := "down"
 		if s.SSHD {
@@ -143,7 +150,7 @@ func writeLabStatus(w io.Writer, sts []lab.HostStatus) error {
 		if s.Bump > 0 {
 			next += fmt.Sprintf(", bump %d", s.Bump)
 		}
-		rows = append(rows, []string{s.Name, strconv.Itoa(s.Port), sshd, strings.Join(gens, " "), cur, next})
+		rows = append(rows, []string{s.Name, strconv.Itoa(s.Port), sshd, orDash(s.Nix), orDash(s.OpenSSH), strings.Join(gens, " "), cur, next})
 	}
 	return termtext.WriteTable(w, rows)
 }
@@ -250,5 +257,23 @@ func (c *labHostCmd) Run(g *globals) error {
 		}
 		fmt.Fprintf(os.Stderr, "lab host %s: sshd %s\n", c.Name, c.State)
 	}
+	return nil
+}
+
+// labRootCmd implements `nixdeck lab root`.
+type labRootCmd struct {
+	Rebuild bool `help:"Build the root anew even when a complete one is cached (take labs with current-Nix hosts down first: they run on it)."`
+}
+
+// Run implements `nixdeck lab root`: it prints the root's directory on
+// stdout, its versions on stderr.
+func (c *labRootCmd) Run(ctx context.Context, g *globals) error {
+	r, err := lab.EnsureRoot(ctx, lab.RootOptions{Rebuild: c.Rebuild, Progress: os.Stderr})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "lab: current-Nix root (Debian %s): Nix %s, OpenSSH %s, built %s\n",
+		r.Suite, r.Nix, r.OpenSSH, r.Built.Local().Format(time.DateTime))
+	fmt.Println(r.Dir)
 	return nil
 }

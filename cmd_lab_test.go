@@ -21,6 +21,7 @@ func TestWriteLabStatus(t *testing.T) {
 			Release:     "b",
 			Fault:       "reboot",
 			Bump:        2,
+			Versions:    lab.Versions{Nix: "2.8.0", OpenSSH: "9.2"},
 		},
 		{
 			Host:        lab.Host{Name: "db01", Port: 36713, Tags: []string{"db"}},
@@ -29,13 +30,14 @@ func TestWriteLabStatus(t *testing.T) {
 			Generations: []int{1},
 			Profile:     1,
 			Release:     "a",
+			Versions:    lab.Versions{Nix: "2.26.3", OpenSSH: "10.0p2"},
 		},
 		{Host: lab.Host{Name: "web01", Port: 35925}, Release: "a"},
 	}
-	want := `HOST    PORT   SSHD  GENERATIONS  CURRENT SYSTEM                                                                                                    NEXT BUILD
-canary  40239  up    1 2 3*       hjx82dc…-nixos-system-canary-24.05.20241015.7c3d9b5 (booted vyqx8z1…-nixos-system-canary-24.05.20240901.1f4e2a0)  release b, fault reboot, bump 2
-db01    36713  down  1*           16nz68p…-nixos-system-db01-24.05.20240901.1f4e2a0                                                                 release a
-web01   35925  down               -                                                                                                                 release a
+	want := `HOST    PORT   SSHD  NIX     OPENSSH  GENERATIONS  CURRENT SYSTEM                                                                                                    NEXT BUILD
+canary  40239  up    2.8.0   9.2      1 2 3*       hjx82dc…-nixos-system-canary-24.05.20241015.7c3d9b5 (booted vyqx8z1…-nixos-system-canary-24.05.20240901.1f4e2a0)  release b, fault reboot, bump 2
+db01    36713  down  2.26.3  10.0p2   1*           16nz68p…-nixos-system-db01-24.05.20240901.1f4e2a0                                                                 release a
+web01   35925  down  -       -                     -                                                                                                                 release a
 `
 	var b bytes.Buffer
 	if err := writeLabStatus(&b, sts); err != nil {
@@ -58,6 +60,10 @@ func TestLabUsageErrorsExit2(t *testing.T) {
 	for _, args := range [][]string{
 		{"lab", "up", "--hosts", "0", "--dir", filepath.Join(dir, "new")},
 		{"lab", "up", "--hosts", "501", "--dir", filepath.Join(dir, "new")},
+		{"lab", "up", "--hosts", "3", "--current", "4", "--dir", filepath.Join(dir, "new")},
+		{"lab", "up", "--current", "-1", "--dir", filepath.Join(dir, "new")},
+		{"lab", "up", "--current", "1", "--current-on", "canary", "--dir", filepath.Join(dir, "new")},
+		{"lab", "up", "--current-on", "nosuch", "--dir", filepath.Join(dir, "new")},
 		{"lab", "host", "nosuch", "down", "--dir", dir},
 		{"lab", "change", "nosuch", "--bump", "--dir", dir},
 		{"lab", "change", "canary,!canary", "--bump", "--dir", dir},

@@ -13,9 +13,10 @@ import (
 
 // TestStatusOnLab runs status and generations against a 3-host lab with
 // one host down: the others are shown, the down one with its cause, exit 1.
+// The lab is mixed: canary runs the machine's Nix 2.8, db01 Nix 2.26.
 func TestStatusOnLab(t *testing.T) {
 	t.Setenv("NIX_CONFIG", "substituters =")
-	l := labtest.Start(t, 3)
+	l := labtest.StartMixed(t, 3)
 	if err := l.SetHost("web01", false); err != nil {
 		t.Fatal(err)
 	}

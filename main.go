@@ -20,6 +20,7 @@ import (
 type cli struct {
 	globals
 
+	Console     consoleCmd     `cmd:"" default:"withargs" help:"Open the keyboard console on the fleet (the default command)."`
 	Check       checkCmd       `cmd:"" help:"Validate the fleet file and print a summary."`
 	Trust       trustCmd       `cmd:"" help:"Show host key fingerprints and add them to known_hosts after confirmation."`
 	Status      statusCmd      `cmd:"" help:"Show the live state of the selected hosts."`

@@ -80,14 +80,7 @@ func writeFlakeFleet(t *testing.T, dir, script string) {
 // returns what the system's file holds.
 func buildWeb1(t *testing.T, dir string) string {
 	t.Helper()
-	f, err := fleet.Load(filepath.Join(dir, "fleet.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodes, err := f.Select("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, nodes := loadAll(t, filepath.Join(dir, "fleet.yaml"))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	eng := fleet.Open(f, fleet.Options{})
@@ -105,6 +98,20 @@ func buildWeb1(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// loadAll loads the fleet file at path and selects all its nodes.
+func loadAll(t *testing.T, path string) (*fleet.Fleet, []*fleet.Node) {
+	t.Helper()
+	f, err := fleet.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := f.Select("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, nodes
 }
 
 // builtSystems runs Engine.Build and returns each node's system, or the

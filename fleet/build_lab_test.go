@@ -16,14 +16,7 @@ import (
 // the same time cannot delete a system before --files reads it.
 func TestBuildKeepsRoots(t *testing.T) {
 	l := labtest.Start(t, 1)
-	f, err := fleet.Load(l.FleetPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodes, err := f.Select("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, nodes := loadAll(t, l.FleetPath)
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -13,9 +13,10 @@ import (
 
 // TestCopySystemOnLab copies one closure to four lab hosts at once, one
 // of them down: the three others end up holding it, with progress, and
-// the down one ends with its own error.
+// the down one ends with its own error. The lab is mixed: db01 and the
+// down web02 run Nix 2.26.
 func TestCopySystemOnLab(t *testing.T) {
-	o := startOpsLab(t, 4)
+	o := startMixedOpsLab(t, 4)
 	if err := o.lab.SetHost("web02", false); err != nil {
 		t.Fatal(err)
 	}

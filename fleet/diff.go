@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"os"
+	"slices"
 	"time"
 
 	"nixdeck/nix"
@@ -144,20 +146,20 @@ func (h *HostRun) diff(ctx context.Context, cache *nix.ClosureCache, newC *nix.C
 	return nil
 }
 
-// localClosures reads each distinct built system's closure once.
+// localClosures reads each distinct built system's closure once, all in
+// one go (LocalClosures.QueryAll): from the database concurrently, or
+// without it in one nix-store --serve that reads each shared path once.
 func localClosures(ctx context.Context, r nix.Runner, built map[string]string, noDB bool) (map[string]*nix.Closure, error) {
 	lc := &nix.LocalClosures{Runner: r, NoDB: noDB}
 	defer lc.Close()
+	paths := slices.Compact(slices.Sorted(maps.Values(built)))
 	out := map[string]*nix.Closure{}
-	for _, p := range built {
-		if out[p] != nil {
-			continue
-		}
-		c, err := lc.Query(ctx, p)
-		if err != nil {
-			return out, err
-		}
-		out[p] = c
+	cs, err := lc.QueryAll(ctx, paths...)
+	if err != nil {
+		return out, err
+	}
+	for i, p := range paths {
+		out[p] = cs[i]
 	}
 	return out, nil
 }

@@ -194,3 +194,31 @@ func TestHTTPCheck(t *testing.T) {
 		}
 	}
 }
+
+// A wave whose hosts end after an Abort does not soak: no wave follows
+// it, and "soaking" printed after the abort would say one might.
+func TestRolloutNoSoakAfterAbort(t *testing.T) {
+	f := newFakeSteps(t, "a", "b")
+	hold := make(chan struct{})
+	f.hosts["a"].hold = hold
+	pol := policy(1, 0, OnFailureHalt)
+	pol.Health, pol.Soak = []HealthCheck{{Name: "sys", Run: "true"}}, time.Minute
+	c := newFakeClock(time.Minute)
+	r := startRollout(t, f, c, plan(pol, nil, "a", "b"))
+	events := feed(r.Events())
+	<-f.entered
+	r.Abort()
+	close(hold)
+	seen := make(chan Event, 1000)
+	for e := range events {
+		if p, ok := e.(PhaseEvent); ok && p.Phase == PhaseSoaking {
+			t.Errorf("%s soaks after the abort", p.Host())
+		}
+		seen <- e
+	}
+	close(seen)
+	got, _ := outcomes(t, seen)
+	if got["a"].Outcome != OutcomeDone || got["b"].Outcome != OutcomeSkipped || len(c.soakStart) != 0 {
+		t.Errorf("a: %s, b: %s, %d soaks", outcomeOf(got["a"]), outcomeOf(got["b"]), len(c.soakStart))
+	}
+}

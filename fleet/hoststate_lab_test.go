@@ -20,7 +20,7 @@ import (
 // or garble their answer. Each marks only what is wrong, names the host,
 // and leaves the other hosts' states whole.
 func TestHostStateOnLab(t *testing.T) {
-	o := startOpsLab(t, 3)
+	o := startMixedOpsLab(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	gen1 := o.state(t, ctx, "web01").Current

@@ -71,7 +71,14 @@ func TestJournalOnLab(t *testing.T) {
 			t.Fatalf("journal line %q, want %q", got, want)
 		}
 	}
-	// journalctl follows now: its process is on the host.
+	journal("other.service", "noise 2")
+	journal(unit, "new line \x1b[2J with an escape")
+	if got := next(); got != "new line \x1b[2J with an escape" {
+		t.Errorf("followed line %q: another unit's, or not as journalled", got)
+	}
+	// journalctl follows now (a line written after the past ones came
+	// through): the script and its tail -F are on the host. (Before that
+	// line, tail -F may not have started yet.)
 	pids := proctest.Find(name)
 	if len(pids) == 0 {
 		t.Fatalf("no journalctl process on the host names %s", name)
@@ -79,12 +86,6 @@ func TestJournalOnLab(t *testing.T) {
 	group := proctest.Group(pids[0])
 	if len(group) < 2 {
 		t.Errorf("journalctl's process group %v: want the script and the tail -F it follows with", group)
-	}
-
-	journal("other.service", "noise 2")
-	journal(unit, "new line \x1b[2J with an escape")
-	if got := next(); got != "new line \x1b[2J with an escape" {
-		t.Errorf("followed line %q: another unit's, or not as journalled", got)
 	}
 	o.exec(t, ctx, host, `{ printf '%s\t' "$1"; head -c 100000 /dev/zero | tr '\0' z; printf '\n'; } >>/run/log/journal/lab.log`, unit)
 	long := next()

@@ -25,11 +25,25 @@ type opsLab struct {
 	pool *remote.Pool
 	conn fleet.PoolConnector
 	eng  *fleet.Engine
+	// after, when set, is the clock of the rollouts the helpers start
+	// (see soakGate).
+	after func(time.Duration) <-chan time.Time
 }
 
 func startOpsLab(t *testing.T, n int) *opsLab {
 	t.Setenv("NIX_CONFIG", "substituters =")
-	l := labtest.Start(t, n)
+	return openOpsLab(t, labtest.Start(t, n))
+}
+
+// startMixedOpsLab is startOpsLab on a mixed lab: its last n/2 hosts run
+// current Nix and OpenSSH (labtest.StartMixed).
+func startMixedOpsLab(t *testing.T, n int) *opsLab {
+	t.Setenv("NIX_CONFIG", "substituters =")
+	return openOpsLab(t, labtest.StartMixed(t, n))
+}
+
+// openOpsLab loads the lab's fleet file and opens a pool and an Engine.
+func openOpsLab(t *testing.T, l *lab.Lab) *opsLab {
 	f, err := fleet.Load(l.FleetPath)
 	if err != nil {
 		t.Fatal(err)

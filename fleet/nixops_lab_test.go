@@ -18,9 +18,10 @@ import (
 // TestNixOpsOnLab is the acceptance run of issue 4 on a 3-host lab: build
 // a release, copy only what is missing, the four actions, the exit codes,
 // a hang, a lock-out survived by reconnecting, rollback, reboot-needed and
-// status with a host down.
+// status with a host down. The lab is mixed (issue 13): canary and web01
+// run the machine's Nix 2.8 and OpenSSH 9.2, db01 Nix 2.26 and OpenSSH 10.
 func TestNixOpsOnLab(t *testing.T) {
-	o := startOpsLab(t, 3)
+	o := startMixedOpsLab(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	hosts := []string{"canary", "web01", "db01"}
@@ -133,17 +134,8 @@ func TestNixOpsOnLab(t *testing.T) {
 		o.copyAll(t, ctx, sys)
 		// The activation stops once the listener is gone, until released
 		// below: the cut always happens while it runs.
-		release, err := o.lab.HoldBreakSSH("web01")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(release)
 		// Whatever happens here, the later subtests need web01 reachable.
-		t.Cleanup(func() {
-			if err := o.lab.SetHost("web01", true); err != nil {
-				t.Error(err)
-			}
-		})
+		release := o.holdBreakSSH(t, "web01")
 		client, err := o.pool.Get(ctx, o.node(t, "web01").Target())
 		if err != nil {
 			t.Fatal(err)
@@ -188,19 +180,22 @@ func TestNixOpsOnLab(t *testing.T) {
 	})
 
 	t.Run("rollback to a chosen generation", func(t *testing.T) {
-		before := o.state(t, ctx, "db01")
-		g, err := nix.RollbackTarget(before, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := o.conn.Runner(ctx, o.node(t, "db01"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := nix.Rollback(ctx, r, g, nix.ActivateRequest{OpID: "rollback-db01"})
-		s := o.state(t, ctx, "db01")
-		if err != nil || res.Outcome != nix.OutcomeDone || s.ProfileGeneration != 1 || s.Current != gen1["db01"].Current || len(s.Generations) != len(before.Generations) {
-			t.Errorf("rollback: %+v %v; state gen %d current %s, %d generations (had %d)", res, err, s.ProfileGeneration, s.Current, len(s.Generations), len(before.Generations))
+		// web01 runs the machine's Nix, db01 current Nix.
+		for _, h := range []string{"web01", "db01"} {
+			before := o.state(t, ctx, h)
+			g, err := nix.RollbackTarget(before, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := o.conn.Runner(ctx, o.node(t, h))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := nix.Rollback(ctx, r, g, nix.ActivateRequest{OpID: "rollback-" + h})
+			s := o.state(t, ctx, h)
+			if err != nil || res.Outcome != nix.OutcomeDone || s.ProfileGeneration != 1 || s.Current != gen1[h].Current || len(s.Generations) != len(before.Generations) {
+				t.Errorf("%s: rollback: %+v %v; state gen %d current %s, %d generations (had %d)", h, res, err, s.ProfileGeneration, s.Current, len(s.Generations), len(before.Generations))
+			}
 		}
 	})
 
@@ -219,31 +214,24 @@ func TestNixOpsOnLab(t *testing.T) {
 	})
 
 	t.Run("build on the target: the outputs never cross the link", func(t *testing.T) {
-		if err := o.lab.Change("canary", lab.ChangeOptions{Fault: "none", Bump: true}); err != nil {
-			t.Fatal(err)
-		}
-		req, err := o.f.BuildRequest(map[string]string{"canary": o.node(t, "canary").AttrPath()}, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		drvs, err := nix.Instantiate(ctx, nix.LocalRunner{}, req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := o.conn.Runner(ctx, o.node(t, "canary"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var logs []string
-		sys, err := nix.BuildOnTarget(ctx, nix.LocalRunner{}, r, drvs["canary"].DrvPath, func(l string) { logs = append(logs, l) })
-		if err != nil || sys != drvs["canary"].OutPath || len(logs) == 0 {
-			t.Fatalf("BuildOnTarget() = %q, %v; want %s and build output (got %d lines)", sys, err, drvs["canary"].OutPath, len(logs))
-		}
-		if missing, err := nix.Invalid(ctx, nix.LocalRunner{}, []string{sys}); err != nil || len(missing) != 1 {
-			t.Errorf("the system reached the operator's store: %v %v", missing, err)
-		}
-		if _, err := o.lab.Exec(ctx, "canary", []string{"nix-store", "--check-validity", sys}, nil); err != nil {
-			t.Errorf("not built on the host: %v", err)
+		// canary builds with Nix 2.8, db01 with Nix 2.26.
+		for _, h := range []string{"canary", "db01"} {
+			drvs := newSystem(t, ctx, o, h)
+			r, err := o.conn.Runner(ctx, o.node(t, h))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logs []string
+			sys, err := nix.BuildOnTarget(ctx, nix.LocalRunner{}, r, drvs[h].DrvPath, func(l string) { logs = append(logs, l) })
+			if err != nil || sys != drvs[h].OutPath || len(logs) == 0 {
+				t.Fatalf("%s: BuildOnTarget() = %q, %v; want %s and build output (got %d lines)", h, sys, err, drvs[h].OutPath, len(logs))
+			}
+			if missing, err := nix.Invalid(ctx, nix.LocalRunner{}, []string{sys}); err != nil || len(missing) != 1 {
+				t.Errorf("%s: the system reached the operator's store: %v %v", h, missing, err)
+			}
+			if _, err := o.lab.Exec(ctx, h, []string{"nix-store", "--check-validity", sys}, nil); err != nil {
+				t.Errorf("%s: not built on the host: %v", h, err)
+			}
 		}
 	})
 
@@ -269,6 +257,31 @@ func TestNixOpsOnLab(t *testing.T) {
 			}
 		}
 	})
+}
+
+// newSystem bumps host's next system until it is one the operator's store
+// lacks, and returns its derivation: every lab builds the same systems,
+// and another test may have built this one here already.
+func newSystem(t *testing.T, ctx context.Context, o *opsLab, host string) map[string]nix.Derivation {
+	t.Helper()
+	for range 5 {
+		if err := o.lab.Change(host, lab.ChangeOptions{Fault: "none", Bump: true}); err != nil {
+			t.Fatal(err)
+		}
+		req, err := o.f.BuildRequest(map[string]string{host: o.node(t, host).AttrPath()}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		drvs, err := nix.Instantiate(ctx, nix.LocalRunner{}, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if missing, err := nix.Invalid(ctx, nix.LocalRunner{}, []string{drvs[host].OutPath}); err == nil && len(missing) == 1 {
+			return drvs
+		}
+	}
+	t.Fatalf("%s: five bumps in a row gave systems this store has", host)
+	return nil
 }
 
 // TestCopyLargeClosureOverSSH copies a 3,001-path closure (about 180 KiB of

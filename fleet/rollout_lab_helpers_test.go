@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"nixdeck/fleet"
 	"nixdeck/nix"
@@ -18,6 +20,11 @@ type rolloutRun struct {
 	ops      []string
 	commands map[string][]string
 	logs     map[string][]string
+	// connectingBeforeActivated counts the hosts that were connecting
+	// before any host's activation ended: all of them when they start
+	// at once, one when they go one by one. (HostOutcomes come at the end
+	// of a wave, too late to tell.)
+	connectingBeforeActivated int
 }
 
 // deploy rolls systems out to hosts with the lab's deploy policy (edited
@@ -47,13 +54,26 @@ func (o *opsLab) deployWatching(t *testing.T, ctx context.Context, systems map[s
 // it is read.
 func (o *opsLab) rollout(t *testing.T, ctx context.Context, p fleet.Plan, watch func(r *fleet.Rollout, e fleet.Event)) rolloutRun {
 	t.Helper()
-	r := o.eng.Rollout(ctx, p)
+	start := o.eng.Rollout
+	if o.after != nil {
+		start = func(ctx context.Context, p fleet.Plan) *fleet.Rollout { return o.eng.RolloutWithClock(ctx, p, o.after) }
+	}
+	r := start(ctx, p)
 	run := rolloutRun{id: r.ID(), outcomes: map[string]fleet.HostOutcome{}, commands: map[string][]string{}, logs: map[string][]string{}}
+	connecting := map[string]bool{}
 	for e := range r.Events().All() {
 		if watch != nil {
 			watch(r, e)
 		}
 		switch e := e.(type) {
+		case fleet.PhaseEvent:
+			if e.Phase == fleet.PhaseConnecting {
+				connecting[e.Host()] = true
+			}
+		case fleet.ActivationEvent:
+			if run.connectingBeforeActivated == 0 {
+				run.connectingBeforeActivated = len(connecting)
+			}
 		case fleet.HostOutcome:
 			run.outcomes[e.Host()] = e
 		case fleet.CommandEvent:
@@ -73,6 +93,61 @@ func (o *opsLab) rollout(t *testing.T, ctx context.Context, p fleet.Plan, watch 
 		}
 	}
 	return run
+}
+
+// fresh is o with a connection pool and an Engine of its own, as a new
+// nixdeck process has: no connection made before carries over.
+func (o *opsLab) fresh(t *testing.T) *opsLab {
+	t.Helper()
+	n := *o
+	n.pool = newPool()
+	n.conn = fleet.PoolConnector{Pool: n.pool}
+	n.eng = fleet.Open(o.f, fleet.Options{Connector: n.conn})
+	t.Cleanup(func() {
+		n.eng.Close()
+		n.pool.Close()
+	})
+	return &n
+}
+
+// soakGate makes the soaks of o's rollouts last until open is called
+// instead of soak (health retries keep their own times), so that a test
+// acting during a soak knows the soak has not ended; the gate stays open
+// for the rollouts after it. soak must differ from every retry wait.
+func (o *opsLab) soakGate(t *testing.T, soak time.Duration) (open func()) {
+	gate := make(chan time.Time)
+	var once sync.Once
+	o.after = func(d time.Duration) <-chan time.Time {
+		if d == soak {
+			return gate
+		}
+		return time.After(d)
+	}
+	open = func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(func() {
+		open()
+		o.after = nil
+	})
+	return open
+}
+
+// holdBreakSSH holds host's breakssh activations once its sshd listener
+// is gone (lab.HoldBreakSSH) until release is called, or the test ends;
+// then the host's sshd is brought back whatever happened, for the
+// subtests after it.
+func (o *opsLab) holdBreakSSH(t *testing.T, host string) (release func()) {
+	t.Helper()
+	release, err := o.lab.HoldBreakSSH(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release)
+	t.Cleanup(func() {
+		if err := o.lab.SetHost(host, true); err != nil {
+			t.Error(err)
+		}
+	})
+	return release
 }
 
 // commandName names a command by its program, or by the first line of

@@ -2,8 +2,8 @@ package fleet_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -79,20 +79,7 @@ func TestRolloutOnLab(t *testing.T) {
 			t.Fatal(err)
 		}
 		next := o.change(t, ctx, "", lab.ChangeOptions{Bump: true}, hosts...)
-		// The canary stays healthy until its soak begins, then turns
-		// degraded; the checks at the end of the soak see it.
-		degrade, err := o.lab.HoldDegraded("canary")
-		if err != nil {
-			t.Fatal(err)
-		}
-		watch := func(r *fleet.Rollout, e fleet.Event) {
-			if ph, ok := e.(fleet.PhaseEvent); ok && ph.Host() == "canary" && ph.Phase == fleet.PhaseSoaking {
-				if err := degrade(ctx); err != nil {
-					t.Error(err)
-				}
-			}
-		}
-		run := o.deployWatching(t, ctx, next, nil, watch, hosts...)
+		run := o.degradeInSoak(t, ctx, next, nil, hosts...)
 		if len(run.ops) != 2 || !strings.HasPrefix(run.ops[1], "halted canary canary failed: health: unhealthy after the 5s soak: check system: exit status 1: degraded") {
 			t.Errorf("operation events %q", run.ops)
 		}
@@ -103,6 +90,56 @@ func TestRolloutOnLab(t *testing.T) {
 		}
 		o.leftClean(t, ctx, "canary")
 	})
+
+	t.Run("an HTTP health check fails a host whose endpoint answers 503", func(t *testing.T) {
+		// Only the http check: the failure can come from nothing else.
+		var checks []fleet.HealthCheck
+		for _, c := range o.f.Deploy.Health {
+			if c.Name == "http" {
+				checks = append(checks, c)
+			}
+		}
+		if len(checks) != 1 {
+			t.Fatalf("the lab fleet's checks %+v have no http one", o.f.Deploy.Health)
+		}
+		next := o.change(t, ctx, "", lab.ChangeOptions{Bump: true}, hosts...)
+		run := o.degradeInSoak(t, ctx, next, func(p *fleet.Plan) { p.Policy.Health = checks }, hosts...)
+		url := fmt.Sprintf("GET http://127.0.0.1:%s/healthz: status 503, want 200", o.node(t, "canary").Vars["health_port"])
+		got := run.outcomes["canary"]
+		if got.Outcome != fleet.OutcomeFailed || got.Cause != "health: unhealthy after the 5s soak: check http: "+url {
+			t.Errorf("canary: %s", run.outcome("canary"))
+		}
+		if !strings.Contains(strings.Join(run.logs["canary"], "\n"), "health: check http passed") {
+			t.Errorf("the canary was not healthy before its soak:\n%s", strings.Join(run.logs["canary"], "\n"))
+		}
+		for _, h := range hosts[1:] {
+			if run.outcomes[h].Outcome != fleet.OutcomeSkipped || len(run.commands[h]) != 0 {
+				t.Errorf("%s: %s, commands %q", h, run.outcome(h), run.commands[h])
+			}
+		}
+	})
+}
+
+// degradeInSoak deploys next to hosts with the lab's policy (edited by
+// edit), the canary's next system having the degraded fault: the canary
+// passes its checks, then turns degraded during its soak, which ends only
+// once it has.
+func (o *opsLab) degradeInSoak(t *testing.T, ctx context.Context, next map[string]string, edit func(p *fleet.Plan), hosts ...string) rolloutRun {
+	t.Helper()
+	degrade, err := o.lab.HoldDegraded("canary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	endSoak := o.soakGate(t, o.f.Deploy.Soak)
+	watch := func(r *fleet.Rollout, e fleet.Event) {
+		if ph, ok := e.(fleet.PhaseEvent); ok && ph.Host() == "canary" && ph.Phase == fleet.PhaseSoaking {
+			if err := degrade(ctx); err != nil {
+				t.Error(err)
+			}
+			endSoak()
+		}
+	}
+	return o.deployWatching(t, ctx, next, edit, watch, hosts...)
 }
 
 // TestRolloutDeployUserOnLab: a non-root login with passwordless sudo
@@ -139,9 +176,10 @@ func TestRolloutDeployUserOnLab(t *testing.T) {
 }
 
 // TestRolloutRecoveryOnLab: a host locked by another operator is refused
-// naming the owner, a host whose units fail is brought back by
-// rollback-failed, and rollback plans take hosts to the previous or a
-// chosen generation.
+// naming the owner, a host whose units fail counts as failed and is
+// brought back by rollback-failed, rollback plans take hosts to the
+// previous or a chosen generation, and rollback-all takes back every host
+// a halted rollout changed.
 func TestRolloutRecoveryOnLab(t *testing.T) {
 	o := startOpsLab(t, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -189,6 +227,10 @@ func TestRolloutRecoveryOnLab(t *testing.T) {
 		if got.Outcome != fleet.OutcomeRolledBack || !strings.Contains(got.Cause, "units failed (exit 4)") || got.FromGen != 2 || got.ToGen != 3 {
 			t.Errorf("web01: %+v", got)
 		}
+		// Failed units count as a failure: max_failures 0 is spent.
+		if want := "wave 1 web01|halted failure budget spent: 1 host failed, max_failures is 0"; strings.Join(run.ops, "|") != want {
+			t.Errorf("operation events %q, want %q", run.ops, want)
+		}
 		if s := o.state(t, ctx, "web01"); s.Current != b["web01"] || s.ProfileGeneration != 2 {
 			t.Errorf("web01 runs %s at generation %d, want %s at 2", s.Current, s.ProfileGeneration, b["web01"])
 		}
@@ -211,135 +253,39 @@ func TestRolloutRecoveryOnLab(t *testing.T) {
 			t.Errorf("db01 to generation 2: %+v", got)
 		}
 	})
-}
 
-// TestRolloutMagicRollbackOnLab: a switch that locks SSH out and one that
-// hangs both roll back by themselves and are reported so, never done;
-// the host beside them is switched.
-func TestRolloutMagicRollbackOnLab(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	o, hosts, before, next := faultyLab(t, ctx)
-	const confirm = 5 * time.Second
-	run := o.deploy(t, ctx, next, func(p *fleet.Plan) {
-		p.Canary, p.Policy.Soak, p.Policy.MaxFailures = nil, 0, 5
-		p.Policy.ConfirmTimeout, p.Policy.ActivationTimeout = confirm, 10*time.Second
-	}, hosts...)
-	for h, want := range map[string]string{"web01": nix.CauseNoSSH, "canary": nix.CauseTimedOut} {
-		got := run.outcomes[h]
-		if got.Outcome != fleet.OutcomeRolledBack || !strings.HasPrefix(got.Cause, want) {
-			t.Errorf("%s: %s, want rolled back: %s", h, run.outcome(h), want)
+	t.Run("rollback-all brings back every host the rollout changed", func(t *testing.T) {
+		before := map[string]*nix.HostState{}
+		for _, h := range hosts {
+			before[h] = o.state(t, ctx, h)
 		}
-		if s := o.state(t, ctx, h); s.Current != before[h].Current || s.ProfileGeneration != before[h].ProfileGeneration {
-			t.Errorf("%s runs %s at generation %d, want %s at %d", h, s.Current, s.ProfileGeneration, before[h].Current, before[h].ProfileGeneration)
-		}
-		o.leftClean(t, ctx, h)
-	}
-	if d := run.outcomes["web01"].Duration; d > confirm+15*time.Second {
-		t.Errorf("web01 took %s to roll back, more than confirm_timeout + 15s", d)
-	}
-	if got := run.outcomes["db01"]; got.Outcome != fleet.OutcomeDone || o.state(t, ctx, "db01").Current != next["db01"] {
-		t.Errorf("db01: %s", run.outcome("db01"))
-	}
-	if !strings.Contains(strings.Join(run.logs["db01"], "\n"), "confirmed") {
-		t.Errorf("db01 logs:\n%s", strings.Join(run.logs["db01"], "\n"))
-	}
-}
-
-// TestRolloutAbortOnLab: a first Abort lets the host in flight finish (a
-// hung activation, rolled back at its timeout) and starts no other; a
-// second stops waiting for a host caught activating, which is reported
-// unknown with how to check, and rolls itself back unconfirmed.
-func TestRolloutAbortOnLab(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	o, _, before, next := faultyLab(t, ctx)
-	quick := func(p *fleet.Plan) {
-		p.Canary, p.Policy.Parallel, p.Policy.Soak, p.Policy.MaxFailures = nil, 1, 0, 5
-		p.Policy.ConfirmTimeout, p.Policy.ActivationTimeout = 5*time.Second, 10*time.Second
-	}
-	activating := func(host string, act func(r *fleet.Rollout)) func(r *fleet.Rollout, e fleet.Event) {
-		return func(r *fleet.Rollout, e fleet.Event) {
-			if ph, ok := e.(fleet.PhaseEvent); ok && ph.Host() == host && ph.Phase == fleet.PhaseActivating {
-				act(r)
+		for h, fault := range map[string]string{"web01": "none", "db01": "units"} {
+			if err := o.lab.Change(h, lab.ChangeOptions{Fault: fault}); err != nil {
+				t.Fatal(err)
 			}
 		}
-	}
-
-	t.Run("once: the host in flight finishes, no other starts", func(t *testing.T) {
-		run := o.deployWatching(t, ctx, next, quick, activating("canary", (*fleet.Rollout).Abort), "canary", "db01")
-		if got := run.outcomes["canary"]; got.Outcome != fleet.OutcomeRolledBack || got.Cause != nix.CauseTimedOut {
-			t.Errorf("canary: %s", run.outcome("canary"))
+		// The canary passes; then web01 and db01 go in one wave, db01's
+		// units fail. web01 starts before db01, so it has changed by the
+		// time the budget is spent.
+		next := o.change(t, ctx, "", lab.ChangeOptions{Bump: true}, hosts...)
+		run := o.deploy(t, ctx, next, func(p *fleet.Plan) {
+			p.Policy.Soak, p.Policy.Batch, p.Policy.OnFailure = 0, fleet.Batch{}, fleet.OnFailureRollbackAll
+		}, hosts...)
+		if want := "wave 1 canary|healthy 1|wave 2 web01,db01|halted failure budget spent: 1 host failed, max_failures is 0"; strings.Join(run.ops, "|") != want {
+			t.Errorf("operation events %q, want %q", run.ops, want)
 		}
-		if got := run.outcome("db01"); got != "skipped: not started: aborted" || len(run.commands["db01"]) != 0 {
-			t.Errorf("db01: %s, commands %q", got, run.commands["db01"])
-		}
-		for _, h := range []string{"canary", "db01"} {
-			if s := o.state(t, ctx, h); s.Current != before[h].Current {
-				t.Errorf("%s runs %s", h, s.Current)
+		for _, h := range hosts {
+			got := run.outcomes[h]
+			if got.Outcome != fleet.OutcomeRolledBack || !strings.Contains(got.Cause, fmt.Sprintf("rolled back to generation %d (rollback-all)", before[h].ProfileGeneration)) {
+				t.Errorf("%s: %s", h, run.outcome(h))
 			}
+			if s := o.state(t, ctx, h); s.Current != before[h].Current || s.ProfileGeneration != before[h].ProfileGeneration {
+				t.Errorf("%s runs %s at generation %d, want %s at %d", h, s.Current, s.ProfileGeneration, before[h].Current, before[h].ProfileGeneration)
+			}
+			o.leftClean(t, ctx, h)
+		}
+		if !strings.Contains(run.outcome("db01"), "units failed (exit 4)") {
+			t.Errorf("db01: %s", run.outcome("db01"))
 		}
 	})
-
-	t.Run("twice: nixdeck stops waiting, the host rolls itself back", func(t *testing.T) {
-		release, err := o.lab.HoldBreakSSH("web01")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(release)
-		t.Cleanup(func() {
-			if err := o.lab.SetHost("web01", true); err != nil {
-				t.Error(err)
-			}
-		})
-		abortTwice := func(r *fleet.Rollout) { r.Abort(); r.Abort() }
-		// Once the activation prints, it has started: the second Abort
-		// cannot keep it from running.
-		var once sync.Once
-		printed := func(r *fleet.Rollout, e fleet.Event) {
-			if l, ok := e.(fleet.LogEvent); ok && l.Host() == "web01" && l.Source == "activate" {
-				once.Do(func() { abortTwice(r) })
-			}
-		}
-		run := o.deployWatching(t, ctx, next, quick, printed, "web01")
-		got := run.outcomes["web01"]
-		if got.Outcome != fleet.OutcomeUnknown || !strings.HasPrefix(got.Cause, "still activating when nixdeck stopped waiting") ||
-			!strings.Contains(got.Cause, "`nixdeck status --on web01` or /run/nixdeck/"+run.id+"/status") {
-			t.Errorf("web01: %s", run.outcome("web01"))
-		}
-		// The lock went at once; the activation goes on, and unconfirmed
-		// it rolls back by itself.
-		if holder := o.lockHolder(t, ctx, "web01"); holder != "" {
-			t.Errorf("web01 still locked by %s", holder)
-		}
-		release()
-		wctx, wcancel := context.WithTimeout(ctx, time.Minute)
-		defer wcancel()
-		dir := "/run/nixdeck/" + run.id
-		wait := `while ! grep -q '^rolled-back 0' ` + dir + `/status 2>/dev/null; do sleep 0.2; done`
-		if _, err := o.lab.Exec(wctx, "web01", []string{"sh", "-c", wait}, nil); err != nil {
-			out, _ := o.lab.Exec(ctx, "web01", []string{"sh", "-c", "ls -la " + dir + "; tail -n 20 " + dir + "/*"}, nil)
-			t.Fatalf("web01 never rolled back: %v\n%s", err, out)
-		}
-		if s := o.state(t, ctx, "web01"); s.Current != before["web01"].Current || s.ProfileGeneration != before["web01"].ProfileGeneration {
-			t.Errorf("web01 runs %s at generation %d", s.Current, s.ProfileGeneration)
-		}
-	})
-}
-
-// faultyLab is a 3-host lab whose next systems (release b, built) hang
-// on canary and lock SSH out on web01; before is each host's state now.
-func faultyLab(t *testing.T, ctx context.Context) (o *opsLab, hosts []string, before map[string]*nix.HostState, next map[string]string) {
-	o = startOpsLab(t, 3)
-	hosts = []string{"canary", "web01", "db01"}
-	before = map[string]*nix.HostState{}
-	for _, h := range hosts {
-		before[h] = o.state(t, ctx, h)
-	}
-	for h, fault := range map[string]string{"canary": "hang", "web01": "breakssh"} {
-		if err := o.lab.Change(h, lab.ChangeOptions{Fault: fault}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return o, hosts, before, o.change(t, ctx, "", lab.ChangeOptions{Release: "b"}, hosts...)
 }

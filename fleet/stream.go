@@ -100,6 +100,19 @@ func (s *Stream) signal() {
 // operation has ended and every event was read, or when ctx is done (the
 // reader's own deadline; the operation goes on until its context ends).
 func (s *Stream) Next(ctx context.Context) (Event, bool) {
+	b, ok := s.NextBatch(ctx, 1)
+	if !ok {
+		return nil, false
+	}
+	return b[0], true
+}
+
+// NextBatch returns the events waiting, at most limit (at least one),
+// after waiting for the first as Next does: a reader that redraws a
+// screen takes what piled up since its last read in one call, rather than
+// waking up once per log line. It returns false when the operation has
+// ended and every event was read, or when ctx is done.
+func (s *Stream) NextBatch(ctx context.Context, limit int) ([]Event, bool) {
 	s.mu.Lock()
 	for len(s.q) == 0 && !s.ended {
 		ch := s.changed
@@ -115,11 +128,13 @@ func (s *Stream) Next(ctx context.Context) (Event, bool) {
 	if len(s.q) == 0 {
 		return nil, false
 	}
-	e := s.q[0]
-	s.q[0] = nil
-	s.q = s.q[1:]
+	n := min(len(s.q), max(limit, 1))
+	batch := make([]Event, n)
+	copy(batch, s.q)
+	clear(s.q[:n]) // the queue's array must not keep delivered events alive
+	s.q = s.q[n:]
 	s.signal()
-	return e, true
+	return batch, true
 }
 
 // All ranges over the events until the operation has ended. Breaking out

@@ -118,3 +118,55 @@ func TestStreamProgressIsPerHost(t *testing.T) {
 		t.Errorf("last progress per host %v, want 50 each", last)
 	}
 }
+
+// NextBatch hands over what waits, up to its limit, in order: a host that
+// produced more lines than the buffer holds gets every one of them through
+// batches, none larger than asked for; after the end it says so.
+func TestStreamNextBatch(t *testing.T) {
+	produced := make(chan struct{})
+	lines := 3 * streamBuffer
+	s := engine(t, fakeConnector{}, 1).RunHosts(context.Background(), "copy", nodes("web1"), progressHost(lines, lines, produced))
+	got := readBatches(t, s, 100)
+	<-produced
+	checkLines(t, got, lines)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if b, ok := newStream(context.Background()).NextBatch(ctx, 10); ok || b != nil {
+		t.Errorf("NextBatch on a cancelled reader gave %v, %v", b, ok)
+	}
+}
+
+// What piled up while the reader was away comes in one batch of the limit.
+func TestStreamNextBatchTakesWhatWaits(t *testing.T) {
+	produced := make(chan struct{})
+	s := engine(t, fakeConnector{}, 1).RunHosts(context.Background(), "copy", nodes("web1"), progressHost(100, 100, produced))
+	<-produced // OpStarted, phases and 100 lines wait, fewer than the buffer holds
+	b, ok := s.NextBatch(context.Background(), 50)
+	if !ok || len(b) != 50 {
+		t.Fatalf("first batch %d events (%v), want the limit, 50", len(b), ok)
+	}
+	if _, first := b[0].(OpStarted); !first {
+		t.Errorf("the batch starts with %T, want OpStarted", b[0])
+	}
+	readBatches(t, s, 50)
+}
+
+// readBatches reads s to its end in batches of at most limit and returns
+// the log lines.
+func readBatches(t *testing.T, s *Stream, limit int) (lines []string) {
+	t.Helper()
+	for {
+		b, ok := s.NextBatch(context.Background(), limit)
+		if !ok {
+			return lines
+		}
+		if len(b) == 0 || len(b) > limit {
+			t.Fatalf("a batch of %d events, want 1 to %d", len(b), limit)
+		}
+		for _, e := range b {
+			if l, ok := e.(LogEvent); ok {
+				lines = append(lines, l.Line)
+			}
+		}
+	}
+}

@@ -122,7 +122,7 @@ func (r *run) soak(w []*hostRec) {
 			live = append(live, rec)
 		}
 	}
-	if len(live) == 0 || len(r.p.Policy.Health) == 0 || r.p.Policy.Soak <= 0 || r.ctl.haltReason() != "" {
+	if len(live) == 0 || len(r.p.Policy.Health) == 0 || r.p.Policy.Soak <= 0 || r.ctl.haltReason() != "" || r.ctl.isAborted() {
 		return
 	}
 	for _, rec := range live {

@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,7 +27,10 @@ type ChangeOptions struct {
 	// DegradeAfter is how long after its activation a degraded system
 	// turns degraded; 0 means DefaultDegradeAfter. Only with Fault degraded.
 	DegradeAfter time.Duration
-	// Bump makes the next system new even when nothing else changed.
+	// Bump makes the next system new even when nothing else changed, and
+	// unlike any other lab's: the counter moves by a random step, so a
+	// test that needs a system no other test has built (one that must not
+	// be in this machine's store) gets one.
 	Bump bool
 }
 
@@ -79,7 +83,7 @@ func (l *Lab) Change(sel string, opts ChangeOptions) error {
 			hc.Fault, hc.DegradeAfter = opts.Fault, degradeAfter
 		}
 		if opts.Bump {
-			hc.Bump++
+			hc.Bump += 1 + rand.IntN(1<<30)
 		}
 	}
 	return l.writeState(st)
@@ -109,13 +113,22 @@ func degradeSeconds(opts ChangeOptions) (string, error) {
 // of names, @tags and globs, where !x removes matches of x; "" selects
 // every host. A term matching no host, or an empty result, is an error.
 func (l *Lab) Select(sel string) ([]string, error) {
-	f := &fleet.Fleet{Nodes: make([]*fleet.Node, len(l.Hosts))}
-	for i, h := range l.Hosts {
+	names, err := selectHosts(l.Hosts, sel)
+	if err != nil {
+		return nil, fmt.Errorf("lab %s: %w", l.Dir, err)
+	}
+	return names, nil
+}
+
+// selectHosts is Select on a list of hosts.
+func selectHosts(hosts []Host, sel string) ([]string, error) {
+	f := &fleet.Fleet{Nodes: make([]*fleet.Node, len(hosts))}
+	for i, h := range hosts {
 		f.Nodes[i] = &fleet.Node{Name: h.Name, Tags: h.Tags}
 	}
 	nodes, err := f.Select(sel)
 	if err != nil {
-		return nil, fmt.Errorf("lab %s: %w", l.Dir, err)
+		return nil, err
 	}
 	names := make([]string, len(nodes))
 	for i, n := range nodes {
@@ -162,6 +175,8 @@ type HostStatus struct {
 	// Release, Fault and Bump are the host's configuration for its next build.
 	Release, Fault string
 	Bump           int
+	// Versions are the Nix and OpenSSH the host runs.
+	Versions
 }
 
 // Status reports every host's state.
@@ -171,9 +186,10 @@ func (l *Lab) Status() ([]HostStatus, error) {
 		return nil, err
 	}
 	out := make([]HostStatus, 0, len(l.Hosts))
+	versions := l.hostVersions(context.Background())
 	for _, h := range l.Hosts {
 		hd := l.hostDir(h.Name)
-		s := HostStatus{Host: h, SSHD: l.sshdPid(h.Name) != 0}
+		s := HostStatus{Host: h, SSHD: l.sshdPid(h.Name) != 0, Versions: versions[h.Name]}
 		s.Current, _ = os.Readlink(filepath.Join(hd, "run", "current-system"))
 		s.Booted, _ = os.Readlink(filepath.Join(hd, "run", "booted-system"))
 		s.Generations, s.Profile = generations(filepath.Join(hd, "nix", "var", "nix", "profiles"))

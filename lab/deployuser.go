@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -64,11 +65,12 @@ func sudoRule(password bool) string {
 	return DeployUser + " ALL=(ALL:ALL) NOPASSWD: ALL\n"
 }
 
-// deployID returns a number free as a uid in the machine's /etc/passwd and
-// as a gid in its /etc/group, for the deploy user and its group.
-func deployID() (int, error) {
+// deployID returns a number free as a uid in the passwd files and as a
+// gid in the group files of the etc directories (the machine's and those
+// of the roots its hosts run in), for the deploy user and its group.
+func deployID(etcDirs []string) (int, error) {
 	used := map[int]bool{}
-	for _, f := range []string{"/etc/passwd", "/etc/group"} {
+	for _, f := range etcFiles(etcDirs, "passwd", "group") {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			return 0, fmt.Errorf("lab: %w", err)
@@ -90,6 +92,37 @@ func deployID() (int, error) {
 	return 0, fmt.Errorf("lab: no free uid for the %s user", DeployUser)
 }
 
+// etcFiles returns the named files of each etc directory.
+func etcFiles(dirs []string, names ...string) []string {
+	var files []string
+	for _, d := range dirs {
+		for _, n := range names {
+			files = append(files, filepath.Join(d, n))
+		}
+	}
+	return files
+}
+
+// etcDirs are the /etc directories the lab's hosts see: the machine's
+// and those of the roots its current-Nix hosts run in.
+func (l *Lab) etcDirs() []string {
+	dirs := []string{"/etc"}
+	for _, h := range l.Hosts {
+		if d := hostEtc(h); !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
+}
+
+// hostEtc is the /etc the host's own files start from.
+func hostEtc(h Host) string {
+	if h.Root == "" {
+		return "/etc"
+	}
+	return filepath.Join(h.Root, "etc")
+}
+
 // withEntry returns the lines of an /etc/passwd or /etc/group file without
 // any entry for name (a machine's own deploy user would shadow the
 // host's), followed by entry.
@@ -107,11 +140,12 @@ func withEntry(file []byte, name, entry string) []byte {
 }
 
 // writeUserFiles writes what the host's namespace mounts over the
-// machine's /etc (etc/passwd, etc/group, etc/sudoers in the host's
-// directory) and the deploy user's home and passwordless sudo rule in its
-// run tree. It runs before the namespace exists.
-func (l *Lab) writeUserFiles(name string, id int) error {
-	hd := l.hostDir(name)
+// machine's /etc, or its root's (etc/passwd, etc/group, etc/sudoers in the
+// host's directory; a current-Nix host's etc/nix too), and the deploy
+// user's home and passwordless sudo rule in its run tree. It runs before
+// the namespace exists.
+func (l *Lab) writeUserFiles(h Host, id int) error {
+	name, hd := h.Name, l.hostDir(h.Name)
 	if err := os.MkdirAll(filepath.Join(hd, "etc"), 0o755); err != nil {
 		return err
 	}
@@ -123,7 +157,7 @@ func (l *Lab) writeUserFiles(name string, id int) error {
 		"group":  fmt.Sprintf("%s:x:%d:", DeployUser, id),
 	}
 	for file, entry := range entries {
-		b, err := os.ReadFile(filepath.Join("/etc", file))
+		b, err := os.ReadFile(filepath.Join(hostEtc(h), file))
 		if err != nil {
 			return fmt.Errorf("lab host %s: %w", name, err)
 		}
@@ -134,6 +168,11 @@ func (l *Lab) writeUserFiles(name string, id int) error {
 	// sudo refuses a sudoers file that is not root's and 0440.
 	if err := writeSudoers(filepath.Join(hd, "etc", "sudoers"), hostSudoers); err != nil {
 		return err
+	}
+	if h.Root != "" {
+		if err := os.WriteFile(filepath.Join(hd, "etc", "nix", "nix.conf"), []byte(rootNixConf), 0o644); err != nil {
+			return err
+		}
 	}
 	if err := os.MkdirAll(l.labRun(name, sudoersDirName), 0o755); err != nil {
 		return err

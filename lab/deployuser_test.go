@@ -26,7 +26,8 @@ func privileged(ctx context.Context, c *remote.Client, argv ...string) (string, 
 // TestDeployUser logs in to real lab hosts as the deploy user: its Nix
 // queries reach the host's own store, root commands go through the real
 // sudo, and SetSudoPassword makes that sudo want a password on one host
-// only. The machine's own /etc is left alone.
+// only. The machine's own /etc is left alone. The lab is mixed: web01's
+// sudo and Nix daemon are Debian 13's.
 func TestDeployUser(t *testing.T) {
 	etc := map[string][]byte{}
 	for _, f := range []string{"/etc/passwd", "/etc/group", "/etc/sudoers"} {
@@ -36,7 +37,7 @@ func TestDeployUser(t *testing.T) {
 		}
 		etc[f] = b
 	}
-	l := labtest.Start(t, 2)
+	l := labtest.StartMixed(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	clients := map[string]*remote.Client{}
@@ -64,26 +65,27 @@ func TestDeployUser(t *testing.T) {
 			t.Errorf("%s: sudo -n nix-store --check-validity: %q, %v", h.Name, out, err)
 		}
 	}
-	canary, web := l.Hosts[0].Name, l.Hosts[1].Name
-
-	if err := l.SetSudoPassword(canary, true); err != nil {
-		t.Fatal(err)
-	}
-	var se *remote.SudoError
-	if out, err := privileged(ctx, clients[canary], "nix-store", "--version"); !errors.As(err, &se) || se.Message != "sudo: a password is required" {
-		t.Errorf("%s with sudo wanting a password: %q, %v; want a SudoError saying a password is required", canary, out, err)
-	}
-	if out, err := run(ctx, clients[canary], "id", "-un"); err != nil {
-		t.Errorf("%s: unprivileged commands must still run: %q, %v", canary, out, err)
-	}
-	if out, err := privileged(ctx, clients[web], "id", "-u"); err != nil || out != "0\n" {
-		t.Errorf("%s: sudo changed on another host: %q, %v", web, out, err)
-	}
-	if err := l.SetSudoPassword(canary, false); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := privileged(ctx, clients[canary], "id", "-u"); err != nil || out != "0\n" {
-		t.Errorf("%s: sudo after SetSudoPassword(false): %q, %v", canary, out, err)
+	for _, pair := range [][2]string{{l.Hosts[0].Name, l.Hosts[1].Name}, {l.Hosts[1].Name, l.Hosts[0].Name}} {
+		host, other := pair[0], pair[1]
+		if err := l.SetSudoPassword(host, true); err != nil {
+			t.Fatal(err)
+		}
+		var se *remote.SudoError
+		if out, err := privileged(ctx, clients[host], "nix-store", "--version"); !errors.As(err, &se) || se.Message != "sudo: a password is required" {
+			t.Errorf("%s with sudo wanting a password: %q, %v; want a SudoError saying a password is required", host, out, err)
+		}
+		if out, err := run(ctx, clients[host], "id", "-un"); err != nil {
+			t.Errorf("%s: unprivileged commands must still run: %q, %v", host, out, err)
+		}
+		if out, err := privileged(ctx, clients[other], "id", "-u"); err != nil || out != "0\n" {
+			t.Errorf("%s: sudo changed on another host: %q, %v", other, out, err)
+		}
+		if err := l.SetSudoPassword(host, false); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := privileged(ctx, clients[host], "id", "-u"); err != nil || out != "0\n" {
+			t.Errorf("%s: sudo after SetSudoPassword(false): %q, %v", host, out, err)
+		}
 	}
 
 	// Root logs in as before.

@@ -44,22 +44,22 @@ func running(pid int) bool {
 	return err == nil && !strings.Contains(string(b), ") Z ")
 }
 
-// TestDownLeavesNothing starts a lab, leaves detached processes in its
-// hosts (as a detached activation would, and one in a mount namespace of
-// its own), takes it down and checks that no process of any host namespace
-// survives and no namespace stays mounted.
+// TestDownLeavesNothing starts a mixed lab, leaves detached processes in
+// its hosts (as a detached activation would, and one in a mount namespace
+// of its own), takes it down and checks that no process of any host
+// namespace survives and no namespace stays mounted. The current-Nix
+// host's processes see the root, not the machine's /, and must go too.
 func TestDownLeavesNothing(t *testing.T) {
-	l := labtest.Start(t, 2)
+	l := labtest.StartMixed(t, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	held := lab.Hold(t, l)
 	var pids []int
 	for _, h := range l.Hosts {
-		pids = append(pids, l.SSHDPid(h.Name), detach(ctx, t, l, h.Name, false))
+		pids = append(pids, l.SSHDPid(h.Name), detach(ctx, t, l, h.Name, false), detach(ctx, t, l, h.Name, true))
 	}
-	pids = append(pids, detach(ctx, t, l, l.Hosts[0].Name, true))
-	if procs := held.Processes(); len(procs) < 2*len(l.Hosts)+1 {
-		t.Fatalf("%d processes in the lab before down (%v), want sshd and a sleeper per host and the nested one", len(procs), procs)
+	if procs := held.Processes(); len(procs) < 3*len(l.Hosts) {
+		t.Fatalf("%d processes in the lab before down (%v), want sshd and two sleepers per host", len(procs), procs)
 	}
 	if err := l.Down(ctx); err != nil {
 		t.Fatal(err)

@@ -32,7 +32,8 @@ type hostConfig struct {
 	Fault string `json:"fault"`
 	// DegradeAfter is the degraded fault's delay in seconds, "" otherwise.
 	DegradeAfter string `json:"degrade_after,omitempty"`
-	// Bump counts `lab change --bump`; it is part of a package version.
+	// Bump grows with every `lab change --bump`, by a random step; it is
+	// part of a package version.
 	Bump int `json:"bump"`
 }
 

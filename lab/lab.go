@@ -2,9 +2,10 @@
 // rehearsals. Each lab host is a real OpenSSH sshd on 127.0.0.1 inside a
 // private mount namespace in which the host's own directories are mounted on
 // /nix and /run, so every host has its own Nix store, system profile and
-// running system while sharing the machine's /usr and /etc. The lab writes
-// a fleet file and a flake whose nixosConfigurations build NixOS-shaped
-// systems from plain derivations.
+// running system while sharing the machine's /usr and /etc. Current-Nix
+// hosts run chrooted in a Debian 13 root instead, with its Nix and OpenSSH
+// (root.go, rootns.go). The lab writes a fleet file and a flake whose
+// nixosConfigurations build NixOS-shaped systems from plain derivations.
 package lab
 
 import (
@@ -41,6 +42,10 @@ type Host struct {
 	// HealthPort is the TCP port of the host's health endpoint on
 	// 127.0.0.1; see HealthURL.
 	HealthPort int `json:"health_port"`
+	// Root is the directory of the current-Nix root the host runs
+	// chrooted in (see EnsureRoot); "" for a host on the machine's own
+	// /usr and /etc, with the machine's Nix and OpenSSH.
+	Root string `json:"root,omitempty"`
 }
 
 // Options say how to bring a lab up.
@@ -49,6 +54,13 @@ type Options struct {
 	Dir string
 	// Hosts is the number of hosts; 0 means 6.
 	Hosts int
+	// Current is how many hosts, the last ones, run current Nix and
+	// OpenSSH chrooted in the Debian 13 root, which is built first when
+	// it is not cached (see EnsureRoot).
+	Current int
+	// CurrentOn selects the current-Nix hosts by name, @tag or glob, as
+	// Select does, instead of Current.
+	CurrentOn string
 	// Progress, when set, receives one line per finished phase with its time.
 	Progress io.Writer
 }
@@ -58,15 +70,19 @@ const manifestName = "lab.json"
 
 // DefaultDir is where `nixdeck lab` keeps its lab without --dir:
 // $XDG_STATE_HOME/nixdeck/lab, else ~/.local/state/nixdeck/lab.
-func DefaultDir() string {
-	if x := os.Getenv("XDG_STATE_HOME"); x != "" {
-		return filepath.Join(x, "nixdeck", "lab")
+func DefaultDir() string { return xdgDir("XDG_STATE_HOME", ".local/state", "lab") }
+
+// xdgDir is $env/nixdeck/name, else ~/fallback/nixdeck/name, as the XDG
+// base directory rules have it.
+func xdgDir(env, fallback, name string) string {
+	if x := os.Getenv(env); x != "" {
+		return filepath.Join(x, "nixdeck", name)
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
 		home = "/root"
 	}
-	return filepath.Join(home, ".local", "state", "nixdeck", "lab")
+	return filepath.Join(home, fallback, "nixdeck", name)
 }
 
 // newLab returns the Lab value for dir with its standard paths.

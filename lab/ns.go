@@ -86,14 +86,29 @@ findmnt -rn -t nsfs -o TARGET | while read -r m; do umount -l "$m" 2>/dev/null |
 umount -l "$2" 2>/dev/null || true
 `
 
-// createNS makes the named host's mount namespace.
-func (l *Lab) createNS(ctx context.Context, name string) error {
+// createNS makes the host's mount namespace: on the machine's root, or
+// chrooted in the host's current-Nix root (rootns.go), where the host's
+// run tree, /etc files and etc/nix are mounted in, and the lab directory
+// at its own path: the host's sshd configuration, keys and logs, the
+// health endpoint's script and the base store layer are all in it. The
+// namespace files are not (a plain bind leaves out the mounts below).
+func (l *Lab) createNS(ctx context.Context, h Host) error {
+	name, hd := h.Name, l.hostDir(h.Name)
 	f := l.nsFile(name)
 	if err := os.WriteFile(f, nil, 0o644); err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "unshare", "--mount="+f, "--propagation", "private",
-		"/bin/sh", "-c", nsSetup, "sh", l.hostDir(name), l.nsDir())
+	args := []string{"--mount=" + f, "--propagation", "private", "/bin/sh", "-c"}
+	if h.Root == "" {
+		args = append(args, nsSetup, "sh", hd, l.nsDir())
+	} else {
+		binds := []bindMount{{filepath.Join(hd, "run"), "/run"}, {l.Dir, l.Dir}, {filepath.Join(hd, "etc", "nix"), "/etc/nix"}}
+		for _, f := range []string{"passwd", "group", "sudoers"} {
+			binds = append(binds, bindMount{filepath.Join(hd, "etc", f), "/etc/" + f})
+		}
+		args = append(append(args, rootSetup), rootSetupArgs(h.Root, filepath.Join(hd, "rootfs"), binds, nil)...)
+	}
+	cmd := exec.CommandContext(ctx, "unshare", args...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("lab host %s: mount namespace: %w: %s", name, err, strings.TrimSpace(string(out)))
 	}
@@ -128,6 +143,12 @@ func (l *Lab) nixConf() string { return filepath.Join(l.Dir, "nix.conf") }
 // the build user it takes — a build on a lab host would kill the operator's
 // own builds running as the same nixbld uid.
 const nixConf = "substituters =\ngc-reserved-space = 0\nbuild-users-group =\n"
+
+// rootNixConf is a current-Nix host's own /etc/nix/nix.conf: what Debian's
+// nix-bin puts in the machine's (the lab's derivations build with the
+// machine's /bin/sh, outside any sandbox) and nixConf, so that the host's
+// Nix daemon and every command keep to it whatever their environment.
+const rootNixConf = "sandbox = false\n" + nixConf
 
 // Exec runs argv inside the named host's mount namespace (its /nix and
 // /run) with the environment of an SSH session on the host, and returns

@@ -33,6 +33,16 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
+	current, err := CurrentHosts(opts)
+	if err != nil {
+		return nil, err
+	}
+	l := newLab(dir, makeHosts(opts.Hosts))
+	// The root comes first: its build may take minutes or fail, and the
+	// lab already in dir keeps running meanwhile.
+	if err := l.useRoot(ctx, current, opts.Progress); err != nil {
+		return nil, err
+	}
 	// Whatever ran in dir before goes down, even without its manifest.
 	old, err := Open(dir)
 	if err != nil {
@@ -41,7 +51,6 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 	if err := old.Down(ctx); err != nil {
 		return nil, fmt.Errorf("lab: taking down the lab already in %s: %w", dir, err)
 	}
-	l := newLab(dir, makeHosts(opts.Hosts))
 	if err := l.up(ctx, newProgress(opts.Progress)); err != nil {
 		return nil, errors.Join(err, l.Down(context.WithoutCancel(ctx)))
 	}
@@ -130,12 +139,12 @@ func (l *Lab) up(ctx context.Context, progress func(format string, args ...any))
 		systems, buildErr = l.Build(ctx, names)
 		progress("%d systems built", len(names))
 	}()
-	uid, err := deployID()
+	uid, err := deployID(l.etcDirs())
 	if err != nil {
 		return err
 	}
 	err = forEach(ctx, len(l.Hosts), 4, func(i int) error {
-		port, err := l.bootHost(ctx, l.Hosts[i].Name, uid)
+		port, err := l.bootHost(ctx, l.Hosts[i], uid)
 		l.Hosts[i].Port = port
 		return err
 	})
@@ -204,9 +213,13 @@ func (l *Lab) writeOperatorKey() error {
 
 // bootHost creates the host's trees, host key, users and namespace and
 // starts its sshd; it returns the sshd port. uid is the deploy user's.
-func (l *Lab) bootHost(ctx context.Context, name string, uid int) (int, error) {
-	hd := l.hostDir(name)
-	for _, d := range []string{"nix/store", "nix-work", "nix/var/nixdeck-lab", "run/sshd", "run/nixos", "run/nixdeck-lab", "run/log/journal"} {
+func (l *Lab) bootHost(ctx context.Context, h Host, uid int) (int, error) {
+	name, hd := h.Name, l.hostDir(h.Name)
+	dirs := []string{"nix/store", "nix-work", "nix/var/nixdeck-lab", "run/sshd", "run/nixos", "run/nixdeck-lab", "run/log/journal"}
+	if h.Root != "" {
+		dirs = append(dirs, "rootfs", "etc/nix")
+	}
+	for _, d := range dirs {
 		if err := os.MkdirAll(filepath.Join(hd, d), 0o755); err != nil {
 			return 0, err
 		}
@@ -224,17 +237,23 @@ func (l *Lab) bootHost(ctx context.Context, name string, uid int) (int, error) {
 		if err != nil {
 			return 0, err
 		}
+		if dst == "nix.conf" && h.Root != "" {
+			// The host's own /etc/nix/nix.conf has the settings; from
+			// a user's file, Nix 2.26 warns of each restricted one on
+			// every command an untrusted user runs.
+			b = []byte("# see /etc/nix/nix.conf\n")
+		}
 		if err := os.WriteFile(l.labRun(name, dst), b, 0o644); err != nil {
 			return 0, err
 		}
 	}
-	if err := l.writeUserFiles(name, uid); err != nil {
+	if err := l.writeUserFiles(h, uid); err != nil {
 		return 0, err
 	}
 	if err := l.writeHostEnv(name, 0); err != nil {
 		return 0, err
 	}
-	if err := l.createNS(ctx, name); err != nil {
+	if err := l.createNS(ctx, h); err != nil {
 		return 0, err
 	}
 	return l.startSSHD(ctx, name, 0)

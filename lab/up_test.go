@@ -13,23 +13,28 @@ import (
 )
 
 // TestUpIsolatesHosts checks on a real 3-host lab that each host has its
-// own store, profile and running system.
+// own store, profile and running system, and on a mixed lab that the
+// current-Nix hosts have too, with the root's Nix and OpenSSH.
 func TestUpIsolatesHosts(t *testing.T) {
-	for _, mode := range []string{"overlay", "nooverlay"} {
+	for _, mode := range []string{"overlay", "nooverlay", "mixed"} {
 		t.Run(mode, func(t *testing.T) {
 			if mode == "nooverlay" {
 				// The fallback for machines without overlayfs.
 				t.Setenv("NIXDECK_LAB_NO_OVERLAY", "1")
 			}
-			testIsolation(t)
+			if mode == "mixed" {
+				testIsolation(t, labtest.StartMixed(t, 4))
+				return
+			}
+			testIsolation(t, labtest.Start(t, 3))
 		})
 	}
 }
 
-func testIsolation(t *testing.T) {
-	l := labtest.Start(t, 3)
+func testIsolation(t *testing.T, l *lab.Lab) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	checkVersions(t, ctx, l)
 	seen := map[string]string{}
 	for _, h := range l.Hosts {
 		cur := strings.TrimSpace(string(mustExec(t, l, ctx, h.Name, "readlink", "/run/current-system")))
@@ -85,4 +90,36 @@ func mustExec(t *testing.T, l *lab.Lab, ctx context.Context, host string, argv .
 		t.Fatal(err)
 	}
 	return out
+}
+
+// checkVersions checks that every host runs the Nix and OpenSSH that lab
+// status reports for it, and that a mixed lab's current-Nix hosts do run
+// other versions than the machine's hosts.
+func checkVersions(t *testing.T, ctx context.Context, l *lab.Lab) {
+	t.Helper()
+	sts, err := l.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byRoot := map[bool]lab.Versions{}
+	for _, s := range sts {
+		if s.Nix == "" || s.OpenSSH == "" {
+			t.Errorf("%s: status reports Nix %q, OpenSSH %q", s.Name, s.Nix, s.OpenSSH)
+		}
+		if nix := string(mustExec(t, l, ctx, s.Name, "nix", "--version")); !strings.HasSuffix(strings.TrimSpace(nix), " "+s.Nix) {
+			t.Errorf("%s: nix --version says %q, status %q", s.Name, nix, s.Nix)
+		}
+		// sshd -V prints on stderr, which Exec keeps for errors.
+		ssh := string(mustExec(t, l, ctx, s.Name, "sh", "-c", "/usr/sbin/sshd -V 2>&1"))
+		if !strings.HasPrefix(ssh, "OpenSSH_"+s.OpenSSH) {
+			t.Errorf("%s: sshd -V says %q, status %q", s.Name, ssh, s.OpenSSH)
+		}
+		if prev, ok := byRoot[s.Root != ""]; ok && prev != s.Versions {
+			t.Errorf("%s: %+v, other hosts of its kind %+v", s.Name, s.Versions, prev)
+		}
+		byRoot[s.Root != ""] = s.Versions
+	}
+	if cur, ok := byRoot[true]; ok && cur == byRoot[false] {
+		t.Errorf("current-Nix hosts run the machine's versions %+v", cur)
+	}
 }

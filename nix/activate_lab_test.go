@@ -17,18 +17,25 @@ import (
 // and profile, the lab's switch-to-configuration) the way a rollout does:
 // lock, copy with a GC root, magic switch confirmed over a fresh SSH
 // connection. A switch that stops sshd cannot be confirmed and rolls
-// back by itself; so does a hung one.
+// back by itself; so does a hung one. It does so on both hosts of a mixed
+// lab, one on the machine's Nix and OpenSSH, one on current ones.
 func TestMagicRollbackOnLab(t *testing.T) {
 	t.Setenv("NIX_CONFIG", "substituters =")
-	l := labtest.Start(t, 1)
-	name := l.Hosts[0].Name
+	l := labtest.StartMixed(t, 2)
 	f, err := fleet.Load(l.FleetPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := f.Node(name).Target()
 	pool := remote.NewPool(remote.Options{SSHConfigPath: "none"})
 	t.Cleanup(func() { pool.Close() })
+	for _, h := range l.Hosts {
+		t.Run(h.Name, func(t *testing.T) { testMagicRollback(t, l, pool, f.Node(h.Name).Target()) })
+	}
+}
+
+// testMagicRollback is TestMagicRollbackOnLab on one host.
+func testMagicRollback(t *testing.T, l *lab.Lab, pool *remote.Pool, target remote.Target) {
+	name := target.Name
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	r, err := pool.Get(ctx, target)

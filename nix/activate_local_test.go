@@ -1,6 +1,7 @@
 package nix_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -52,21 +53,36 @@ func opID(t *testing.T) string {
 func privateRun(t *testing.T, setup string) (r nsRunner, bin, runDir string) {
 	t.Helper()
 	dir := t.TempDir()
-	sh := func(script string) {
-		t.Helper()
-		if out, err := exec.Command("sh", "-c", script, "sh", dir, setup).CombinedOutput(); err != nil {
-			t.Fatalf("%s: %v: %s", script, err, out)
+	for _, d := range []string{"bin", "nixdeck", "nixos"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
 		}
 	}
-	// The namespace file needs a private mount to live on (as ip netns).
-	sh(`mount --bind "$1" "$1" && mount --make-private "$1" && mkdir "$1/bin" "$1/nixdeck" "$1/nixos" && touch "$1/ns"`)
-	t.Cleanup(func() { exec.Command("sh", "-c", `umount -l "$1/ns"; umount -l "$1"`, "sh", dir).Run() })
-	sh(`unshare --mount="$1/ns" --propagation private sh -c 'mount -t tmpfs tmpfs /run && mkdir /run/nixdeck /run/nixos &&
-mount --bind "$1/nixdeck" /run/nixdeck && mount --bind "$1/nixos" /run/nixos && sh -c "$2"' sh "$1" "$2"`)
-	return nsRunner{ns: filepath.Join(dir, "ns"), bin: filepath.Join(dir, "bin")}, filepath.Join(dir, "bin"), filepath.Join(dir, "nixdeck")
+	// A process of its own holds the namespace: binding it to a file
+	// (unshare --mount=FILE) fails with EINVAL now and then on this
+	// machine's kernel when the test runs in a mount namespace other than
+	// the machine's first, as under TestOperatorOnCurrentNix.
+	holder := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", `mount -t tmpfs tmpfs /run && mkdir /run/nixdeck /run/nixos &&
+mount --bind "$1/nixdeck" /run/nixdeck && mount --bind "$1/nixos" /run/nixos && sh -c "$2" && echo ready && exec sleep infinity`, "sh", dir, setup)
+	var stderr strings.Builder
+	holder.Stderr = &stderr
+	out, err := holder.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+	if line, _ := bufio.NewReader(out).ReadString('\n'); line != "ready\n" {
+		holder.Wait()
+		t.Fatalf("private /run: setup %q: %s", setup, stderr.String())
+	}
+	ns := fmt.Sprintf("/proc/%d/ns/mnt", holder.Process.Pid)
+	return nsRunner{ns: ns, bin: filepath.Join(dir, "bin")}, filepath.Join(dir, "bin"), filepath.Join(dir, "nixdeck")
 }
 
-// nsRunner runs commands inside a mount namespace (kept in a file) with
+// nsRunner runs commands inside a mount namespace (held by a process) with
 // extra directories ahead on PATH.
 type nsRunner struct{ ns, bin string }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // Closure is what a closure diff needs to know about one system or package:
@@ -76,6 +77,12 @@ func storeObject(p string) (string, bool) {
 	return StoreDir + "/" + name, true
 }
 
+// isStoreObject reports whether p names a store object itself, not a path inside one.
+func isStoreObject(p string) bool {
+	obj, ok := storeObject(p)
+	return ok && obj == p
+}
+
 // LocalClosures reads closures from this machine's Nix store. It queries
 // the Nix database read-only (one recursive query per closure) and falls
 // back to the nix-store CLI through Runner when the database can't be used.
@@ -100,47 +107,91 @@ const DefaultDBPath = "/nix/var/nix/db/db.sqlite"
 
 // Query resolves root (a store path or a link to one) and reads its closure.
 func (l *LocalClosures) Query(ctx context.Context, root string) (*Closure, error) {
-	rp, err := ResolveStorePath(root)
+	cs, err := l.QueryAll(ctx, root)
 	if err != nil {
 		return nil, err
 	}
-	// As closureScript does: sw may be a link to a store path (NixOS's
-	// system-path) or a real directory of the system itself.
-	sw := ""
-	if fi, err := os.Stat(filepath.Join(rp, "sw")); err == nil && fi.IsDir() {
-		if r, err := filepath.EvalSymlinks(filepath.Join(rp, "sw")); err == nil {
-			sw, _ = storeObject(r)
-		}
-	}
-	c, err := l.query(ctx, rp, sw)
-	if err != nil {
-		return nil, err
-	}
-	c.Kernel, c.Initrd = resolveOrEmpty(filepath.Join(rp, "kernel")), resolveOrEmpty(filepath.Join(rp, "initrd"))
-	return c, nil
+	return cs[0], nil
 }
 
-func (l *LocalClosures) query(ctx context.Context, rp, sw string) (*Closure, error) {
-	if !l.NoDB && l.DBErr == nil {
-		if l.db == nil {
-			l.db, l.DBErr = openStoreDB(l.dbPath())
+// QueryAll resolves roots and reads their closures at once, as a diff
+// needs both sides: from the database one query per root, concurrently;
+// what the database cannot answer goes to one `nix-store --serve` for
+// all those roots together (cliClosures).
+func (l *LocalClosures) QueryAll(ctx context.Context, roots ...string) ([]*Closure, error) {
+	rs := make([]cliRoot, len(roots))
+	for i, root := range roots {
+		rp, err := ResolveStorePath(root)
+		if err != nil {
+			return nil, err
 		}
-		if l.DBErr == nil {
-			c, err := l.db.closure(ctx, rp, sw)
-			if err == nil {
-				return c, nil
-			}
-			// A root the database does not know may live in a store that
-			// nix-store reaches and this file does not (another state
-			// directory, a daemon's store): ask the CLI, but keep using the
-			// database for the other closures.
-			if !errors.Is(err, errNotValid) {
+		rs[i] = cliRoot{rp, localSW(rp)}
+	}
+	out := make([]*Closure, len(rs))
+	if l.useDB() {
+		errs := make([]error, len(rs))
+		var wg sync.WaitGroup
+		for i, x := range rs {
+			wg.Go(func() { out[i], errs[i] = l.db.closure(ctx, x.root, x.sw) })
+		}
+		wg.Wait()
+		// A root the database does not know may live in a store that
+		// nix-store reaches and this file does not (another state
+		// directory, a daemon's store): ask the CLI, but keep using the
+		// database for the other closures.
+		for _, err := range errs {
+			if err != nil && !errors.Is(err, errNotValid) && l.DBErr == nil {
 				l.DBErr = err
 			}
 		}
 	}
-	l.UsedCLI = true
-	return cliClosure(ctx, l.runner(), rp, sw)
+	var rest []cliRoot
+	var at []int
+	for i, c := range out {
+		if c == nil {
+			rest, at = append(rest, rs[i]), append(at, i)
+		}
+	}
+	if len(rest) > 0 {
+		l.UsedCLI = true
+		cs, err := cliClosures(ctx, l.runner(), rest)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range at {
+			out[i] = cs[j]
+		}
+	}
+	for i, c := range out {
+		c.Kernel, c.Initrd = resolveOrEmpty(filepath.Join(rs[i].root, "kernel")), resolveOrEmpty(filepath.Join(rs[i].root, "initrd"))
+	}
+	return out, nil
+}
+
+// localSW is what closureScript calls sw, for a local top level: sw may
+// be a link to a store path (NixOS's system-path) or a real directory of
+// the system itself.
+func localSW(root string) string {
+	if fi, err := os.Stat(filepath.Join(root, "sw")); err != nil || !fi.IsDir() {
+		return ""
+	}
+	r, err := filepath.EvalSymlinks(filepath.Join(root, "sw"))
+	if err != nil {
+		return ""
+	}
+	sw, _ := storeObject(r)
+	return sw
+}
+
+// useDB opens the database on first use and reports whether it may be used.
+func (l *LocalClosures) useDB() bool {
+	if l.NoDB || l.DBErr != nil {
+		return false
+	}
+	if l.db == nil {
+		l.db, l.DBErr = openStoreDB(l.dbPath())
+	}
+	return l.DBErr == nil
 }
 
 // Close releases the database handle, if one was opened.

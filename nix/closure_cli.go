@@ -6,61 +6,68 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
+	"slices"
 	"strings"
 )
 
-// closureScript prints, in one run, everything a closure diff needs about
-// the store object named by $1 (a store path or a link such as
-// /run/current-system), using only nix-store queries that exist from Nix
-// 1.x to current Nix. Sections are introduced by "#name" lines; paths and
-// sizes come in the same order, so line i of #sizes belongs to line i of
-// #paths; xargs keeps that order and splits a closure too large for one
-// argv (store paths contain no blanks or quotes).
+// closureScript tells, in one session, everything a closure diff needs
+// about the store object named by $1 (a store path or a link such as
+// /run/current-system): it prints what the links resolve to, then becomes
+// `nix-store --serve`, which answers for the closure, its NAR sizes and
+// its references (closure_serve.go) — one nix-store process per host.
 const closureScript = `set -eu
-root=$(readlink -f "$1")
+# One readlink for the four names. -f prints a missing last component
+# too, hence the tests below; under a top level that is no directory none
+# of the three exists, and readlink prints no line for them.
+{ read -r root; read -r sw || sw=; read -r kernel || kernel=; read -r initrd || initrd=; } <<EOF
+$(readlink -f -- "$1" "$1/sw" "$1/kernel" "$1/initrd")
+EOF
 # sw is the store object holding what $root/sw resolves to: another store
 # path as a rule, $root itself when sw is a real directory; none outside.
-sw=
-if [ -d "$root/sw" ]; then
-  sw=$(readlink -f "$root/sw")
-  case $sw in
-    /nix/store/?*) rest=${sw#/nix/store/}; sw=/nix/store/${rest%%/*} ;;
-    *) sw= ;;
-  esac
-fi
-echo "#root $root"
-echo "#sw $sw"
-# readlink -f names a missing last component instead of failing: test first.
-link() { if [ -e "$root/$1" ]; then readlink -f "$root/$1"; fi; }
-echo "#kernel $(link kernel)"
-echo "#initrd $(link initrd)"
-echo "#refs"
-nix-store -q --references "$root"
-echo "#swrefs"
-if [ -n "$sw" ]; then nix-store -q --references "$sw"; fi
-paths=$(nix-store -q --requisites "$root")
-echo "#paths"
-echo "$paths"
-echo "#sizes"
-printf '%s\n' "$paths" | xargs nix-store -q --size
-echo "#end"
+case $sw in
+  /nix/store/?*) [ -d "$sw" ] && rest=${sw#/nix/store/} && sw=/nix/store/${rest%%/*} || sw= ;;
+  *) sw= ;;
+esac
+[ -e "$kernel" ] || kernel=
+[ -e "$initrd" ] || initrd=
+printf '#root %s\n#sw %s\n#kernel %s\n#initrd %s\n#serve\n' "$root" "$sw" "$kernel" "$initrd"
+exec nix-store --serve
 `
 
 // ClosureCmd is the single command that reads the closure of target (a
-// store path or a link to one) through a Runner: one round trip, also over SSH.
+// store path or a link to one) through a Runner: one session, also over
+// SSH, in which QueryClosure talks with `nix-store --serve`.
 func ClosureCmd(target string) Cmd {
 	return Cmd{Argv: []string{"sh", "-c", closureScript, "sh", target}}
 }
 
-// MaxClosureOutput caps what one closure query may print (a 20,000-path
-// closure prints about 3 MiB); past it the host gets an error.
+// MaxClosureOutput caps what one closure query may send (a 20,000-path
+// closure with six references a path sends about 15 MiB); past it the
+// host gets an error.
 const MaxClosureOutput = 64 << 20
 
-// QueryClosure runs ClosureCmd(target) through r and parses its output.
+// maxClosureHeader bounds each line closureScript prints before the protocol.
+const maxClosureHeader = 16 << 10
+
+// QueryClosure runs ClosureCmd(target) through r and reads the closure:
+// what the script printed, then two requests to nix-store --serve.
 func QueryClosure(ctx context.Context, r Runner, target string) (*Closure, error) {
 	cmd := ClosureCmd(target)
-	out, err := runLimited(ctx, r, cmd, MaxClosureOutput)
+	var c *Closure
+	err := converse(ctx, r, cmd, MaxClosureOutput, func(s *serveConn) error {
+		s.hello() // sent with the first request
+		h, err := readClosureHeader(s)
+		if err != nil {
+			return err
+		}
+		cs, err := serveClosures(s, []cliRoot{{h["root"], h["sw"]}})
+		if err != nil {
+			return err
+		}
+		c = cs[0]
+		c.Kernel, c.Initrd = h["kernel"], h["initrd"]
+		return nil
+	})
 	switch {
 	case errors.Is(err, errOutputCap):
 		err = capError(MaxClosureOutput, "for the closure")
@@ -70,92 +77,38 @@ func QueryClosure(ctx context.Context, r Runner, target string) (*Closure, error
 	if err != nil {
 		return nil, fmt.Errorf("query closure of %s: %w", target, err)
 	}
-	c, err := parseClosureOutput(out)
-	if err != nil {
-		return nil, fmt.Errorf("query closure of %s: %w", target, err)
-	}
 	return c, nil
 }
 
-// cliClosure is the local fallback when the Nix database can't be read.
-func cliClosure(ctx context.Context, r Runner, root, sw string) (*Closure, error) {
-	c, err := QueryClosure(ctx, r, root)
-	if err != nil {
-		return nil, err
+// readClosureHeader reads closureScript's "#name value" lines up to
+// "#serve": each name once, root and sw store objects (sw may be empty).
+func readClosureHeader(s *serveConn) (map[string]string, error) {
+	h := map[string]string{}
+	for {
+		line, err := s.in.r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) || len(line) > maxClosureHeader {
+			return nil, fmt.Errorf("an output line longer than %d bytes", maxClosureHeader)
+		}
+		if err != nil {
+			return nil, &endedError{fmt.Sprintf("truncated output (root %q)", h["root"])}
+		}
+		key, val, _ := strings.Cut(string(bytes.TrimSuffix(line[1:], []byte("\n"))), " ")
+		_, dup := h[key]
+		switch {
+		case line[0] != '#' || !slices.Contains([]string{"root", "sw", "kernel", "initrd", "serve"}, key):
+			return nil, fmt.Errorf("unexpected output line %q", truncateForError(line))
+		case dup:
+			return nil, fmt.Errorf("%q comes twice", key)
+		case key == "serve" && !isStoreObject(h["root"]):
+			return nil, fmt.Errorf("root %q is not a store path", h["root"])
+		case key == "serve" && h["sw"] != "" && !isStoreObject(h["sw"]):
+			return nil, fmt.Errorf("sw %q is not a store path", h["sw"])
+		case key == "serve":
+			return h, nil
+		}
+		h[key] = val
 	}
-	if c.SW != sw {
-		return nil, fmt.Errorf("query closure of %s: sw resolved to %q, expected %q", root, c.SW, sw)
-	}
-	return c, nil
 }
 
-// parseClosureOutput reads closureScript's output.
-func parseClosureOutput(b []byte) (*Closure, error) {
-	c := &Closure{}
-	var paths, sizes []string
-	section := ""
-	ended := false
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") {
-			key, val, _ := strings.Cut(line[1:], " ")
-			switch key {
-			case "root":
-				c.Root = val
-			case "sw":
-				c.SW = val
-			case "kernel":
-				c.Kernel = val
-			case "initrd":
-				c.Initrd = val
-			case "end":
-				ended = true
-			}
-			section = key
-			continue
-		}
-		if line == "" {
-			continue
-		}
-		switch section {
-		case "refs":
-			c.Refs = append(c.Refs, line)
-		case "swrefs":
-			c.SWRefs = append(c.SWRefs, line)
-		case "paths":
-			paths = append(paths, line)
-		case "sizes":
-			sizes = append(sizes, line)
-		default:
-			return nil, fmt.Errorf("unexpected output line %q", line)
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	if !ended || !strings.HasPrefix(c.Root, StoreDir+"/") {
-		return nil, fmt.Errorf("truncated output (root %q)", c.Root)
-	}
-	if len(paths) != len(sizes) {
-		return nil, fmt.Errorf("%d paths but %d sizes", len(paths), len(sizes))
-	}
-	c.Paths = make(map[string]int64, len(paths))
-	for i, p := range paths {
-		if obj, ok := storeObject(p); !ok || obj != p {
-			return nil, fmt.Errorf("%q in the closure is not a store path", p)
-		}
-		n, err := strconv.ParseInt(strings.TrimSpace(sizes[i]), 10, 64)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("size of %s: %q is not a size", p, sizes[i])
-		}
-		c.Paths[p] = n
-	}
-	// nix-store -qR's order, which nvd reads versions in (see Closure.Order).
-	c.Order = paths
-	if _, ok := c.Paths[c.Root]; !ok {
-		return nil, fmt.Errorf("closure of %s does not contain it", c.Root)
-	}
-	return c, nil
-}
+// cliRoot is a top level with its sw (see Closure.SW), both resolved.
+type cliRoot struct{ root, sw string }

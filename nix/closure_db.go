@@ -26,7 +26,8 @@ func openStoreDB(path string) (*storeDB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open Nix database %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(1)
+	// Two connections: LocalClosures.QueryAll reads both sides of a diff at once.
+	db.SetMaxOpenConns(2)
 	// Opening is lazy; a trivial query proves the file is a readable Nix DB.
 	var n int
 	if err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name IN ('ValidPaths','Refs')`).Scan(&n); err != nil {

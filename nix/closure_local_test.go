@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,26 +21,35 @@ import (
 )
 
 // TestLocalClosures reads real closures from the local store through the
-// Nix database, through the CLI, and through the CLI after the database
-// failed to open, and checks all three against each other and against Nix.
+// Nix database, through the CLI (both closures from one nix-store walk,
+// and one closure per walk), and through the CLI after the database
+// failed to open, and checks them against each other and against Nix.
 func TestLocalClosures(t *testing.T) {
 	a, b := closurebench.Pair(t, 300)
 	ctx := context.Background()
 	readers := map[string]*nix.LocalClosures{
 		"db":       {},
 		"cli":      {NoDB: true},
+		"cli-one":  {NoDB: true},
 		"fallback": {DBPath: filepath.Join(t.TempDir(), "no-such-db.sqlite")},
 		"other":    {DBPath: emptyNixDB(t)},
 	}
 	got := map[string][2]*nix.Closure{}
 	for name, lc := range readers {
-		ca, err := lc.Query(ctx, a)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		cb, err := lc.Query(ctx, b)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
+		var ca, cb *nix.Closure
+		if name == "cli-one" {
+			var errA, errB error
+			ca, errA = lc.Query(ctx, a)
+			cb, errB = lc.Query(ctx, b)
+			if err := errors.Join(errA, errB); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		} else {
+			cs, err := lc.QueryAll(ctx, a, b)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			ca, cb = cs[0], cs[1]
 		}
 		lc.Close()
 		if wantCLI := name != "db"; lc.UsedCLI != wantCLI {
@@ -54,13 +64,13 @@ func TestLocalClosures(t *testing.T) {
 		for _, c := range []*nix.Closure{ca, cb} {
 			slices.Sort(c.Refs)
 			slices.Sort(c.SWRefs)
-			// The CLI always has nix-store -qR's order; the database only
-			// computes it when versions are spelt apart (TestRequisitesOrder).
+			// Readers compute the order only when versions are spelt
+			// apart (TestRequisitesOrder).
 			c.Order = nil
 		}
 		got[name] = [2]*nix.Closure{ca, cb}
 	}
-	for _, name := range []string{"cli", "fallback", "other"} {
+	for _, name := range []string{"cli", "cli-one", "fallback", "other"} {
 		if !reflect.DeepEqual(got["db"], got[name]) {
 			t.Errorf("%s closures differ from the database's", name)
 		}
@@ -157,8 +167,8 @@ func emptyNixDB(t *testing.T) string {
 }
 
 // TestClosureWithoutKernel reads a store object that has no kernel or
-// initrd link (a container system, a package, here a system's sw) the way
-// a host's side is read (QueryClosure, the one-round-trip script) and
+// initrd link and no sw (a container system, a package, here a system's
+// sw) the way a host's side is read (QueryClosure, the host script) and
 // through the local database: both must say there is none, or a host
 // running such a system would always be told to reboot.
 func TestClosureWithoutKernel(t *testing.T) {
@@ -179,8 +189,8 @@ func TestClosureWithoutKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, c := range map[string]*nix.Closure{"database": local, "host script": host} {
-		if c.Kernel != "" || c.Initrd != "" {
-			t.Errorf("%s: %s has no kernel or initrd link, but kernel = %q, initrd = %q", name, sys.SW, c.Kernel, c.Initrd)
+		if c.Kernel != "" || c.Initrd != "" || c.SW != "" {
+			t.Errorf("%s: %s has no kernel, initrd or sw, but kernel = %q, initrd = %q, sw = %q", name, sys.SW, c.Kernel, c.Initrd, c.SW)
 		}
 	}
 }
@@ -350,16 +360,28 @@ in { top = builtins.derivation { name = "spellings"; system = builtins.currentSy
 	if err != nil {
 		t.Fatal(err)
 	}
-	cli, err := nix.QueryClosure(ctx, nix.LocalRunner{}, link)
+	// The host script reads the closure without its edges and asks for
+	// the order; the local fallback sorts the edges it read.
+	host, err := nix.QueryClosure(ctx, nix.LocalRunner{}, link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := (&nix.LocalClosures{NoDB: true}).Query(ctx, link)
 	if err != nil {
 		t.Fatal(err)
 	}
 	empty := &nix.Closure{Root: db.Root, Paths: map[string]int64{}}
-	var fromDB, fromCLI bytes.Buffer
+	var fromDB bytes.Buffer
 	nix.DiffClosures("a", "b", db, empty).Render(&fromDB, nil)
-	nix.DiffClosures("a", "b", cli, empty).Render(&fromCLI, nil)
-	if want := "  " + last + " x2\n"; !strings.Contains(fromDB.String(), want) || fromDB.String() != fromCLI.String() {
-		t.Errorf("want %q (nix-store -qR lists %s last)\n--- database\n%s--- nix-store\n%s", want, last, fromDB.String(), fromCLI.String())
+	if want := "  " + last + " x2\n"; !strings.Contains(fromDB.String(), want) {
+		t.Errorf("want %q (nix-store -qR lists %s last)\n--- database\n%s", want, last, fromDB.String())
+	}
+	for name, c := range map[string]*nix.Closure{"host script": host, "nix-store fallback": cli} {
+		var got bytes.Buffer
+		nix.DiffClosures("a", "b", c, empty).Render(&got, nil)
+		if got.String() != fromDB.String() {
+			t.Errorf("%s:\n%s--- database\n%s", name, got.String(), fromDB.String())
+		}
 	}
 }
 
@@ -383,4 +405,37 @@ func buildNix(t *testing.T, expr string, attrs ...string) map[string]string {
 		roots[attr] = link
 	}
 	return roots
+}
+
+// TestHostScriptOddTopLevels reads, the way a host's side is read, top
+// levels whose links do not all lead somewhere: a file (no sw, kernel or
+// initrd under it), and a system whose kernel link dangles and whose sw
+// leads out of the store. Only what exists in the store is reported.
+func TestHostScriptOddTopLevels(t *testing.T) {
+	odd := buildNix(t, `let
+  file = builtins.toFile "motd-1.0" "hello";
+in {
+  odd = builtins.derivation { name = "nixos-system-odd-1"; system = builtins.currentSystem; builder = "/bin/sh";
+    args = [ "-c" "/bin/mkdir $out && /bin/ln -s /nix/store/00000000000000000000000000000000-gone $out/kernel && /bin/ln -s ${file} $out/initrd && /bin/ln -s /tmp $out/sw" ]; };
+}
+`, "odd")["odd"]
+	ctx := context.Background()
+	initrd, err := filepath.EvalSymlinks(filepath.Join(odd, "initrd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := nix.QueryClosure(ctx, nix.LocalRunner{}, initrd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if file.Root != initrd || file.SW != "" || file.Kernel != "" || file.Initrd != "" || len(file.Paths) != 1 || file.Paths[initrd] == 0 {
+		t.Errorf("file: %+v", file)
+	}
+	c, err := nix.QueryClosure(ctx, nix.LocalRunner{}, odd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SW != "" || c.Kernel != "" || c.Initrd != initrd || len(c.Paths) != 2 {
+		t.Errorf("odd: sw %q, kernel %q, initrd %q (want %q), paths %v", c.SW, c.Kernel, c.Initrd, initrd, c.Paths)
+	}
 }

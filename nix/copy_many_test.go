@@ -158,7 +158,7 @@ func TestCopyManyRootsOwnPaths(t *testing.T) {
 func TestCopyManyHostFailsMidStream(t *testing.T) {
 	f := newManyFixture(t, 3)
 	// Past the greeting and the check, into the first path.
-	f.hosts[1].dropAfter = int64(len(greeting())+len(queryValidRequest([]string{pLeaf, pMid, pTop}, true, false))) + 100
+	f.hosts[1].dropAfter = int64(len(greeting(serveVersion))+len(queryValidRequest([]string{pLeaf, pMid, pTop}, true, false))) + 100
 	out := f.copy()
 	for _, i := range []int{0, 2} {
 		if out[i].Err != nil || !slices.Equal(f.hosts[i].added, []string{pMid, pTop}) || f.last[i].PathsDone != 2 {

@@ -49,7 +49,7 @@ var errServeEnded = errors.New("nix-store --serve ended")
 // next request cannot overtake the rest of it: a pipe passes one write
 // at a time.)
 func (s *serveSession) handshake() error {
-	go func() { _, _ = s.in.Write(greeting()) }()
+	go func() { _, _ = s.in.Write(greeting(serveVersion)) }()
 	return s.fail("greeting", s.out.readGreeting())
 }
 

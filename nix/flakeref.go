@@ -153,12 +153,13 @@ var localNixVersion = sync.OnceValues(func() (string, error) {
 	if err := (LocalRunner{}).Run(ctx, Cmd{Argv: []string{"nix", "--version"}, Stdout: &out}); err != nil {
 		return "", err
 	}
-	return nixVersionNumber(out.String())
+	return ParseNixVersion(out.String())
 })
 
-// nixVersionNumber takes the version from `nix --version` output:
-// "nix (Nix) 2.8.0" and "nix (Lix, like Nix) 2.91.1" end with it.
-func nixVersionNumber(out string) (string, error) {
+// ParseNixVersion takes the version from `nix --version` output:
+// "nix (Nix) 2.8.0" and "nix (Lix, like Nix) 2.91.1" end with it. The lab
+// reads its hosts' versions with it too.
+func ParseNixVersion(out string) (string, error) {
 	line, _, _ := strings.Cut(strings.TrimSpace(out), "\n")
 	f := strings.Fields(line)
 	if len(f) == 0 || !strings.Contains(f[len(f)-1], ".") {

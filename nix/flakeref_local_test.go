@@ -18,12 +18,14 @@ import (
 // sourceFlake is a flake whose one output lists what Nix copied of it
 // (the source's store path and its entries two levels down; the sandbox
 // has no ls, the shell's globs do) and tracked.txt's content, so a test
-// sees exactly what landed in the store.
+// sees exactly what landed in the store. ${self} is quoted: under Nix 2.26
+// it is the flake's subdirectory (under 2.8 the checkout's top-level),
+// whose name may hold a space or '#'.
 const sourceFlake = `{
   outputs = { self }: {
     src = derivation { name = "flake-source-listing"; system = "x86_64-linux"; builder = "/bin/sh";
       tracked = builtins.readFile ./tracked.txt;
-      args = [ "-c" "echo SELF=${self}; for f in ${self}/* ${self}/.* ${self}/*/* ${self}/*/.*; do echo \"$f\"; done; echo \"$tracked\"; echo > $out" ]; };
+      args = [ "-c" "echo \"SELF=${self}\"; for f in \"${self}\"/* \"${self}\"/.* \"${self}\"/*/* \"${self}\"/*/.*; do echo \"$f\"; done; echo \"$tracked\"; echo > $out" ]; };
   };
 }
 `

@@ -105,16 +105,17 @@ func TestNixVersion(t *testing.T) {
 		{"nix (Nix) 2.18.9\n", "2.18.9", false},
 		{"nix (Nix) 2.19.0pre20230915_abcdef\n", "2.19.0pre20230915_abcdef", true},
 		{"nix (Nix) 2.24.9\n", "2.24.9", true},
+		{"nix (Nix) 2.26.3\n", "2.26.3", true}, // Debian 13's, the lab's current-Nix hosts'
 		{"nix (Lix, like Nix) 2.91.1\nSystem type: x86_64-linux\n", "2.91.1", true},
 		{"nix (Determinate Nix 3.6.2) 2.29.0\n", "2.29.0", true},
 		{"nix (Nix) 3.0\n", "3.0", true},
 	} {
-		v, err := nixVersionNumber(c.out)
+		v, err := ParseNixVersion(c.out)
 		if v != c.version || err != nil || decodesURLPaths(v) != c.decodes {
 			t.Errorf("%q: version %q, %v, decodes %v; want %q, %v", c.out, v, err, decodesURLPaths(v), c.version, c.decodes)
 		}
 	}
-	if v, err := nixVersionNumber("command not found\n"); err == nil {
+	if v, err := ParseNixVersion("command not found\n"); err == nil {
 		t.Errorf("garbage: version %q, want an error", v)
 	}
 	if decodesURLPaths("x.y") {

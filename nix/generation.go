@@ -3,6 +3,7 @@ package nix
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -21,6 +22,23 @@ type Generation struct {
 	Running bool `json:"running"`
 	// Booted is true when the machine booted this system.
 	Booted bool `json:"booted"`
+}
+
+// Marks says which the generation is, as listings show it: "current"
+// (the profile's, what the next boot starts), "running", "booted",
+// comma-separated; "" for none.
+func (g Generation) Marks() string {
+	var m []string
+	if g.Profile {
+		m = append(m, "current")
+	}
+	if g.Running {
+		m = append(m, "running")
+	}
+	if g.Booted {
+		m = append(m, "booted")
+	}
+	return strings.Join(m, ", ")
 }
 
 // RollbackTarget picks generation n from the host's state, or with n == 0

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"syscall"
 	"time"
@@ -45,7 +46,23 @@ func (l LocalRunner) Run(ctx context.Context, c Cmd) error {
 		cmd.WaitDelay = l.StopGrace
 	}
 	cmd.Dir = c.Dir
-	cmd.Stdin = c.Stdin
+	if _, ok := c.Stdin.(*os.File); ok || c.Stdin == nil {
+		cmd.Stdin = c.Stdin
+	} else {
+		// Feed any other reader ourselves, as the SSH client does: Wait
+		// waits for os/exec's own copy from Stdin, and a pipe that nobody
+		// writes or closes yet (a serve session's, see startServe) would
+		// hold it for ever after the command exited, and its caller, who
+		// waits for Run to learn that, with it.
+		w, err := cmd.StdinPipe()
+		if err != nil {
+			return err
+		}
+		go func() {
+			_, _ = io.Copy(w, c.Stdin)
+			w.Close()
+		}()
+	}
 	cmd.Stdout = c.Stdout
 	errTail := tail.NewBuffer(4096)
 	if c.Stderr != nil {

@@ -3,6 +3,7 @@ package nix_test
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -167,5 +168,28 @@ func TestLocalRunnerRefusesNUL(t *testing.T) {
 	}
 	if _, serr := os.Stat(marker); !errors.Is(serr, os.ErrNotExist) {
 		t.Errorf("the command ran: %v", serr)
+	}
+}
+
+// TestLocalRunnerUnwrittenStdin: a command that exits without reading
+// its stdin, a pipe nobody has written or closed yet (as a serve
+// session's is while it waits for the greeting), ends Run all the same,
+// with its own exit status. os/exec alone would wait for its copy from
+// that pipe for ever.
+func TestLocalRunnerUnwrittenStdin(t *testing.T) {
+	stdin, w := io.Pipe()
+	defer w.Close()
+	done := make(chan error, 1)
+	go func() {
+		done <- nix.LocalRunner{}.Run(context.Background(), nix.Cmd{Argv: []string{"sh", "-c", "echo gone >&2; exit 3"}, Stdin: stdin})
+	}()
+	select {
+	case err := <-done:
+		var ee *proc.ExitError
+		if !errors.As(err, &ee) || ee.Code != 3 || !strings.Contains(ee.Stderr, "gone") {
+			t.Errorf("err = %v, want exit status 3 with its stderr", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Run did not return within a minute of the command's exit")
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/user"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -100,28 +99,51 @@ var ErrSwitchLockHeld = errors.New("switch-to-configuration is running (" + Swit
 // another operation (it was broken): nothing was removed.
 var ErrLockLost = errors.New("the host lock is no longer this operation's")
 
-// opIDPattern is what an operation id may be: it names directories under
-// /run/nixdeck and a systemd unit, so no slash, no leading dot.
-var opIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
-
-// validOpID checks an operation id; "lock" and "lock-*" are the locks' own
-// names in /run/nixdeck.
+// validOpID checks an operation id: it names directories under
+// /run/nixdeck and a systemd unit, so no slash, no leading dot, at most
+// 128 bytes; "lock" and "lock-*" are the locks' own names there.
 func validOpID(id string) bool {
-	return opIDPattern.MatchString(id) && id != "lock" && !strings.HasPrefix(id, "lock-")
+	return plainName(id, 128, "_.-") && id != "lock" && !strings.HasPrefix(id, "lock-")
 }
 
-var (
-	profilePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-	ownerPattern   = regexp.MustCompile(`^[A-Za-z0-9_.+-]{1,64}@[A-Za-z0-9_.-]{1,255}$`)
-	holderPattern  = regexp.MustCompile(`^([^ ]+) pid=([0-9]{1,10}) op=([^ ]+) since=([^ ]+)$`)
-)
+// validProfile checks a profile name: 64 bytes of the same alphabet.
+func validProfile(p string) bool { return plainName(p, 64, "_.-") }
+
+// validOwner checks "user@machine" as an owner line carries it.
+func validOwner(o string) bool {
+	user, machine, ok := strings.Cut(o, "@")
+	return ok && len(user) >= 1 && len(user) <= 64 && len(machine) >= 1 && len(machine) <= 255 &&
+		onlyRunes(user, "_.+-") && onlyRunes(machine, "_.-")
+}
+
+// plainName is 1 to max ASCII letters, digits and the runes of extra,
+// starting with a letter or a digit. (Hand-written rather than a regexp:
+// counted repetitions like {0,127} compile to thousands of allocations at
+// every start of the binary, which every status call pays.)
+func plainName(s string, max int, extra string) bool {
+	return len(s) >= 1 && len(s) <= max && isAlnum(s[0]) && onlyRunes(s, extra)
+}
+
+// onlyRunes reports whether s is ASCII letters, digits and the runes of extra.
+func onlyRunes(s, extra string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isAlnum(s[i]) && !strings.ContainsRune(extra, rune(s[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
 
 // LockPath is the lock directory for profile ("" or "system": /run/nixdeck/lock).
 func LockPath(profile string) (string, error) {
 	switch {
 	case profile == "" || profile == "system":
 		return NixdeckLockPath, nil
-	case profilePattern.MatchString(profile):
+	case validProfile(profile):
 		return NixdeckLockPath + "-" + profile, nil
 	}
 	return "", fmt.Errorf("bad profile name %s", excerpt(profile))
@@ -150,10 +172,31 @@ func LocalOwner() string {
 	return clean(name, 64) + "@" + clean(host, 255)
 }
 
+// splitHolder cuts "OWNER pid=N op=ID since=TIME" into the line and its
+// four values (as FindStringSubmatch would), nil when it is not that.
+func splitHolder(line string) []string {
+	f := strings.Split(line, " ")
+	if len(f) != 4 {
+		return nil
+	}
+	m := []string{line, f[0]}
+	for i, key := range []string{"pid=", "op=", "since="} {
+		v, ok := strings.CutPrefix(f[i+1], key)
+		if !ok || v == "" {
+			return nil
+		}
+		m = append(m, v)
+	}
+	if len(m[2]) > 10 || !onlyRunes(m[2], "") || strings.IndexFunc(m[2], func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
+		return nil
+	}
+	return m
+}
+
 // parseHolder checks an owner line as the host reported it.
 func parseHolder(line string) (LockHolder, error) {
-	m := holderPattern.FindStringSubmatch(line)
-	if m == nil || !ownerPattern.MatchString(m[1]) || !opIDPattern.MatchString(m[3]) {
+	m := splitHolder(line)
+	if m == nil || !validOwner(m[1]) || !plainName(m[3], 128, "_.-") {
 		return LockHolder{}, errors.New("not an owner line")
 	}
 	pid, err := strconv.Atoi(m[2])
@@ -181,7 +224,7 @@ func AcquireLock(ctx context.Context, r Runner, req LockRequest) (broke *LockHol
 	switch {
 	case !validOpID(req.OpID):
 		return nil, fmt.Errorf("take the host lock: bad operation id %s", excerpt(req.OpID))
-	case !ownerPattern.MatchString(req.Owner):
+	case !validOwner(req.Owner):
 		return nil, fmt.Errorf("take the host lock: bad owner %s (want user@machine)", excerpt(req.Owner))
 	case req.PID < 0:
 		return nil, fmt.Errorf("take the host lock: bad pid %d", req.PID)

@@ -131,7 +131,7 @@ func TestLockPathAndOwner(t *testing.T) {
 			t.Errorf("LockPath(%q) = %q, %v; want %q", profile, got, err, want)
 		}
 	}
-	if o := LocalOwner(); !ownerPattern.MatchString(o) {
+	if o := LocalOwner(); !validOwner(o) {
 		t.Errorf("LocalOwner() = %q, not an owner", o)
 	}
 	h := LockHolder{Owner: "alice@ops1", PID: 4242, OpID: "deploy-20240701T100000-3f2a9c", Since: time.Date(2024, 7, 1, 10, 0, 0, 0, time.UTC)}

@@ -18,7 +18,8 @@ import (
 // this machine, `nix-store --serve` hands out each path's NAR on request,
 // in the order we choose, with no command line to split. Unlike
 // nix-copy-closure, nixdeck does not wait for a path to be acknowledged
-// before sending the next.
+// before sending the next. Closures are read through it too
+// (closure_serve.go); this file is the wire format both use.
 //
 // The wire format (Nix 2.8, src/libstore/serve-protocol.hh and
 // src/nix-store/nix-store.cc opServe): numbers are 64-bit little endian;
@@ -93,18 +94,35 @@ func (r serveReader) num() (uint64, error) {
 }
 
 func (r serveReader) str() (string, error) {
+	var buf []byte
+	b, err := r.bytes(&buf)
+	return string(b), err
+}
+
+// bytes reads a string into *buf, which it grows as needed and the next
+// call may reuse; the padding must be zeros, as Nix writes it.
+func (r serveReader) bytes(buf *[]byte) ([]byte, error) {
 	n, err := r.num()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if n > maxServeString {
-		return "", fmt.Errorf("a string of %d bytes (at most %d expected)", n, maxServeString)
+		return nil, fmt.Errorf("a string of %d bytes (at most %d expected)", n, maxServeString)
 	}
-	b := make([]byte, (n+7)/8*8)
+	padded := int(n+7) / 8 * 8
+	if cap(*buf) < padded {
+		*buf = make([]byte, padded)
+	}
+	b := (*buf)[:padded]
 	if _, err := io.ReadFull(r.r, b); err != nil {
-		return "", err
+		return nil, err
 	}
-	return string(b[:n]), nil
+	for _, pad := range b[n:] {
+		if pad != 0 {
+			return nil, errors.New("padding is not zeros")
+		}
+	}
+	return b[:n], nil
 }
 
 // strs reads a set of at most max strings.
@@ -127,27 +145,29 @@ func (r serveReader) strs(max int) ([]string, error) {
 	return ss, nil
 }
 
-// greeting is what a client sends first.
-func greeting() []byte {
+// greeting is what a client speaking version sends first.
+func greeting(version uint64) []byte {
 	var w serveWriter
 	w.num(serveMagic1)
-	w.num(serveVersion)
+	w.num(version)
 	return w.buf
 }
 
-// readGreeting checks the server's greeting.
+// readGreeting checks the server's greeting: nix-store --serve, speaking
+// protocol 2.x (its minor version changes nothing nixdeck asks).
 func (r serveReader) readGreeting() error {
 	magic, err := r.num()
 	if err != nil {
 		return err
 	}
 	if magic != serveMagic2 {
-		return errors.New("not a nix-store --serve greeting")
+		return fmt.Errorf("not a nix-store --serve greeting (%#x)", magic)
 	}
-	if _, err := r.num(); err != nil { // the server's version: nothing depends on it
-		return err
+	v, err := r.num()
+	if err == nil && v>>8 != serveVersion>>8 {
+		err = fmt.Errorf("protocol version %#x, not 2.x", v)
 	}
-	return nil
+	return err
 }
 
 // queryValidRequest asks which of paths are valid; lock keeps them from

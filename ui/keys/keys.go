@@ -16,6 +16,9 @@ type Map struct {
 	Select, SelectAll, ClearSelection, Filter key.Binding
 	// Screens.
 	Details, Diff, Generations, Logs, Journal, History, NextPane, Back, Help key.Binding
+	// enter on a generation (roll back to it) and on a past operation
+	// (open its logs): the same key as Details, said as what it does there.
+	RollbackTo, OpenLogs key.Binding
 	// Actions on the selected hosts (the highlighted one when none is).
 	Switch, Canary, Boot, Test, Rollback, Refresh key.Binding
 	// While a rollout runs.
@@ -55,6 +58,8 @@ func Default() Map {
 		Journal:        b("J", "journal", "J"),
 		History:        b("H", "history", "H"),
 		NextPane:       b("tab", "next pane", "tab"),
+		RollbackTo:     b("enter", "roll back to it", "enter"),
+		OpenLogs:       b("enter", "open its logs", "enter"),
 		Back:           b("esc", "back", "esc"),
 		Help:           b("?", "help", "?"),
 		Switch:         b("s", "switch", "s"),
@@ -74,5 +79,28 @@ func Default() Map {
 		Yes:            b("y", "yes", "y"),
 		No:             b("n", "no", "n", "esc"),
 		Quit:           b("q", "quit", "q", "ctrl+c"),
+	}
+}
+
+// Group is a titled set of bindings, as the help screen lists them.
+type Group struct {
+	Title string
+	Keys  []key.Binding
+}
+
+// Groups is every binding of m in the help screen's order and groups; a
+// disabled binding is still listed (the help says what the keys are,
+// the footer what applies now).
+func (m Map) Groups() []Group {
+	return []Group{
+		{"Move", []key.Binding{m.Up, m.Down, m.PageUp, m.PageDown, m.Top, m.Bottom, m.Left, m.Right}},
+		{"Select", []key.Binding{m.Select, m.SelectAll, m.ClearSelection, m.Filter}},
+		{"Screens", []key.Binding{m.Details, m.Diff, m.Generations, m.Logs, m.Journal, m.History, m.NextPane, m.Back, m.Help}},
+		{"Change hosts (selected, else highlighted)", []key.Binding{m.Switch, m.Canary, m.Boot, m.Test, m.Rollback, m.Refresh}},
+		{"Generations and history", []key.Binding{m.RollbackTo, m.OpenLogs}},
+		{"While a rollout runs", []key.Binding{m.Pause, m.Abort}},
+		{"Logs", []key.Binding{m.Search, m.SearchNext, m.SearchPrev, m.PrevHost, m.NextHost, m.Follow}},
+		{"Prompts", []key.Binding{m.Yes, m.No}},
+		{"Quit", []key.Binding{m.Quit}},
 	}
 }

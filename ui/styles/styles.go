@@ -47,6 +47,11 @@ type Styles struct {
 	// ProgressDone and ProgressTodo colour the two parts of a progress
 	// bar, whose characters differ too (█ and ░).
 	ProgressDone, ProgressTodo lipgloss.Style
+	// The console's frame. Bar is its top line; Marked a selected host's
+	// mark (the "*" says it); Dialog the box of a dialog over a screen,
+	// whose border is drawn without colours too: it is the box's shape,
+	// not a meaning.
+	Bar, Marked, Dialog lipgloss.Style
 
 	// plain is set for a profile without colours: Mark leaves text as it
 	// is, byte for byte what the plain renderers print.
@@ -59,8 +64,9 @@ type Styles struct {
 // theme already makes readable on its background, so the background does
 // not enter into them; a console style that needs it takes it here.
 func New(p colorprofile.Profile) *Styles {
+	dialog := lipgloss.NewStyle().Border(lipgloss.RoundedBorder()).Padding(0, 1)
 	if p < colorprofile.ANSI {
-		return &Styles{plain: true}
+		return &Styles{plain: true, Dialog: dialog}
 	}
 	fg := func(c color.Color) lipgloss.Style { return lipgloss.NewStyle().Foreground(c) }
 	return &Styles{
@@ -91,6 +97,9 @@ func New(p colorprofile.Profile) *Styles {
 		Match:           lipgloss.NewStyle().Reverse(true),
 		ProgressDone:    fg(lipgloss.Green),
 		ProgressTodo:    fg(lipgloss.BrightBlack),
+		Bar:             lipgloss.NewStyle().Bold(true).Reverse(true),
+		Marked:          fg(lipgloss.BrightCyan).Bold(true),
+		Dialog:          dialog.BorderForeground(lipgloss.Cyan),
 	}
 }
 

@@ -1,0 +1,32 @@
+package fleet
+
+import (
+	"errors"
+	"testing"
+
+	"nixdeck/nix"
+)
+
+// LogLine says what the log files say: output with its source, what
+// nixdeck reports with "#", the outcome and the end of a host; progress
+// is left out.
+func TestLogLine(t *testing.T) {
+	tests := []struct {
+		e         Event
+		tag, text string
+		ok        bool
+	}{
+		{LogEvent{Source: "activate", Line: "starting sshd"}, "[activate]", "starting sshd", true},
+		{PhaseEvent{Phase: PhaseCopying}, "#", "phase copying", true},
+		{HostOutcome{Outcome: OutcomeRolledBack, Cause: "health check http failed"}, "#", "outcome: rolled back: health check http failed", true},
+		{DoneEvent{Err: errors.New("web01: copy: broken pipe")}, "#", "finished: web01: copy: broken pipe", true},
+		{DoneEvent{}, "#", "finished", true},
+		{CopyEvent{CopyProgress: nix.CopyProgress{PathsDone: 1}}, "", "", false},
+	}
+	for _, tt := range tests {
+		tag, text, ok := LogLine(tt.e)
+		if tag != tt.tag || text != tt.text || ok != tt.ok {
+			t.Errorf("LogLine(%T) = %q, %q, %v; want %q, %q, %v", tt.e, tag, text, ok, tt.tag, tt.text, tt.ok)
+		}
+	}
+}

@@ -1,0 +1,91 @@
+package nix
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// Two releases of webSystem that share their kernel and bash.
+const (
+	webSystem2 = "/nix/store/9ak5vwq4y3zgzmlxm3jm8d1s0d7ap1rz-nixos-system-web1-24.05.20240902.abc"
+	webSW2     = "/nix/store/2p3x0qcd9yd8b3vbm1hrkyv0z6d1gmqh-system-path"
+	webCurl    = "/nix/store/3q1p4lzm2n8x2xk6xqf0pj1c9i4l0w7s-curl-8.9.1"
+)
+
+func twoReleases() map[string]servedInfo {
+	store := webStore()
+	store[webSystem2] = servedInfo{refs: []string{webKernel, webSW2}, narSize: 14000}
+	store[webSW2] = servedInfo{refs: []string{webBash, webCurl, webSW2}, narSize: 53000}
+	store[webCurl] = servedInfo{refs: []string{webBash}, narSize: 400000}
+	return store
+}
+
+// TestCLIClosures walks two closures at once through nix-store --serve:
+// one process, each path asked about once, each closure with its own
+// paths, references and sw references (self-references kept).
+func TestCLIClosures(t *testing.T) {
+	f := &fakeServe{t: t, store: twoReleases()}
+	cs, err := cliClosures(context.Background(), f, []cliRoot{{webSystem, webSW}, {webSystem2, webSW2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.runs.Load() != 1 || f.closureQueries.Load() != 0 {
+		t.Errorf("%d processes, %d closure requests; want 1 and none", f.runs.Load(), f.closureQueries.Load())
+	}
+	asked := slices.Sorted(slices.Values(f.asked))
+	if want := []string{webBash, webKernel, webSW2, webCurl, webSW, webSystem, webSystem2}; !slices.Equal(asked, slices.Sorted(slices.Values(want))) {
+		t.Errorf("asked about %v, want each of the 7 paths once", asked)
+	}
+	if got := sortedKeys(cs[0].Paths); !slices.Equal(got, slices.Sorted(slices.Values([]string{webBash, webKernel, webSW, webSystem}))) {
+		t.Errorf("first closure %v", got)
+	}
+	if got := sortedKeys(cs[1].Paths); len(got) != 5 || cs[1].Paths[webCurl] != 400000 || slices.Contains(got, webSW) {
+		t.Errorf("second closure %v", cs[1].Paths)
+	}
+	if !slices.Contains(cs[0].Refs, webSystem) || !slices.Equal(cs[1].SWRefs, []string{webBash, webCurl, webSW2}) || cs[1].SW != webSW2 {
+		t.Errorf("refs %v, sw refs %v", cs[0].Refs, cs[1].SWRefs)
+	}
+}
+
+// TestCLIClosuresFailing: a path the store does not know, nix-store
+// failing and a broken reply all end in an error.
+func TestCLIClosuresFailing(t *testing.T) {
+	missing := "/nix/store/4zz6w8wqz7c8k7s0p7a7yqv0j5w0x6g1-gone"
+	store := twoReleases()
+	store[webSW2] = servedInfo{refs: []string{webBash, missing}}
+	for _, tt := range []struct {
+		name string
+		f    *fakeServe
+		err  string
+	}{
+		{"unknown path", &fakeServe{store: store}, "nothing known about " + missing},
+		{"nix-store fails", &fakeServe{store: twoReleases(), raw: []byte{}, err: &ExitError{Code: 1, Stderr: "error: cannot open connection to remote store 'daemon'"}}, "cannot open connection"},
+		{"broken reply", &fakeServe{store: twoReleases(), infoReply: func(w *serveWriter, _ []string) { w.str("/etc/passwd") }}, "not asked for"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.f.t = t
+			_, err := cliClosures(context.Background(), tt.f, []cliRoot{{webSystem, webSW}, {webSystem2, webSW2}})
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("err = %v, want %q", err, tt.err)
+			}
+		})
+	}
+}
+
+// TestCLIClosuresCancelled: a walk whose context ends stops its processes
+// and says so.
+func TestCLIClosuresCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &fakeServe{t: t, store: twoReleases(), stuck: make(chan struct{})}
+	go func() {
+		<-f.stuck
+		cancel()
+	}()
+	_, err := cliClosures(ctx, f, []cliRoot{{webSystem, webSW}})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}
