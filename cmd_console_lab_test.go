@@ -120,13 +120,14 @@ func row(screen, host string) string {
 	return ""
 }
 
-// TestConsoleOnLab is the run of the console on a 4-host lab,
+// TestConsoleOnLab is the run of the console on a 4-host mixed lab
+// (db01 and web02 on current Nix and OpenSSH),
 // through tmux: open, refresh, select two hosts and see their diff,
 // switch them to done while a log follows, roll one back to generation 1
 // from the generations screen and another with r, a canary rollout
 // whose canary fails and halts, trusting an unknown host key, quitting.
 func TestConsoleOnLab(t *testing.T) {
-	l := labtest.Start(t, 4)
+	l := labtest.StartMixed(t, 4)
 	bin := buildNixdeck(t)
 	state := t.TempDir()
 	c := openConsole(t, bin, l.FleetPath, state, 160, 40)
