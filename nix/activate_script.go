@@ -70,7 +70,7 @@ done
 const activateFollowScript = `dir=$1 off=$2 skip=${3-}
 if [ ! -d "$dir" ]; then echo "status=gone" >&2; exit 0; fi
 pid=
-read -r pid <"$dir/pid" 2>/dev/null
+{ read -r pid <"$dir/pid"; } 2>/dev/null
 ended() { [ -e "$dir/status" ] && read -r st <"$dir/status" && [ "$st" != "$skip" ]; }
 (while ! ended && kill -0 "$pid" 2>/dev/null; do sleep 0.2; done) &
 tail -c +$((off + 1)) -f -s 0.2 --pid=$! "$dir/out"
