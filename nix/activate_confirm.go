@@ -1,6 +1,7 @@
 package nix
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -39,18 +40,24 @@ const defaultRollbackWait = 10 * time.Minute
 var errSameConnection = errors.New("Confirm returned a connection the activation already used; a confirmation must come over a new one")
 
 // confirm runs once the host reports the new system running and waiting:
-// it confirms over a new connection (retrying until the deadline), then
-// follows the host to its decision and reports that.
+// it confirms over a new connection (retrying until the deadline), which
+// answers with the host's decision when the confirmation made it;
+// otherwise it follows the host to its decision and reports that.
 func (f *follower) confirm(ctx context.Context, res ActivateResult) (ActivateResult, error) {
 	res.ExitCode = 0
 	deadline := time.Now().Add(f.req.ConfirmTimeout)
-	res.ConfirmErr = f.sendConfirm(ctx, deadline)
+	var status string
+	status, res.ConfirmErr = f.sendConfirm(ctx, deadline)
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("stopped while confirming the activation (the host rolls back by itself unless confirmed): %w", err)
 	}
 	cause := CauseNotConfirmed
 	if res.ConfirmErr != nil {
 		cause = CauseNoSSH
+	}
+	if res.ConfirmErr == nil && status != statusAwaiting {
+		// The host's decision, read by the confirmation itself.
+		return classify(res, status, true, cause)
 	}
 	// The host decides by its deadline at the latest (it started counting
 	// before this side did); a rollback then runs, bounded as an
@@ -78,43 +85,50 @@ func (f *follower) confirm(ctx context.Context, res ActivateResult) (ActivateRes
 	return classify(res, status, true, cause)
 }
 
-// sendConfirm writes the confirmation over a new connection from
-// req.Confirm, retrying with backoff until deadline; it returns the last
-// failure, or nil once a confirmation was written.
-func (f *follower) sendConfirm(ctx context.Context, deadline time.Time) error {
+// sendConfirm confirms over a new connection from req.Confirm, retrying
+// with backoff until deadline; it returns the status the host answered
+// with, or the last failure.
+func (f *follower) sendConfirm(ctx context.Context, deadline time.Time) (string, error) {
 	cctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
-		err := f.confirmOnce(cctx)
+		status, err := f.confirmOnce(cctx)
 		if err == nil {
-			return nil
+			return status, nil
 		}
 		t := time.NewTimer(reconnectBackoff(attempt))
 		select {
 		case <-cctx.Done():
 			t.Stop()
-			return err
+			return "", err
 		case <-t.C:
 		}
 	}
 }
 
-// confirmOnce dials a new connection and confirms over it.
-func (f *follower) confirmOnce(ctx context.Context) error {
+// confirmOnce dials a new connection and confirms over it; the answer
+// carries the output since the follower's offset and the host's status.
+func (f *follower) confirmOnce(ctx context.Context) (string, error) {
 	nr, err := f.req.Confirm(ctx)
 	if err != nil {
-		return fmt.Errorf("connect to confirm: %w", err)
+		return "", fmt.Errorf("connect to confirm: %w", err)
 	}
 	for _, u := range f.used {
 		if sameRunner(nr, u) {
-			return errSameConnection
+			return "", errSameConnection
 		}
 	}
-	c := f.req.confirmCmd()
+	var errb bytes.Buffer
+	c := f.req.confirmCmd(f.offset)
+	c.Stdout, c.Stderr = f.output(), &errb
 	if err := nr.Run(ctx, c); err != nil {
-		return fmt.Errorf("confirm: %w", scriptError{"confirm", c.Argv, err})
+		return "", fmt.Errorf("confirm: %w", scriptError{"confirm", c.Argv, err})
 	}
-	return nil
+	status, ok := statusLine(errb.String())
+	if !ok {
+		return "", fmt.Errorf("confirm: no status in %s", excerpt(errb.String()))
+	}
+	return status, nil
 }
 
 // sameRunner reports whether a and b are the same runner; runners of a

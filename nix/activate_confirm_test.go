@@ -16,7 +16,7 @@ func TestActivateMagicRollback(t *testing.T) {
 	follow := func(off int, skip ...string) []string {
 		return append([]string{"sh", "-c", activateFollowScript, "sh", dir, fmt.Sprint(off)}, skip...)
 	}
-	confirm := []string{"sh", "-c", activateConfirmScript, "sh", dir}
+	confirm := []string{"sh", "-c", activateConfirmScript, "sh", dir, "32"}
 	const activated = "activating the configuration...\n" // 32 bytes
 	lost := fmt.Errorf("web1: %w", ErrConnectionLost)
 	refused := errors.New("web1: dial tcp 127.0.0.1:22: connect: connection refused")
@@ -50,12 +50,18 @@ func TestActivateMagicRollback(t *testing.T) {
 		reconnect   bool
 		minAttempts int
 	}{
-		{name: "a confirmation over a new connection is done",
+		{name: "a confirmation over a new connection is done, as its answer says",
 			script: func(f, fresh *fakeRunner) {
 				awaiting(f)
-				fresh.expect(confirm...).priv()
-				f.expect(follow(32, statusAwaiting)...).priv().out("nixdeck: confirmed\n").errout("status=confirmed 0\n")
+				fresh.expect(confirm...).priv().out("nixdeck: confirmed\n").errout("status=confirmed 0\n")
 			}, want: OutcomeDone, code: 0, confirmed: true, minAttempts: 1},
+		{name: "a confirmation that lost its answer is read from the host's record",
+			confirmTimeout: 50 * time.Millisecond,
+			script: func(f, fresh *fakeRunner) {
+				awaiting(f)
+				fresh.expect(confirm...).priv().fail(lost)
+				f.expect(follow(32, statusAwaiting)...).priv().errout("status=confirmed 0\n")
+			}, want: OutcomeDone, code: 0, confirmed: true, confirmErr: "connection lost", minAttempts: 1},
 		{name: "a host that cannot be reached again rolls back: no SSH",
 			confirmTimeout: 50 * time.Millisecond,
 			dial:           func(_, _ *fakeRunner, _ int) (Runner, error) { return nil, refused },
@@ -88,14 +94,18 @@ func TestActivateMagicRollback(t *testing.T) {
 			},
 			script: func(f, fresh *fakeRunner) {
 				awaiting(f)
-				fresh.expect(confirm...).priv()
-				f.expect(follow(32, statusAwaiting)...).priv().errout("status=confirmed 0\n")
+				fresh.expect(confirm...).priv().errout("status=confirmed 0\n")
 			}, want: OutcomeDone, code: 0, confirmed: true, minAttempts: 2},
 		{name: "a confirmation the host got too late is a rollback",
 			script: func(f, fresh *fakeRunner) {
 				awaiting(f)
-				fresh.expect(confirm...).priv()
-				f.expect(follow(32, statusAwaiting)...).priv().errout("status=rolled-back 0 unconfirmed\n")
+				fresh.expect(confirm...).priv().errout("status=rolled-back 0 unconfirmed\n")
+			}, want: OutcomeRolledBack, cause: CauseNotConfirmed, code: 0, minAttempts: 1},
+		{name: "a confirmation that finds the host rolling back follows it",
+			script: func(f, fresh *fakeRunner) {
+				awaiting(f)
+				fresh.expect(confirm...).priv().out("nixdeck: rolling back\n").errout("status=awaiting 0\n")
+				f.expect(follow(54, statusAwaiting)...).priv().errout("status=rolled-back 0 unconfirmed\n")
 			}, want: OutcomeRolledBack, cause: CauseNotConfirmed, code: 0, minAttempts: 1},
 		{name: "an exit 0 recorded without a confirmation is not success (deploy-rs #214)",
 			script: func(f, _ *fakeRunner) {
@@ -114,10 +124,10 @@ func TestActivateMagicRollback(t *testing.T) {
 				awaiting(f)
 				f.expect(follow(32, statusAwaiting)...).priv().fail(lost)
 			}, want: OutcomeRolledBack, cause: CauseNoSSH + " (the host's own record could not be read)", code: 0, confirmErr: "refused", minAttempts: 1},
-		{name: "confirmed but never read again is unknown, not done",
+		{name: "a decision never read again is unknown, not done",
 			script: func(f, fresh *fakeRunner) {
 				awaiting(f)
-				fresh.expect(confirm...).priv()
+				fresh.expect(confirm...).priv().errout("status=awaiting 0\n")
 				f.expect(follow(32, statusAwaiting)...).priv().fail(lost)
 			}, want: OutcomeConnectionLost, code: 0, wantErr: "decision could not be read", minAttempts: 1},
 		{name: "a timed-out activation is killed and rolled back by the host",

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 )
@@ -120,20 +121,33 @@ func (f *follower) run(actx, ctx context.Context, r Runner) (string, error) {
 func (f *follower) follow(ctx context.Context) (string, error) {
 	var errb bytes.Buffer
 	c := f.req.followCmd(f.offset, f.skip)
-	c.Stdout = writerFunc(func(p []byte) (int, error) {
-		f.offset += int64(len(p))
-		return f.lines.Write(p)
-	})
-	c.Stderr = &errb
+	c.Stdout, c.Stderr = f.output(), &errb
 	if err := f.runner.Run(ctx, c); err != nil {
 		return "", fmt.Errorf("follow activation: %w", scriptError{"follow", c.Argv, err})
 	}
-	for _, l := range strings.Split(errb.String(), "\n") {
-		if st, ok := strings.CutPrefix(l, "status="); ok {
-			return st, nil
-		}
+	if st, ok := statusLine(errb.String()); ok {
+		return st, nil
 	}
 	return "", fmt.Errorf("follow activation: no status in %s", excerpt(errb.String()))
+}
+
+// output is where a command following the activation writes its output:
+// to the lines, counted in the offset the next command resumes at.
+func (f *follower) output() io.Writer {
+	return writerFunc(func(p []byte) (int, error) {
+		f.offset += int64(len(p))
+		return f.lines.Write(p)
+	})
+}
+
+// statusLine finds the "status=…" line in a script's stderr.
+func statusLine(stderr string) (string, bool) {
+	for _, l := range strings.Split(stderr, "\n") {
+		if st, ok := strings.CutPrefix(l, "status="); ok {
+			return st, true
+		}
+	}
+	return "", false
 }
 
 // writerFunc adapts a function to io.Writer.

@@ -23,11 +23,14 @@ package nix
 // rollback. nixdeck's kill script (activateKillScript) is only a fallback.
 //
 // Magic rollback ($5, seconds, set for switch and test): after an exit 0
-// the status is "awaiting 0" and the script waits up to $5 s for
-// <dir>/confirm, which nixdeck writes over a new connection. The decision
-// is the script's alone and made once: renaming confirm to confirmed is
-// the confirmation ("confirmed 0"); the deadline passing first, or the
-// kill file, is the rollback. A confirmation written later changes
+// the status is "awaiting 0" and the script waits up to $5 s for the
+// confirmation, which nixdeck's confirm script (activateConfirmScript)
+// makes over a new connection. The decision is made once, by whichever
+// of the two creates <dir>/decided first (mkdir is atomic): the confirm
+// script, which then records "confirmed 0" itself and answers with it,
+// so nixdeck learns it in the same command; or this script, once the
+// deadline has passed (or the kill file is there), which then rolls back.
+// A confirmation that comes later finds the decision made and changes
 // nothing. The rollback puts the profile back on the recorded generation
 // (switch), runs the recorded system's switch-to-configuration (switch,
 // or test for test; limited as the activation was) and records
@@ -109,17 +112,16 @@ if [ $rc -eq 1 ] && [ -n "$prev" ] && [ "$action" != test ] && [ "$action" != dr
   nix-env -p $p --switch-generation "$prev"
 fi
 if [ -n "$confirm" ] && [ $rc -eq 0 ]; then
-  record ` + statusAwaiting + `
   echo "nixdeck: activated; waiting up to ${confirm}s for nixdeck to confirm over a new connection"
+  record ` + statusAwaiting + `
   end=$(($(date +%s) + confirm))
   i=0
   while :; do
-    if killed; then rollback timeout; fi
-    if [ -e "$dir/confirm" ] && mv "$dir/confirm" "$dir/confirmed" 2>/dev/null; then
-      echo "nixdeck: confirmed"
-      finish confirmed 0
-    fi
-    if [ $((i % 5)) -eq 0 ] && [ "$(date +%s)" -ge $end ]; then rollback unconfirmed; fi
+    read -r st <"$dir/status"
+    if [ "$st" = "confirmed 0" ]; then exit 0; fi
+    why=
+    if killed; then why=timeout; elif [ $((i % 5)) -eq 0 ] && [ "$(date +%s)" -ge $end ]; then why=unconfirmed; fi
+    if [ -n "$why" ] && mkdir "$dir/decided" 2>/dev/null; then rollback $why; fi
     i=$((i + 1))
     sleep 0.2
   done

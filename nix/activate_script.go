@@ -78,10 +78,20 @@ if ended; then echo "status=$st" >&2; else echo "status=vanished" >&2; fi
 `
 
 // activateConfirmScript confirms a switch that awaits its confirmation
-// (see activateRunScript); one that has decided already is left alone.
-// Arguments: dir.
-const activateConfirmScript = `dir=$1
-if [ "$(cat "$dir/status")" = "` + statusAwaiting + `" ]; then : >"$dir/confirm"; fi
+// (see activateRunScript): it takes the decision (mkdir decided) unless
+// the run script took it first, and then records "confirmed 0". Either
+// way it prints the output from byte offset $2 and the status, as the
+// follow script does, so that a confirmation needs no other command.
+// Arguments: dir, offset.
+const activateConfirmScript = `dir=$1 off=$2
+st=
+{ read -r st <"$dir/status"; } 2>/dev/null
+if [ "$st" = "` + statusAwaiting + `" ] && mkdir "$dir/decided" 2>/dev/null; then
+  echo "nixdeck: confirmed" >>"$dir/out"
+  echo "confirmed 0" >"$dir/status.confirm" && mv "$dir/status.confirm" "$dir/status" && st="confirmed 0"
+fi
+tail -c +$((off + 1)) "$dir/out"
+echo "status=$st" >&2
 `
 
 // activateKillScript stops an activation the host did not stop by
@@ -150,9 +160,10 @@ func (q ActivateRequest) followCmd(offset int64, skip string) Cmd {
 	return Cmd{Argv: argv, Privileged: true}
 }
 
-// confirmCmd confirms an activation awaiting its confirmation.
-func (q ActivateRequest) confirmCmd() Cmd {
-	return Cmd{Argv: []string{"sh", "-c", activateConfirmScript, "sh", q.dir()}, Privileged: true}
+// confirmCmd confirms an activation awaiting its confirmation and
+// prints its output from offset.
+func (q ActivateRequest) confirmCmd(offset int64) Cmd {
+	return Cmd{Argv: []string{"sh", "-c", activateConfirmScript, "sh", q.dir(), strconv.FormatInt(offset, 10)}, Privileged: true}
 }
 
 // killCmd stops the activation and everything it started.
