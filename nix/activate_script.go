@@ -26,7 +26,8 @@ import (
 // AcquireLock made for the operation) and starts the run
 // script under systemd-run (its own unit, outside the SSH session's scope)
 // or, without systemd, in a new session with setsid/nohup. It returns once
-// the process has written its pid. A transient unit gets systemd's
+// the process has written its pid (looking often at first: that takes
+// milliseconds, and the launch is on every activation's path). A transient unit gets systemd's
 // compiled-in PATH, which on NixOS holds neither coreutils nor nix-env, so
 // the session's PATH goes along (-E, as nixos-rebuild passes LOCALE_ARCHIVE).
 // Arguments: dir, system, action, generation, unit, confirm seconds, limit
@@ -52,8 +53,8 @@ fi
 i=0
 while [ ! -e "$dir/pid" ] && [ ! -e "$dir/status" ]; do
   i=$((i + 1))
-  if [ $i -gt 100 ]; then echo "activation did not start" >&2; exit 1; fi
-  sleep 0.1
+  if [ $i -gt 110 ]; then echo "activation did not start" >&2; exit 1; fi
+  if [ $i -le 10 ]; then sleep 0.02; else sleep 0.1; fi
 done
 `
 
