@@ -2,7 +2,6 @@ package fleet
 
 import (
 	"errors"
-	"strings"
 
 	"nixdeck/fleet/remote"
 	"nixdeck/internal/proc"
@@ -37,7 +36,7 @@ func (e *HostError) Unwrap() error { return e.Err }
 // namesHost reports whether err's message starts with the name of host:
 // the SSH client's errors for that host do (its typed errors, a failed
 // command's ExitError and OutputLimitError with Host set, and a lost
-// connection, which wraps proc.ErrConnectionLost after "host (addr): ").
+// connection, a *remote.LostError).
 // Only the outermost error counts; a wrapped one has other text before it.
 func namesHost(err error, host string) bool {
 	switch e := err.(type) {
@@ -53,10 +52,8 @@ func namesHost(err error, host string) bool {
 		return e.Host != "" && e.Host == host
 	case *proc.OutputLimitError:
 		return e.Host != "" && e.Host == host
-	}
-	if errors.Is(err, proc.ErrConnectionLost) {
-		msg := err.Error()
-		return strings.HasPrefix(msg, host+": ") || strings.HasPrefix(msg, host+" (")
+	case *remote.LostError:
+		return e.Name == host
 	}
 	return false
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,6 +47,11 @@ func TestKeepaliveDetectsDeadPeer(t *testing.T) {
 		}
 		// "10": the connection was given up after KeepAliveMaxMissed misses, not the first.
 		assertErrContains(t, err, "web01", "keepalive", "no reply to 10 keepalives")
+		// The host is named by the error's type, not only its text.
+		var lost *LostError
+		if !errors.As(err, &lost) || lost.Name != "web01" || !strings.HasPrefix(lost.What, "sh -c") {
+			t.Errorf("Run error = %#v, want a *LostError naming web01 and the command", err)
+		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a running command did not notice the dead peer")
 	}

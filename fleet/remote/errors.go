@@ -78,3 +78,34 @@ func sudoComplaint(stderr string) string {
 
 // errClosedPool is the cause when a Pool is used after Close.
 var errClosedPool = errors.New("connection pool closed")
+
+// LostError is a connection to a host that ended while something was
+// running or about to run on it, so the fate of that command is unknown.
+// It matches proc.ErrConnectionLost (errors.Is) and prints as
+// "web01 (127.0.0.1:2201): nix-store --serve: connection lost: EOF".
+type LostError struct {
+	// Name is the node; Addr the host:port dialled.
+	Name, Addr string
+	// What is the command whose fate is unknown; "" for the connection
+	// itself (it died with nothing running).
+	What string
+	// Detail says why the connection ended, as far as it is known.
+	Detail string
+}
+
+// Error names the host, the command and why the connection ended.
+func (e *LostError) Error() string {
+	what := ""
+	if e.What != "" {
+		what = e.What + ": "
+	}
+	return fmt.Sprintf("%s: %s%v: %s", hostLabel(e.Name, e.Addr), what, proc.ErrConnectionLost, e.Detail)
+}
+
+// Is makes errors.Is(err, proc.ErrConnectionLost) hold.
+func (e *LostError) Is(target error) bool { return target == proc.ErrConnectionLost }
+
+// lostError is the LostError of the endpoint's connection.
+func (e endpoint) lostError(what, detail string) *LostError {
+	return &LostError{Name: e.name, Addr: e.addr(), What: what, Detail: detail}
+}

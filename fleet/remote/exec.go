@@ -219,10 +219,11 @@ func (c *Client) lost(what string, err error) error {
 	case <-time.After(100 * time.Millisecond):
 		// The session ended but the connection may still be closing.
 	}
-	if cause := c.Err(); cause != nil {
-		return fmt.Errorf("%s: %w", what, cause)
+	var died *LostError
+	if errors.As(c.Err(), &died) {
+		return c.ep.lostError(what, died.Detail)
 	}
-	return fmt.Errorf("%s: %s: %w: %v", c.ep.label(), what, proc.ErrConnectionLost, err)
+	return c.ep.lostError(what, fmt.Sprint(err))
 }
 
 func orDiscard(w io.Writer) io.Writer {

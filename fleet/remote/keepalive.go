@@ -3,8 +3,6 @@ package remote
 import (
 	"fmt"
 	"time"
-
-	"nixdeck/internal/proc"
 )
 
 // keepaliveRequest is OpenSSH's keepalive global request; any reply, even
@@ -14,7 +12,7 @@ const keepaliveRequest = "keepalive@openssh.com"
 // watch marks the client dead when the transport ends for any reason.
 func (c *Client) watch() {
 	err := c.conn.Wait()
-	c.shutdown(fmt.Errorf("%s: %w: %v", c.ep.label(), proc.ErrConnectionLost, err))
+	c.shutdown(c.ep.lostError("", fmt.Sprint(err)))
 }
 
 // keepalive sends a keepalive every interval and closes the connection
@@ -39,8 +37,7 @@ func (c *Client) keepalive() {
 			if pending {
 				missed++
 				if missed >= maxMissed {
-					c.shutdown(fmt.Errorf("%s: %w: no reply to %d keepalives sent every %v",
-						c.ep.label(), proc.ErrConnectionLost, missed, interval))
+					c.shutdown(c.ep.lostError("", fmt.Sprintf("no reply to %d keepalives sent every %v", missed, interval)))
 					return
 				}
 				continue
