@@ -80,5 +80,5 @@ func copyBatch(ctx context.Context, local nix.Runner, batch []*HostRun, system s
 // logCopy reports what a finished copy sent, as one "copy" log line.
 func (h *HostRun) logCopy(res nix.CopyResult) {
 	h.Log("copy")(fmt.Sprintf("copied %d of %d paths (%d bytes), %d substituted on the host",
-		len(res.Missing), res.Closure, res.Bytes, res.Substituted))
+		len(res.Missing), res.Closure, res.Bytes, res.FromCache))
 }
