@@ -86,3 +86,18 @@ func run(t *testing.T, argv ...string) {
 		t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
 	}
 }
+
+// TestReadSubstitutersLocal reads this machine's Nix settings as a host's
+// are read, with a cache set through NIX_CONFIG.
+func TestReadSubstitutersLocal(t *testing.T) {
+	nixtest.NeedNix(t)
+	key := "nixdeck-test-1:AaNq7Hr55FPAas5RLoNjMR0LH4s7FC1E/M2/tfy73LU="
+	r := nix.LocalRunner{Env: append(os.Environ(), "NIX_CONFIG=substituters = http://127.0.0.1:9/\ntrusted-public-keys = "+key+"\nrequire-sigs = true\n")}
+	c, err := nix.ReadSubstituters(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.CacheStatus("http://127.0.0.1:9", key); got != nix.CacheOK || len(c.Substituters) != 1 {
+		t.Errorf("%+v: %q", c, got)
+	}
+}
