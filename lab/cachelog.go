@@ -79,7 +79,8 @@ func parseAccessLog(r io.Reader) ([]CacheFetch, error) {
 		var f CacheFetch
 		dec := json.NewDecoder(bytes.NewReader(line))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&f); err != nil || f.Status < 100 || f.Status > 599 || f.Bytes < 0 {
+		err = dec.Decode(&f)
+		if _, rest := dec.Token(); err != nil || !errors.Is(rest, io.EOF) || f.Status < 100 || f.Status > 599 || f.Bytes < 0 {
 			return nil, fmt.Errorf("line %d: not a request in the lab's log format", n)
 		}
 		out = append(out, f)
