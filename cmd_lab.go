@@ -127,6 +127,13 @@ func (c *labStatusCmd) Run(g *globals) error {
 		return err
 	}
 	fmt.Printf("lab %s (fleet file %s)\n", l.Dir, l.FleetPath)
+	if cache, err := l.Cache(); err == nil {
+		state := "down"
+		if l.CacheServing() {
+			state = "up"
+		}
+		fmt.Printf("binary cache %s at %s (server %s)\n", cache.Dir, cache.URL, state)
+	}
 	return writeLabStatus(os.Stdout, sts)
 }
 

@@ -21,6 +21,9 @@ import (
 // untrusting host refuses it, through its Nix daemon too, and that a cache
 // that is down fails the fetch until it is started again.
 func TestCache(t *testing.T) {
+	// As the Makefile has it: the operator's Nix keeps off caches, and
+	// the hosts' must not inherit that (through Exec, their daemons, sshd).
+	t.Setenv("NIX_CONFIG", "substituters =")
 	l := labtest.StartWith(t, lab.Options{Hosts: 3, Current: 1, Builders: 1, Cache: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -59,6 +62,10 @@ func TestCache(t *testing.T) {
 				t.Errorf("%s: Nix's configuration lacks %q:\n%s", name, line, conf)
 			}
 		}
+	}
+	viaExec, err := l.Exec(ctx, "canary", []string{"nix", "--extra-experimental-features", "nix-command", "show-config"}, nil)
+	if err != nil || !strings.Contains(string(viaExec), "\nsubstituters = "+cache.URL+"\n") {
+		t.Errorf("canary through Exec: %v: the host's substituters are overridden:\n%s", err, viaExec)
 	}
 	canaryConf, _ := l.NixConf("canary")
 	webConf, _ := l.NixConf("web01")
