@@ -64,6 +64,8 @@ func TestLabUsageErrorsExit2(t *testing.T) {
 		{"lab", "up", "--current", "-1", "--dir", filepath.Join(dir, "new")},
 		{"lab", "up", "--current", "1", "--current-on", "canary", "--dir", filepath.Join(dir, "new")},
 		{"lab", "up", "--current-on", "nosuch", "--dir", filepath.Join(dir, "new")},
+		{"lab", "up", "--builders", "-1", "--dir", filepath.Join(dir, "new")},
+		{"lab", "up", "--builders", "21", "--dir", filepath.Join(dir, "new")},
 		{"lab", "host", "nosuch", "down", "--dir", dir},
 		{"lab", "change", "nosuch", "--bump", "--dir", dir},
 		{"lab", "change", "canary,!canary", "--bump", "--dir", dir},
