@@ -65,6 +65,9 @@ func (c *deployCmd) run(ctx context.Context, g *globals, s session) error {
 	plan := fleet.Plan{Kind: fleet.PlanDeploy, Nodes: nodes, Systems: systems, Action: nix.Action(policy.Action),
 		Canary: canary, Policy: policy, BreakLock: c.BreakLock, CacheRequired: c.CacheRequired, Selector: c.On, Owner: operator(), Recorder: r.hist}
 	p.note(planText(plan))
+	if w := cacheUnusedWarning(f, nodes, nil); w != "" {
+		p.note(w)
+	}
 	if err := s.confirm(ctx, c.Yes, fmt.Sprintf("Deploy to %s (%s)?", plural(len(nodes), "host"), policy.Action)); err != nil {
 		return err
 	}
