@@ -98,8 +98,8 @@ func CopyMany(ctx context.Context, local Runner, targets []CopyTarget, req CopyR
 			substitute := req.Substitute || t.Substitute
 			o := &out[i]
 			o.Missing, o.Closure, o.FromCache, o.Err = lacking(s, plan, i, substitute, waitInfos)
-			if o.Err == nil && substitute && t.CacheRequired && len(o.Missing) > 0 {
-				s, o.Err = requireCache(ctx, s, t, logs[i], &o.CopyResult, func(s *serveSession) ([]string, error) {
+			if substitute {
+				s, o.Err = afterSubstitute(ctx, s, t, logs[i], &o.CopyResult, o.Err, func(s *serveSession) ([]string, error) {
 					missing, _, _, err := lacking(s, plan, i, false, waitInfos)
 					return missing, err
 				})
@@ -259,7 +259,7 @@ func lacking(s *serveSession, plan *copyPlan, i int, substitute bool, infos func
 	}
 	still, err := s.invalid(missing, true, true)
 	if err != nil {
-		return missing, len(closure), 0, fmt.Errorf("substitute on destination: %w", err)
+		return missing, len(closure), 0, substError{fmt.Errorf("substitute on destination: %w", err)}
 	}
 	return still, len(closure), len(missing) - len(still), nil
 }

@@ -45,6 +45,9 @@ type fakeStore struct {
 	// substStderr is what the host's Nix writes to stderr when a
 	// substituting query leaves some path missing (see subst.go).
 	substStderr string
+	// substFails makes such a query end the session (exit 1), as Nix does
+	// when a cache it knew cannot be reached.
+	substFails bool
 	// serving counts the --serve --write sessions running now.
 	serving int
 }
@@ -227,6 +230,9 @@ func (s *fakeStore) queryValid(in serveReader, out, errw io.Writer, write bool) 
 			valid = append(valid, p)
 		} else if subst == 1 && write && s.substStderr != "" && errw != nil {
 			io.WriteString(errw, s.substStderr)
+			if s.substFails {
+				return &ExitError{Argv: serveWriteArgv, Code: 1, Stderr: s.substStderr}
+			}
 		}
 	}
 	var w serveWriter

@@ -3,6 +3,7 @@ package nix
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -26,8 +27,11 @@ import (
 //	                        '%s' does not appear to be a binary cache
 //	                        substituter '%s' is disabled
 //
-// each after "warning: " or "error: " (Nix 2.8 also writes "warning: error:
-// …; retrying in N ms" while it retries a download).
+// each after "warning: ", "error: " or "error (ignored): " (Nix 2.8 also
+// writes "warning: error: …; retrying in N ms" while it retries a
+// download). Without tryFallback, a cache that Nix knows from an earlier
+// session (its disk cache keeps nix-cache-info) and cannot reach now ends
+// the whole session with such an error; afterSubstitute falls back then.
 
 // Substitution problems, in CopyResult.CacheProblem.
 const (
@@ -139,15 +143,13 @@ func substProblemOf(line string) string {
 // "error: " prefixes and a retry's "; retrying in N ms".
 func nixMessage(line string) string {
 	line = strings.TrimSpace(line)
-	for {
-		rest, ok := strings.CutPrefix(line, "warning: ")
-		if !ok {
-			rest, ok = strings.CutPrefix(line, "error: ")
+	for cut := true; cut; {
+		cut = false
+		for _, prefix := range []string{"warning: ", "error: ", "error (ignored): "} {
+			if rest, ok := strings.CutPrefix(line, prefix); ok {
+				line, cut = rest, true
+			}
 		}
-		if !ok {
-			break
-		}
-		line = rest
 	}
 	if i := strings.LastIndex(line, "; retrying in "); i >= 0 && strings.HasSuffix(line, " ms") {
 		line = line[:i]
@@ -181,32 +183,63 @@ type CacheError struct {
 	Missing int
 }
 
-// Error renders "the host's Nix did not take 3 paths from its cache
-// (untrusted: …), and the cache is required".
+// Error renders "the cache is required, and the host's Nix did not
+// substitute 3 paths from it (untrusted: …)": the decision first, as
+// reports cut long causes.
 func (e *CacheError) Error() string {
-	return fmt.Sprintf("the host's Nix did not substitute %d paths from its cache (%s: %s), and the cache is required",
+	return fmt.Sprintf("the cache is required, and the host's Nix did not substitute %d paths from it (%s: %s)",
 		e.Missing, e.Problem, e.Detail)
 }
 
-// requireCache decides the copy of a host that requires its caches and
-// still lacks paths after substituting. Whether its Nix reported a
-// problem is known only once its stderr has all been read, which the
-// session's answers do not wait for (stdout and stderr travel apart):
-// so the session is ended first. With a problem the host fails with a
-// *CacheError; without one its caches simply lack those paths, and a new
-// session (whose lacking is found by again) takes them from this
-// machine as usual.
-func requireCache(ctx context.Context, s *serveSession, t CopyTarget, log *substLog, res *CopyResult,
+// substError is a failure of the host's session while it substituted
+// (the session has ended): without tryFallback, Nix ends the whole
+// `nix-store --serve` when a cache it knows from an earlier session
+// (its disk cache remembers the cache's nix-cache-info) cannot be reached.
+type substError struct{ error }
+
+func (e substError) Unwrap() error { return e.error }
+
+// afterSubstitute decides the copy of a host that substituted, given how
+// its session's substitution ended (err). Its caches failed it when Nix
+// said so on stderr (see substLog); whether it did is known only once
+// that stderr has all been read, which the session's answers do not wait
+// for (stdout and stderr travel apart), so the session is ended first
+// when the decision depends on it:
+//   - the session died substituting: with a problem reported, the host
+//     fails with a *CacheError when it requires its caches, else a new
+//     session (lacking again) takes what it lacks from this machine; with
+//     none, the session's failure stands;
+//   - the host requires its caches and still lacks paths: with a problem
+//     it fails with a *CacheError; without one its caches simply lack
+//     those paths, and a new session takes them from this machine.
+//
+// The problem found is recorded in res either way.
+func afterSubstitute(ctx context.Context, s *serveSession, t CopyTarget, log *substLog, res *CopyResult, err error,
 	again func(*serveSession) ([]string, error)) (*serveSession, error) {
-	if err := s.close(); err != nil {
-		return s, fmt.Errorf("substitute on destination: %w", err)
+	var se substError
+	switch {
+	case errors.As(err, &se):
+		// The session has ended: everything it said is in log.
+		if res.CacheProblem, res.CacheDetail = log.result(); res.CacheProblem == "" || ctx.Err() != nil {
+			return s, err
+		}
+	case err != nil:
+		return s, err
+	case !t.CacheRequired || len(res.Missing) == 0:
+		return s, nil
+	default:
+		if err := s.close(); err != nil {
+			return s, fmt.Errorf("substitute on destination: %w", err)
+		}
+		res.CacheProblem, res.CacheDetail = log.result()
 	}
-	res.CacheProblem, res.CacheDetail = log.result()
-	if res.CacheProblem != "" {
+	if res.CacheProblem != "" && t.CacheRequired {
 		return s, &CacheError{Problem: res.CacheProblem, Detail: res.CacheDetail, Missing: len(res.Missing)}
 	}
+	before := len(res.Missing)
 	s = startServe(ctx, t.Runner, serveWriteArgv, true, 0, log)
-	var err error
-	res.Missing, err = again(s)
+	if res.Missing, err = again(s); err == nil && before-len(res.Missing) > res.FromCache {
+		res.FromCache = before - len(res.Missing) // what it took before its session died
+	}
 	return s, err
 }

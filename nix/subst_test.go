@@ -130,3 +130,31 @@ func TestCopyManyCacheRequired(t *testing.T) {
 		t.Errorf("host 2: %+v, added %v; want the fallback, reported", o, f.hosts[2].added)
 	}
 }
+
+// TestCopyManyCacheGoneMidSession: a host whose Nix ends the session
+// because a cache it knew is down falls back to our copy in a new session
+// (the cache reported unreachable), or, with the cache required, fails
+// with a CacheError; a session ending without a cache problem stays an
+// error.
+func TestCopyManyCacheGoneMidSession(t *testing.T) {
+	f := newManyFixture(t, 3)
+	for i, h := range f.hosts {
+		h.cache[pMid] = f.local.paths[pMid]
+		h.substStderr, h.substFails = "error (ignored): error: unable to download 'http://c/x.narinfo': Couldn't connect to server (7)\n", true
+		f.targets[i].Substitute = true
+	}
+	f.targets[1].CacheRequired = true
+	f.hosts[2].substStderr = "error: out of memory\n"
+	out := f.copy()
+	if o := out[0]; o.Err != nil || !slices.Equal(f.hosts[0].added, []string{pTop}) || o.FromCache != 1 || f.hosts[0].serves != 2 ||
+		o.CacheProblem != SubstUnreachable || !strings.HasPrefix(o.CacheDetail, "unable to download 'http://c/x.narinfo'") {
+		t.Errorf("host 0: %+v (%v), added %v in %d sessions; want the fallback", o, o.Err, f.hosts[0].added, f.hosts[0].serves)
+	}
+	var ce *CacheError
+	if o := out[1]; !errors.As(o.Err, &ce) || len(f.hosts[1].added) != 0 || f.hosts[1].serves != 1 {
+		t.Errorf("host 1: %+v (%v); want a CacheError", o, o.Err)
+	}
+	if o := out[2]; o.Err == nil || errors.As(o.Err, &ce) || !strings.Contains(o.Err.Error(), "out of memory") || len(f.hosts[2].added) != 0 {
+		t.Errorf("host 2: %+v (%v); want the session's failure", o, o.Err)
+	}
+}
