@@ -38,8 +38,8 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 		return nil, err
 	}
 	if opts.Cache {
-		if _, err := os.Stat(nginxPath); err != nil {
-			return nil, fmt.Errorf("lab: --cache needs nginx (Debian package nginx; `make test` installs it): %w", err)
+		if err := checkNginx(); err != nil {
+			return nil, err
 		}
 	}
 	l := newLab(dir, allHosts(opts))
