@@ -47,6 +47,8 @@ type labUpCmd struct {
 	Hosts     int    `default:"6" help:"Number of hosts (the first is the canary, then web and db hosts)."`
 	Current   int    `placeholder:"M" help:"Run the last M hosts on current Nix and OpenSSH, chrooted in a Debian 13 root (built once and cached; see lab root)."`
 	CurrentOn string `placeholder:"SEL" help:"Run the selected hosts (names, @tags, globs) on current Nix and OpenSSH instead of the last M."`
+	Builders  int    `placeholder:"N" help:"Add N build hosts (build01, …): not nodes but builders of the fleet file, usable as build_on: builder:NAME."`
+	Cache     bool   `help:"Give the lab a signed binary cache served over HTTP on 127.0.0.1 by nginx, which every host substitutes from and trusts."`
 }
 
 // Run implements `nixdeck lab up`.
@@ -56,7 +58,8 @@ func (c *labUpCmd) Run(ctx context.Context, g *globals) error {
 		return exitCode(2, fmt.Errorf("lab up: --hosts must be between 1 and 500, not %d", c.Hosts))
 	}
 	start := time.Now()
-	opts := lab.Options{Dir: c.path(), Hosts: c.Hosts, Current: c.Current, CurrentOn: c.CurrentOn, Progress: os.Stderr}
+	opts := lab.Options{Dir: c.path(), Hosts: c.Hosts, Current: c.Current, CurrentOn: c.CurrentOn,
+		Builders: c.Builders, Cache: c.Cache, Progress: os.Stderr}
 	if _, err := lab.CurrentHosts(opts); err != nil {
 		return exitCode(2, err)
 	}
@@ -66,6 +69,10 @@ func (c *labUpCmd) Run(ctx context.Context, g *globals) error {
 	}
 	fmt.Fprintf(os.Stderr, "lab: %d hosts up in %s (ports %d-%d); try: nixdeck -f %s check\n",
 		len(l.Hosts), time.Since(start).Round(100*time.Millisecond), minPort(l), maxPort(l), l.FleetPath)
+	if cache, err := l.Cache(); err == nil {
+		fmt.Fprintf(os.Stderr, "lab: binary cache %s served at %s (push: nix copy --to '%s?secret-key=%s')\n",
+			cache.Dir, cache.URL, cache.PushURI, cache.SecretKey)
+	}
 	fmt.Println(l.FleetPath)
 	return nil
 }
@@ -120,6 +127,13 @@ func (c *labStatusCmd) Run(g *globals) error {
 		return err
 	}
 	fmt.Printf("lab %s (fleet file %s)\n", l.Dir, l.FleetPath)
+	if cache, err := l.Cache(); err == nil {
+		state := "down"
+		if l.CacheServing() {
+			state = "up"
+		}
+		fmt.Printf("binary cache %s at %s (server %s)\n", cache.Dir, cache.URL, state)
+	}
 	return writeLabStatus(os.Stdout, sts)
 }
 
@@ -150,7 +164,11 @@ func writeLabStatus(w io.Writer, sts []lab.HostStatus) error {
 		if s.Bump > 0 {
 			next += fmt.Sprintf(", bump %d", s.Bump)
 		}
-		rows = append(rows, []string{s.Name, strconv.Itoa(s.Port), sshd, orDash(s.Nix), orDash(s.OpenSSH), strings.Join(gens, " "), cur, next})
+		name := s.Name
+		if s.Builder {
+			name += " (builder)"
+		}
+		rows = append(rows, []string{name, strconv.Itoa(s.Port), sshd, orDash(s.Nix), orDash(s.OpenSSH), strings.Join(gens, " "), cur, next})
 	}
 	return termtext.WriteTable(w, rows)
 }

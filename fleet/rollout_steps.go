@@ -80,17 +80,16 @@ func (nixSteps) copy(ctx context.Context, jobs []copyJob) []error {
 	for i, j := range jobs {
 		h := j.h
 		targets[i] = nix.CopyTarget{Runner: h.Runner, Paths: []string{j.system}, Substitute: h.Node.SubstituteOnDestination,
-			Root: j.root, Progress: h.copyProgress, Rooting: func() { h.Phase(PhaseRooting) }}
+			CacheRequired: j.cacheRequired, Root: j.root, Progress: h.copyProgress, Rooting: func() { h.Phase(PhaseRooting) }}
 	}
 	errs := make([]error, len(jobs))
 	// The local side is the batch's, not one host's: its commands are
 	// the operation's.
 	for i, o := range nix.CopyMany(ctx, jobs[0].h.op.local, targets, nix.CopyRequest{}) {
+		jobs[i].h.copySource(o.CopyResult, targets[i].Substitute, o.Err)
 		if o.Err != nil {
 			errs[i] = fmt.Errorf("%s: %w", jobs[i].system, o.Err)
-			continue
 		}
-		jobs[i].h.logCopy(o.CopyResult)
 	}
 	return errs
 }
