@@ -115,7 +115,7 @@ func (p *printer) printText(e fleet.Event, rollout bool, inFlight []string) {
 	case fleet.CopyEvent:
 		if !p.copying[e.Host()] && e.PathsTotal > 0 {
 			p.copying[e.Host()] = true
-			p.hostLine(e.Host(), fmt.Sprintf("copying %d paths, %s", e.PathsTotal, formatSize(e.BytesTotal)))
+			p.hostLine(e.Host(), fmt.Sprintf("copying %d paths, %s", e.PathsTotal, nix.FormatSize(e.BytesTotal)))
 		}
 	case fleet.CopySourceEvent:
 		// Text is safe as it is: its host part (Detail) is sanitised. A
@@ -294,15 +294,6 @@ func (p *printer) line(prefix, text string) {
 		return
 	}
 	_, p.err = fmt.Fprintf(p.w, "%s%s\n", prefix, text)
-}
-
-// formatSize renders a byte count as "48.1 MiB" or "512 B".
-func formatSize(n int64) string {
-	s := strings.TrimPrefix(nix.FormatSizeDelta(n), "+")
-	if i := strings.IndexFunc(s, func(r rune) bool { return r >= 'A' && r <= 'Z' }); i > 0 {
-		return s[:i] + " " + s[i:]
-	}
-	return s
 }
 
 // formatDuration renders 850ms, 12.3s or 2m03s.

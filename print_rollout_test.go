@@ -305,8 +305,8 @@ func TestFormatDuration(t *testing.T) {
 		}
 	}
 	for n, want := range map[int64]string{512: "512 B", 48<<20 + 100<<10: "48.1 MiB", 3 << 30: "3.0 GiB"} {
-		if got := formatSize(n); got != want {
-			t.Errorf("formatSize(%d) = %s, want %s", n, got, want)
+		if got := nix.FormatSize(n); got != want {
+			t.Errorf("nix.FormatSize(%d) = %s, want %s", n, got, want)
 		}
 	}
 }

@@ -3,7 +3,6 @@ package fleet
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"nixdeck/nix"
 )
@@ -58,18 +57,18 @@ func (h *HostRun) copySource(res nix.CopyResult, substituting bool, err error) {
 }
 
 // Text says where the host's paths came from, for a report: "cache 41,
-// operator 3 (1.2MiB)", then, when the cache failed the host, what was
+// operator 3 (1.2 MiB)", then, when the cache failed the host, what was
 // done and Nix's reason. Its parts are numbers, nixdeck's words and
 // Detail, which is already sanitised: it prints as it is.
 func (e CopySourceEvent) Text() string {
 	if !e.Substituting {
-		return fmt.Sprintf("operator %d (%s), no cache used", e.FromOperator, strings.TrimPrefix(nix.FormatSizeDelta(e.Bytes), "+"))
+		return fmt.Sprintf("operator %d (%s), no cache used", e.FromOperator, nix.FormatSize(e.Bytes))
 	}
 	if e.Problem != "" && !e.Fallback {
 		return fmt.Sprintf("cache %d, %d paths not from the cache; cache required, nothing sent: %s: %s",
 			e.FromCache, e.FromOperator, e.Problem, e.Detail)
 	}
-	s := fmt.Sprintf("cache %d, operator %d (%s)", e.FromCache, e.FromOperator, strings.TrimPrefix(nix.FormatSizeDelta(e.Bytes), "+"))
+	s := fmt.Sprintf("cache %d, operator %d (%s)", e.FromCache, e.FromOperator, nix.FormatSize(e.Bytes))
 	if e.Problem != "" {
 		s += fmt.Sprintf("; fell back to the operator's copy: %s: %s", e.Problem, e.Detail)
 	}

@@ -151,6 +151,16 @@ func commonVersionPrefix(old, new []string) int {
 	return n
 }
 
+// FormatSize renders a byte count for a report, unsigned and spaced:
+// "512 B", "48.1 MiB".
+func FormatSize(n int64) string {
+	s := strings.TrimPrefix(FormatSizeDelta(n), "+")
+	if i := strings.IndexFunc(s, func(r rune) bool { return r >= 'A' && r <= 'Z' }); i > 0 {
+		return s[:i] + " " + s[i:]
+	}
+	return s
+}
+
 // FormatSizeDelta renders a byte count with its sign in 1024-based units:
 // "+512B", "-3.0KiB", "+27.1MiB".
 func FormatSizeDelta(n int64) string {

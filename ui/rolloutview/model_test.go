@@ -323,10 +323,10 @@ func TestRowSaysWhereThePathsCameFrom(t *testing.T) {
 			Detail: "unable to download 'http://cache:8080/nix-cache-info': Couldn't connect to server (7)"}),
 		done("web02", 4, fleet.OutcomeDone, "", false))
 	m.SetSize(200, 20)
-	if l := lineOf(t, m, "cache 41"); !strings.Contains(l, "web01") || !strings.HasSuffix(l, "done, generation 41 → 42 · cache 41, operator 3 (1.2MiB)") {
+	if l := lineOf(t, m, "cache 41"); !strings.Contains(l, "web01") || !strings.HasSuffix(l, "done, generation 41 → 42 · cache 41, operator 3 (1.2 MiB)") {
 		t.Errorf("web01: %q", l)
 	}
-	if l := lineOf(t, m, "operator 44"); !strings.Contains(l, "web02") || !strings.Contains(l, "cache 0, operator 44 (9.0MiB); fell back to the operator's copy: unreachable: unable to download") {
+	if l := lineOf(t, m, "operator 44"); !strings.Contains(l, "web02") || !strings.Contains(l, "cache 0, operator 44 (9.0 MiB); fell back to the operator's copy: unreachable: unable to download") {
 		t.Errorf("web02: %q", l)
 	}
 }
