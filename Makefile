@@ -4,7 +4,10 @@
 
 GO      ?= go
 BIN     ?= ./nixdeck
-DEBS    := nix-bin openssh-server tmux sudo
+# nginx serves the lab's binary cache (lab up --cache); the lab runs its
+# own, on 127.0.0.1. Where Debian's package starts its system nginx on :80
+# after installing, the lab does not need it: systemctl disable --now nginx.
+DEBS    := nix-bin openssh-server tmux sudo nginx
 # make test also builds the lab's current-Nix root (Debian 13) with debootstrap.
 TEST_DEBS := debootstrap
 # Nix here must never wait on a binary cache it cannot reach.

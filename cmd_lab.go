@@ -47,6 +47,8 @@ type labUpCmd struct {
 	Hosts     int    `default:"6" help:"Number of hosts (the first is the canary, then web and db hosts)."`
 	Current   int    `placeholder:"M" help:"Run the last M hosts on current Nix and OpenSSH, chrooted in a Debian 13 root (built once and cached; see lab root)."`
 	CurrentOn string `placeholder:"SEL" help:"Run the selected hosts (names, @tags, globs) on current Nix and OpenSSH instead of the last M."`
+	Builders  int    `placeholder:"N" help:"Add N build hosts (build01, …): not nodes but builders of the fleet file, usable as build_on: builder:NAME."`
+	Cache     bool   `help:"Give the lab a signed binary cache served over HTTP on 127.0.0.1 by nginx, which every host substitutes from and trusts."`
 }
 
 // Run implements `nixdeck lab up`.
@@ -56,7 +58,8 @@ func (c *labUpCmd) Run(ctx context.Context, g *globals) error {
 		return exitCode(2, fmt.Errorf("lab up: --hosts must be between 1 and 500, not %d", c.Hosts))
 	}
 	start := time.Now()
-	opts := lab.Options{Dir: c.path(), Hosts: c.Hosts, Current: c.Current, CurrentOn: c.CurrentOn, Progress: os.Stderr}
+	opts := lab.Options{Dir: c.path(), Hosts: c.Hosts, Current: c.Current, CurrentOn: c.CurrentOn,
+		Builders: c.Builders, Cache: c.Cache, Progress: os.Stderr}
 	if _, err := lab.CurrentHosts(opts); err != nil {
 		return exitCode(2, err)
 	}
@@ -66,6 +69,10 @@ func (c *labUpCmd) Run(ctx context.Context, g *globals) error {
 	}
 	fmt.Fprintf(os.Stderr, "lab: %d hosts up in %s (ports %d-%d); try: nixdeck -f %s check\n",
 		len(l.Hosts), time.Since(start).Round(100*time.Millisecond), minPort(l), maxPort(l), l.FleetPath)
+	if cache, err := l.Cache(); err == nil {
+		fmt.Fprintf(os.Stderr, "lab: binary cache %s served at %s (push: nix copy --to '%s?secret-key=%s')\n",
+			cache.Dir, cache.URL, cache.PushURI, cache.SecretKey)
+	}
 	fmt.Println(l.FleetPath)
 	return nil
 }

@@ -30,6 +30,10 @@ type Fleet struct {
 	Deploy Deploy
 	// Nodes are the hosts in fleet file order.
 	Nodes []*Node
+	// Builders are the build hosts of `builders`, in file order.
+	Builders []*Builder
+	// Cache is the binary cache; nil without a `cache` section.
+	Cache *Cache
 
 	byName map[string]*Node
 }
@@ -52,7 +56,8 @@ type Settings struct {
 	Jump string
 	// Sudo is SudoAuto, SudoAlways or SudoNever.
 	Sudo string
-	// BuildOn is BuildLocal or BuildTarget.
+	// BuildOn is BuildLocal, BuildTarget or BuildBuilderPrefix+NAME
+	// (see BuilderName).
 	BuildOn string
 	// SubstituteOnDestination lets hosts fetch paths from their own binary
 	// caches when a closure is copied to them.

@@ -12,18 +12,14 @@ const ok = "flake: ./\nnodes:\n  a: {host: h}\n"
 // TestParseErrors checks every kind of fleet file error with its exact
 // position and key; all errors of a file are reported, sorted.
 func TestParseErrors(t *testing.T) {
-	cases := []struct {
-		name string
-		yaml string
-		want []string
-	}{
+	wantParseErrors(t, []parseErrorCase{
 		{"syntax", "flake: ./\nnodes: [\n", []string{"fleet.yaml:2: YAML syntax: did not find expected node content"}},
 		{"empty file", "", []string{"fleet.yaml:1:1: the file is empty; it needs flake (or file) and nodes"}},
 		{"comments only", "# nothing\n", []string{"fleet.yaml:1:1: the file is empty; it needs flake (or file) and nodes"}},
 		{"top level is a list", "- a\n", []string{"fleet.yaml:1:1: expected a mapping, got a list"}},
 		{"second document", ok + "---\nflake: ./\n", []string{"fleet.yaml:4: YAML syntax: a fleet file holds one YAML document; found another"}},
 		{"unknown top-level key", "flake: ./\nnode:\n  a: {host: h}\n", []string{"fleet.yaml:1:1: nodes: missing: the fleet needs at least one node", "fleet.yaml:2:1: node: unknown key (did you mean nodes?)"}},
-		{"unknown key far from any", ok + "colour: blue\n", []string{"fleet.yaml:4:1: colour: unknown key (known: defaults, deploy, file, flake or nodes)"}},
+		{"unknown key far from any", ok + "colour: blue\n", []string{"fleet.yaml:4:1: colour: unknown key (known: builders, cache, defaults, deploy, file, flake or nodes)"}},
 		{"neither flake nor file", "nodes:\n  a: {host: h}\n", []string{"fleet.yaml:1:1: flake: missing: set flake (a directory with flake.nix) or file (a Nix file)"}},
 		{"both flake and file", ok + "file: ./default.nix\n", []string{"fleet.yaml:4:1: file: flake and file exclude each other; set only one"}},
 		{"empty flake", "flake: ''\nnodes:\n  a: {host: h}\n", []string{"fleet.yaml:1:1: flake: must not be empty"}},
@@ -42,7 +38,7 @@ func TestParseErrors(t *testing.T) {
 		{"jump with a newline", ok + "defaults: {jump: \"b\\nastion\"}\n", []string{"fleet.yaml:4:12: defaults.jump: \"b\\nastion\" contains a control character (U+000A)"}},
 		{"check name with a NUL", ok + "deploy:\n  health:\n    - {name: \"x\\0\", run: \"a\\tb\\nc\\e\"}\n", []string{"fleet.yaml:6:8: deploy.health[0].name: \"x\\x00\" contains a control character (U+0000)", "fleet.yaml:6:21: deploy.health[0].run: \"a\\tb\\nc\\x1b\" contains a control character (U+001B)"}},
 		{"node name with a bell", "flake: ./\nnodes:\n  \"a\\a\": {host: h}\n", []string{"fleet.yaml:3:3: nodes.a\\a: \"a\\a\" is not a valid node name (letters, digits, '.', '_', '-')"}},
-		{"unknown key with an escape", ok + "\"\\e[2J\": 1\n", []string{"fleet.yaml:4:1: \\x1b[2J: unknown key (known: defaults, deploy, file, flake or nodes)"}},
+		{"unknown key with an escape", ok + "\"\\e[2J\": 1\n", []string{"fleet.yaml:4:1: \\x1b[2J: unknown key (known: builders, cache, defaults, deploy, file, flake or nodes)"}},
 		{"explicitly tagged port", ok + "defaults: {port: !!int \"\\e\"}\n", []string{"fleet.yaml:4:12: defaults.port: \\x1b is not a port (1-65535)"}},
 		{"duplicate node", "flake: ./\nnodes:\n  web01: {host: a}\n  db01: {host: b}\n  web01: {host: c}\n", []string{"fleet.yaml:5:3: nodes.web01: duplicate node name (first at line 3)"}},
 		{"duplicate key in node", "flake: ./\nnodes:\n  a:\n    host: h\n    host: i\n", []string{"fleet.yaml:5:5: nodes.a.host: duplicate key (first at line 4)"}},
@@ -71,7 +67,7 @@ func TestParseErrors(t *testing.T) {
 		{"port not a number", ok + "defaults: {port: ssh}\n", []string{"fleet.yaml:4:12: defaults.port: expected an integer, got \"ssh\" (a string)"}},
 		{"user with space", ok + "defaults: {user: 'a b'}\n", []string{"fleet.yaml:4:12: defaults.user: \"a b\" is not a user name"}},
 		{"sudo enum", ok + "defaults: {sudo: maybe}\n", []string{"fleet.yaml:4:12: defaults.sudo: \"maybe\" is not one of auto, always or never"}},
-		{"build_on enum", ok + "defaults: {build_on: remote}\n", []string{"fleet.yaml:4:12: defaults.build_on: \"remote\" is not one of local or target"}},
+		{"build_on enum", ok + "defaults: {build_on: remote}\n", []string{"fleet.yaml:4:12: defaults.build_on: \"remote\" is not one of local, target or builder:NAME"}},
 		{"substitute not bool", ok + "defaults: {substitute_on_destination: 'yes'}\n", []string{"fleet.yaml:4:12: defaults.substitute_on_destination: expected true or false, got \"yes\" (a string)"}},
 		{"jump bad port", ok + "defaults: {jump: 'bastion:99999'}\n", []string{"fleet.yaml:4:12: defaults.jump: \"bastion:99999\": 99999 is not a port (1-65535)"}},
 		{"jump two hops", ok + "defaults: {jump: 'a,b'}\n", []string{"fleet.yaml:4:12: defaults.jump: \"a,b\": not [user@]host[:port] (one bastion only)"}},
@@ -118,7 +114,21 @@ func TestParseErrors(t *testing.T) {
 		{"merge cycle (forward anchor)", "flake: ./\nx-a: &a {<<: *b}\nx-b: &b {<<: *a}\nnodes:\n  a: {host: h, <<: *a}\n", []string{"fleet.yaml: YAML syntax: unknown anchor 'b' referenced"}},
 		{"merge of a list", "flake: ./\nnodes:\n  a: {host: h, <<: [1]}\n", []string{"fleet.yaml:3:21: nodes.a.<<: a merge key needs a mapping, got 1 (an integer)"}},
 		{"many errors sorted", "nodes:\n  b: {host: h, port: 0}\n  a: {user: x}\ndeploy: {soak: x}\nflake: ./\nfile: ./x.nix\n", []string{"fleet.yaml:2:16: nodes.b.port: 0 is not a port (1-65535)", "fleet.yaml:3:3: nodes.a: missing host", "fleet.yaml:4:10: deploy.soak: \"x\" is not a duration (e.g. 30s, 10m, 1h30m)", "fleet.yaml:6:1: file: flake and file exclude each other; set only one"}},
-	}
+	})
+}
+
+// parseErrorCase is a fleet file and every error Parse must report for it,
+// as printed.
+type parseErrorCase struct {
+	name string
+	yaml string
+	want []string
+}
+
+// wantParseErrors parses each case's file as /srv/fleet/fleet.yaml and
+// compares the errors, positions and order included.
+func wantParseErrors(t *testing.T, cases []parseErrorCase) {
+	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Parse("fleet.yaml", "/srv/fleet/fleet.yaml", []byte(c.yaml))

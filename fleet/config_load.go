@@ -122,6 +122,7 @@ func (d *decoder) fleet(root *yaml.Node, f *Fleet) {
 	var flake, file *yaml.Node
 	var defaults rawSettings
 	var nodes []rawNode
+	var builders []rawBuilder
 	nodesSet := false
 	var canary []selectorAt
 	f.Deploy = DefaultDeploy()
@@ -131,6 +132,8 @@ func (d *decoder) fleet(root *yaml.Node, f *Fleet) {
 		"defaults": func(v *yaml.Node, key string) { d.fields(v, key, d.settingFields(&defaults)) },
 		"deploy":   func(v *yaml.Node, key string) { canary = d.deploy(v, key, &f.Deploy) },
 		"nodes":    func(v *yaml.Node, key string) { nodes, nodesSet = d.nodes(v, key), true },
+		"builders": func(v *yaml.Node, key string) { builders = d.builders(v, key) },
+		"cache":    func(v *yaml.Node, key string) { f.Cache = d.cache(v, key) },
 	})
 	if !ok {
 		return
@@ -143,6 +146,17 @@ func (d *decoder) fleet(root *yaml.Node, f *Fleet) {
 		rn.node.Vars = mergeVars(defaults.vars, rn.settings.vars)
 		f.Nodes = append(f.Nodes, rn.node)
 		f.byName[rn.node.Name] = rn.node
+	}
+	for _, rb := range builders {
+		b := rb.builder
+		b.Settings = rb.settings.over(f.Defaults)
+		b.BuildOn, b.SubstituteOnDestination = "", false
+		b.node = b.asNode()
+		f.Builders = append(f.Builders, b)
+	}
+	d.checkBuildOn(defaults, f)
+	for _, rn := range nodes {
+		d.checkBuildOn(rn.settings, f)
 	}
 	if !nodesSet {
 		d.errorf(keyNode(root, "nodes"), "nodes", "missing: the fleet needs at least one node")

@@ -17,6 +17,10 @@ type rawSettings struct {
 	port                                            *int
 	substitute                                      *bool
 	vars                                            map[string]string
+	// buildOnAt and buildOnKey are where build_on was written, for an
+	// error about the builder it names once the builders are known.
+	buildOnAt  *yaml.Node
+	buildOnKey string
 }
 
 // over returns base with every setting r states replaced.
@@ -70,7 +74,8 @@ func (d *decoder) settingFields(r *rawSettings) map[string]field {
 			keep(&r.sudo)(d.enum(v, key, SudoAuto, SudoAlways, SudoNever))
 		},
 		"build_on": func(v *yaml.Node, key string) {
-			keep(&r.buildOn)(d.enum(v, key, BuildLocal, BuildTarget))
+			r.buildOnAt, r.buildOnKey = v, key
+			keep(&r.buildOn)(d.buildOn(v, key))
 		},
 		"substitute_on_destination": func(v *yaml.Node, key string) {
 			keep(&r.substitute)(d.boolean(v, key))

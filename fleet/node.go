@@ -75,27 +75,39 @@ type rawNode struct {
 
 // nodes decodes the `nodes` mapping, in file order.
 func (d *decoder) nodes(m *yaml.Node, path string) []rawNode {
-	if m.Kind != yaml.MappingNode {
-		d.errorf(m, path, "expected a mapping of node names to nodes, got %s", describe(m))
-		return nil
-	}
-	ps := d.pairs(m, path, "node name")
-	if len(ps) == 0 {
+	var out []rawNode
+	ps := d.named(m, path, "node", func(name string, v, keyNode *yaml.Node, key string) {
+		// An invalid node is still a node: selectors naming it should not
+		// add errors of their own.
+		out = append(out, d.node(name, v, keyNode, key))
+	})
+	if ps == 0 && m.Kind == yaml.MappingNode {
 		d.errorf(m, path, "the fleet needs at least one node")
 	}
-	var out []rawNode
+	return out
+}
+
+// named walks a mapping of names to entries (`nodes`, `builders`): it
+// reports a value that is no mapping, duplicate names and names that break
+// the node name rule (what says which: "node", "builder"), and hands each
+// well-named entry, aliases followed, to each. It returns how many entries
+// the mapping has.
+func (d *decoder) named(m *yaml.Node, path, what string, each func(name string, v, keyNode *yaml.Node, key string)) int {
+	if m.Kind != yaml.MappingNode {
+		d.errorf(m, path, "expected a mapping of %s names to %ss, got %s", what, what, describe(m))
+		return 0
+	}
+	ps := d.pairs(m, path, what+" name")
 	for _, p := range ps {
 		name := p.key.Value
 		key := joinKey(path, name)
 		if !nameRE.MatchString(name) {
-			d.errorf(p.key, key, "%q is not a valid node name (letters, digits, '.', '_', '-')", name)
+			d.errorf(p.key, key, "%q is not a valid %s name (letters, digits, '.', '_', '-')", name, what)
 			continue
 		}
-		// An invalid node is still a node: selectors naming it should not
-		// add errors of their own.
-		out = append(out, d.node(name, deref(p.val), p.key, key))
+		each(name, deref(p.val), p.key, key)
 	}
-	return out
+	return len(ps)
 }
 
 // node decodes one node; keyNode positions errors about the node as a whole.

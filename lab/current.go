@@ -8,8 +8,9 @@ import (
 )
 
 // CurrentHosts returns the names of the hosts that opts.Current or
-// opts.CurrentOn make current-Nix hosts, among the hosts opts.Hosts (0
-// means 6) names, in lab order. It starts nothing: the command line checks
+// opts.CurrentOn make current-Nix hosts, in lab order: opts.Current counts
+// the last of the nodes opts.Hosts (0 means 6) names, opts.CurrentOn
+// selects among the nodes and the builders. It starts nothing: the command line checks
 // its flags with it before a lab goes down for a new one.
 func CurrentHosts(opts Options) ([]string, error) {
 	if opts.Hosts == 0 {
@@ -17,6 +18,10 @@ func CurrentHosts(opts Options) ([]string, error) {
 	}
 	hosts := makeHosts(opts.Hosts)
 	var names []string
+	if opts.CurrentOn != "" {
+		// Builders may run current Nix too; they are selected by name.
+		hosts = allHosts(opts)
+	}
 	switch {
 	case opts.Current != 0 && opts.CurrentOn != "":
 		return nil, fmt.Errorf("lab: give the number of current-Nix hosts or select them, not both")

@@ -45,8 +45,8 @@ const (
 
 // hostSudoers is the host's /etc/sudoers. secure_path starts with the
 // running system's sw/bin as NixOS's sudo finds commands there, and the
-// Nix configuration that keeps the host's Nix offline reaches the root
-// command through sudo.
+// session's user Nix configuration file (empty: the host's settings are
+// its /etc/nix/nix.conf) reaches the root command through sudo.
 var hostSudoers = sudoersHeader + `Defaults env_reset
 Defaults secure_path="` + hostPATH + `"
 Defaults env_keep += "NIX_USER_CONF_FILES"
@@ -141,7 +141,7 @@ func withEntry(file []byte, name, entry string) []byte {
 
 // writeUserFiles writes what the host's namespace mounts over the
 // machine's /etc, or its root's (etc/passwd, etc/group, etc/sudoers in the
-// host's directory; a current-Nix host's etc/nix too), and the deploy
+// host's directory), and the deploy
 // user's home and passwordless sudo rule in its run tree. It runs before
 // the namespace exists.
 func (l *Lab) writeUserFiles(h Host, id int) error {
@@ -168,11 +168,6 @@ func (l *Lab) writeUserFiles(h Host, id int) error {
 	// sudo refuses a sudoers file that is not root's and 0440.
 	if err := writeSudoers(filepath.Join(hd, "etc", "sudoers"), hostSudoers); err != nil {
 		return err
-	}
-	if h.Root != "" {
-		if err := os.WriteFile(filepath.Join(hd, "etc", "nix", "nix.conf"), []byte(rootNixConf), 0o644); err != nil {
-			return err
-		}
 	}
 	if err := os.MkdirAll(l.labRun(name, sudoersDirName), 0o755); err != nil {
 		return err

@@ -12,7 +12,8 @@ import (
 
 // Down stops every process of the lab — each host's sshd and anything else
 // running in a host's namespace (sessions, hung or detached activations)
-// or in a namespace made from one — and removes the namespaces. The lab's
+// or in a namespace made from one, and the binary cache's server — and
+// removes the namespaces. The lab's
 // files stay; Up starts afresh. The namespaces are held open until every
 // process is gone (see proc.go), so another lab's processes are never
 // taken for this lab's.
@@ -22,7 +23,7 @@ func (l *Lab) Down(ctx context.Context) error {
 	names := l.nsNames()
 	set, held := l.hold(names)
 	defer closeAll(held)
-	err := set.killAll(ctx)
+	err := errors.Join(set.killAll(ctx), l.stopServer(ctx))
 	for _, name := range names {
 		err = errors.Join(err, l.removeNS(name))
 		_ = os.Remove(filepath.Join(l.hostDir(name), "run", "sshd.pid"))

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -39,16 +40,39 @@ deploy:
 nodes:
 `
 
-// writeFleetFile writes Dir/fleet.yaml with every host.
+// writeFleetFile writes Dir/fleet.yaml with every host: the nodes, then
+// the builders and the binary cache when the lab has them.
 func (l *Lab) writeFleetFile() error {
 	var b strings.Builder
-	b.WriteString(fleetHeader)
-	for _, h := range l.Hosts {
+	cache := l.cacheOrNil()
+	header := fleetHeader
+	if cache != nil {
+		header = strings.Replace(header, "  known_hosts: ./known_hosts\n", "  known_hosts: ./known_hosts\n  substitute_on_destination: true\n", 1)
+	}
+	b.WriteString(header)
+	for _, h := range l.Nodes() {
 		fmt.Fprintf(&b, "  %s:\n    host: 127.0.0.1\n    port: %d\n    tags: [%s]\n    vars: {health_port: %d}\n",
 			h.Name, h.Port, strings.Join(h.Tags, ", "), h.HealthPort)
 		if h.User != "" {
 			fmt.Fprintf(&b, "    user: %s\n", h.User)
 		}
+	}
+	if builders := l.Builders(); len(builders) > 0 {
+		b.WriteString("builders:\n")
+		for _, h := range builders {
+			fmt.Fprintf(&b, "  %s:\n    host: 127.0.0.1\n    port: %d\n    systems: [%s]\n    max_jobs: %d\n",
+				h.Name, h.Port, nixSystem(), builderMaxJobs)
+			if h.User != "" {
+				fmt.Fprintf(&b, "    user: %s\n", h.User)
+			}
+		}
+	}
+	if cache != nil {
+		// The key file is named relative to the fleet file, as an
+		// operator's would be; the cache directory is a store URI.
+		// JSON strings are YAML double-quoted scalars.
+		fmt.Fprintf(&b, "cache:\n  push: %s\n  sign_key: ./%s\n  substituter: %s\n  public_key: %s\n",
+			jsonString(cache.PushURI), filepath.Base(cache.SecretKey), jsonString(cache.URL), jsonString(cache.PublicKey))
 	}
 	return writeFileAtomic(filepath.Join(l.Dir, "fleet.yaml"), []byte(b.String()), 0o644)
 }
@@ -95,4 +119,10 @@ func (l *Lab) writeKnownHosts() error {
 		fmt.Fprintf(&b, "[127.0.0.1]:%d %s %s\n", h.Port, f[0], f[1])
 	}
 	return writeFileAtomic(filepath.Join(l.Dir, "known_hosts"), []byte(b.String()), 0o644)
+}
+
+// jsonString quotes s as a JSON string.
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }

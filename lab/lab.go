@@ -24,7 +24,8 @@ type Lab struct {
 	FleetPath string
 	// FlakeDir is the lab's flake, Dir/flake.
 	FlakeDir string
-	// Hosts are the lab hosts in fleet file order.
+	// Hosts are the lab hosts in fleet file order: the nodes, then the
+	// builders (Builder true).
 	Hosts []Host
 }
 
@@ -46,6 +47,12 @@ type Host struct {
 	// chrooted in (see EnsureRoot); "" for a host on the machine's own
 	// /usr and /etc, with the machine's Nix and OpenSSH.
 	Root string `json:"root,omitempty"`
+	// Builder is true for a build host: in the fleet file under
+	// `builders:`, not a node; see Options.Builders.
+	Builder bool `json:"builder,omitempty"`
+	// CacheUntrusted is true for a host that does not trust the lab's
+	// binary cache key; see SetCacheTrust.
+	CacheUntrusted bool `json:"cache_untrusted,omitempty"`
 }
 
 // Options say how to bring a lab up.
@@ -61,6 +68,14 @@ type Options struct {
 	// CurrentOn selects the current-Nix hosts by name, @tag or glob, as
 	// Select does, instead of Current.
 	CurrentOn string
+	// Builders is the number of build hosts (build01, build02, …): lab
+	// hosts that are not nodes but `builders:` of the fleet file, usable
+	// as build_on: builder:NAME, with more parallelism in their nix.conf.
+	Builders int
+	// Cache gives the lab a signed binary cache served over HTTP (see
+	// Cache), which every host substitutes from and trusts, and the fleet
+	// file a `cache:` section and substitute_on_destination: true.
+	Cache bool
 	// Progress, when set, receives one line per finished phase with its time.
 	Progress io.Writer
 }

@@ -76,12 +76,14 @@ func unescapeMount(s string) string {
 
 // nsSetup runs inside a new namespace: the host's run tree goes on /run
 // (its /nix is mounted when its system is installed), its own user files
-// over the machine's (see deployuser.go), and the namespace files of this
+// over the machine's (see deployuser.go), its own etc/nix over the
+// machine's /etc/nix (see nixconf.go), and the namespace files of this
 // and other labs are dropped from the copy so that no namespace pins
 // another.
 const nsSetup = `set -e
 mount --bind "$1/run" /run
 for f in passwd group sudoers; do mount --bind "$1/etc/$f" "/etc/$f"; done
+mount --bind "$1/etc/nix" /etc/nix
 findmnt -rn -t nsfs -o TARGET | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 umount -l "$2" 2>/dev/null || true
 `
@@ -120,7 +122,8 @@ func (l *Lab) createNS(ctx context.Context, h Host) error {
 func (l *Lab) nsCommand(ctx context.Context, name string, argv ...string) *exec.Cmd {
 	args := append([]string{"--mount=" + l.nsFile(name), "--"}, argv...)
 	cmd := exec.CommandContext(ctx, "nsenter", args...)
-	cmd.Env = append(os.Environ(), "PATH="+hostPATH, "NIX_USER_CONF_FILES="+l.nixConf())
+	cmd.Env = append(hostEnviron(os.Environ()), "PATH="+hostPATH, "HOME="+filepath.Join(l.hostDir(name), "home"),
+		"NIX_USER_CONF_FILES="+labRunDir+"/nix.conf")
 	cmd.Dir = "/"
 	// A command may leave children holding its output open (a hung
 	// activation's sleep); do not wait for them once it has exited.
@@ -128,27 +131,29 @@ func (l *Lab) nsCommand(ctx context.Context, name string, argv ...string) *exec.
 	return cmd
 }
 
+// hostEnviron returns env without what would make a command on a host
+// read another configuration than the host's own: the caller's Nix
+// settings (the Makefile exports NIX_CONFIG='substituters =', which would
+// override the host's substituters), its store and its home and XDG
+// directories, whose Nix caches (negative narinfo lookups above all)
+// would be shared by every host.
+func hostEnviron(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "NIX_CONFIG", "NIX_USER_CONF_FILES", "NIX_CONF_DIR", "NIX_REMOTE", "HOME",
+			"XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "XDG_STATE_HOME", "PATH":
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
 // hostPATH is the PATH of commands on a lab host, as on NixOS: the running
 // system's sw/bin first.
 const hostPATH = "/run/current-system/sw/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-// nixConf is the Nix configuration of commands on lab hosts, added to the
-// machine's /etc/nix/nix.conf through NIX_USER_CONF_FILES.
-func (l *Lab) nixConf() string { return filepath.Join(l.Dir, "nix.conf") }
-
-// nixConf keeps hosts off binary caches they cannot reach and stops each
-// host's store from reserving 8 MiB of disk for garbage collection. It also
-// turns build users off: a host's private /nix has its own build-user pool,
-// but the nixbld uids are the machine's, and Nix SIGKILLs every process of
-// the build user it takes — a build on a lab host would kill the operator's
-// own builds running as the same nixbld uid.
-const nixConf = "substituters =\ngc-reserved-space = 0\nbuild-users-group =\n"
-
-// rootNixConf is a current-Nix host's own /etc/nix/nix.conf: what Debian's
-// nix-bin puts in the machine's (the lab's derivations build with the
-// machine's /bin/sh, outside any sandbox) and nixConf, so that the host's
-// Nix daemon and every command keep to it whatever their environment.
-const rootNixConf = "sandbox = false\n" + nixConf
 
 // Exec runs argv inside the named host's mount namespace (its /nix and
 // /run) with the environment of an SSH session on the host, and returns

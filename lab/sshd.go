@@ -129,18 +129,9 @@ func shellAssignments(kv ...string) (string, error) {
 // free port, retrying when another process wins the race for it; it returns
 // the port sshd listens on.
 func (l *Lab) startSSHD(ctx context.Context, name string, port int) (int, error) {
-	pick := port == 0
-	var lastErr error
-	for attempt := 0; attempt < 8; attempt++ {
-		if pick {
-			p, err := freePort()
-			if err != nil {
-				return 0, err
-			}
-			port = p
-		}
+	return onFreePort(ctx, port, func(port int) (bool, error) {
 		if err := l.writeSSHDConfig(name, port); err != nil {
-			return 0, err
+			return false, err
 		}
 		hd := l.hostDir(name)
 		pidFile := filepath.Join(hd, "run", "sshd.pid")
@@ -152,15 +143,35 @@ func (l *Lab) startSSHD(ctx context.Context, name string, port int) (int, error)
 			err = l.waitListening(ctx, name, logFile, logStart)
 		}
 		if err == nil {
+			return false, nil
+		}
+		return true, fmt.Errorf("lab host %s: sshd on port %d: %w: %s%s", name, port, err,
+			strings.TrimSpace(string(out)), logTail(logFile))
+	})
+}
+
+// onFreePort runs start on port and returns the port; with port 0 it runs
+// start on a free port it picks, and on another one when start failed and
+// says to retry (another process may take a free port before a server
+// binds it), 8 times at most.
+func onFreePort(ctx context.Context, port int, start func(port int) (retry bool, err error)) (int, error) {
+	pick := port == 0
+	var err error
+	for attempt := 0; attempt < 8; attempt++ {
+		if pick {
+			if port, err = freePort(); err != nil {
+				return 0, err
+			}
+		}
+		var retry bool
+		if retry, err = start(port); err == nil {
 			return port, nil
 		}
-		lastErr = fmt.Errorf("lab host %s: sshd on port %d: %w: %s%s", name, port, err,
-			strings.TrimSpace(string(out)), logTail(logFile))
-		if !pick || ctx.Err() != nil {
+		if !pick || !retry || ctx.Err() != nil {
 			break
 		}
 	}
-	return 0, lastErr
+	return 0, err
 }
 
 // errBind is a start of sshd that failed to bind its port.

@@ -29,6 +29,9 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 	if opts.Hosts < 1 || opts.Hosts > 500 {
 		return nil, fmt.Errorf("lab: --hosts must be between 1 and 500, not %d", opts.Hosts)
 	}
+	if err := checkBuilders(opts.Builders); err != nil {
+		return nil, err
+	}
 	dir, err := filepath.Abs(opts.Dir)
 	if err != nil {
 		return nil, err
@@ -37,7 +40,12 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := newLab(dir, makeHosts(opts.Hosts))
+	if opts.Cache {
+		if _, err := os.Stat(nginxPath); err != nil {
+			return nil, fmt.Errorf("lab: --cache needs nginx (Debian package nginx; `make test` installs it): %w", err)
+		}
+	}
+	l := newLab(dir, allHosts(opts))
 	// The root comes first: its build may take minutes or fail, and the
 	// lab already in dir keeps running meanwhile.
 	if err := l.useRoot(ctx, current, opts.Progress); err != nil {
@@ -51,10 +59,15 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 	if err := old.Down(ctx); err != nil {
 		return nil, fmt.Errorf("lab: taking down the lab already in %s: %w", dir, err)
 	}
-	if err := l.up(ctx, newProgress(opts.Progress)); err != nil {
+	if err := l.up(ctx, opts.Cache, newProgress(opts.Progress)); err != nil {
 		return nil, errors.Join(err, l.Down(context.WithoutCancel(ctx)))
 	}
 	return l, nil
+}
+
+// allHosts names the hosts opts asks for: the nodes, then the builders.
+func allHosts(opts Options) []Host {
+	return append(makeHosts(opts.Hosts), makeBuilders(opts.Builders)...)
 }
 
 // makeHosts names n hosts: the canary first, then web and db hosts in turn.
@@ -87,7 +100,7 @@ func role(h Host) string {
 }
 
 // up does Up's work on a fresh Lab value.
-func (l *Lab) up(ctx context.Context, progress func(format string, args ...any)) error {
+func (l *Lab) up(ctx context.Context, withCache bool, progress func(format string, args ...any)) error {
 	if err := os.MkdirAll(l.Dir, 0o755); err != nil {
 		return err
 	}
@@ -97,7 +110,7 @@ func (l *Lab) up(ctx context.Context, progress func(format string, args ...any))
 	if err != nil {
 		return err
 	}
-	for _, sub := range []string{"hosts", "base", "flake"} {
+	for _, sub := range []string{"hosts", "base", "flake", "cache", "cache-server", cacheManifestName} {
 		if err := os.Rename(filepath.Join(l.Dir, sub), filepath.Join(trash, sub)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
@@ -110,11 +123,15 @@ func (l *Lab) up(ctx context.Context, progress func(format string, args ...any))
 	if err := l.writeFlake(); err != nil {
 		return err
 	}
-	if err := os.WriteFile(l.nixConf(), []byte(nixConf), 0o644); err != nil {
-		return err
-	}
 	if err := l.writeHealthd(); err != nil {
 		return err
+	}
+	var cache *Cache
+	if withCache {
+		if cache, err = l.createCache(ctx); err != nil {
+			return err
+		}
+		progress("binary cache served at %s", cache.URL)
 	}
 	st := &flakeState{Hosts: map[string]*hostConfig{}}
 	names := make([]string, len(l.Hosts))
@@ -144,7 +161,7 @@ func (l *Lab) up(ctx context.Context, progress func(format string, args ...any))
 		return err
 	}
 	err = forEach(ctx, len(l.Hosts), 4, func(i int) error {
-		port, err := l.bootHost(ctx, l.Hosts[i], uid)
+		port, err := l.bootHost(ctx, l.Hosts[i], uid, cache)
 		l.Hosts[i].Port = port
 		return err
 	})
@@ -213,11 +230,11 @@ func (l *Lab) writeOperatorKey() error {
 
 // bootHost creates the host's trees, host key, users and namespace and
 // starts its sshd; it returns the sshd port. uid is the deploy user's.
-func (l *Lab) bootHost(ctx context.Context, h Host, uid int) (int, error) {
+func (l *Lab) bootHost(ctx context.Context, h Host, uid int, cache *Cache) (int, error) {
 	name, hd := h.Name, l.hostDir(h.Name)
-	dirs := []string{"nix/store", "nix-work", "nix/var/nixdeck-lab", "run/sshd", "run/nixos", "run/nixdeck-lab", "run/log/journal"}
+	dirs := []string{"nix/store", "nix-work", "nix/var/nixdeck-lab", "run/sshd", "run/nixos", "run/nixdeck-lab", "run/log/journal", "etc/nix"}
 	if h.Root != "" {
-		dirs = append(dirs, "rootfs", "etc/nix")
+		dirs = append(dirs, "rootfs")
 	}
 	for _, d := range dirs {
 		if err := os.MkdirAll(filepath.Join(hd, d), 0o755); err != nil {
@@ -230,22 +247,17 @@ func (l *Lab) bootHost(ctx context.Context, h Host, uid int) (int, error) {
 	if _, err := writeKeyPair(filepath.Join(hd, "ssh_host_ed25519_key"), "root@"+name); err != nil {
 		return 0, err
 	}
-	// Logins read these as the user logging in: the host's /run holds
-	// copies that the deploy user can reach.
-	for src, dst := range map[string]string{filepath.Join(l.Dir, "authorized_keys"): "authorized_keys", l.nixConf(): "nix.conf"} {
-		b, err := os.ReadFile(src)
-		if err != nil {
-			return 0, err
-		}
-		if dst == "nix.conf" && h.Root != "" {
-			// The host's own /etc/nix/nix.conf has the settings; from
-			// a user's file, Nix 2.26 warns of each restricted one on
-			// every command an untrusted user runs.
-			b = []byte("# see /etc/nix/nix.conf\n")
-		}
-		if err := os.WriteFile(l.labRun(name, dst), b, 0o644); err != nil {
-			return 0, err
-		}
+	// Logins read this as the user logging in: the host's /run holds a
+	// copy that the deploy user can reach.
+	keys, err := os.ReadFile(filepath.Join(l.Dir, "authorized_keys"))
+	if err != nil {
+		return 0, err
+	}
+	if err := os.WriteFile(l.labRun(name, "authorized_keys"), keys, 0o644); err != nil {
+		return 0, err
+	}
+	if err := l.writeNixConf(h, cache); err != nil {
+		return 0, err
 	}
 	if err := l.writeUserFiles(h, uid); err != nil {
 		return 0, err

@@ -40,6 +40,18 @@ func StartMixed(tb testing.TB, n int) *lab.Lab {
 	return l
 }
 
+// StartWith brings up the lab opts describe (its Dir is the test's
+// TempDir, whatever opts says) and takes it down in tb.Cleanup: with
+// builders, a binary cache, current-Nix hosts (the root is built first
+// when it is not cached). Skips like Start.
+func StartWith(tb testing.TB, opts lab.Options) *lab.Lab {
+	tb.Helper()
+	if opts.Current > 0 || opts.CurrentOn != "" {
+		Root(tb)
+	}
+	return start(tb, opts)
+}
+
 // Root returns the current-Nix root, building it first when the machine
 // has none (minutes, once: it is cached). A test that needs the root
 // builds it rather than skipping; when it cannot (no debootstrap, no
