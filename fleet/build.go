@@ -40,17 +40,19 @@ func (f *Fleet) BuildRequest(attrs map[string]string, rootDir string) (nix.Build
 // it is done with the systems); on the targets; on builders, one build
 // per builder, its outputs rooted there until the Engine closes. Then,
 // when the fleet has a cache to push to, the systems' closures are pushed
-// to it once (CachePushEvents). The stream carries Nix's output as
+// to it once (CachePushEvents; a failed push fails no node: the hosts
+// then get their paths from the operator, and the last event says why).
+// The stream carries Nix's output as
 // operation-level LogEvents from "build", a BuiltEvent for each node that
 // got its system, and every node's DoneEvent: a node left without one
 // fails with its own error (its step and Nix's message). OpFinished.Err
 // is set when the build failed as a whole (Nix missing, a flake that does
-// not evaluate at all) or the push failed.
+// not evaluate at all).
 func (e *Engine) Build(ctx context.Context, nodes []*Node, rootDir string) *Stream {
 	return e.start(ctx, "build", nodes, func(ctx context.Context, o *op) error {
 		built, failed, err := o.build(ctx, nodes, rootDir)
 		if err == nil && len(built) > 0 {
-			err = o.push(ctx, nodes, built)
+			o.push(ctx, nodes, built)
 		}
 		for _, n := range nodes {
 			o.host(n).done(ctx, failed[n.Name])

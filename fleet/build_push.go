@@ -35,12 +35,12 @@ type CachePushEvent struct {
 func (CachePushEvent) stateKind() string { return "cache push" }
 
 // push pushes the built systems to the fleet's cache, when it has one to
-// push to; the error names the cache and, for a builder's systems, the
-// builder.
-func (o *op) push(ctx context.Context, nodes []*Node, built map[string]string) error {
+// push to; the last event's error names the cache and, for a builder's
+// systems, the builder.
+func (o *op) push(ctx context.Context, nodes []*Node, built map[string]string) {
 	c := o.e.fleet.Cache
 	if c == nil || c.Push == "" {
-		return nil
+		return
 	}
 	bySource := map[string][]string{}
 	var order []string
@@ -76,7 +76,6 @@ func (o *op) push(ctx context.Context, nodes []*Node, built map[string]string) e
 	}
 	sum.EventBase, sum.Cache, sum.Done = o.base(""), cache, true
 	o.s.emit(sum)
-	return sum.Err
 }
 
 // pushFrom pushes from the store w names: this machine's, or a builder's.

@@ -2,6 +2,7 @@ package fleet_test
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -26,10 +27,13 @@ func TestBuildPushesSignedToCache(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	for _, where := range []string{"local", "builder:build01"} {
+	for _, where := range []string{"local", "builder:build01", "broken cache"} {
 		t.Run(where, func(t *testing.T) {
-			if where != "local" {
+			switch where {
+			case "builder:build01":
 				setBuildOn(t, l, where)
+			case "broken cache":
+				setCachePush(t, l, "file:///proc/nixdeck-no-cache")
 			}
 			if err := l.Change("", lab.ChangeOptions{Bump: true}); err != nil {
 				t.Fatal(err)
@@ -60,11 +64,20 @@ func TestBuildPushesSignedToCache(t *testing.T) {
 					}
 				}
 			}
-			if len(pushes) < 2 {
-				t.Fatalf("push events %+v", pushes)
+			if len(pushes) == 0 {
+				t.Fatal("no push event")
 			}
 			last := pushes[len(pushes)-1]
-			if !last.Done || last.Err != nil || last.Paths == 0 || last.Paths != last.PathsTotal || last.Bytes <= 0 ||
+			if where == "broken cache" {
+				// The nodes keep their systems; the push says why it failed.
+				if len(systems) != 2 || !last.Done || last.Err == nil || !strings.Contains(last.Err.Error(), "file:///proc/nixdeck-no-cache") ||
+					!strings.Contains(last.Err.Error(), "builder:build01") {
+					t.Errorf("systems %v, last push event %+v", systems, last)
+				}
+				t.Logf("push to a broken cache: %v", last.Err)
+				return
+			}
+			if len(pushes) < 2 || !last.Done || last.Err != nil || last.Paths == 0 || last.Paths != last.PathsTotal || last.Bytes <= 0 ||
 				strings.Contains(last.Cache, "secret") {
 				t.Errorf("last push event %+v", last)
 			}
@@ -77,5 +90,23 @@ func TestBuildPushesSignedToCache(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// setCachePush makes the lab's fleet file push to uri.
+func setCachePush(t *testing.T, l *lab.Lab, uri string) {
+	t.Helper()
+	b, err := os.ReadFile(l.FleetPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	for i, line := range lines {
+		if strings.HasPrefix(line, "  push: ") {
+			lines[i] = "  push: " + uri
+		}
+	}
+	if err := os.WriteFile(l.FleetPath, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
