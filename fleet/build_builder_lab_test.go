@@ -20,10 +20,20 @@ import (
 // are built in the builder's store (this machine's store gets their .drv
 // files, not the systems), the diff reads them there, and a rollout
 // relays them from the builder to 3 hosts, which then run them. The
-// builder's GC roots last until the Engine closes.
+// builder's GC roots last until the Engine closes. Once with the
+// machine's Nix 2.8 everywhere, once with a current-Nix builder and one
+// current-Nix target.
 func TestBuildOnBuilderDeploys(t *testing.T) {
 	t.Setenv("NIX_CONFIG", "substituters =")
-	l := labtest.StartWith(t, lab.Options{Hosts: 3, Builders: 1})
+	t.Run("nix-2.8", func(t *testing.T) { testBuildOnBuilder(t, lab.Options{Hosts: 3, Builders: 1}) })
+	t.Run("current-nix", func(t *testing.T) {
+		labtest.Root(t)
+		testBuildOnBuilder(t, lab.Options{Hosts: 3, Builders: 1, CurrentOn: "build01,db01"})
+	})
+}
+
+func testBuildOnBuilder(t *testing.T, opts lab.Options) {
+	l := labtest.StartWith(t, opts)
 	setBuildOn(t, l, "builder:build01")
 	// Systems no other test built: they cannot be in this machine's store.
 	if err := l.Change("", lab.ChangeOptions{Bump: true}); err != nil {
