@@ -14,6 +14,7 @@ import (
 	"nixdeck/lab"
 	"nixdeck/lab/labtest"
 	"nixdeck/nix"
+	"nixdeck/nix/nixtest"
 )
 
 // TestBuildOnBuilderDeploys: with build_on: builder:build01 the systems
@@ -144,5 +145,39 @@ func setBuildOn(t *testing.T, l *lab.Lab, w string) {
 	}
 	if err := os.WriteFile(l.FleetPath, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRelayLargeClosure relays a 3,000-path closure (the size of a real
+// NixOS system) from a builder to a host: the reading side's commands
+// run on the builder over SSH, where one command line is a single string
+// capped at 128 KiB, and 3,000 store paths take ~180 KiB.
+func TestRelayLargeClosure(t *testing.T) {
+	t.Setenv("NIX_CONFIG", "substituters =")
+	l := labtest.StartWith(t, lab.Options{Hosts: 1, Builders: 1})
+	o := openOpsLab(t, l)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	sys := nixtest.LargeClosure(t, 3000)
+	builder, err := o.conn.Runner(ctx, o.f.Builder("build01").Node())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nix.Copy(ctx, nix.LocalRunner{}, builder, nix.CopyRequest{Paths: []string{sys}}); err != nil {
+		t.Fatalf("put the closure on the builder: %v", err)
+	}
+	host, err := o.conn.Runner(ctx, o.node(t, "canary"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := nix.Copy(ctx, builder, host, nix.CopyRequest{Paths: []string{sys}})
+	if err != nil {
+		t.Fatalf("relay: %v", err)
+	}
+	if res.Closure != 3001 || len(res.Missing) != 3001 {
+		t.Errorf("relayed %d of %d paths", len(res.Missing), res.Closure)
+	}
+	if out, err := l.Exec(ctx, "canary", []string{"nix-store", "--check-validity", sys}, nil); err != nil {
+		t.Errorf("the host lacks the closure: %v %s", err, out)
 	}
 }

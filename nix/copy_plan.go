@@ -52,12 +52,12 @@ func planCopy(ctx context.Context, local Runner, targets []CopyTarget, req CopyR
 }
 
 // requisitesOf is Requisites for any number of roots: each command line
-// stays under maxArgBytes, and the closures are merged keeping the first
+// stays under maxSourceArgBytes, and the closures are merged keeping the first
 // place of each path. That is still a dependency order: a path's
 // dependencies are in the first closure that holds it, before it, or
 // came earlier still.
 func requisitesOf(ctx context.Context, local Runner, roots []string) ([]string, error) {
-	chunks := argChunks(roots, maxArgBytes)
+	chunks := argChunks(roots, maxSourceArgBytes)
 	if len(chunks) == 1 {
 		return checkedPaths(Requisites(ctx, local, roots))
 	}
