@@ -19,6 +19,8 @@ import (
 // a private directory, with every value validated and quoted, and gives
 // it to Nix's ssh as NIX_SSHOPTS="-F FILE". Nix splits NIX_SSHOPTS at
 // white space, hence a file and not options, and a file path without any.
+// The store URI names the builder's host itself (ssh-ng://build01), so
+// the operator's ssh_config, included last, applies to it as to a node.
 
 // SSHHost is how Nix's ssh reaches a builder: the fleet file's connection
 // keys. Zero fields are left to the operator's ssh_config (Include) and
@@ -45,9 +47,23 @@ type SSHHost struct {
 	Include string
 }
 
-// sshAlias is the Host alias the generated file defines; the store URI
-// names it, so no fleet file value ever reaches Nix's command line.
+// sshAlias is the Host alias the generated file defines for a builder
+// whose host is an address with colons (IPv6), which a store URI cannot
+// carry; the store URI names it.
 const sshAlias = "nixdeck-builder"
+
+// sshNameRE is a host name that is its own alias: ssh_config's Host
+// blocks for it (the operator's, included) apply as they do to nodes, a
+// HostName among them.
+var sshNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]*$`)
+
+// aliasOf is the Host alias, and store URI host, for h.
+func aliasOf(h SSHHost) string {
+	if sshNameRE.MatchString(h.Host) {
+		return h.Host
+	}
+	return sshAlias
+}
 
 // sshHostRE is a host name or address ssh takes as it is: no option
 // (leading '-'), no token ('%'), no quote or white space.
@@ -69,7 +85,11 @@ func SSHConfig(h SSHHost) (string, error) {
 	}
 	var b strings.Builder
 	b.WriteString("# Written by nixdeck for Nix's ssh to one builder; removed after the build.\n")
-	fmt.Fprintf(&b, "Host %s\n  HostName %s\n", sshAlias, h.Host)
+	if alias := aliasOf(h); alias == h.Host {
+		fmt.Fprintf(&b, "Host %s\n", alias)
+	} else {
+		fmt.Fprintf(&b, "Host %s\n  HostName %s\n", alias, h.Host)
+	}
 	if h.Port != 0 {
 		if h.Port < 0 || h.Port > 65535 {
 			return "", fail("port", strconv.Itoa(h.Port))
@@ -187,7 +207,7 @@ func WriteSSHConfig(h SSHHost, dir string) (*SSHSession, error) {
 		os.RemoveAll(d)
 		return nil, fmt.Errorf("%s: ssh config: %w", h.Name, err)
 	}
-	return &SSHSession{Store: "ssh-ng://" + sshAlias, Env: []string{"NIX_SSHOPTS=-F " + file}, dir: d}, nil
+	return &SSHSession{Store: "ssh-ng://" + aliasOf(h), Env: []string{"NIX_SSHOPTS=-F " + file}, dir: d}, nil
 }
 
 // Close removes the generated ssh_config.

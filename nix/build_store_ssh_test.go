@@ -16,8 +16,7 @@ func TestSSHConfigRendersTheFleetFileValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `# Written by nixdeck for Nix's ssh to one builder; removed after the build.
-Host nixdeck-builder
-  HostName build01.example.com
+Host build01.example.com
   Port 2222
   User nix
   ProxyJump ops@bastion:22,10.0.0.1
@@ -30,6 +29,14 @@ Host *
 `
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+// An IPv6 address cannot be a store URI's host: it gets an alias.
+func TestSSHConfigAliasesAnIPv6Address(t *testing.T) {
+	got, err := SSHConfig(SSHHost{Name: "builder:v6", Host: "fd00::1"})
+	if err != nil || !strings.Contains(got, "Host nixdeck-builder\n  HostName fd00::1\n") {
+		t.Errorf("%v:\n%s", err, got)
 	}
 }
 
@@ -85,13 +92,13 @@ func TestSSHConfigAsSSHReadsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := strings.TrimPrefix(s.Env[0], "NIX_SSHOPTS=-F ")
-	if len(s.Env) != 1 || file == s.Env[0] || s.Store != "ssh-ng://nixdeck-builder" {
+	if len(s.Env) != 1 || file == s.Env[0] || s.Store != "ssh-ng://127.0.0.1" {
 		t.Fatalf("session %+v", s)
 	}
 	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("config file: %v %v", fi, err)
 	}
-	out, err := exec.Command("ssh", "-G", "-F", file, "nixdeck-builder").Output()
+	out, err := exec.Command("ssh", "-G", "-F", file, "127.0.0.1").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
