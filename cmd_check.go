@@ -57,7 +57,7 @@ func loadFleet(flag string, errOut io.Writer) (*fleet.Fleet, error) {
 
 // writeSummary prints the fleet's source (with flake, what builds hand to
 // Nix for a local flake; zero when there is none), tags, nodes with their
-// resolved settings, and the deploy policy.
+// resolved settings, the builders and the cache, and the deploy policy.
 func writeSummary(w io.Writer, f *fleet.Fleet, flake nix.Flake) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	defer tw.Flush()
@@ -93,6 +93,7 @@ func writeSummary(w io.Writer, f *fleet.Fleet, flake nix.Flake) {
 			or(n.KnownHosts, "~/.ssh/known_hosts"), orDash(n.Jump), n.SubstituteOnDestination)
 	}
 	fmt.Fprintln(tw, "(- = not set: ~/.ssh/config decides, then the SSH defaults)")
+	writeBuilders(tw, f)
 
 	d := f.Deploy
 	fmt.Fprintf(tw, "\ndeploy\taction %s, parallel %d, batch %s, max_failures %d, on_failure %s\n",

@@ -43,8 +43,15 @@ func fileWarnings(f *fleet.Fleet, ref string, refErr error) []string {
 		ws = append(ws, w)
 	}
 	check(f.File, "file", false)
+	if w := signKeyWarning(f.Cache); w != "" {
+		ws = append(ws, w)
+	}
 	var homeless []string
-	for _, n := range f.Nodes {
+	hosts := f.Nodes
+	for _, b := range f.Builders {
+		hosts = append(hosts[:len(hosts):len(hosts)], b.Node())
+	}
+	for _, n := range hosts {
 		check(n.Identity, "identity", false)
 		check(n.KnownHosts, "known_hosts", false)
 		if n.KnownHosts == "" {

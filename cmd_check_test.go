@@ -36,12 +36,13 @@ func TestCheckSummary(t *testing.T) {
 	// A copy in a directory with a .git, so that the flake reference does
 	// not depend on where (or whether in git) this checkout lives.
 	dir := t.TempDir()
-	for _, name := range []string{"fleet.yaml", "known_hosts"} {
+	// The secret key is private, as it should be: no warning about it.
+	for name, mode := range map[string]os.FileMode{"fleet.yaml": 0o644, "known_hosts": 0o644, "cache-key.sec": 0o600} {
 		b, err := os.ReadFile(filepath.Join("fleet/testdata/check", name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name), b, mode); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -165,7 +166,8 @@ func TestCheckExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("fleet.example.yaml must stay valid (make demo checks it): %v", err)
 	}
-	if !strings.Contains(out, "canary  @canary: web01\n") || !strings.Contains(out, "nodes  2\n") {
+	if !strings.Contains(out, "canary  @canary: web01\n") || !strings.Contains(out, "nodes  2\n") ||
+		!strings.Contains(out, "\nbig      build01.example.com  nix   22    x86_64-linux  8\n\ncache  none\n") {
 		t.Errorf("summary of the example:\n%s", out)
 	}
 }

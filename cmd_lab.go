@@ -127,6 +127,13 @@ func (c *labStatusCmd) Run(g *globals) error {
 		return err
 	}
 	fmt.Printf("lab %s (fleet file %s)\n", l.Dir, l.FleetPath)
+	if cache, err := l.Cache(); err == nil {
+		state := "down"
+		if l.CacheServing() {
+			state = "up"
+		}
+		fmt.Printf("binary cache %s at %s (server %s)\n", cache.Dir, cache.URL, state)
+	}
 	return writeLabStatus(os.Stdout, sts)
 }
 
@@ -157,7 +164,11 @@ func writeLabStatus(w io.Writer, sts []lab.HostStatus) error {
 		if s.Bump > 0 {
 			next += fmt.Sprintf(", bump %d", s.Bump)
 		}
-		rows = append(rows, []string{s.Name, strconv.Itoa(s.Port), sshd, orDash(s.Nix), orDash(s.OpenSSH), strings.Join(gens, " "), cur, next})
+		name := s.Name
+		if s.Builder {
+			name += " (builder)"
+		}
+		rows = append(rows, []string{name, strconv.Itoa(s.Port), sshd, orDash(s.Nix), orDash(s.OpenSSH), strings.Join(gens, " "), cur, next})
 	}
 	return termtext.WriteTable(w, rows)
 }

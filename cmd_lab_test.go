@@ -33,11 +33,13 @@ func TestWriteLabStatus(t *testing.T) {
 			Versions:    lab.Versions{Nix: "2.26.3", OpenSSH: "10.0p2"},
 		},
 		{Host: lab.Host{Name: "web01", Port: 35925}, Release: "a"},
+		{Host: lab.Host{Name: "build01", Port: 35926, Builder: true}, SSHD: true, Release: "a"},
 	}
-	want := `HOST    PORT   SSHD  NIX     OPENSSH  GENERATIONS  CURRENT SYSTEM                                                                                                    NEXT BUILD
-canary  40239  up    2.8.0   9.2      1 2 3*       hjx82dc…-nixos-system-canary-24.05.20241015.7c3d9b5 (booted vyqx8z1…-nixos-system-canary-24.05.20240901.1f4e2a0)  release b, fault reboot, bump 2
-db01    36713  down  2.26.3  10.0p2   1*           16nz68p…-nixos-system-db01-24.05.20240901.1f4e2a0                                                                 release a
-web01   35925  down  -       -                     -                                                                                                                 release a
+	want := `HOST               PORT   SSHD  NIX     OPENSSH  GENERATIONS  CURRENT SYSTEM                                                                                                    NEXT BUILD
+canary             40239  up    2.8.0   9.2      1 2 3*       hjx82dc…-nixos-system-canary-24.05.20241015.7c3d9b5 (booted vyqx8z1…-nixos-system-canary-24.05.20240901.1f4e2a0)  release b, fault reboot, bump 2
+db01               36713  down  2.26.3  10.0p2   1*           16nz68p…-nixos-system-db01-24.05.20240901.1f4e2a0                                                                 release a
+web01              35925  down  -       -                     -                                                                                                                 release a
+build01 (builder)  35926  up    -       -                     -                                                                                                                 release a
 `
 	var b bytes.Buffer
 	if err := writeLabStatus(&b, sts); err != nil {
@@ -64,6 +66,8 @@ func TestLabUsageErrorsExit2(t *testing.T) {
 		{"lab", "up", "--current", "-1", "--dir", filepath.Join(dir, "new")},
 		{"lab", "up", "--current", "1", "--current-on", "canary", "--dir", filepath.Join(dir, "new")},
 		{"lab", "up", "--current-on", "nosuch", "--dir", filepath.Join(dir, "new")},
+		{"lab", "up", "--builders", "-1", "--dir", filepath.Join(dir, "new")},
+		{"lab", "up", "--builders", "21", "--dir", filepath.Join(dir, "new")},
 		{"lab", "host", "nosuch", "down", "--dir", dir},
 		{"lab", "change", "nosuch", "--bump", "--dir", dir},
 		{"lab", "change", "canary,!canary", "--bump", "--dir", dir},

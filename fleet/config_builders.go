@@ -49,7 +49,9 @@ func (s Settings) BuilderName() string {
 
 // Node is the builder as a *Node named "builder:"+Name, so that the SSH
 // pool and anything else that dials nodes can dial it too. The prefix's
-// colon keeps it apart from every node: node names cannot hold one.
+// colon keeps it apart from every node: node names cannot hold one. A
+// loaded builder returns the same *Node on every call; a Builder made by
+// hand (in tests) gets a new one each time.
 func (b *Builder) Node() *Node {
 	if b.node != nil {
 		return b.node
@@ -57,6 +59,7 @@ func (b *Builder) Node() *Node {
 	return b.asNode()
 }
 
+// asNode makes the *Node that Node returns.
 func (b *Builder) asNode() *Node {
 	return &Node{Name: BuildBuilderPrefix + b.Name, Host: b.Host, Settings: b.Settings}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"testing"
 	"time"
 
@@ -152,6 +153,43 @@ func TestLoadExample(t *testing.T) {
 	}
 	if f.Nodes[0].Identity != "/home/op/.ssh/id_ed25519" || len(f.Deploy.Health) != 2 || f.Deploy.Health[0].Timeout != time.Minute {
 		t.Errorf("identity %q, health %+v", f.Nodes[0].Identity, f.Deploy.Health)
+	}
+	if b := f.Builder("big"); b == nil || b.MaxJobs != 8 || b.User != "nix" || b.Port != 22 || f.Cache != nil || f.Nodes[0].BuildOn != BuildLocal {
+		t.Errorf("builder %+v, cache %+v, web01 build_on %q", b, f.Cache, f.Nodes[0].BuildOn)
+	}
+}
+
+// TestLoadExampleCommented: the example's commented-out cache and
+// build_on lines load once uncommented (with a key file at the sign_key
+// path that matches the public_key).
+func TestLoadExampleCommented(t *testing.T) {
+	t.Setenv("HOME", "/home/op")
+	b, err := os.ReadFile("../fleet.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	commented := regexp.MustCompile(`(?m)^(\s*)# ((cache|  push|  sign_key|  substituter|  public_key|build_on): .*)$`)
+	if n := len(commented.FindAllString(string(b), -1)); n != 6 {
+		t.Fatalf("the example has %d commented cache and build_on lines, want 6", n)
+	}
+	text := commented.ReplaceAllString(string(b), "$1$2")
+	dir := t.TempDir()
+	key, err := os.ReadFile("testdata/check/cache-key.sec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "secrets/cache-key.sec", string(key))
+	f, err := Parse("fleet.example.yaml", filepath.Join(dir, "fleet.example.yaml"), []byte(text))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, text)
+	}
+	want := Cache{Push: "s3://my-cache?region=eu-west-1", SignKey: filepath.Join(dir, "secrets/cache-key.sec"),
+		Substituter: "https://cache.example.com", PublicKey: "cache.example.com-1:8lLyZBNEgkOd4a/obPiQGyNEqbphA96OiFdMiu4lqVI="}
+	if f.Cache == nil || *f.Cache != want {
+		t.Errorf("Cache = %+v, want %+v", f.Cache, want)
+	}
+	if got := f.Node("web01").BuilderName(); got != "big" {
+		t.Errorf("web01 builds on %q, want big", got)
 	}
 }
 

@@ -136,6 +136,9 @@ func (l *Lab) StopCache() error {
 	return l.stopServer(ctx)
 }
 
+// CacheServing reports whether the cache's HTTP server is running.
+func (l *Lab) CacheServing() bool { return len(l.serverPids()) > 0 }
+
 // StartCache starts the cache's HTTP server again on its port, unless it
 // is running.
 func (l *Lab) StartCache() error {
@@ -143,7 +146,7 @@ func (l *Lab) StartCache() error {
 	if err != nil {
 		return err
 	}
-	if len(l.serverPids()) > 0 {
+	if l.CacheServing() {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -3,12 +3,12 @@ package lab_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"nixdeck/fleet"
 	"nixdeck/fleet/remote"
 	"nixdeck/lab"
 	"nixdeck/lab/labtest"
@@ -21,6 +21,9 @@ import (
 // untrusting host refuses it, through its Nix daemon too, and that a cache
 // that is down fails the fetch until it is started again.
 func TestCache(t *testing.T) {
+	// As the Makefile has it: the operator's Nix keeps off caches, and
+	// the hosts' must not inherit that (through Exec, their daemons, sshd).
+	t.Setenv("NIX_CONFIG", "substituters =")
 	l := labtest.StartWith(t, lab.Options{Hosts: 3, Current: 1, Builders: 1, Cache: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -28,6 +31,7 @@ func TestCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkFleetFile(t, l, cache)
 	if err := l.SetCacheTrust("web01", false); err != nil {
 		t.Fatal(err)
 	}
@@ -59,6 +63,10 @@ func TestCache(t *testing.T) {
 				t.Errorf("%s: Nix's configuration lacks %q:\n%s", name, line, conf)
 			}
 		}
+	}
+	viaExec, err := l.Exec(ctx, "canary", []string{"nix", "--extra-experimental-features", "nix-command", "show-config"}, nil)
+	if err != nil || !strings.Contains(string(viaExec), "\nsubstituters = "+cache.URL+"\n") {
+		t.Errorf("canary through Exec: %v: the host's substituters are overridden:\n%s", err, viaExec)
 	}
 	canaryConf, _ := l.NixConf("canary")
 	webConf, _ := l.NixConf("web01")
@@ -122,6 +130,39 @@ func TestCache(t *testing.T) {
 	}
 	if out, err := run(ctx, clients["canary"], "nix-store", "--realise", q); err != nil {
 		t.Errorf("canary, cache up again: %v: %s", err, out)
+	}
+}
+
+// checkFleetFile loads the lab's fleet file as nixdeck does and checks its
+// nodes, builders and cache.
+func checkFleetFile(t *testing.T, l *lab.Lab, cache *lab.Cache) {
+	t.Helper()
+	f, err := fleet.Load(l.FleetPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Nodes) != len(l.Nodes()) || len(f.Builders) != len(l.Builders()) {
+		t.Errorf("fleet file: %d nodes, %d builders; the lab has %d and %d", len(f.Nodes), len(f.Builders), len(l.Nodes()), len(l.Builders()))
+	}
+	for i, b := range l.Builders() {
+		if i < len(f.Builders) {
+			fb := f.Builders[i]
+			if fb.Name != b.Name || fb.Host != "127.0.0.1" || fb.Port != b.Port || fb.MaxJobs != 4 || len(fb.Systems) != 1 || fb.Node().KnownHosts == "" {
+				t.Errorf("builder %s in the fleet file: %+v", b.Name, fb)
+			}
+		}
+	}
+	for _, n := range f.Nodes {
+		if n.SubstituteOnDestination != (cache != nil) {
+			t.Errorf("%s: substitute_on_destination %v with cache %v", n.Name, n.SubstituteOnDestination, cache != nil)
+		}
+	}
+	switch {
+	case cache == nil && f.Cache != nil:
+		t.Errorf("fleet file has a cache: %+v", f.Cache)
+	case cache != nil && (f.Cache == nil || f.Cache.Push != cache.PushURI || f.Cache.SignKey != cache.SecretKey ||
+		f.Cache.Substituter != cache.URL || f.Cache.PublicKey != cache.PublicKey):
+		t.Errorf("fleet file cache %+v, lab cache %+v", f.Cache, cache)
 	}
 }
 
@@ -228,12 +269,5 @@ func TestBuilderSSHNG(t *testing.T) {
 			t.Errorf("%s: output %s is in the operator's store too", b.Name, p)
 		}
 	}
-	fleet, err := os.ReadFile(l.FleetPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodes, builders, _ := strings.Cut(string(fleet), "\nbuilders:\n")
-	if strings.Contains(nodes, "build01") || !strings.Contains(builders, "  build01:\n") || !strings.Contains(builders, "  build02:\n") || !strings.Contains(builders, "max_jobs: 4") {
-		t.Errorf("fleet file:\n%s", fleet)
-	}
+	checkFleetFile(t, l, nil)
 }

@@ -56,6 +56,14 @@ http {
 }
 `
 
+// checkNginx reports a machine without nginx.
+func checkNginx() error {
+	if _, err := os.Stat(nginxPath); err != nil {
+		return fmt.Errorf("lab: the binary cache needs nginx (Debian package nginx; `make demo` and `make test` install it): %w", err)
+	}
+	return nil
+}
+
 // serverDir holds the server's configuration, logs and temporary files.
 func (l *Lab) serverDir() string { return filepath.Join(l.Dir, "cache-server") }
 
@@ -66,8 +74,8 @@ func (l *Lab) serverConf() string { return filepath.Join(l.serverDir(), "nginx.c
 // free one, retrying when another process wins the race for it. It
 // returns the port.
 func (l *Lab) startServer(ctx context.Context, port int) (int, error) {
-	if _, err := os.Stat(nginxPath); err != nil {
-		return 0, fmt.Errorf("lab: the binary cache needs nginx (Debian package nginx; `make test` installs it): %w", err)
+	if err := checkNginx(); err != nil {
+		return 0, err
 	}
 	dir := l.serverDir()
 	// nginx reads these paths as quoted strings, where $ starts a variable.

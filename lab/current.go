@@ -10,11 +10,15 @@ import (
 // CurrentHosts returns the names of the hosts that opts.Current or
 // opts.CurrentOn make current-Nix hosts, in lab order: opts.Current counts
 // the last of the nodes opts.Hosts (0 means 6) names, opts.CurrentOn
-// selects among the nodes and the builders. It starts nothing: the command line checks
+// selects among the nodes and the builders. It also checks
+// opts.Builders. It starts nothing: the command line checks
 // its flags with it before a lab goes down for a new one.
 func CurrentHosts(opts Options) ([]string, error) {
 	if opts.Hosts == 0 {
 		opts.Hosts = 6
+	}
+	if err := checkBuilders(opts.Builders); err != nil {
+		return nil, err
 	}
 	hosts := makeHosts(opts.Hosts)
 	var names []string

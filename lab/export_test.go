@@ -61,3 +61,6 @@ func (h Held) Shares(other Held) bool {
 
 // WaitDegraded waits until the host reports failed units.
 func WaitDegraded(ctx context.Context, l *Lab, name string) error { return l.waitDegraded(ctx, name) }
+
+// CacheServerPids returns the processes of the lab's cache server.
+func (l *Lab) CacheServerPids() []int { return l.serverPids() }

@@ -29,9 +29,6 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 	if opts.Hosts < 1 || opts.Hosts > 500 {
 		return nil, fmt.Errorf("lab: --hosts must be between 1 and 500, not %d", opts.Hosts)
 	}
-	if err := checkBuilders(opts.Builders); err != nil {
-		return nil, err
-	}
 	dir, err := filepath.Abs(opts.Dir)
 	if err != nil {
 		return nil, err
@@ -41,8 +38,8 @@ func Up(ctx context.Context, opts Options) (*Lab, error) {
 		return nil, err
 	}
 	if opts.Cache {
-		if _, err := os.Stat(nginxPath); err != nil {
-			return nil, fmt.Errorf("lab: --cache needs nginx (Debian package nginx; `make test` installs it): %w", err)
+		if err := checkNginx(); err != nil {
+			return nil, err
 		}
 	}
 	l := newLab(dir, allHosts(opts))
