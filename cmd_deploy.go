@@ -21,6 +21,8 @@ type deployCmd struct {
 	On string `placeholder:"SEL" help:"Hosts to deploy: names, @tags, globs, !exclusions, comma-separated (default all)."`
 	deployFlags
 	BreakLock bool `name:"break-lock" help:"Break a host's lock left by an operation that is over (recorded in the history)."`
+	// CacheRequired is Plan.CacheRequired.
+	CacheRequired bool `name:"cache-required" help:"Fail a substituting host whose binary cache failed it (key not trusted, cache down) instead of copying from here."`
 	rolloutOpts
 }
 
@@ -61,8 +63,11 @@ func (c *deployCmd) run(ctx context.Context, g *globals, s session) error {
 		return err
 	}
 	plan := fleet.Plan{Kind: fleet.PlanDeploy, Nodes: nodes, Systems: systems, Action: nix.Action(policy.Action),
-		Canary: canary, Policy: policy, BreakLock: c.BreakLock, Selector: c.On, Owner: operator(), Recorder: r.hist}
+		Canary: canary, Policy: policy, BreakLock: c.BreakLock, CacheRequired: c.CacheRequired, Selector: c.On, Owner: operator(), Recorder: r.hist}
 	p.note(planText(plan))
+	if w := cacheUnusedWarning(f, nodes, nil); w != "" {
+		p.note(w)
+	}
 	if err := s.confirm(ctx, c.Yes, fmt.Sprintf("Deploy to %s (%s)?", plural(len(nodes), "host"), policy.Action)); err != nil {
 		return err
 	}
@@ -124,6 +129,9 @@ func planText(p fleet.Plan) string {
 	}
 	if p.BreakLock {
 		parts = append(parts, "breaking stale locks")
+	}
+	if p.CacheRequired {
+		parts = append(parts, "binary cache required")
 	}
 	return strings.Join(parts, "; ")
 }

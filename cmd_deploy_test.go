@@ -73,7 +73,7 @@ func TestDeployFlagsOverride(t *testing.T) {
 	}
 
 	c, err = parseDeploy(t, "--action", "test", "--canary", "@web", "--batch", "50%", "--parallel", "2", "--max-failures", "0",
-		"--on-failure", "rollback-all", "--soak", "1m", "--no-magic-rollback", "--confirm-timeout", "45s", "--break-lock", "--yes", "--json")
+		"--on-failure", "rollback-all", "--soak", "1m", "--no-magic-rollback", "--confirm-timeout", "45s", "--break-lock", "--cache-required", "--yes", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,8 +85,8 @@ func TestDeployFlagsOverride(t *testing.T) {
 		p.Soak != time.Minute || p.MagicRollback || p.ConfirmTimeout != 45*time.Second || names(canary) != "web01, web02, web03" {
 		t.Errorf("every flag: %+v, canary %s", p, names(canary))
 	}
-	if !c.BreakLock || !c.Yes || !c.JSON {
-		t.Errorf("break-lock %v, yes %v, json %v", c.BreakLock, c.Yes, c.JSON)
+	if !c.BreakLock || !c.CacheRequired || !c.Yes || !c.JSON {
+		t.Errorf("break-lock %v, cache-required %v, yes %v, json %v", c.BreakLock, c.CacheRequired, c.Yes, c.JSON)
 	}
 
 	// --canary '' turns the file's canary off; the file's canary outside

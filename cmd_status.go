@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -98,7 +99,13 @@ func hostOutcomeLines(err error) string {
 // cause. Every cell is host text (versions, lock holders, errors), which
 // WriteTable makes visible.
 func writeStatusTable(w io.Writer, sts []fleet.HostStatus) error {
-	rows := [][]string{{"HOST", "GEN", "RUNNING", "VERSION", "REBOOT", "SWITCH LOCK", "NIXDECK LOCK", "UPTIME"}}
+	head := []string{"HOST", "GEN", "RUNNING", "VERSION", "REBOOT", "SWITCH LOCK", "NIXDECK LOCK", "UPTIME"}
+	cache := slices.ContainsFunc(sts, func(s fleet.HostStatus) bool { return s.Cache != "" || s.CacheErr != nil })
+	if cache {
+		// Before UPTIME: a failed host's row ends with its free-running cause.
+		head = slices.Insert(head, len(head)-1, "CACHE")
+	}
+	rows := [][]string{head}
 	for _, s := range sts {
 		if s.Err != nil {
 			rows = append(rows, []string{s.Node.Name, "-", hostOutcome(s.Err)})
@@ -109,10 +116,23 @@ func writeStatusTable(w io.Writer, sts []fleet.HostStatus) error {
 		if st.Current != "" && st.Current != st.Profile {
 			running += " (profile: " + storeName(st.Profile) + ")"
 		}
-		rows = append(rows, []string{s.Node.Name, genNumber(st.ProfileGeneration), running, orDash(st.Version),
-			yesNo(st.RebootNeeded), st.SwitchLock.String(), st.NixdeckLock.String(), formatUptime(st.Uptime)})
+		row := []string{s.Node.Name, genNumber(st.ProfileGeneration), running, orDash(st.Version),
+			yesNo(st.RebootNeeded), st.SwitchLock.String(), st.NixdeckLock.String(), formatUptime(st.Uptime)}
+		if cache {
+			row = slices.Insert(row, len(row)-1, cacheCell(s))
+		}
+		rows = append(rows, row)
 	}
 	return termtext.WriteTable(w, rows)
+}
+
+// cacheCell says whether a host can substitute from the fleet's cache,
+// or why that is not known.
+func cacheCell(s fleet.HostStatus) string {
+	if s.CacheErr != nil {
+		return hostOutcome(s.CacheErr)
+	}
+	return orDash(s.Cache)
 }
 
 // oneLine joins the lines of a message (stderr tails) with " | ", so that
@@ -140,12 +160,15 @@ type hostStatusJSON struct {
 	Generations       []nix.Generation `json:"generations,omitempty"`
 	Missing           []string         `json:"missing,omitempty"`
 	Ignored           []nix.Ignored    `json:"ignored,omitempty"`
+	// Cache and CacheError are there when the fleet has a cache.
+	Cache      string `json:"cache,omitempty"`
+	CacheError string `json:"cache_error,omitempty"`
 }
 
 func statusJSON(sts []fleet.HostStatus) []hostStatusJSON {
 	out := make([]hostStatusJSON, len(sts))
 	for i, s := range sts {
-		j := hostStatusJSON{Host: s.Node.Name}
+		j := hostStatusJSON{Host: s.Node.Name, Cache: s.Cache, CacheError: errText(s.CacheErr)}
 		if s.Err != nil {
 			j.Error, j.Interrupted = s.Err.Error(), errors.Is(s.Err, fleet.ErrInterrupted)
 		} else {

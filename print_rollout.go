@@ -118,6 +118,17 @@ func (p *printer) printText(e fleet.Event, rollout bool, inFlight []string) {
 			p.copying[e.Host()] = true
 			p.hostLine(e.Host(), fmt.Sprintf("copying %d paths, %s", e.PathsTotal, formatSize(e.BytesTotal)))
 		}
+	case fleet.CopySourceEvent:
+		// Text is safe as it is: its host part (Detail) is sanitised. A
+		// host that did not substitute got everything from here, as the
+		// copy's line says already.
+		switch {
+		case !e.Substituting:
+		case e.Problem != "":
+			p.hostLine(e.Host(), p.st.Paint(p.st.HostWarning, e.Text()))
+		default:
+			p.hostLine(e.Host(), e.Text())
+		}
 	case fleet.ActivationEvent:
 		p.hostLine(e.Host(), activationText(e))
 	case fleet.BuiltEvent:

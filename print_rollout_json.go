@@ -47,6 +47,9 @@ func (p *printer) printJSON(e fleet.Event) {
 		set("log", "source", e.Source, "line", e.Line)
 	case fleet.CopyEvent:
 		set("copy", "paths_done", e.PathsDone, "paths_total", e.PathsTotal, "bytes_done", e.BytesDone, "bytes_total", e.BytesTotal)
+	case fleet.CopySourceEvent:
+		set("copy_source", "substituting", e.Substituting, "from_cache", e.FromCache, "from_operator", e.FromOperator, "bytes", e.Bytes,
+			"problem", e.Problem, "detail", e.Detail, "fallback", e.Fallback)
 	case fleet.StateEvent:
 		if e.State != nil {
 			set("state", "current", e.State.Current, "booted", e.State.Booted, "profile", e.State.Profile,

@@ -131,7 +131,13 @@ func canaryDeploy() []fleet.Event {
 		l.phase(h, fleet.PhaseConnecting, fleet.PhaseReading, fleet.PhaseLocking)
 		l.add(fleet.CopyEvent{EventBase: l.base(h), CopyProgress: nix.CopyProgress{PathsTotal: 212, BytesTotal: 48<<20 + 100<<10}},
 			fleet.CopyEvent{EventBase: l.base(h), CopyProgress: nix.CopyProgress{PathsDone: 212, PathsTotal: 212, BytesDone: 48<<20 + 100<<10, BytesTotal: 48<<20 + 100<<10}})
-		l.log(h, "copy", "copied 212 of 1024 paths (50434458 bytes), 0 substituted on the host")
+		src := fleet.CopySourceEvent{EventBase: l.base(h), Substituting: true, FromCache: 812, FromOperator: 212, Bytes: 50434458}
+		if h == "web03" { // its Nix refused the cache's paths: the operator sent them
+			src.Problem, src.Fallback = nix.SubstUntrusted, true
+			src.Detail = "ignoring substitute for '/nix/store/abc-x' from 'https://cache.example.com', as it's not signed by any of the keys in 'trusted-public-keys'"
+		}
+		l.add(src)
+		l.log(h, "copy", "copied 212 of 1024 paths (50434458 bytes), 812 substituted on the host")
 		l.phase(h, fleet.PhaseRooting, fleet.PhaseProfile, fleet.PhaseActivating)
 		l.log(h, "activate", "activating the configuration...")
 		l.log(h, "activate", "restarting the following units: nginx.service")
@@ -223,7 +229,7 @@ func TestPrintCanaryRolloutJSON(t *testing.T) {
 		}
 	}
 	for _, typ := range []string{"op_started", "rollout_started", "wave_started", "wave_healthy", "phase", "log", "copy",
-		"activation", "outcome", "done", "built", "diff", "op_finished"} {
+		"copy_source", "activation", "outcome", "done", "built", "diff", "op_finished"} {
 		if types[typ] == 0 {
 			t.Errorf("no %q object", typ)
 		}

@@ -20,7 +20,7 @@ import (
 // fails leaves it and ends with its own error, the others go on.
 //
 // Each host gets PhaseQueued first, then PhaseConnecting, PhaseCopying,
-// CopyEvents and a summary line from "copy", and its DoneEvent last
+// CopyEvents, a CopySourceEvent and a summary line from "copy", and its DoneEvent last
 // (carrying the cause when it could not be reached or copied to).
 func (e *Engine) CopySystem(ctx context.Context, nodes []*Node, system string) *Stream {
 	return e.start(ctx, "copy", nodes, func(ctx context.Context, o *op) error {
@@ -68,17 +68,11 @@ func copyBatch(ctx context.Context, local nix.Runner, batch []*HostRun, system s
 	}
 	for i, o := range nix.CopyMany(ctx, local, targets, nix.CopyRequest{Paths: []string{system}}) {
 		h := reached[i]
+		h.copySource(o.CopyResult, targets[i].Substitute, o.Err)
 		if o.Err != nil {
 			h.done(ctx, &HostError{Host: h.Node.Name, Step: "copy", Err: fmt.Errorf("%s: %w", system, o.Err)})
 			continue
 		}
-		h.logCopy(o.CopyResult)
 		h.done(ctx, nil)
 	}
-}
-
-// logCopy reports what a finished copy sent, as one "copy" log line.
-func (h *HostRun) logCopy(res nix.CopyResult) {
-	h.Log("copy")(fmt.Sprintf("copied %d of %d paths (%d bytes), %d substituted on the host",
-		len(res.Missing), res.Closure, res.Bytes, res.Substituted))
 }

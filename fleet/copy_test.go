@@ -71,6 +71,8 @@ func TestCopySystem(t *testing.T) {
 			s = string(e.Phase)
 		case CopyEvent:
 			s = fmt.Sprintf("progress:%d/%d", e.PathsDone, e.PathsTotal)
+		case CopySourceEvent:
+			s = fmt.Sprintf("source:%d/%d", e.FromCache, e.FromOperator)
 		case LogEvent:
 			s = e.Source + ":" + e.Line[:min(len(e.Line), 19)]
 		case DoneEvent:
@@ -80,7 +82,7 @@ func TestCopySystem(t *testing.T) {
 		}
 		seq[e.Host()] = append(seq[e.Host()], s)
 	}
-	ok := "queued|connecting|copying|progress:6/6|copy:copied 6 of 6 paths|done|done:<nil>"
+	ok := "queued|connecting|copying|progress:6/6|source:0/6|copy:copied 6 of 6 paths|done|done:<nil>"
 	want := map[string]string{
 		"a": ok,
 		"b": "queued|connecting|copying|failed|done:b: copy: " + sys + ": check which paths the host lacks: sudo: exit status 1: sudo: a password is required",

@@ -109,10 +109,10 @@ func (h *HostRun) copy(ctx context.Context, req nix.CopyRequest) (nix.CopyResult
 	h.Phase(PhaseCopying)
 	req.Progress = h.copyProgress
 	res, err := nix.Copy(ctx, h.Local, h.Runner, req)
+	h.copySource(res, req.Substitute, err)
 	if err != nil {
 		return res, &HostError{Host: h.Node.Name, Step: "copy", Err: fmt.Errorf("%s: %w", req.Paths[0], err)}
 	}
-	h.logCopy(res)
 	return res, nil
 }
 

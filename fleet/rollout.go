@@ -53,6 +53,11 @@ type Plan struct {
 	BreakLock bool
 	// Selector is the selection as typed, for the history.
 	Selector string
+	// CacheRequired fails a host whose cache failed it (its Nix refused
+	// the cache's paths, or could not reach it) while it substitutes
+	// (substitute_on_destination), naming Nix's reason, instead of
+	// sending it those paths from this machine.
+	CacheRequired bool
 	// Owner is "user@machine", written into each host's lock; "" means
 	// nix.LocalOwner().
 	Owner string

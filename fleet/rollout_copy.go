@@ -26,10 +26,12 @@ import (
 // others of its wave.
 const copyGatherWait = 2 * time.Second
 
-// copyJob is one host's part of a batch: its system and GC root.
+// copyJob is one host's part of a batch: its system and GC root, and
+// whether its cache is required (Plan.CacheRequired).
 type copyJob struct {
-	h            *HostRun
-	system, root string
+	h             *HostRun
+	system, root  string
+	cacheRequired bool
 }
 
 // copyGather forms the batches. expect and pass are the scheduler's:

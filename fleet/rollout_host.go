@@ -36,7 +36,7 @@ func (r *run) deployHost(ctx context.Context, h *HostRun) (res hostResult) {
 		// have made it.
 		root := nix.GCRootDir + "/" + r.o.id
 		defer r.unroot(ctx, h, root)
-		if err := r.copies.copy(ctx, copyJob{h: h, system: system, root: root}); err != nil {
+		if err := r.copies.copy(ctx, copyJob{h: h, system: system, root: root, cacheRequired: r.p.CacheRequired}); err != nil {
 			res.stopped(ctx, "copy", err)
 			return
 		}

@@ -112,15 +112,14 @@ func copyGroup(ctx context.Context, src nix.Runner, jobs []copyJob, idx []int, e
 	for k, i := range idx {
 		h := jobs[i].h
 		targets[k] = nix.CopyTarget{Runner: h.Runner, Paths: []string{jobs[i].system}, Substitute: h.Node.SubstituteOnDestination,
-			Root: jobs[i].root, Progress: h.copyProgress, Rooting: func() { h.Phase(PhaseRooting) }}
+			CacheRequired: jobs[i].cacheRequired, Root: jobs[i].root, Progress: h.copyProgress, Rooting: func() { h.Phase(PhaseRooting) }}
 	}
 	for k, o := range nix.CopyMany(ctx, src, targets, nix.CopyRequest{}) {
 		i := idx[k]
+		jobs[i].h.copySource(o.CopyResult, targets[k].Substitute, o.Err)
 		if o.Err != nil {
 			errs[i] = fmt.Errorf("%s: %w", jobs[i].system, o.Err)
-			continue
 		}
-		jobs[i].h.logCopy(o.CopyResult)
 	}
 }
 

@@ -17,14 +17,17 @@ import (
 var stateTimeout = 30 * time.Second
 
 // ReadStates reads the state of every node (one round trip each,
-// deploy.parallel at a time). Each host reports a StateEvent, then its
-// DoneEvent; unreachable hosts end with the cause in DoneEvent.Err.
+// deploy.parallel at a time). Each host reports a StateEvent (and, when
+// the fleet has a cache, a CacheConfigEvent), then its DoneEvent;
+// unreachable hosts end with the cause in DoneEvent.Err.
 func (e *Engine) ReadStates(ctx context.Context, nodes []*Node) *Stream {
 	return e.RunHosts(ctx, "status", nodes, func(ctx context.Context, h *HostRun) error {
 		h.Phase(PhaseReading)
 		qctx, cancel := context.WithTimeout(ctx, stateTimeout)
 		defer cancel()
+		cacheConfig := e.readCacheConfig(qctx, h)
 		s, err := nix.QueryHostState(qctx, h.Runner)
+		cacheConfig()
 		if err != nil && ctx.Err() == nil && errors.Is(qctx.Err(), context.DeadlineExceeded) {
 			return fmt.Errorf("read host state: no answer within %s: %w", stateTimeout, context.DeadlineExceeded)
 		}
@@ -42,6 +45,11 @@ type HostStatus struct {
 	Node  *Node
 	State *nix.HostState
 	Err   error
+	// Cache is whether the host can substitute from the fleet's cache
+	// (CacheConfigEvent.Status); "" when the fleet has none or it could
+	// not be read, CacheErr then saying why.
+	Cache    string
+	CacheErr error
 }
 
 // CollectStates reads a ReadStates stream (s.All(), or a sequence that
@@ -56,6 +64,8 @@ func CollectStates(nodes []*Node, events iter.Seq[Event]) []HostStatus {
 		switch e := e.(type) {
 		case StateEvent:
 			out[i].State = e.State
+		case CacheConfigEvent:
+			out[i].Cache, out[i].CacheErr = e.Status, e.Err
 		case DoneEvent:
 			out[i].Err = e.Err
 		}

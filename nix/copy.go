@@ -37,8 +37,17 @@ type CopyResult struct {
 	// Missing are the paths the host lacked after substitution, in
 	// dependency order; exactly these were sent.
 	Missing []string
-	// Substituted counts paths the host fetched from its own caches.
-	Substituted int
+	// FromCache counts paths the host fetched from its own caches
+	// (substitute_on_destination) rather than from this machine.
+	FromCache int
+	// CacheProblem says why the host's caches did not provide what it
+	// still lacked after substituting (SubstUntrusted, SubstUnreachable),
+	// as its Nix said; "" when it did not substitute, lacked nothing
+	// after, or Nix named no problem (the caches lack those paths).
+	CacheProblem string
+	// CacheDetail is the line in which Nix said so, sanitised for a
+	// terminal and bounded.
+	CacheDetail string
 	// Bytes is the size of the export stream sent.
 	Bytes int64
 }

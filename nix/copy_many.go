@@ -26,6 +26,10 @@ type CopyTarget struct {
 	// Rooting, when set, is called just before this host's GC root is
 	// made (once its paths are all there).
 	Rooting func()
+	// CacheRequired, with Substitute, fails the host with a *CacheError
+	// when its Nix reports a problem with its caches (see subst.go) and
+	// it still lacks paths, instead of sending them from this machine.
+	CacheRequired bool
 }
 
 // CopyOutcome is what CopyMany did for one target: its result, or why it
@@ -81,16 +85,26 @@ func CopyMany(ctx context.Context, local Runner, targets []CopyTarget, req CopyR
 		infos, infosErr = PathInfos(ctx, local, plan.closure)
 	}()
 	sessions := make([]*serveSession, len(targets))
+	logs := make([]*substLog, len(targets))
+	waitInfos := func() ([]PathInfo, error) {
+		<-infosDone
+		return infos, infosErr
+	}
 	var wg sync.WaitGroup
 	for i, t := range targets {
 		wg.Go(func() {
-			s := startServe(ctx, t.Runner, serveWriteArgv, true, 0)
-			sessions[i] = s
+			logs[i] = &substLog{}
+			s := startServe(ctx, t.Runner, serveWriteArgv, true, 0, logs[i])
+			substitute := req.Substitute || t.Substitute
 			o := &out[i]
-			o.Missing, o.Closure, o.Substituted, o.Err = lacking(s, plan, i, req.Substitute || t.Substitute, func() ([]PathInfo, error) {
-				<-infosDone
-				return infos, infosErr
-			})
+			o.Missing, o.Closure, o.FromCache, o.Err = lacking(s, plan, i, substitute, waitInfos)
+			if substitute {
+				s, o.Err = afterSubstitute(ctx, s, t, logs[i], &o.CopyResult, o.Err, func(s *serveSession) ([]string, error) {
+					missing, _, _, err := lacking(s, plan, i, false, waitInfos)
+					return missing, err
+				})
+			}
+			sessions[i] = s
 			if o.Err == nil && len(o.Missing) == 0 {
 				o.Err = s.closeRooted(ctx, t, roots[i], plan.roots[i])
 			}
@@ -104,6 +118,12 @@ func CopyMany(ctx context.Context, local Runner, targets []CopyTarget, req CopyR
 		}
 	}
 	sendMissing(ctx, local, targets, roots, plan, out, sessions, infos, infosErr)
+	// Every session has ended: all that the hosts said is in their logs.
+	for i := range out {
+		if (req.Substitute || targets[i].Substitute) && len(out[i].Missing) > 0 && out[i].CacheProblem == "" {
+			out[i].CacheProblem, out[i].CacheDetail = logs[i].result()
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		// However each host's part ended, the cancellation ended it.
 		for i, o := range out {
@@ -239,7 +259,7 @@ func lacking(s *serveSession, plan *copyPlan, i int, substitute bool, infos func
 	}
 	still, err := s.invalid(missing, true, true)
 	if err != nil {
-		return missing, len(closure), 0, fmt.Errorf("substitute on destination: %w", err)
+		return missing, len(closure), 0, substError{fmt.Errorf("substitute on destination: %w", err)}
 	}
 	return still, len(closure), len(missing) - len(still), nil
 }

@@ -256,10 +256,10 @@ func TestCopyManySubstitutesPerHost(t *testing.T) {
 	}
 	f.targets[0].Substitute = true
 	out := f.copy()
-	if o := out[0]; o.Err != nil || o.Substituted != 1 || !slices.Equal(f.hosts[0].added, []string{pTop}) {
+	if o := out[0]; o.Err != nil || o.FromCache != 1 || !slices.Equal(f.hosts[0].added, []string{pTop}) {
 		t.Errorf("host 0: %+v, added %v; want mid substituted, top sent", o, f.hosts[0].added)
 	}
-	if o := out[1]; o.Err != nil || o.Substituted != 0 || !slices.Equal(f.hosts[1].added, []string{pMid, pTop}) {
+	if o := out[1]; o.Err != nil || o.FromCache != 0 || !slices.Equal(f.hosts[1].added, []string{pMid, pTop}) {
 		t.Errorf("host 1: %+v, added %v; want both sent", o, f.hosts[1].added)
 	}
 }

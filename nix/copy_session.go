@@ -24,13 +24,15 @@ type serveSession struct {
 // maxOutput is the Cmd's MaxOutput: a host's session keeps the default
 // bound (it only answers, and each answer is parsed with its own counts);
 // this machine's export session streams whole NARs, so it has none.
-func startServe(ctx context.Context, r Runner, argv []string, privileged bool, maxOutput int64) *serveSession {
+// stderr, when set, gets the process's stderr (a host's substitution
+// says there why a path did not come from its caches, see subst.go).
+func startServe(ctx context.Context, r Runner, argv []string, privileged bool, maxOutput int64, stderr io.Writer) *serveSession {
 	ctx, cancel := context.WithCancel(ctx)
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	s := &serveSession{in: inW, out: serveReader{bufio.NewReaderSize(outR, 64<<10)}, outR: outR, cancel: cancel, done: make(chan struct{})}
 	go func() {
-		s.err = r.Run(ctx, Cmd{Argv: argv, Stdin: inR, Stdout: outW, Privileged: privileged, MaxOutput: maxOutput})
+		s.err = r.Run(ctx, Cmd{Argv: argv, Stdin: inR, Stdout: outW, Stderr: stderr, Privileged: privileged, MaxOutput: maxOutput})
 		// Neither side may wait on a process that is gone.
 		inR.CloseWithError(errServeEnded)
 		outW.CloseWithError(errServeEnded)

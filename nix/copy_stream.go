@@ -89,7 +89,7 @@ func sendGroup(ctx context.Context, local Runner, members []*member, infos []Pat
 // path's request and NAR into fo. It returns why reading failed, or nil
 // (also when every host dropped out: each has its own error).
 func stream(ctx context.Context, local Runner, fo *fanout, infos []PathInfo) error {
-	src := startServe(ctx, local, localServeArgv, false, proc.NoOutputLimit)
+	src := startServe(ctx, local, localServeArgv, false, proc.NoOutputLimit, nil)
 	if err := src.handshake(); err != nil {
 		return fmt.Errorf("read paths from this machine's store: %w", err)
 	}

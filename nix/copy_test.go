@@ -68,7 +68,7 @@ func TestCopy(t *testing.T) {
 				last, calls = p, calls+1
 			}})
 		want := sizeOf(local, pMid, pTop)
-		if err != nil || res.Closure != 3 || !slices.Equal(res.Missing, []string{pMid, pTop}) || res.Bytes != want || res.Substituted != 0 {
+		if err != nil || res.Closure != 3 || !slices.Equal(res.Missing, []string{pMid, pTop}) || res.Bytes != want || res.FromCache != 0 {
 			t.Fatalf("Copy() = %+v, %v; want %v sent (%d bytes)", res, err, []string{pMid, pTop}, want)
 		}
 		if !slices.Equal(host.added, []string{pMid, pTop}) || host.paths[pTop].info.Deriver != pDrv {
@@ -97,7 +97,7 @@ func TestCopy(t *testing.T) {
 		local, host := testStores(t)
 		host.cache[pMid] = local.paths[pMid]
 		res, err := Copy(context.Background(), local, host, CopyRequest{Paths: []string{pTop}, Substitute: true})
-		if err != nil || !slices.Equal(res.Missing, []string{pTop}) || res.Substituted != 1 || !slices.Equal(host.added, []string{pTop}) {
+		if err != nil || !slices.Equal(res.Missing, []string{pTop}) || res.FromCache != 1 || !slices.Equal(host.added, []string{pTop}) {
 			t.Errorf("Copy() = %+v, %v; host added %v", res, err, host.added)
 		}
 	})

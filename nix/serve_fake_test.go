@@ -42,6 +42,12 @@ type fakeStore struct {
 	// (a host that stopped reading); it is closed when that begins.
 	stalled chan struct{}
 	serves  int
+	// substStderr is what the host's Nix writes to stderr when a
+	// substituting query leaves some path missing (see subst.go).
+	substStderr string
+	// substFails makes such a query end the session (exit 1), as Nix does
+	// when a cache it knew cannot be reached.
+	substFails bool
 	// serving counts the --serve --write sessions running now.
 	serving int
 }
@@ -121,7 +127,7 @@ func (s *fakeStore) Run(ctx context.Context, c Cmd) error {
 	if s.dropAfter > 0 {
 		in = io.LimitReader(in, s.dropAfter)
 	}
-	err := s.serve(ctx, serveReader{bufio.NewReader(in)}, c.Stdout, write)
+	err := s.serve(ctx, serveReader{bufio.NewReader(in)}, c.Stdout, c.Stderr, write)
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
@@ -138,7 +144,7 @@ func (s *fakeStore) Run(ctx context.Context, c Cmd) error {
 }
 
 // serve is opServe's loop.
-func (s *fakeStore) serve(ctx context.Context, in serveReader, out io.Writer, write bool) error {
+func (s *fakeStore) serve(ctx context.Context, in serveReader, out, errw io.Writer, write bool) error {
 	num := func(n uint64) { out.Write(binary.LittleEndian.AppendUint64(nil, n)) }
 	magic, err := in.num()
 	if err != nil {
@@ -162,7 +168,7 @@ func (s *fakeStore) serve(ctx context.Context, in serveReader, out io.Writer, wr
 		}
 		switch cmd {
 		case cmdQueryValidPaths:
-			err = s.queryValid(in, out, write)
+			err = s.queryValid(in, out, errw, write)
 		case cmdDumpStorePath:
 			var p string
 			if p, err = in.str(); err == nil {
@@ -195,7 +201,7 @@ func (s *fakeStore) serve(ctx context.Context, in serveReader, out io.Writer, wr
 	}
 }
 
-func (s *fakeStore) queryValid(in serveReader, out io.Writer, write bool) error {
+func (s *fakeStore) queryValid(in serveReader, out, errw io.Writer, write bool) error {
 	lock, err := in.num()
 	if err != nil {
 		return err
@@ -222,6 +228,11 @@ func (s *fakeStore) queryValid(in serveReader, out io.Writer, write bool) error 
 		}
 		if _, ok := s.paths[p]; ok {
 			valid = append(valid, p)
+		} else if subst == 1 && write && s.substStderr != "" && errw != nil {
+			io.WriteString(errw, s.substStderr)
+			if s.substFails {
+				return &ExitError{Argv: serveWriteArgv, Code: 1, Stderr: s.substStderr}
+			}
 		}
 	}
 	var w serveWriter

@@ -119,6 +119,8 @@ func (m *Model) applyHost(r *row, e fleet.Event) {
 		}
 	case fleet.CopyEvent:
 		r.copy = e.CopyProgress
+	case fleet.CopySourceEvent:
+		r.source = e.Text()
 	case fleet.LogEvent:
 		line := e.Line
 		if i := strings.LastIndexByte(strings.TrimRight(line, "\n"), '\n'); i >= 0 {

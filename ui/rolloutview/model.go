@@ -92,6 +92,9 @@ type row struct {
 	end    time.Time // its outcome
 	copy   nix.CopyProgress
 	last   string // its last log line, made visible and cut
+	// source says where its copied paths came from (CopySourceEvent.
+	// Text, safe to print), once its copy has ended.
+	source string
 
 	outcome        fleet.Outcome // "" until it has one
 	cause          string        // made visible

@@ -310,3 +310,23 @@ func TestSmallPane(t *testing.T) {
 		t.Errorf("a pane of no size drew %q", m.View())
 	}
 }
+
+// A host's row says where its paths came from, and why the operator sent
+// them when the cache failed it.
+func TestRowSaysWhereThePathsCameFrom(t *testing.T) {
+	m, _ := newModel()
+	apply(&m, phases("web01", 1, fleet.PhaseConnecting, fleet.PhaseCopying),
+		one(fleet.CopySourceEvent{EventBase: at("web01", 3), Substituting: true, FromCache: 41, FromOperator: 3, Bytes: 1258291}),
+		done("web01", 4, fleet.OutcomeDone, "", false),
+		phases("web02", 1, fleet.PhaseConnecting, fleet.PhaseCopying),
+		one(fleet.CopySourceEvent{EventBase: at("web02", 3), Substituting: true, FromOperator: 44, Bytes: 9 << 20, Problem: "unreachable", Fallback: true,
+			Detail: "unable to download 'http://cache:8080/nix-cache-info': Couldn't connect to server (7)"}),
+		done("web02", 4, fleet.OutcomeDone, "", false))
+	m.SetSize(200, 20)
+	if l := lineOf(t, m, "cache 41"); !strings.Contains(l, "web01") || !strings.HasSuffix(l, "done, generation 41 → 42 · cache 41, operator 3 (1.2MiB)") {
+		t.Errorf("web01: %q", l)
+	}
+	if l := lineOf(t, m, "operator 44"); !strings.Contains(l, "web02") || !strings.Contains(l, "cache 0, operator 44 (9.0MiB); fell back to the operator's copy: unreachable: unable to download") {
+		t.Errorf("web02: %q", l)
+	}
+}

@@ -273,8 +273,9 @@ func (m Model) mark(r *row) (string, lipgloss.Style) {
 	return "·", st.Muted
 }
 
-// result is an ended host's outcome in words: "done, generation 41 →
-// 42", "failed: activate: units failed".
+// result is an ended host's outcome in words, then where its paths came
+// from: "done, generation 41 → 42 · cache 41, operator 3 (1.2MiB)",
+// "failed: activate: units failed".
 func (r *row) result() string {
 	s := string(r.outcome)
 	if r.interrupted {
@@ -285,6 +286,9 @@ func (r *row) result() string {
 	}
 	if r.cause != "" {
 		s += ": " + r.cause
+	}
+	if r.source != "" {
+		s += " · " + r.source
 	}
 	return s
 }
