@@ -203,8 +203,16 @@ func (o *op) buildOnBuilder(ctx context.Context, w string, nodes []*Node) (map[s
 // builderSSH is how Nix's ssh reaches b: the fleet file's connection
 // keys, then the ssh_config nixdeck's own SSH reads.
 func builderSSH(b *Builder, o remote.Options) nix.SSHHost {
-	return nix.SSHHost{Name: BuildBuilderPrefix + b.Name, Host: b.Host, Port: b.Port, User: b.User, Identity: b.Identity,
+	h := nix.SSHHost{Name: BuildBuilderPrefix + b.Name, Host: b.Host, Port: b.Port, User: b.User, Identity: b.Identity,
 		KnownHosts: b.KnownHosts, Jump: b.Jump, Include: sshInclude(o)}
+	if h.KnownHosts == "" {
+		// The file nixdeck's own SSH checks (and `nixdeck trust` fills),
+		// whatever the operator's ssh_config says for ssh.
+		if home, err := remote.HomeDir(); err == nil {
+			h.KnownHosts = filepath.Join(home, ".ssh", "known_hosts")
+		}
+	}
+	return h
 }
 
 // sshInclude is the ssh_config nixdeck's own SSH reads, for Nix's ssh to
