@@ -35,6 +35,7 @@ type printer struct {
 	width   int               // widest host name, for the prefix column
 	kinds   map[string]string // operation id → kind
 	copying map[string]bool   // hosts whose copy line was printed
+	pushing bool              // the cache push's first line was printed
 	// held are the lines of an operation before the rollout (the build,
 	// the diff, a state read), host by host: its hosts answer in any
 	// order, and it prints in fleet order when it finishes.
@@ -131,7 +132,19 @@ func (p *printer) printText(e fleet.Event, rollout bool, inFlight []string) {
 	case fleet.ActivationEvent:
 		p.hostLine(e.Host(), activationText(e))
 	case fleet.BuiltEvent:
-		p.hostLine(e.Host(), "built "+storeName(e.System))
+		line := "built " + storeName(e.System)
+		if e.Where != "" && e.Where != fleet.BuildLocal {
+			line += " on " + termtext.Visible(e.Where)
+		}
+		p.hostLine(e.Host(), line)
+	case fleet.CachePushEvent:
+		if text, ok := p.pushText(e); ok {
+			style := lipgloss.Style{}
+			if e.Err != nil {
+				style = p.st.HostFailed
+			}
+			p.opLine(p.st.Paint(style, text))
+		}
 	case fleet.DiffEvent:
 		p.hostLine(e.Host(), diffSummary(e.Diff))
 	case fleet.HostOutcome:
@@ -152,6 +165,23 @@ func (p *printer) printText(e fleet.Event, rollout bool, inFlight []string) {
 			p.opLine(p.st.Paint(style, text))
 		}
 	}
+}
+
+// pushText is the line of a cache push event: one when the push knows
+// how much it sends, one when it ends; the progress in between is the
+// console's to show.
+func (p *printer) pushText(e fleet.CachePushEvent) (string, bool) {
+	cache := termtext.Visible(e.Cache)
+	switch {
+	case e.Done && e.Err != nil:
+		return "cache: push to " + cache + " failed: " + termtext.Visible(oneLine(e.Err.Error())), true
+	case e.Done:
+		return fmt.Sprintf("cache: pushed %s (%s) to %s", plural(e.Paths, "path"), formatSize(e.Bytes), cache), true
+	case !p.pushing && e.PathsTotal > 0:
+		p.pushing = true
+		return fmt.Sprintf("cache: pushing %s to %s", plural(e.PathsTotal, "path"), cache), true
+	}
+	return "", false
 }
 
 // rolloutText is the line of an operation-level rollout event.

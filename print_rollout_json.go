@@ -68,7 +68,10 @@ func (p *printer) printJSON(e fleet.Event) {
 	case fleet.DoneEvent:
 		set("done", "error", errText(e.Err), "interrupted", e.Interrupted())
 	case fleet.BuiltEvent:
-		set("built", "system", e.System)
+		set("built", "system", e.System, "where", e.Where)
+	case fleet.CachePushEvent:
+		set("cache_push", "cache", e.Cache, "paths", e.Paths, "paths_total", e.PathsTotal, "bytes", e.Bytes,
+			"done", e.Done, "error", errText(e.Err))
 	case fleet.DiffEvent:
 		set("diff", "summary", newDiffCounts(e.Diff))
 	case fleet.HostOutcome:

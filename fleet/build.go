@@ -7,10 +7,13 @@ import (
 	"nixdeck/nix"
 )
 
-// BuiltEvent says a node's system was built: System is its store path.
+// BuiltEvent says a node's system was built: System is its store path,
+// Where the store that holds it: "local" (this machine), "target" (the
+// node's own) or "builder:NAME", as the node's build_on said.
 type BuiltEvent struct {
 	EventBase
 	System string
+	Where  string
 }
 
 // BuildRequest is what Nix is given to build attrs (node → attribute)
@@ -31,17 +34,26 @@ func (f *Fleet) BuildRequest(attrs map[string]string, rootDir string) (nix.Build
 	return req, nil
 }
 
-// Build builds the systems of nodes on this machine: one Nix invocation,
-// each distinct attribute once, with gc roots in rootDir (which the
-// caller removes when it is done with the systems). The stream carries
-// Nix's output as operation-level LogEvents from "build", a BuiltEvent
-// for each node that got its system, and every node's DoneEvent: a node
-// left without one fails with its own error (its step and Nix's message).
-// OpFinished.Err is set when the build failed as a whole (Nix missing, a
-// flake that does not evaluate at all).
+// Build builds the systems of nodes where each node's build_on says (see
+// build_where.go): on this machine in one Nix invocation, each distinct
+// attribute once, with gc roots in rootDir (which the caller removes when
+// it is done with the systems); on the targets; on builders, one build
+// per builder, its outputs rooted there until the Engine closes. Then,
+// when the fleet has a cache to push to, the systems' closures are pushed
+// to it once (CachePushEvents; a failed push fails no node: the hosts
+// then get their paths from the operator, and the last event says why).
+// The stream carries Nix's output as
+// operation-level LogEvents from "build", a BuiltEvent for each node that
+// got its system, and every node's DoneEvent: a node left without one
+// fails with its own error (its step and Nix's message). OpFinished.Err
+// is set when the build failed as a whole (Nix missing, a flake that does
+// not evaluate at all).
 func (e *Engine) Build(ctx context.Context, nodes []*Node, rootDir string) *Stream {
 	return e.start(ctx, "build", nodes, func(ctx context.Context, o *op) error {
-		_, failed, err := o.build(ctx, nodes, rootDir)
+		built, failed, err := o.build(ctx, nodes, rootDir)
+		if err == nil && len(built) > 0 {
+			o.push(ctx, nodes, built)
+		}
 		for _, n := range nodes {
 			o.host(n).done(ctx, failed[n.Name])
 		}
@@ -55,6 +67,16 @@ func (e *Engine) Build(ctx context.Context, nodes []*Node, rootDir string) *Stre
 // whole (no node got a system and no error names one of them), and then
 // every node's error is that one.
 func (o *op) build(ctx context.Context, nodes []*Node, rootDir string) (built map[string]string, failed map[string]error, err error) {
+	for _, n := range nodes {
+		if n.BuildOn != "" && n.BuildOn != BuildLocal {
+			return o.buildWhere(ctx, nodes, rootDir)
+		}
+	}
+	return o.buildLocal(ctx, nodes, rootDir)
+}
+
+// buildLocal is build for nodes that all build on this machine.
+func (o *op) buildLocal(ctx context.Context, nodes []*Node, rootDir string) (built map[string]string, failed map[string]error, err error) {
 	attrs := make(map[string]string, len(nodes))
 	for _, n := range nodes {
 		attrs[n.Name] = n.AttrPath()
@@ -69,7 +91,7 @@ func (o *op) build(ctx context.Context, nodes []*Node, rootDir string) (built ma
 	failed = map[string]error{}
 	for _, n := range nodes {
 		if p, ok := built[n.Name]; ok {
-			o.s.emit(BuiltEvent{EventBase: o.base(n.Name), System: p})
+			o.s.emit(BuiltEvent{EventBase: o.base(n.Name), System: p, Where: BuildLocal})
 			continue
 		}
 		failed[n.Name] = buildFailure(n.Name, own[n.Name], err)

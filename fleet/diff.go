@@ -73,10 +73,25 @@ func (o *op) diff(ctx context.Context, nodes []*Node, opts DiffOptions) error {
 		}
 		return err
 	}
-	newClosures, err := localClosures(ctx, o.local, built, opts.NoDB)
+	here, elsewhere := splitBySource(nodes, built)
+	newClosures := map[string]*nix.Closure{}
+	if len(here) > 0 {
+		newClosures, err = localClosures(ctx, o.local, here, opts.NoDB)
+	}
 	if err != nil && ctx.Err() == nil {
 		o.endAll(ctx, nodes, "read the new system", err)
 		return err
+	}
+	for n, p := range elsewhere {
+		// Built on a builder or on the target: read from that store
+		// (see diff_source.go); a failure is that node's.
+		if newClosures[p] == nil && failed[n.Name] == nil {
+			if c, err := o.remoteClosure(ctx, o.host(n), p); err != nil {
+				failed[n.Name] = &HostError{Host: n.Name, Step: "read the new system", Err: err}
+			} else {
+				newClosures[p] = c
+			}
+		}
 	}
 	var ready []*Node
 	for _, n := range nodes {
@@ -91,7 +106,7 @@ func (o *op) diff(ctx context.Context, nodes []*Node, opts DiffOptions) error {
 	}
 	cache := &nix.ClosureCache{}
 	o.hosts(ctx, ready, func(ctx context.Context, h *HostRun) error {
-		return h.diff(ctx, cache, newClosures[built[h.Node.Name]], opts.Files)
+		return h.diff(ctx, cache, newClosures[built[h.Node.Name]], opts.Files, elsewhere[h.Node] != "")
 	})
 	return nil
 }
@@ -105,7 +120,7 @@ func (o *op) endAll(ctx context.Context, nodes []*Node, step string, err error) 
 
 // diff diffs one host: its current system comes from cache when another
 // host runs the same one.
-func (h *HostRun) diff(ctx context.Context, cache *nix.ClosureCache, newC *nix.Closure, files bool) error {
+func (h *HostRun) diff(ctx context.Context, cache *nix.ClosureCache, newC *nix.Closure, files, remote bool) error {
 	ctx, cancel := context.WithTimeout(ctx, hostDiffTimeout)
 	defer cancel()
 	if err := h.connect(ctx); err != nil {
@@ -130,14 +145,22 @@ func (h *HostRun) diff(ctx context.Context, cache *nix.ClosureCache, newC *nix.C
 			return err
 		}
 	}
-	next, err := nix.LocalBootSpec(newC.Root)
-	if err != nil {
+	var next nix.BootSpec
+	var newTree nix.FileTree = nix.LocalTree(newC.Root)
+	if remote {
+		src, w, err := h.op.source(ctx, h)
+		if err != nil {
+			return err
+		}
+		newTree = nix.RemoteTree{Runner: src, Root: newC.Root}
+		h.Log("diff")(fmt.Sprintf("the new system is in the store of %s: whether it needs a reboot is not known here", w))
+	} else if next, err = nix.LocalBootSpec(newC.Root); err != nil {
 		return err
 	}
 	hd := NewHostDiff(h.Node.Name, curC, newC)
 	hd.SetBoot(st.BootedSpec, next)
 	if files {
-		hd.Files, err = nix.DiffEtc(ctx, nix.RemoteTree{Runner: h.Runner, Root: cur}, nix.LocalTree(newC.Root))
+		hd.Files, err = nix.DiffEtc(ctx, nix.RemoteTree{Runner: h.Runner, Root: cur}, newTree)
 		if err != nil {
 			return err
 		}

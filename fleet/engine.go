@@ -41,6 +41,7 @@ type Engine struct {
 	mu     sync.Mutex
 	closed bool
 	ops    sync.WaitGroup
+	roots  []builderRoot // GC roots builds made on builders, see keepRoots
 }
 
 // Open returns an Engine for f. Nothing is dialled until an operation
@@ -67,6 +68,7 @@ func (e *Engine) Close() error {
 	e.mu.Unlock()
 	e.cancel()
 	e.ops.Wait()
+	e.dropRoots()
 	if e.pool != nil {
 		return e.pool.Close()
 	}

@@ -130,7 +130,7 @@ func TestCloseInterrupts(t *testing.T) {
 // type, even a host called `copy`.
 func TestHostRunCopyLocalRunner(t *testing.T) {
 	const sys = "/nix/store/lwgy6jr0kqfbnjh3lb8ss0yf4cvksxv3-nixos-system-copy-24.05"
-	const dep = "/nix/store/q5j3gzfn3gq6ivmvtyb4x0b4mmcps9ml-glibc-2.39"
+	const dep = "/nix/store/q5j3gzfn3gq6ivmvqyb4x0b4mmcps9ml-glibc-2.39"
 	var failLocal bool
 	local := runnerFunc(func(ctx context.Context, c nix.Cmd) error {
 		if strings.Join(c.Argv[:2], " ") == "nix-store --dump-db" {

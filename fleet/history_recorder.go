@@ -194,7 +194,17 @@ func logLine(e Event) (tag, text string, ok bool) {
 	case ActivationEvent:
 		return "#", fmt.Sprintf("activation (%s): %s, exit %d", e.Action, e.Result.Outcome, e.Result.ExitCode), true
 	case BuiltEvent:
+		if e.Where != "" && e.Where != BuildLocal {
+			return "#", "built " + e.System + " on " + e.Where, true
+		}
 		return "#", "built " + e.System, true
+	case CachePushEvent:
+		switch {
+		case e.Done && e.Err != nil:
+			return "#", "cache push to " + e.Cache + " failed: " + e.Err.Error(), true
+		case e.Done:
+			return "#", fmt.Sprintf("cache push to %s: %d paths, %d bytes", e.Cache, e.Paths, e.Bytes), true
+		}
 	case StateEvent:
 		if e.State != nil {
 			return "#", fmt.Sprintf("state: running %s, profile generation %d", e.State.Current, e.State.ProfileGeneration), true

@@ -22,6 +22,11 @@ func TestLogLine(t *testing.T) {
 		{DoneEvent{Err: errors.New("web01: copy: broken pipe")}, "#", "finished: web01: copy: broken pipe", true},
 		{DoneEvent{}, "#", "finished", true},
 		{CopyEvent{CopyProgress: nix.CopyProgress{PathsDone: 1}}, "", "", false},
+		{BuiltEvent{System: "/nix/store/x", Where: "builder:big"}, "#", "built /nix/store/x on builder:big", true},
+		{BuiltEvent{System: "/nix/store/x", Where: BuildLocal}, "#", "built /nix/store/x", true},
+		{CachePushEvent{Cache: "s3://c", Paths: 3, PathsTotal: 9}, "", "", false},
+		{CachePushEvent{Cache: "s3://c", Paths: 9, PathsTotal: 9, Bytes: 100, Done: true}, "#", "cache push to s3://c: 9 paths, 100 bytes", true},
+		{CachePushEvent{Cache: "s3://c", Done: true, Err: errors.New("denied")}, "#", "cache push to s3://c failed: denied", true},
 	}
 	for _, tt := range tests {
 		tag, text, ok := LogLine(tt.e)

@@ -76,22 +76,51 @@ func (nixSteps) unlock(ctx context.Context, h *HostRun, l lockSpec) error {
 }
 
 func (nixSteps) copy(ctx context.Context, jobs []copyJob) []error {
-	targets := make([]nix.CopyTarget, len(jobs))
-	for i, j := range jobs {
-		h := j.h
-		targets[i] = nix.CopyTarget{Runner: h.Runner, Paths: []string{j.system}, Substitute: h.Node.SubstituteOnDestination,
-			CacheRequired: j.cacheRequired, Root: j.root, Progress: h.copyProgress, Rooting: func() { h.Phase(PhaseRooting) }}
-	}
 	errs := make([]error, len(jobs))
-	// The local side is the batch's, not one host's: its commands are
-	// the operation's.
-	for i, o := range nix.CopyMany(ctx, jobs[0].h.op.local, targets, nix.CopyRequest{}) {
-		jobs[i].h.copySource(o.CopyResult, targets[i].Substitute, o.Err)
+	// Jobs whose systems are in the same store share one CopyMany (see
+	// source.go); the stores send side by side.
+	groups := map[string][]int{}
+	var order []string
+	runners := map[string]nix.Runner{}
+	for i, j := range jobs {
+		r, name, err := j.h.op.source(ctx, j.h)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		key := name
+		if name == BuildTarget {
+			key += ":" + j.h.Node.Name
+		}
+		if _, ok := runners[key]; !ok {
+			order = append(order, key)
+			runners[key] = r
+		}
+		groups[key] = append(groups[key], i)
+	}
+	var wg sync.WaitGroup
+	for _, key := range order {
+		wg.Go(func() { copyGroup(ctx, runners[key], jobs, groups[key], errs) })
+	}
+	wg.Wait()
+	return errs
+}
+
+// copyGroup copies jobs[idx] from the store src runs on.
+func copyGroup(ctx context.Context, src nix.Runner, jobs []copyJob, idx []int, errs []error) {
+	targets := make([]nix.CopyTarget, len(idx))
+	for k, i := range idx {
+		h := jobs[i].h
+		targets[k] = nix.CopyTarget{Runner: h.Runner, Paths: []string{jobs[i].system}, Substitute: h.Node.SubstituteOnDestination,
+			CacheRequired: jobs[i].cacheRequired, Root: jobs[i].root, Progress: h.copyProgress, Rooting: func() { h.Phase(PhaseRooting) }}
+	}
+	for k, o := range nix.CopyMany(ctx, src, targets, nix.CopyRequest{}) {
+		i := idx[k]
+		jobs[i].h.copySource(o.CopyResult, targets[k].Substitute, o.Err)
 		if o.Err != nil {
 			errs[i] = fmt.Errorf("%s: %w", jobs[i].system, o.Err)
 		}
 	}
-	return errs
 }
 
 func (nixSteps) unroot(ctx context.Context, h *HostRun, root string) error {

@@ -56,6 +56,12 @@ type CopyResult struct {
 // about 2 MiB for all arguments together.
 const maxArgBytes = 256 << 10
 
+// maxSourceArgBytes bounds the paths put on one command line of a copy's
+// reading side, which may run on a builder over SSH (see fleet/source.go):
+// there the whole command is one string for the remote shell, which Linux
+// caps at 128 KiB (MAX_ARG_STRLEN), quoting included.
+const maxSourceArgBytes = 64 << 10
+
 // checkValidityScript reads store paths on stdin and prints those the host
 // lacks: nix-store --check-validity takes its paths only as arguments, and a
 // remote command line is capped at 128 KiB, so xargs builds them there.
@@ -117,10 +123,10 @@ type PathInfo struct {
 // PathInfos queries r about paths with `nix-store --dump-db PATHS` (Nix
 // 2.8's `nix path-info` would take a .drv argument to mean its outputs),
 // returned in the order of paths; long lists are split over several
-// command lines.
+// command lines, each short enough for a remote shell.
 func PathInfos(ctx context.Context, r Runner, paths []string) ([]PathInfo, error) {
 	byPath := map[string]PathInfo{}
-	for _, chunk := range argChunks(paths, maxArgBytes) {
+	for _, chunk := range argChunks(paths, maxSourceArgBytes) {
 		var out bytes.Buffer
 		argv := append([]string{"nix-store", "--dump-db"}, chunk...)
 		if err := r.Run(ctx, Cmd{Argv: argv, Stdout: &out}); err != nil {

@@ -52,14 +52,14 @@ func planCopy(ctx context.Context, local Runner, targets []CopyTarget, req CopyR
 }
 
 // requisitesOf is Requisites for any number of roots: each command line
-// stays under maxArgBytes, and the closures are merged keeping the first
+// stays under maxSourceArgBytes, and the closures are merged keeping the first
 // place of each path. That is still a dependency order: a path's
 // dependencies are in the first closure that holds it, before it, or
 // came earlier still.
 func requisitesOf(ctx context.Context, local Runner, roots []string) ([]string, error) {
-	chunks := argChunks(roots, maxArgBytes)
+	chunks := argChunks(roots, maxSourceArgBytes)
 	if len(chunks) == 1 {
-		return Requisites(ctx, local, roots)
+		return checkedPaths(Requisites(ctx, local, roots))
 	}
 	var out []string
 	seen := map[string]bool{}
@@ -75,7 +75,22 @@ func requisitesOf(ctx context.Context, local Runner, roots []string) ([]string, 
 			}
 		}
 	}
-	return out, nil
+	return checkedPaths(out, nil)
+}
+
+// checkedPaths refuses a closure holding anything but store objects: the
+// source may be a builder (see fleet/source.go), a host like any other,
+// and the paths go on to the targets' Nix and into error messages.
+func checkedPaths(paths []string, err error) ([]string, error) {
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range paths {
+		if err := checkStoreObject(p); err != nil {
+			return nil, fmt.Errorf("closure: %s: %w", excerpt(p), err)
+		}
+	}
+	return paths, nil
 }
 
 // closureOf returns the closure of target i's roots, in the order of the

@@ -30,6 +30,7 @@ type fakeCall struct {
 	stdin      *string
 	privileged bool
 	dir        string
+	env        []string
 	stdout     string
 	stderr     string
 	err        error
@@ -71,6 +72,10 @@ func (c *fakeCall) priv() *fakeCall { c.privileged = true; return c }
 // inDir requires the command to run in the local directory d (Cmd.Dir);
 // without it the command must have no Dir.
 func (c *fakeCall) inDir(d string) *fakeCall { c.dir = d; return c }
+
+// withEnv requires the command to add exactly env to its environment
+// (Cmd.Env); without it the command must add nothing.
+func (c *fakeCall) withEnv(env ...string) *fakeCall { c.env = env; return c }
 
 // out sets what the command prints on stdout.
 func (c *fakeCall) out(s string) *fakeCall { c.stdout = s; return c }
@@ -123,6 +128,9 @@ func (f *fakeRunner) Run(ctx context.Context, cmd Cmd) error {
 	}
 	if c.dir != cmd.Dir {
 		f.t.Errorf("fake runner: %s: Dir = %q, want %q", proc.Format(cmd.Argv), cmd.Dir, c.dir)
+	}
+	if !slices.Equal(c.env, cmd.Env) {
+		f.t.Errorf("fake runner: %s: Env = %q, want %q", proc.Format(cmd.Argv), cmd.Env, c.env)
 	}
 	// A command that fails at once leaves its input unread, unless the
 	// test names it: a conversation (converse) writes only after replies.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"syscall"
 	"time"
 
@@ -72,6 +73,9 @@ func (l LocalRunner) Run(ctx context.Context, c Cmd) error {
 	}
 	if l.Env != nil {
 		cmd.Env = l.Env
+	}
+	if len(c.Env) > 0 {
+		cmd.Env = append(slices.Clip(cmd.Environ()), c.Env...)
 	}
 	err := cmd.Run()
 	if ctx.Err() != nil && cmd.Process != nil {

@@ -129,6 +129,9 @@ func (p *preparation) apply(m *Model, e fleet.Event) {
 		if r != nil {
 			r.built, r.buildErr = e.System, nil
 		}
+		m.appendLog(e) // says where it was built
+	case fleet.CachePushEvent:
+		m.appendLog(e) // the push's end, in the operation's log
 	case fleet.DiffEvent:
 		p.diffs[e.Host()] = e.Diff
 	case fleet.DoneEvent:

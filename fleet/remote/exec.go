@@ -45,6 +45,9 @@ func (c *Client) run(ctx context.Context, cmd proc.Cmd, limited bool) error {
 		// the same path on a host would be another directory.
 		return fmt.Errorf("%s: %s: runs in the local directory %s, which a remote host does not have", c.ep.name, proc.Format(cmd.Argv), cmd.Dir)
 	}
+	if len(cmd.Env) > 0 {
+		return fmt.Errorf("%s: %s: sets local environment variables, which a remote host does not get", c.ep.name, proc.Format(cmd.Argv))
+	}
 	if err := c.Err(); err != nil {
 		return err
 	}

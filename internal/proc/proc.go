@@ -46,6 +46,12 @@ type Cmd struct {
 	// empty means nixdeck's own. Only the local runner honours it: remote
 	// runners refuse such a command, as the directory is not the host's.
 	Dir string
+	// Env, when set, adds "NAME=value" entries to the environment of a
+	// command run on the operator's machine (NIX_SSHOPTS for the ssh that
+	// Nix runs to reach a builder). Only the local runner honours it:
+	// remote runners refuse such a command, as a host's sshd would drop
+	// or, worse, interpret variables the operator meant for itself.
+	Env []string
 }
 
 // DefaultMaxOutput bounds a remote command's output when Cmd.MaxOutput is 0.
