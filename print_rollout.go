@@ -176,7 +176,7 @@ func (p *printer) pushText(e fleet.CachePushEvent) (string, bool) {
 	case e.Done && e.Err != nil:
 		return "cache: push to " + cache + " failed: " + termtext.Visible(oneLine(e.Err.Error())), true
 	case e.Done:
-		return fmt.Sprintf("cache: pushed %s (%s) to %s", plural(e.Paths, "path"), formatSize(e.Bytes), cache), true
+		return fmt.Sprintf("cache: pushed %s (%s) to %s", plural(e.Paths, "path"), nix.FormatSize(e.Bytes), cache), true
 	case !p.pushing && e.PathsTotal > 0:
 		p.pushing = true
 		return fmt.Sprintf("cache: pushing %s to %s", plural(e.PathsTotal, "path"), cache), true
