@@ -85,7 +85,11 @@ func (c *serveConn) queryClosure(g *servedGraph, roots []string) error {
 // paths it does not know, and may describe no path it was not asked
 // about, nor one twice.
 func (c *serveConn) queryInfos(g *servedGraph, from, below int) error {
-	w := serveWriter{buf: make([]byte, 0, 16+(below-from)*(8+len(StoreDir)+48))}
+	size := 16 // the request's number and the set's count
+	for _, p := range g.paths[from:below] {
+		size += int(wireString(p))
+	}
+	w := serveWriter{buf: make([]byte, 0, size)}
 	w.num(serveQueryInfos)
 	w.strs(g.paths[from:below])
 	for i := from; i < below; i++ {
