@@ -1,6 +1,9 @@
 package nix
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
 // servedGraph is what one `nix-store --serve` conversation has said about
 // store paths: each path gets a number when it is first named (as a root,
@@ -139,12 +142,19 @@ func (g *servedGraph) closure(x cliRoot) (*Closure, error) {
 	return c, nil
 }
 
-// closures is closure for each of roots.
+// closures is closure for each of roots, side by side: g is only read,
+// and a diff's two closures (a map each, the spelling check each) are
+// put together on two cores while nix-store exits.
 func (g *servedGraph) closures(roots []cliRoot) ([]*Closure, error) {
 	cs := make([]*Closure, len(roots))
+	errs := make([]error, len(roots))
+	var wg sync.WaitGroup
 	for i, x := range roots {
-		var err error
-		if cs[i], err = g.closure(x); err != nil {
+		wg.Go(func() { cs[i], errs[i] = g.closure(x) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
 			return nil, err
 		}
 	}
