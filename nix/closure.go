@@ -77,10 +77,12 @@ func storeObject(p string) (string, bool) {
 	return StoreDir + "/" + name, true
 }
 
-// isStoreObject reports whether p names a store object itself, not a path inside one.
+// isStoreObject reports whether p names a store object itself, not a
+// path inside one. It is storeObject(p) == p, without building a string:
+// a closure read asks it of every path.
 func isStoreObject(p string) bool {
-	obj, ok := storeObject(p)
-	return ok && obj == p
+	name, ok := strings.CutPrefix(p, StoreDir+"/")
+	return ok && name != "" && name != "." && name != ".." && !strings.Contains(name, "/")
 }
 
 // LocalClosures reads closures from this machine's Nix store. It queries

@@ -29,12 +29,6 @@ const (
 	serveQueryClosure = 7
 )
 
-// servedInfo is what `nix-store --serve` says about one store path.
-type servedInfo struct {
-	refs    []string
-	narSize int64
-}
-
 // serveConn is the client side of one `nix-store --serve` conversation
 // that reads closures: requests go out through w, replies are read
 // through in (serve.go's codec).
@@ -47,7 +41,6 @@ type serveConn struct {
 	// hangUp closes the command's stdin: nix-store --serve ends at EOF.
 	hangUp func()
 	buf    []byte
-	paths  map[string]string
 }
 
 // hello sends the greeting (with the first request).
@@ -70,63 +63,62 @@ func (c *serveConn) send(w serveWriter) error {
 	return nil
 }
 
-// queryClosure asks for the closure of roots and reads it.
-func (c *serveConn) queryClosure(roots []string) ([]string, error) {
+// queryClosure asks for the closure of roots and numbers its paths in g.
+func (c *serveConn) queryClosure(g *servedGraph, roots []string) error {
 	var w serveWriter
 	w.num(serveQueryClosure)
 	w.flag(false) // without the outputs of derivations
 	w.strs(roots)
 	if err := c.send(w); err != nil {
-		return nil, err
+		return err
 	}
 	n, err := c.getInt()
-	if err != nil {
-		return nil, err
+	for ; err == nil && n > 0; n-- {
+		_, err = c.getPath(g)
 	}
-	var paths []string
-	for ; n > 0; n-- {
-		p, err := c.getPath()
-		if err != nil {
-			return nil, err
-		}
-		paths = append(paths, p)
-	}
-	return paths, nil
+	return err
 }
 
-// queryInfos asks for the references and NAR sizes of paths and reads
-// them; the server leaves out paths it does not know, and may send no
-// path it was not asked about.
-func (c *serveConn) queryInfos(paths []string) (map[string]servedInfo, error) {
-	asked := make(map[string]string, len(paths))
-	for _, p := range paths {
-		asked[p] = p
+// queryInfos asks for the references and NAR sizes of the paths numbered
+// from to below, which are named but not asked about yet, and reads them
+// into g, numbering the references it has not seen. The server leaves out
+// paths it does not know, and may describe no path it was not asked
+// about, nor one twice.
+func (c *serveConn) queryInfos(g *servedGraph, from, below int) error {
+	size := 16 // the request's number and the set's count
+	for _, p := range g.paths[from:below] {
+		size += int(wireString(p))
 	}
-	var w serveWriter
+	w := serveWriter{buf: make([]byte, 0, size)}
 	w.num(serveQueryInfos)
-	w.strs(paths)
-	if err := c.send(w); err != nil {
-		return nil, err
+	w.strs(g.paths[from:below])
+	for i := from; i < below; i++ {
+		g.state[i] = pathAsked
 	}
-	infos := make(map[string]servedInfo, len(paths))
+	if err := c.send(w); err != nil {
+		return err
+	}
 	for {
 		b, err := c.getBytes()
 		if err != nil || len(b) == 0 {
-			return infos, err
+			return err
 		}
-		p, ok := asked[string(b)]
-		if _, dup := infos[p]; !ok || dup {
-			return nil, fmt.Errorf("nix-store --serve: information about %q, which was not asked for or came twice", truncateForError(b))
+		id, ok := g.ids[string(b)]
+		if !ok || g.state[id] != pathAsked {
+			return fmt.Errorf("nix-store --serve: information about %q, which was not asked for or came twice", truncateForError(b))
 		}
-		var info servedInfo
 		if _, err = c.getBytes(); err != nil { // the deriver
-			return nil, err
+			return err
 		}
+		at := len(g.edges)
 		n, err := c.getInt()
+		if err == nil && n > maxServeSet {
+			err = fmt.Errorf("nix-store --serve: %d references of %s (at most %d expected)", n, g.paths[id], maxServeSet)
+		}
 		for ; err == nil && n > 0; n-- {
-			var r string
-			if r, err = c.getPath(); err == nil {
-				info.refs = append(info.refs, r)
+			var r int32
+			if r, err = c.getPath(g); err == nil {
+				g.edges = append(g.edges, r)
 			}
 		}
 		var size uint64
@@ -136,13 +128,14 @@ func (c *serveConn) queryInfos(paths []string) (map[string]servedInfo, error) {
 			}
 		}
 		if err == nil && size > 1<<62 {
-			err = fmt.Errorf("nix-store --serve: NAR size %d of %s", size, p)
+			err = fmt.Errorf("nix-store --serve: NAR size %d of %s", size, g.paths[id])
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
-		info.narSize = int64(size)
-		infos[p] = info
+		g.refs[id] = span{int32(at), int32(len(g.edges) - at)}
+		g.size[id] = int64(size)
+		g.state[id] = pathDescribed
 	}
 }
 
@@ -157,25 +150,14 @@ func (c *serveConn) getBytes() ([]byte, error) {
 	return b, serveErr(err)
 }
 
-// getPath reads a string that must name a store object. Paths are
-// interned: most come many times, as references of other paths.
-func (c *serveConn) getPath() (string, error) {
+// getPath reads a string that must name a store object and returns its
+// number in g.
+func (c *serveConn) getPath(g *servedGraph) (int32, error) {
 	b, err := c.getBytes()
 	if err != nil {
-		return "", err
+		return 0, err
 	}
-	if p, ok := c.paths[string(b)]; ok {
-		return p, nil
-	}
-	p := string(b)
-	if !isStoreObject(p) {
-		return "", fmt.Errorf("nix-store --serve: %q is not a store path", truncateForError(b))
-	}
-	if c.paths == nil {
-		c.paths = map[string]string{}
-	}
-	c.paths[p] = p
-	return p, nil
+	return g.id(b)
 }
 
 // endedError is output that stops early: the command has ended (or

@@ -11,6 +11,12 @@ import (
 	"nixdeck/internal/proc"
 )
 
+// servedInfo is what a fake `nix-store --serve` says about one store path.
+type servedInfo struct {
+	refs    []string
+	narSize int64
+}
+
 // fakeServe is a host (or this machine) whose `nix-store --serve`
 // answers from a table of store paths, speaking the protocol the way Nix
 // does; its fields make it misbehave. For ClosureCmd it first prints the

@@ -56,6 +56,21 @@ func TestCLIClosuresFailing(t *testing.T) {
 	missing := "/nix/store/4zz6w8wqz7c8k7s0p7a7yqv0j5w0x6g1-gone"
 	store := twoReleases()
 	store[webSW2] = servedInfo{refs: []string{webBash, missing}}
+	// describe writes what the fake would, then what extra adds.
+	describe := func(extra func(w *serveWriter)) func(*serveWriter, []string) {
+		return func(w *serveWriter, paths []string) {
+			for _, p := range paths {
+				info := twoReleases()[p]
+				w.str(p)
+				w.str("")
+				w.strs(info.refs)
+				w.num(uint64(info.narSize))
+				w.num(uint64(info.narSize))
+			}
+			extra(w)
+			w.str("")
+		}
+	}
 	for _, tt := range []struct {
 		name string
 		f    *fakeServe
@@ -64,6 +79,22 @@ func TestCLIClosuresFailing(t *testing.T) {
 		{"unknown path", &fakeServe{store: store}, "nothing known about " + missing},
 		{"nix-store fails", &fakeServe{store: twoReleases(), raw: []byte{}, err: &ExitError{Code: 1, Stderr: "error: cannot open connection to remote store 'daemon'"}}, "cannot open connection"},
 		{"broken reply", &fakeServe{store: twoReleases(), infoReply: func(w *serveWriter, _ []string) { w.str("/etc/passwd") }}, "not asked for"},
+		// webKernel is named (by webSystem) in the first reply, not asked about.
+		{"described unasked", &fakeServe{store: twoReleases(), infoReply: describe(func(w *serveWriter) {
+			w.str(webKernel)
+			w.str("")
+			w.strs(nil)
+			w.num(1)
+			w.num(1)
+		})}, "information about \"" + webKernel + "\", which was not asked for or came twice"},
+		{"described twice", &fakeServe{store: twoReleases(), infoReply: describe(func(w *serveWriter) {
+			w.str(webSystem)
+		})}, "information about \"" + webSystem + "\", which was not asked for or came twice"},
+		{"endless references", &fakeServe{store: twoReleases(), infoReply: func(w *serveWriter, paths []string) {
+			w.str(paths[0])
+			w.str("")
+			w.num(1 << 40)
+		}}, "1099511627776 references of " + webSystem},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.f.t = t
@@ -87,5 +118,29 @@ func TestCLIClosuresCancelled(t *testing.T) {
 	_, err := cliClosures(ctx, f, []cliRoot{{webSystem, webSW}})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}
+
+// TestIsStoreObject: only a store object itself passes, never a path in
+// one, the store directory, its parent or a look-alike.
+func TestIsStoreObject(t *testing.T) {
+	for p, want := range map[string]bool{
+		webBash:                    true,
+		"/nix/store/x":             true,
+		webBash + "/bin/bash":      false,
+		webBash + "/":              false,
+		"/nix/store/":              false,
+		"/nix/store":               false,
+		"/nix/store/.":             false,
+		"/nix/store/..":            false,
+		"/nix/store/../etc/passwd": false,
+		"/nix/storex/abc":          false,
+		"nix/store/abc":            false,
+		"/etc/passwd":              false,
+		"":                         false,
+	} {
+		if got := isStoreObject(p); got != want {
+			t.Errorf("isStoreObject(%q) = %v, want %v", p, got, want)
+		}
 	}
 }

@@ -54,7 +54,11 @@ type serveWriter struct{ buf []byte }
 
 func (w *serveWriter) num(n uint64) { w.buf = binary.LittleEndian.AppendUint64(w.buf, n) }
 
-func (w *serveWriter) str(s string) { w.buf = append(w.buf, wireBytes(s)...) }
+func (w *serveWriter) str(s string) {
+	w.num(uint64(len(s)))
+	w.buf = append(w.buf, s...)
+	w.buf = append(w.buf, make([]byte, (8-len(s)%8)%8)...)
+}
 
 func (w *serveWriter) strs(ss []string) {
 	w.num(uint64(len(ss)))
@@ -73,9 +77,9 @@ func (w *serveWriter) flag(b bool) {
 
 // wireBytes is s as a protocol string.
 func wireBytes(s string) []byte {
-	b := binary.LittleEndian.AppendUint64(nil, uint64(len(s)))
-	b = append(b, s...)
-	return append(b, make([]byte, (8-len(s)%8)%8)...)
+	var w serveWriter
+	w.str(s)
+	return w.buf
 }
 
 // wireString is the size of s in the protocol: length, then the bytes
@@ -85,12 +89,19 @@ func wireString(s string) int64 { return 8 + int64((len(s)+7)/8*8) }
 // serveReader reads what a `nix-store --serve` sends, bounded.
 type serveReader struct{ r *bufio.Reader }
 
+// num reads a number where the buffer holds it: an array passed to
+// io.ReadFull would be allocated on the heap at every number, and a
+// closure's reply has tens of thousands. The errors are io.ReadFull's.
 func (r serveReader) num() (uint64, error) {
-	var b [8]byte
-	if _, err := io.ReadFull(r.r, b[:]); err != nil {
+	b, err := r.r.Peek(8)
+	if err != nil {
+		if errors.Is(err, io.EOF) && len(b) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
 		return 0, err
 	}
-	return binary.LittleEndian.Uint64(b[:]), nil
+	r.r.Discard(8)
+	return binary.LittleEndian.Uint64(b), nil
 }
 
 func (r serveReader) str() (string, error) {
