@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -79,11 +80,15 @@ func (l *Lab) HoldDegraded(name string) (degrade func(ctx context.Context) error
 }
 
 // waitDegraded waits until the host has failed units, which the crash of
-// a degraded system writes after the gate opens.
+// a degraded system writes after the gate opens, and until the crash is
+// over: it writes them holding the host's switch lock and journals after,
+// so an activation started at once could still find the lock taken.
+// Taking the lock here, and letting it go, waits for that.
 func (l *Lab) waitDegraded(ctx context.Context, name string) error {
 	failed := l.labRun(name, "failed-units")
+	lock := filepath.Join(l.hostDir(name), "run", "nixos", "switch-to-configuration.lock")
 	for {
-		if b, err := os.ReadFile(failed); err == nil && strings.TrimSpace(string(b)) != "" {
+		if b, err := os.ReadFile(failed); err == nil && strings.TrimSpace(string(b)) != "" && switchLockFree(lock) {
 			return nil
 		}
 		select {
@@ -92,4 +97,18 @@ func (l *Lab) waitDegraded(ctx context.Context, name string) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// switchLockFree reports whether the switch lock at path (a host's, seen
+// from outside it) can be taken now; it is let go at once.
+func switchLockFree(path string) bool {
+	f, err := os.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return os.IsNotExist(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return false
+	}
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_UN) == nil
 }

@@ -208,9 +208,12 @@ func (f *fakeEngine) DiffRollback(ctx context.Context, nodes []*fleet.Node, to i
 
 func (f *fakeEngine) Journal(ctx context.Context, node *fleet.Node, unit string, lines int) Events {
 	f.record(fmt.Sprintf("Journal(%q,%d)", unit, lines), []*fleet.Node{node})
-	f.jr = f.h.stream()
-	context.AfterFunc(ctx, func() { f.jr.push(true) })
-	return f.jr
+	// The stream is captured: the next Journal call replaces f.jr while
+	// this one's cancellation may still be running.
+	jr := f.h.stream()
+	f.jr = jr
+	context.AfterFunc(ctx, func() { jr.push(true) })
+	return jr
 }
 
 func (f *fakeEngine) Rollout(ctx context.Context, p fleet.Plan) Rollout {
