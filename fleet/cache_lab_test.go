@@ -3,7 +3,6 @@ package fleet_test
 import (
 	"context"
 	"io"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -177,18 +176,16 @@ func deployCollecting(t *testing.T, ctx context.Context, o *opsLab, systems map[
 	return run, src
 }
 
-// push pushes the systems' closures to the lab's cache, signed, as an
-// operator's cache.push does (helper build12 wires that into the deploy;
-// the test does it directly with Nix).
+// push pushes the systems' closures to the lab's cache, signed, with
+// nix.Push: what a deploy's cache push step runs for systems built here.
 func push(t *testing.T, ctx context.Context, c *lab.Cache, systems map[string]string) {
 	t.Helper()
-	args := []string{"copy", "--to", c.PushURI + "?secret-key=" + c.SecretKey}
+	var paths []string
 	for _, s := range systems {
-		args = append(args, s)
+		paths = append(paths, s)
 	}
-	argv := nix.NixCmd(args...)
-	if out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput(); err != nil {
-		t.Fatalf("push to the cache: %v\n%s", err, out)
+	if _, err := nix.Push(ctx, nix.LocalRunner{}, nix.PushRequest{To: c.PushURI, SignKey: c.SecretKey, Paths: paths}); err != nil {
+		t.Fatalf("push to the cache: %v", err)
 	}
 }
 
