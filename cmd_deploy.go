@@ -58,15 +58,18 @@ func (c *deployCmd) run(ctx context.Context, g *globals, s session) error {
 	}
 	// What each host would get, from the closure diff: no second build,
 	// and the hosts' connections are the ones the rollout uses next.
-	diffs := eng.Diff(ctx, nodes, fleet.DiffOptions{Systems: systems})
-	if _, err := fleet.CollectDiffs(nodes, p.tee(diffs.All())); err != nil {
+	// With a cache and many hosts, it also reads which hosts' Nix would
+	// take from the cache, for the warning below.
+	diffs := eng.Diff(ctx, nodes, fleet.DiffOptions{Systems: systems, CacheConfig: f.CacheCheckWanted(nodes)})
+	results, err := fleet.CollectDiffs(nodes, teeDiffs(p, diffs.All()))
+	if err != nil {
 		return err
 	}
 	plan := fleet.Plan{Kind: fleet.PlanDeploy, Nodes: nodes, Systems: systems, Action: nix.Action(policy.Action),
 		Canary: canary, Policy: policy, BreakLock: c.BreakLock, CacheRequired: c.CacheRequired, Selector: c.On, Owner: operator(), Recorder: r.hist}
 	p.note(planText(plan))
-	if w := cacheUnusedWarning(f, nodes, nil); w != "" {
-		p.note(w)
+	if w := f.CacheUnusedWarning(nodes, cacheStatuses(results)); w != "" {
+		p.note("warning: " + w)
 	}
 	if err := s.confirm(ctx, c.Yes, fmt.Sprintf("Deploy to %s (%s)?", plural(len(nodes), "host"), policy.Action)); err != nil {
 		return err

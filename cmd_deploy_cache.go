@@ -1,26 +1,36 @@
 package main
 
 import (
-	"fmt"
+	"iter"
 
 	"nixdeck/fleet"
 )
 
-// cacheUnusedLimit is how many hosts may get every path from this
-// machine while the fleet has a cache before a deploy says so: past it,
-// the operator's uplink, not the cache, carries the closure to each.
-const cacheUnusedLimit = 20
-
-// cacheUnusedWarning is the warning a deploy prints before its
-// confirmation when more than cacheUnusedLimit of nodes would not use the
-// fleet's cache; "" otherwise. status are hosts' cache statuses already
-// read (nil: only the fleet file's substitute_on_destination is known).
-func cacheUnusedWarning(f *fleet.Fleet, nodes []*fleet.Node, status map[string]string) string {
-	unused := f.CacheUnused(nodes, status)
-	if len(unused) <= cacheUnusedLimit {
-		return ""
+// teeDiffs prints a deploy's diff events as tee does, except the hosts'
+// cache settings (fleet.CacheConfigEvent): read only for the warning
+// before the confirmation (Fleet.CacheUnusedWarning), which says what
+// matters in them.
+func teeDiffs(p *printer, events iter.Seq[fleet.Event]) iter.Seq[fleet.Event] {
+	return func(yield func(fleet.Event) bool) {
+		for e := range events {
+			if _, ok := e.(fleet.CacheConfigEvent); !ok {
+				p.event(e)
+			}
+			if !yield(e) {
+				return
+			}
+		}
 	}
-	return fmt.Sprintf("warning: the fleet has a binary cache (%s), but %d of %d hosts would get every path from this machine "+
-		"(substitute_on_destination off, or their Nix lacks the cache or its key: see nixdeck status)",
-		f.Cache.Substituter, len(unused), len(nodes))
+}
+
+// cacheStatuses are the hosts' cache statuses a deploy's diff read, by
+// host name, for Fleet.CacheUnused.
+func cacheStatuses(results []fleet.DiffResult) map[string]string {
+	out := map[string]string{}
+	for _, r := range results {
+		if r.Cache != "" {
+			out[r.Node.Name] = r.Cache
+		}
+	}
+	return out
 }

@@ -29,6 +29,11 @@ type DiffOptions struct {
 	// node name → store path, kept alive by the caller's gc roots): Diff
 	// builds nothing, and a node without one fails.
 	Systems map[string]string
+	// CacheConfig also reads each substituting host's Nix settings, in a
+	// CacheConfigEvent before its DoneEvent, when the fleet has a cache
+	// (a deploy's warning, Fleet.CacheCheckWanted): one more command,
+	// beside the host's state on the same connection.
+	CacheConfig bool
 }
 
 // DiffEvent carries one host's diff.
@@ -106,7 +111,8 @@ func (o *op) diff(ctx context.Context, nodes []*Node, opts DiffOptions) error {
 	}
 	cache := &nix.ClosureCache{}
 	o.hosts(ctx, ready, func(ctx context.Context, h *HostRun) error {
-		return h.diff(ctx, cache, newClosures[built[h.Node.Name]], opts.Files, elsewhere[h.Node] != "")
+		readCache := opts.CacheConfig && h.Node.SubstituteOnDestination
+		return h.diff(ctx, cache, newClosures[built[h.Node.Name]], opts.Files, elsewhere[h.Node] != "", readCache)
 	})
 	return nil
 }
@@ -119,12 +125,16 @@ func (o *op) endAll(ctx context.Context, nodes []*Node, step string, err error) 
 }
 
 // diff diffs one host: its current system comes from cache when another
-// host runs the same one.
-func (h *HostRun) diff(ctx context.Context, cache *nix.ClosureCache, newC *nix.Closure, files, remote bool) error {
+// host runs the same one. readCache also reads its Nix cache settings.
+func (h *HostRun) diff(ctx context.Context, cache *nix.ClosureCache, newC *nix.Closure, files, remote, readCache bool) error {
 	ctx, cancel := context.WithTimeout(ctx, hostDiffTimeout)
 	defer cancel()
 	if err := h.connect(ctx); err != nil {
 		return err
+	}
+	if readCache {
+		reported := h.op.e.readCacheConfig(ctx, h)
+		defer reported() // whatever the diff's outcome, before the DoneEvent
 	}
 	h.Phase(PhaseReading)
 	// The state says what runs and, for the reboot hint, what the host
@@ -196,6 +206,9 @@ type DiffResult struct {
 	New  string
 	Diff *HostDiff
 	Err  error
+	// Cache is the host's CacheConfigEvent.Status, when it was read
+	// (DiffOptions.CacheConfig) and could be.
+	Cache string
 }
 
 // CollectDiffs reads a Diff stream into one DiffResult per node, in the
@@ -211,6 +224,8 @@ func CollectDiffs(nodes []*Node, events iter.Seq[Event]) ([]DiffResult, error) {
 			out[i].New = e.System
 		case DiffEvent:
 			out[i].Diff = e.Diff
+		case CacheConfigEvent:
+			out[i].Cache = e.Status
 		case DoneEvent:
 			out[i].Err = e.Err
 		}

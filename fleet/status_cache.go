@@ -52,23 +52,3 @@ func (e *Engine) readCacheConfig(ctx context.Context, h *HostRun) func() {
 	}()
 	return func() { h.Emit(<-done) }
 }
-
-// CacheUnused returns the nodes that would get every path from the
-// operator although the fleet has a cache: those not substituting
-// (substitute_on_destination off) and, among the others, those whose
-// cache status (HostStatus.Cache by node name, when a status was read;
-// nil when none was) says their Nix lacks the cache or its key. Nil
-// without a cache.
-func (f *Fleet) CacheUnused(nodes []*Node, status map[string]string) []*Node {
-	if f.Cache == nil || f.Cache.Substituter == "" {
-		return nil
-	}
-	var out []*Node
-	for _, n := range nodes {
-		s, known := status[n.Name]
-		if !n.SubstituteOnDestination || known && s != "" && s != nix.CacheOK {
-			out = append(out, n)
-		}
-	}
-	return out
-}

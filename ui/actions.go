@@ -45,6 +45,7 @@ type preparation struct {
 	systems map[string]string
 	diffs   map[string]*fleet.HostDiff
 	errs    map[string]error
+	cache   map[string]string // hosts' cache statuses, read for the warning (fleet.CacheUnusedWarning)
 	opErr   error
 }
 
@@ -84,7 +85,7 @@ func (m *Model) prepare(kind actKind, nodes []*fleet.Node, to int) tea.Cmd {
 		return m.say("a rollout is running; wait for it, or abort it with x", true)
 	}
 	m.prep = &preparation{act: kind, nodes: nodes, to: to, systems: map[string]string{},
-		diffs: map[string]*fleet.HostDiff{}, errs: map[string]error{}}
+		diffs: map[string]*fleet.HostDiff{}, errs: map[string]error{}, cache: map[string]string{}}
 	if !kind.deploys() {
 		m.prep.stage = stageDiffing
 		return m.start(opPrepare, func(ctx context.Context) Events { return m.cfg.Engine.DiffRollback(ctx, nodes, to) })
@@ -134,6 +135,8 @@ func (p *preparation) apply(m *Model, e fleet.Event) {
 		m.appendLog(e) // the push's end, in the operation's log
 	case fleet.DiffEvent:
 		p.diffs[e.Host()] = e.Diff
+	case fleet.CacheConfigEvent:
+		p.cache[e.Host()] = e.Status
 	case fleet.DoneEvent:
 		if e.Err != nil {
 			p.errs[e.Host()] = e.Err
@@ -164,8 +167,9 @@ func (p *preparation) finished(m *Model) tea.Cmd {
 	case p.stage == stageBuilding:
 		p.stage = stageDiffing
 		nodes, systems := p.nodes, p.systems
+		readCache := m.cfg.Fleet.CacheCheckWanted(nodes) // for the confirmation's warning
 		return m.start(opPrepare, func(ctx context.Context) Events {
-			return m.cfg.Engine.Diff(ctx, nodes, fleet.DiffOptions{Systems: systems})
+			return m.cfg.Engine.Diff(ctx, nodes, fleet.DiffOptions{Systems: systems, CacheConfig: readCache})
 		})
 	case p.opErr != nil || len(p.errs) == len(p.nodes):
 		m.prep = nil

@@ -97,7 +97,11 @@ func joinCells(texts []string, widths []int) string {
 			b.WriteString(strings.Repeat(" ", colGap))
 		}
 		first = false
-		c := cells.Fit(texts[i], w)
+		text := "" // a short line (a host's "no diff") leaves the rest blank
+		if i < len(texts) {
+			text = texts[i]
+		}
+		c := cells.Fit(text, w)
 		if i == last {
 			c = strings.TrimRight(c, " ")
 		}

@@ -46,6 +46,13 @@ func (d *confirmDialog) lines(m *Model, width int) []string {
 	p := d.p
 	plan := p.plan(m)
 	out := wrap(planLine(plan), width)
+	if p.act.deploys() {
+		if w := m.cfg.Fleet.CacheUnusedWarning(p.nodes, p.cache); w != "" {
+			for _, l := range wrap("warning: "+termtext.Visible(w), width) {
+				out = append(out, m.st.Paint(m.st.HostWarning, l))
+			}
+		}
+	}
 	out = append(out, "")
 	widths := layout(confirmColumns, width)
 	out = append(out, m.st.Paint(m.st.Title, joinCells(titles(confirmColumns), widths)))

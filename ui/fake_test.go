@@ -115,6 +115,8 @@ type fakeEngine struct {
 	built  map[string]string
 	diffs  map[string]*fleet.HostDiff
 	errs   map[string]error
+	// cache answers DiffOptions.CacheConfig: each host's cache status.
+	cache map[string]string
 	// next, when set, answers the next call whatever it is.
 	next  []*stream
 	plans []fleet.Plan
@@ -193,8 +195,16 @@ func (f *fakeEngine) Diff(ctx context.Context, nodes []*fleet.Node, opts fleet.D
 	if opts.Systems != nil {
 		call = "Diff(built)"
 	}
+	if opts.CacheConfig {
+		call += "+cache"
+	}
 	if s := f.record(call, nodes); s != nil {
 		return s
+	}
+	if opts.CacheConfig {
+		return f.perHost("diff", nodes, func(h string) fleet.Event {
+			return fleet.CacheConfigEvent{EventBase: base("diff", h), Status: f.cache[h]}
+		})
 	}
 	return f.diff("diff", nodes)
 }
