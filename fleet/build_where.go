@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 
 	"nixdeck/fleet/remote"
@@ -168,6 +170,14 @@ func (o *op) buildOnBuilder(ctx context.Context, w string, nodes []*Node) (map[s
 	if len(failed) > 0 {
 		return built, failed
 	}
+	// A node of a system type the builder does not build fails here,
+	// before anything is copied to it; the others build.
+	if err := o.checkSystems(ctx, b, drvs, failed); err != nil {
+		return failAll(err)
+	}
+	if len(failed) == len(nodes) {
+		return built, failed
+	}
 	// nixdeck's own connection first: it holds the outputs' roots and
 	// later sends them on; a builder it cannot reach builds nothing.
 	r, err := o.e.conn.Runner(ctx, b.Node())
@@ -190,6 +200,9 @@ func (o *op) buildOnBuilder(ctx context.Context, w string, nodes []*Node) (map[s
 	o.e.keepRoots(b.Node(), res.Roots)
 	own := nix.NodeErrors(err)
 	for _, n := range nodes {
+		if failed[n.Name] != nil {
+			continue
+		}
 		if p, ok := res.Systems[n.Name]; ok {
 			built[n.Name] = p
 			o.s.emit(BuiltEvent{EventBase: o.base(n.Name), System: p, Where: w})
@@ -198,6 +211,31 @@ func (o *op) buildOnBuilder(ctx context.Context, w string, nodes []*Node) (map[s
 		failed[n.Name] = buildFailure(n.Name, own[n.Name], err)
 	}
 	return built, failed
+}
+
+// checkSystems reads the system type of each derivation in drvs (node →
+// derivation) and fails, in failed, the nodes whose type b does not
+// build, dropping them from drvs; an error is the read's own.
+func (o *op) checkSystems(ctx context.Context, b *Builder, drvs map[string]nix.Derivation, failed map[string]error) error {
+	var paths []string
+	for _, d := range drvs {
+		if !slices.Contains(paths, d.DrvPath) {
+			paths = append(paths, d.DrvPath)
+		}
+	}
+	slices.Sort(paths)
+	types, err := nix.DrvSystems(ctx, o.local, paths)
+	if err != nil {
+		return err
+	}
+	for n, d := range drvs {
+		if t := types[d.DrvPath]; !slices.Contains(b.Systems, t) {
+			failed[n] = &HostError{Host: n, Step: "build", Err: fmt.Errorf("its system is %s, which builder %s does not build (its systems: %s)",
+				t, b.Name, strings.Join(b.Systems, ", "))}
+			delete(drvs, n)
+		}
+	}
+	return nil
 }
 
 // builderSSH is how Nix's ssh reaches b: the fleet file's connection

@@ -32,7 +32,7 @@ var currentNixTests = []string{
 	"TestFlakeRefCopiesTrackedFilesOnly", "TestFlakeRefCheckoutWithURLCharacters", "TestFlakeRefEscapesWithInstalledNix",
 	"TestLocalClosures", "TestClosureWithoutKernel", "TestClosureWithRealSW", "TestEqualSpellingsFromDatabase", "TestRequisitesOrder",
 	"TestRegistrationTextLoads", "TestGCRootSurvivesGC", "TestCopyManyLocalStores",
-	"TestEtcNeverLeavesTheStore", "TestLocalBootSpec",
+	"TestEtcNeverLeavesTheStore", "TestLocalBootSpec", "TestDrvSystemsLocal",
 }
 
 // currentNixConf is /etc/nix/nix.conf of the tests under current Nix: what
