@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	neturl "net/url"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -107,16 +108,9 @@ func settingList(all map[string]json.RawMessage, name string) ([]string, error) 
 // CacheStatus says whether a host with this configuration substitutes
 // from the cache at url and takes the paths signed with key ("" when the
 // cache names no key): CacheOK, CacheNotSubstituter or CacheKeyNotTrusted.
-// URLs compare without a trailing slash, as Nix stores them either way.
+// URLs compare as sameCache does.
 func (c SubstConfig) CacheStatus(url, key string) string {
-	url = strings.TrimRight(url, "/")
-	found := false
-	for _, s := range c.Substituters {
-		if strings.TrimRight(s, "/") == url {
-			found = true
-			break
-		}
-	}
+	found := slices.ContainsFunc(c.Substituters, func(s string) bool { return sameCache(s, url) })
 	switch {
 	case !found:
 		return CacheNotSubstituter
@@ -124,4 +118,25 @@ func (c SubstConfig) CacheStatus(url, key string) string {
 		return CacheKeyNotTrusted
 	}
 	return CacheOK
+}
+
+// sameCache reports whether two substituter URLs name the same cache:
+// the same scheme, host and path. A trailing slash does not matter (Nix
+// stores the URL either way), nor do the store parameters a host may add
+// (`?priority=40`, `?trusted=1`), nor the case of scheme and host. A URL
+// that does not parse compares as written, without a trailing slash.
+func sameCache(a, b string) bool {
+	return cacheKey(a) == cacheKey(b)
+}
+
+func cacheKey(s string) string {
+	u, err := neturl.Parse(s)
+	if err != nil || u.Scheme == "" {
+		return strings.TrimRight(s, "/")
+	}
+	p := u.Path
+	if u.Opaque != "" {
+		p = u.Opaque
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host) + strings.TrimRight(p, "/")
 }

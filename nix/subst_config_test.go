@@ -34,6 +34,15 @@ func TestReadSubstituters(t *testing.T) {
 		{c, "http://127.0.0.1:8080/", "other-1:x", CacheKeyNotTrusted},
 		{c, "http://127.0.0.1:8080/", "", CacheKeyNotTrusted},
 		{SubstConfig{Substituters: c.Substituters}, "http://127.0.0.1:8080/", "other-1:x", CacheOK}, // require-sigs = false
+		// The same cache however the host writes it: store parameters,
+		// trailing slashes and the case of scheme and host do not matter.
+		{SubstConfig{Substituters: []string{"https://Cache.Example.com/?priority=40"}, TrustedKeys: []string{key}, RequireSigs: true},
+			"https://cache.example.com", key, CacheOK},
+		{SubstConfig{Substituters: []string{"https://cache.example.com/nix//?trusted=1"}, TrustedKeys: []string{key}, RequireSigs: true},
+			"https://cache.example.com/nix", key, CacheOK},
+		{SubstConfig{Substituters: []string{"file:///srv/cache?compression=zstd"}}, "file:///srv/cache/", "", CacheOK},
+		{SubstConfig{Substituters: []string{"https://cache.example.com/other?priority=40"}}, "https://cache.example.com", "", CacheNotSubstituter},
+		{SubstConfig{Substituters: []string{"http://cache.example.com"}}, "https://cache.example.com", "", CacheNotSubstituter},
 	} {
 		if got := tt.c.CacheStatus(tt.url, tt.key); got != tt.want {
 			t.Errorf("CacheStatus(%q, %q) on %+v = %q, want %q", tt.url, tt.key, tt.c, got, tt.want)

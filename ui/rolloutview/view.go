@@ -274,7 +274,7 @@ func (m Model) mark(r *row) (string, lipgloss.Style) {
 }
 
 // result is an ended host's outcome in words, then where its paths came
-// from: "done, generation 41 → 42 · cache 41, operator 3 (1.2MiB)",
+// from: "done, generation 41 → 42 · cache 41, operator 3 (1.2 MiB)",
 // "failed: activate: units failed".
 func (r *row) result() string {
 	s := string(r.outcome)
