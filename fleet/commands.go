@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"nixdeck/internal/proc"
 	"nixdeck/nix"
 )
 
@@ -22,8 +23,10 @@ type commandRunner struct {
 
 // Run implements nix.Runner.
 func (c commandRunner) Run(ctx context.Context, cmd nix.Cmd) error {
-	// A copy: the caller may reuse its slice, an event is kept.
-	argv := slices.Clone(cmd.Argv)
+	// A copy: the caller may reuse its slice, an event is kept. Events
+	// reach logs, history and --json: a secret on the command line (a
+	// cache's signing key) is redacted there, and runs as given.
+	argv := slices.Clone(proc.Redact(cmd.Argv))
 	c.op.s.emit(CommandStarted{EventBase: c.op.base(c.host), Argv: argv, Privileged: cmd.Privileged, Local: c.local})
 	start := time.Now()
 	err := c.r.Run(ctx, cmd)
