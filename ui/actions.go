@@ -46,6 +46,7 @@ type preparation struct {
 	diffs   map[string]*fleet.HostDiff
 	errs    map[string]error
 	opErr   error
+	push    *fleet.CachePushEvent // the build's push to the cache, while under way
 }
 
 // verbs say what each action does, in the title, the confirmation and
@@ -131,7 +132,11 @@ func (p *preparation) apply(m *Model, e fleet.Event) {
 		}
 		m.appendLog(e) // says where it was built
 	case fleet.CachePushEvent:
-		m.appendLog(e) // the push's end, in the operation's log
+		p.push = &e
+		if e.Done {
+			p.push = nil
+			m.appendLog(e) // the push's end, in the operation's log
+		}
 	case fleet.DiffEvent:
 		p.diffs[e.Host()] = e.Diff
 	case fleet.DoneEvent:
