@@ -17,8 +17,10 @@ import (
 // TestPushKeepsTheKeySecret pushes a built system to a signed file://
 // cache through the engine with real Nix (the build alone is faked): the
 // key file's path goes to Nix on the command line, and to no event, log
-// line or error the operation reports, when the push works and when
-// Nix fails without a word (its error is then the command's own).
+// line or error the operation reports: when the push works, when Nix
+// fails without a word (its error is then the command's own), and when
+// Nix names the key in its error (a key file gone since the fleet file
+// was checked).
 func TestPushKeepsTheKeySecret(t *testing.T) {
 	nixtest.NeedNix(t)
 	sys := nixtest.LargeClosure(t, 3)
@@ -27,8 +29,12 @@ func TestPushKeepsTheKeySecret(t *testing.T) {
 	if out, err := exec.Command("nix-store", "--generate-binary-cache-key", "c-1", key, filepath.Join(dir, "k.pub")).CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	for _, silent := range []bool{false, true} {
-		t.Run(fmt.Sprintf("nix fails silently %v", silent), func(t *testing.T) {
+	for _, tc := range []string{"pushed", "nix says nothing", "nix names the key"} {
+		t.Run(tc, func(t *testing.T) {
+			key, silent, fails := key, tc == "nix says nothing", tc != "pushed"
+			if tc == "nix names the key" {
+				key = filepath.Join(dir, "gone-key.sec")
+			}
 			var copies []string
 			local := runnerFunc(func(ctx context.Context, c nix.Cmd) error {
 				switch {
@@ -66,7 +72,7 @@ func TestPushKeepsTheKeySecret(t *testing.T) {
 			if len(copies) != 1 || !strings.Contains(copies[0], "?secret-key="+key) {
 				t.Fatalf("Nix was not given the key: %q", copies)
 			}
-			if !last.Done || (last.Err != nil) != silent || !silent && last.Paths != 4 {
+			if !last.Done || (last.Err != nil) != fails || !fails && last.Paths != 4 {
 				t.Errorf("last push event %+v", last)
 			}
 			if last.Err != nil {
@@ -74,13 +80,16 @@ func TestPushKeepsTheKeySecret(t *testing.T) {
 			}
 			redacted := false
 			for _, s := range shown {
-				if strings.Contains(s, key) || strings.Contains(s, "cache-key.sec") {
+				if strings.Contains(s, key) || strings.Contains(s, "key.sec") {
 					t.Errorf("the key's path shows in %s", s)
 				}
 				redacted = redacted || strings.Contains(s, "secret-key=<redacted>")
 			}
 			if !redacted {
 				t.Errorf("no event shows the push's command:\n%s", strings.Join(shown, "\n"))
+			}
+			if last.Err != nil {
+				t.Logf("the push's error: %v", last.Err)
 			}
 		})
 	}

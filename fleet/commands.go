@@ -35,7 +35,7 @@ func (c commandRunner) Run(ctx context.Context, cmd nix.Cmd) error {
 	start := time.Now()
 	err := c.r.Run(ctx, cmd)
 	c.op.s.emit(CommandEvent{EventBase: c.op.base(c.host), Argv: argv, Privileged: cmd.Privileged, Local: c.local,
-		Builder: c.builder, Exit: exitStatus(err), Duration: time.Since(start), Err: err})
+		Builder: c.builder, Exit: exitStatus(err), Duration: time.Since(start), Err: proc.HideSecrets(err, cmd.Argv)})
 	return err
 }
 

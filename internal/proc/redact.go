@@ -18,11 +18,52 @@ const Redacted = "<redacted>"
 // --option naming a secret are Redacted. An argv without any is
 // returned as it is, not copied.
 func Redact(argv []string) []string {
-	var out []string
+	out, _ := redact(argv)
+	return out
+}
+
+// HideSecrets returns err with the secrets argv holds shown as Redacted
+// in its text: a program may repeat one in its error ("opening file
+// '/keys/c.sec'"), which ExitError quotes. errors.Is and As still reach
+// err; nil stays nil.
+func HideSecrets(err error, argv []string) error {
+	if err == nil {
+		return nil
+	}
+	if _, secrets := redact(argv); len(secrets) > 0 {
+		return hidden{err: err, secrets: secrets}
+	}
+	return err
+}
+
+// hidden is an error whose text leaves its secrets out.
+type hidden struct {
+	err     error
+	secrets []string
+}
+
+func (e hidden) Error() string {
+	s := e.err.Error()
+	for _, v := range e.secrets {
+		s = strings.ReplaceAll(s, v, Redacted)
+	}
+	return s
+}
+
+func (e hidden) Unwrap() error { return e.err }
+
+// redact returns argv redacted, and the secret values it held.
+func redact(argv []string) ([]string, []string) {
+	var out, secrets []string
 	for i, a := range argv {
-		r := redactParams(a)
+		r, found := redactParams(a)
 		if i > 0 && secretFlag(argv[i-1]) || i > 1 && argv[i-2] == "--option" && secretName(argv[i-1]) {
-			r = Redacted
+			r, found = Redacted, append(found, a)
+		}
+		for _, v := range found {
+			if v != "" {
+				secrets = append(secrets, v)
+			}
 		}
 		if r != a && out == nil {
 			out = append(make([]string, 0, len(argv)), argv[:i]...)
@@ -32,9 +73,9 @@ func Redact(argv []string) []string {
 		}
 	}
 	if out == nil {
-		return argv
+		return argv, secrets
 	}
-	return out
+	return out, secrets
 }
 
 // secretFlag reports a flag whose next argument is a secret (a key file).
@@ -55,21 +96,21 @@ func secretName(name string) bool {
 }
 
 // redactParams redacts the secret parameters of a store URI's query
-// (after '?', split at '&' as Nix splits it).
-func redactParams(a string) string {
+// (after '?', split at '&' as Nix splits it), and returns their values.
+func redactParams(a string) (string, []string) {
 	base, query, ok := strings.Cut(a, "?")
 	if !ok {
-		return a
+		return a, nil
 	}
 	params := strings.Split(query, "&")
-	changed := false
+	var found []string
 	for i, p := range params {
-		if name, _, ok := strings.Cut(p, "="); ok && secretName(name) {
-			params[i], changed = name+"="+Redacted, true
+		if name, v, ok := strings.Cut(p, "="); ok && secretName(name) {
+			params[i], found = name+"="+Redacted, append(found, v)
 		}
 	}
-	if !changed {
-		return a
+	if found == nil {
+		return a, nil
 	}
-	return base + "?" + strings.Join(params, "&")
+	return base + "?" + strings.Join(params, "&"), found
 }

@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -47,5 +48,24 @@ func TestRedact(t *testing.T) {
 	plain := []string{"nix-store", "--realise", "/nix/store/x.drv"}
 	if r := Redact(plain); &r[0] != &plain[0] {
 		t.Error("Redact copied an argv without secrets")
+	}
+}
+
+// A program that repeats a secret from its command line in its error
+// (Nix cannot open the key file) has it hidden in the error's text;
+// errors.As still finds the ExitError.
+func TestHideSecrets(t *testing.T) {
+	argv := []string{"nix", "copy", "--to", "file:///c?secret-key=/k/c.sec"}
+	err := HideSecrets(&ExitError{Argv: argv, Code: 1, Stderr: "error: opening file '/k/c.sec': No such file or directory\n"}, argv)
+	var ee *ExitError
+	if s := err.Error(); strings.Contains(s, "/k/c.sec") || !strings.Contains(s, "opening file '<redacted>'") || !errors.As(err, &ee) {
+		t.Errorf("error %q", s)
+	}
+	if HideSecrets(nil, argv) != nil {
+		t.Error("no error became one")
+	}
+	plain := errors.New("x")
+	if HideSecrets(plain, []string{"nix", "build"}) != plain {
+		t.Error("an error without secrets was wrapped")
 	}
 }
