@@ -36,6 +36,7 @@ type printer struct {
 	kinds   map[string]string // operation id → kind
 	copying map[string]bool   // hosts whose copy line was printed
 	pushing bool              // the cache push's first line was printed
+	pushed  int               // paths done at the push's last progress line
 	// held are the lines of an operation before the rollout (the build,
 	// the diff, a state read), host by host: its hosts answer in any
 	// order, and it prints in fleet order when it finishes.
@@ -168,10 +169,14 @@ func (p *printer) printText(e fleet.Event, rollout bool, inFlight []string) {
 }
 
 // pushText is the line of a cache push event: one when the push knows
-// how much it sends, one when it ends; the progress in between is the
-// console's to show.
+// how much it sends, one when it ends, and between them one each time
+// another tenth of the paths has gone (counted, never timed, so the same
+// events print the same lines).
 func (p *printer) pushText(e fleet.CachePushEvent) (string, bool) {
 	cache := termtext.Visible(e.Cache)
+	if e.Done {
+		p.pushing, p.pushed = false, 0
+	}
 	switch {
 	case e.Done && e.Err != nil:
 		return "cache: push to " + cache + " failed: " + termtext.Visible(oneLine(e.Err.Error())), true
@@ -180,6 +185,9 @@ func (p *printer) pushText(e fleet.CachePushEvent) (string, bool) {
 	case !p.pushing && e.PathsTotal > 0:
 		p.pushing = true
 		return fmt.Sprintf("cache: pushing %s to %s", plural(e.PathsTotal, "path"), cache), true
+	case p.pushing && e.Paths < e.PathsTotal && e.Paths-p.pushed >= (e.PathsTotal+9)/10:
+		p.pushed = e.Paths
+		return fmt.Sprintf("cache: pushing to %s: %d/%d paths, %s", cache, e.Paths, e.PathsTotal, nix.FormatSize(e.Bytes)), true
 	}
 	return "", false
 }

@@ -61,9 +61,9 @@ func (p *printer) printJSON(e fleet.Event) {
 		set("activation", "action", e.Action, "outcome", e.Result.Outcome, "exit_code", e.Result.ExitCode,
 			"reconnects", e.Result.Reconnects)
 	case fleet.CommandStarted:
-		set("command_started", "argv", e.Argv, "privileged", e.Privileged, "local", e.Local)
+		set("command_started", "argv", e.Argv, "privileged", e.Privileged, "local", e.Local, "builder", e.Builder)
 	case fleet.CommandEvent:
-		set("command", "argv", e.Argv, "privileged", e.Privileged, "local", e.Local, "exit", e.Exit,
+		set("command", "argv", e.Argv, "privileged", e.Privileged, "local", e.Local, "builder", e.Builder, "exit", e.Exit,
 			"duration_ms", e.Duration.Milliseconds(), "error", errText(e.Err))
 	case fleet.DoneEvent:
 		set("done", "error", errText(e.Err), "interrupted", e.Interrupted())

@@ -96,7 +96,7 @@ func (o *op) pushFrom(ctx context.Context, w string, req nix.PushRequest) (nix.P
 		return nix.PushProgress{}, err
 	}
 	defer ssh.Close()
-	req.From, req.Source = ssh, commandRunner{r: r, op: o}
+	req.From, req.Source = ssh, commandRunner{r: r, op: o, builder: w}
 	p, err := nix.Push(ctx, o.local, req)
 	if err != nil {
 		err = fmt.Errorf("%s: %w", w, err)

@@ -184,7 +184,7 @@ func (o *op) buildOnBuilder(ctx context.Context, w string, nodes []*Node) (map[s
 	if err != nil {
 		return failAll(err)
 	}
-	runner := commandRunner{r: r, op: o}
+	runner := commandRunner{r: r, op: o, builder: w}
 	ssh, err := nix.WriteSSHConfig(builderSSH(b, o.e.opts.SSH), "")
 	if err != nil {
 		return failAll(err)

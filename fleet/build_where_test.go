@@ -36,8 +36,19 @@ func TestBuildWhere(t *testing.T) {
 	ns[0].BuildOn, ns[1].BuildOn = "builder:big", "builder:big"
 	e := Open(f, Options{Connector: fakeConnector{runners: map[string]nix.Runner{"builder:big": builder}}, Local: local})
 	where := map[string]string{}
+	onBuilder := 0
 	for ev := range e.Build(context.Background(), ns, "").All() {
 		switch ev := ev.(type) {
+		case CommandEvent: // the logs say where each ran
+			if ev.Local == (ev.Builder != "") || !ev.Local && ev.Builder != "builder:big" {
+				t.Errorf("%q ran with local=%v builder=%q", ev.Argv, ev.Local, ev.Builder)
+			}
+			if _, text, _ := logLine(ev); !ev.Local && !strings.HasPrefix(text, "(builder:big) $ ") {
+				t.Errorf("logged as %q", text)
+			}
+			if ev.Builder != "" {
+				onBuilder++
+			}
 		case BuiltEvent:
 			where[ev.Host()] = ev.System + " " + ev.Where
 		case DoneEvent:
@@ -59,6 +70,9 @@ func TestBuildWhere(t *testing.T) {
 	sshConfig := fk.sshConfig
 	if !strings.Contains(sshConfig, "Host build01.example.org\n  Port 2222\n") || !strings.Contains(sshConfig, `UserKnownHostsFile "/etc/kh"`) {
 		t.Errorf("ssh config:\n%s", sshConfig)
+	}
+	if onBuilder != 2 {
+		t.Errorf("%d commands reported as run on the builder, want its 2 roots", onBuilder)
 	}
 	if roots := fk.roots; len(roots) != 2 || !strings.HasPrefix(roots[0], nix.GCRootDir+"/build-") {
 		t.Errorf("roots %q", roots)

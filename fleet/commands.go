@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"nixdeck/internal/proc"
 	"nixdeck/nix"
 )
 
@@ -18,17 +19,23 @@ type commandRunner struct {
 	op    *op
 	host  string // "" for the operation's own commands (the build)
 	local bool
+	// builder names the builder the commands run on ("builder:big"):
+	// the operation's commands, told apart from this machine's.
+	builder string
 }
 
 // Run implements nix.Runner.
 func (c commandRunner) Run(ctx context.Context, cmd nix.Cmd) error {
-	// A copy: the caller may reuse its slice, an event is kept.
-	argv := slices.Clone(cmd.Argv)
-	c.op.s.emit(CommandStarted{EventBase: c.op.base(c.host), Argv: argv, Privileged: cmd.Privileged, Local: c.local})
+	// A copy: the caller may reuse its slice, an event is kept. Events
+	// reach logs, history and --json: a secret on the command line (a
+	// cache's signing key) is redacted there, and runs as given.
+	argv := slices.Clone(proc.Redact(cmd.Argv))
+	c.op.s.emit(CommandStarted{EventBase: c.op.base(c.host), Argv: argv, Privileged: cmd.Privileged, Local: c.local,
+		Builder: c.builder})
 	start := time.Now()
 	err := c.r.Run(ctx, cmd)
 	c.op.s.emit(CommandEvent{EventBase: c.op.base(c.host), Argv: argv, Privileged: cmd.Privileged, Local: c.local,
-		Exit: exitStatus(err), Duration: time.Since(start), Err: err})
+		Builder: c.builder, Exit: exitStatus(err), Duration: time.Since(start), Err: proc.HideSecrets(err, cmd.Argv)})
 	return err
 }
 

@@ -90,6 +90,9 @@ type CommandStarted struct {
 	Argv       []string
 	Privileged bool
 	Local      bool
+	// Builder names the builder the command runs on ("builder:big"), ""
+	// when it runs on the event's host or here.
+	Builder string
 }
 
 // CommandEvent reports a command that ended: the exact command line, how
@@ -99,6 +102,8 @@ type CommandEvent struct {
 	Argv       []string
 	Privileged bool
 	Local      bool
+	// Builder is as in CommandStarted.
+	Builder string
 	// Exit is the exit status: 0 on success, the status of a failed
 	// command, -1 when the command reported none (killed by a signal, the
 	// connection lost, not started); Err says why.

@@ -237,6 +237,8 @@ func logLine(e Event) (tag, text string, ok bool) {
 func commandLine(e CommandEvent) string {
 	where := "$"
 	switch {
+	case e.Builder != "":
+		where = "(" + e.Builder + ") $"
 	case e.Local:
 		where = "(local) $"
 	case e.Privileged:

@@ -39,6 +39,6 @@ func (o *op) source(ctx context.Context, h *HostRun) (nix.Runner, string, error)
 		if err != nil {
 			return nil, w, fmt.Errorf("connect to %s to send the system from there: %w", w, err)
 		}
-		return commandRunner{r: r, op: o}, w, nil
+		return commandRunner{r: r, op: o, builder: w}, w, nil
 	}
 }

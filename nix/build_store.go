@@ -110,6 +110,15 @@ func BuildOnStore(ctx context.Context, local Runner, b StoreBuild) (StoreBuilt, 
 			failed = append(failed, n)
 		}
 	}
+	// The roots come after the realise, and cannot come during it: with
+	// a remote store (ssh-ng://) nix-store --realise ignores --add-root
+	// (it roots only in a LocalFSStore, and only once buildPaths has
+	// returned). While it runs, the builder's daemon session holds temp
+	// roots on what it built; they go when the session closes, so a
+	// garbage collection on the builder between the realise's exit and
+	// rootOn's command (milliseconds, one SSH round trip) can delete the
+	// outputs. The copy then fails naming the missing path, and a new
+	// build makes them again: nothing wrong is deployed.
 	if len(res.Systems) > 0 && b.Root != "" {
 		if err := res.rootOn(ctx, b); err != nil {
 			return fail("build", nodes, "", err)

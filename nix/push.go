@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"nixdeck/internal/proc"
 )
 
 // A push puts the systems' closures in a binary cache once, with Nix's
@@ -95,7 +97,8 @@ func Push(ctx context.Context, local Runner, req PushRequest) (PushProgress, err
 }
 
 // runNix runs a local Nix command whose failure is told by Nix's own
-// error lines (from plog, or its plain stderr when plog is nil).
+// error lines (from plog, or its plain stderr when plog is nil), the
+// key file's path left out (Nix names it when it cannot read it).
 func runNix(ctx context.Context, local Runner, argv, env []string, plog *pushLog) error {
 	if plog == nil {
 		plog = newPushLog(nil, nil)
@@ -107,9 +110,9 @@ func runNix(ctx context.Context, local Runner, argv, env []string, plog *pushLog
 		return nil
 	}
 	if r := plog.reason(); r != "" && ctx.Err() == nil {
-		return nixFailure{reason: r, err: err}
+		err = nixFailure{reason: r, err: err}
 	}
-	return err
+	return proc.HideSecrets(err, argv)
 }
 
 // nixFailure is a failed Nix command told by Nix's own message; the

@@ -33,6 +33,15 @@ const (
 // runs a few at a time.
 const maxActivities = 1 << 12
 
+// The totals are sums over as many activities as Nix starts and stops,
+// which a hostile builder's store can keep doing: they stop at these
+// bounds (more paths than any closure holds, more bytes than JSON
+// carries exactly) instead of growing until they wrap.
+const (
+	maxPushPaths = 1 << 30
+	maxPushBytes = 1 << 53
+)
+
 // PushProgress is how far a push has got.
 type PushProgress struct {
 	Paths, PathsTotal int
@@ -104,15 +113,17 @@ func (l *pushLog) apply(ev nixEvent) bool {
 		switch ev.Type {
 		case actCopyPath:
 			a := &copyAct{}
-			if len(ev.Fields) > 0 {
-				_ = json.Unmarshal(ev.Fields[0], &a.path)
+			if len(ev.Fields) > 0 && json.Unmarshal(ev.Fields[0], &a.path) == nil && checkStoreObject(a.path) != nil {
+				// Only a store path is kept (≤ 256 bytes), to look up
+				// its size: 4,096 activities must not hold 64 KiB each.
+				a.path = ""
 			}
 			l.acts[ev.ID] = a
 		case actCopyPaths:
 			l.lists[ev.ID] = true
 			var n int
 			if _, err := fmt.Sscanf(ev.Text, "copying %d paths", &n); err == nil && n > 0 && n < 1<<30 {
-				l.p.PathsTotal += n
+				l.p.PathsTotal = int(capped(int64(l.p.PathsTotal), int64(n), maxPushPaths))
 				return true
 			}
 		}
@@ -123,11 +134,11 @@ func (l *pushLog) apply(ev nixEvent) bool {
 			return false
 		}
 		delete(l.acts, ev.ID)
-		l.p.Paths++
+		l.p.Paths = int(capped(int64(l.p.Paths), 1, maxPushPaths))
 		if a.bytes == 0 {
 			a.bytes = l.sizes[a.path]
 		}
-		l.p.Bytes += a.bytes
+		l.p.Bytes = capped(l.p.Bytes, a.bytes, maxPushBytes)
 		return true
 	case "result":
 		a, ok := l.acts[ev.ID]
@@ -146,8 +157,16 @@ func (l *pushLog) apply(ev nixEvent) bool {
 	return false
 }
 
-// field reads a progress number: non-negative, below 2^53 (what JSON
-// carries exactly), so no host-side count can wrap one of ours.
+// capped is a+b for non-negative numbers, at most max.
+func capped(a, b, max int64) int64 {
+	if b >= max-a {
+		return max
+	}
+	return a + b
+}
+
+// field reads a progress number: non-negative, at most 2^53 (what JSON
+// carries exactly); the sums of many are capped apart.
 func field(raw json.RawMessage) (int64, bool) {
 	var f float64
 	if json.Unmarshal(raw, &f) != nil || f < 0 || f > 1<<53 || f != float64(int64(f)) {
@@ -160,7 +179,7 @@ func field(raw json.RawMessage) (int64, bool) {
 func (l *pushLog) now() PushProgress {
 	p := l.p
 	for _, a := range l.acts {
-		p.Bytes += a.bytes
+		p.Bytes = capped(p.Bytes, a.bytes, maxPushBytes)
 	}
 	return p
 }

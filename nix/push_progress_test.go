@@ -94,3 +94,49 @@ func TestPushLogHostile(t *testing.T) {
 		t.Errorf("%d activities kept", len(l.acts))
 	}
 }
+
+// TestPushLogHostileTotals: a Nix copying from a hostile builder's store
+// starts and stops activities for ever, with the longest paths a line
+// holds and the largest sizes a number holds. The parser keeps no path
+// longer than a store path, and its totals stop at their caps instead
+// of growing until they wrap.
+func TestPushLogHostileTotals(t *testing.T) {
+	l := newPushLog(nil, nil)
+	long := `"/nix/store/` + strings.Repeat("a", 60<<10) + `"`
+	big := strconv.FormatInt(1<<53, 10)
+	for i := range maxActivities {
+		id := strconv.Itoa(10 + i)
+		path := `"/nix/store/kphgfm887lb28vig0ar1ns9bnl3pmyb3-glibc"`
+		if i < 64 { // enough to see none is kept, and quick to parse
+			path = long
+		}
+		l.line(`@nix {"action":"start","id":` + id + `,"type":100,"fields":[` + path + `]}`)
+		l.line(`@nix {"action":"result","id":` + id + `,"type":105,"fields":[` + big + `,` + big + `]}`)
+	}
+	for _, a := range l.acts {
+		if len(a.path) > 256 {
+			t.Fatalf("kept a path of %d bytes", len(a.path))
+		}
+	}
+	if got := l.Progress(); got.Bytes < 0 || got.Bytes > maxPushBytes {
+		t.Errorf("bytes under way %d", got.Bytes)
+	}
+	for i := range maxActivities {
+		l.line(`@nix {"action":"stop","id":` + strconv.Itoa(10+i) + `}`)
+	}
+	for i := range 8 {
+		l.line(`@nix {"action":"start","id":` + strconv.Itoa(i) + `,"type":103,"text":"copying 1073741823 paths"}`)
+		l.line(`@nix {"action":"stop","id":` + strconv.Itoa(i) + `}`)
+	}
+	got := l.Progress()
+	if got.Bytes != maxPushBytes || got.PathsTotal != maxPushPaths || got.Paths != maxActivities {
+		t.Errorf("progress %+v: bytes and total paths stop at %d and %d", got, int64(maxPushBytes), maxPushPaths)
+	}
+	// A store path is kept, to look its size up.
+	l = newPushLog(map[string]int64{"/nix/store/kphgfm887lb28vig0ar1ns9bnl3pmyb3-glibc-2.39-52": 7}, nil)
+	l.line(`@nix {"action":"start","id":1,"type":100,"fields":["/nix/store/kphgfm887lb28vig0ar1ns9bnl3pmyb3-glibc-2.39-52"]}`)
+	l.line(`@nix {"action":"stop","id":1}`)
+	if got := l.Progress(); got != (PushProgress{Paths: 1, Bytes: 7}) {
+		t.Errorf("progress %+v", got)
+	}
+}

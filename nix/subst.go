@@ -59,7 +59,6 @@ const (
 type substLog struct {
 	mu        sync.Mutex
 	line      []byte
-	long      bool              // the line being read went past maxSubstLine
 	first     map[string]string // problem → the first line saying it
 	firstKind string            // the kind seen first
 }
@@ -76,14 +75,14 @@ func (l *substLog) Write(p []byte) (int, error) {
 			chunk = p[:i]
 		}
 		if room := maxSubstLine - len(l.line); len(chunk) > room {
-			chunk, l.long = chunk[:room], true
+			chunk = chunk[:room] // the rest of a long line is dropped
 		}
 		l.line = append(l.line, chunk...)
 		if i < 0 {
 			break
 		}
 		l.classify(string(l.line))
-		l.line, l.long, p = l.line[:0], false, p[i+1:]
+		l.line, p = l.line[:0], p[i+1:]
 	}
 	return n, nil
 }

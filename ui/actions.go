@@ -47,6 +47,7 @@ type preparation struct {
 	errs    map[string]error
 	cache   map[string]string // hosts' cache statuses, read for the warning (fleet.CacheUnusedWarning)
 	opErr   error
+	push    *fleet.CachePushEvent // the build's push to the cache, while under way
 }
 
 // verbs say what each action does, in the title, the confirmation and
@@ -132,7 +133,11 @@ func (p *preparation) apply(m *Model, e fleet.Event) {
 		}
 		m.appendLog(e) // says where it was built
 	case fleet.CachePushEvent:
-		m.appendLog(e) // the push's end, in the operation's log
+		p.push = &e
+		if e.Done {
+			p.push = nil
+			m.appendLog(e) // the push's end, in the operation's log
+		}
 	case fleet.DiffEvent:
 		p.diffs[e.Host()] = e.Diff
 	case fleet.CacheConfigEvent:

@@ -318,3 +318,32 @@ func TestFooterSaysWhatApplies(t *testing.T) {
 		t.Errorf("footer while a rollout runs: %q", f)
 	}
 }
+
+// While the action's build pushes to the cache, the title says how far
+// the push has got; once it ends, the title is the action's again.
+func TestBuildShowsPushProgress(t *testing.T) {
+	d := start(t, testFleet(), withDiffs)
+	d.resize(160, 48)
+	building := d.h.stream()
+	d.eng.next = []*stream{building}
+	d.press("j", "s")
+	push := func(p fleet.CachePushEvent) fleet.Event {
+		p.EventBase, p.Cache = base("build", ""), "file:///srv/cache"
+		return p
+	}
+	building.push(false, fleet.OpStarted{EventBase: base("build", ""), Kind: "build"},
+		fleet.BuiltEvent{EventBase: base("build", "web01"), System: sys("web01", "r3")},
+		push(fleet.CachePushEvent{PathsTotal: 12}), push(fleet.CachePushEvent{Paths: 5, PathsTotal: 12, Bytes: 5 << 20}))
+	d.settle()
+	d.tick()
+	d.shows("Switch: pushing to file:///srv/cache: 5/12 paths, 5.0 MiB (esc cancels)")
+	building.push(false, push(fleet.CachePushEvent{Paths: 9, PathsTotal: 12, Bytes: 7 << 20}))
+	d.settle()
+	d.tick()
+	d.shows("Switch: pushing to file:///srv/cache: 9/12 paths, 7.0 MiB")
+	building.push(false, push(fleet.CachePushEvent{Paths: 12, PathsTotal: 12, Bytes: 8 << 20, Done: true}))
+	d.settle()
+	d.tick()
+	d.hides("pushing to")
+	d.shows("Switch: building 1 host")
+}

@@ -4,6 +4,9 @@ import (
 	"fmt"
 
 	tea "charm.land/bubbletea/v2"
+
+	"nixdeck/internal/termtext"
+	"nixdeck/nix"
 )
 
 // onResult takes in the result of a one-shot command.
@@ -29,10 +32,13 @@ func (m *Model) onResult(msg tea.Msg) tea.Cmd {
 // prepared, or the rollout.
 func (m *Model) activity() string {
 	if p := m.prep; p != nil {
-		switch p.stage {
-		case stageBuilding:
+		switch {
+		case p.stage == stageBuilding && p.push != nil:
+			return fmt.Sprintf("%s: pushing to %s: %d/%d paths, %s (esc cancels)", verbs[p.act],
+				termtext.Visible(p.push.Cache), p.push.Paths, p.push.PathsTotal, nix.FormatSize(p.push.Bytes))
+		case p.stage == stageBuilding:
 			return fmt.Sprintf("%s: building %s (esc cancels)", verbs[p.act], plural(len(p.nodes), "host"))
-		case stageDiffing:
+		case p.stage == stageDiffing:
 			return fmt.Sprintf("%s: reading what changes (esc cancels)", verbs[p.act])
 		}
 		return verbs[p.act] + ": waiting for your answer"

@@ -28,7 +28,7 @@ func ShellJoin(argv []string) (string, error) {
 	if err := checkNUL(argv); err != nil {
 		return "", err
 	}
-	return Format(argv), nil
+	return join(argv), nil
 }
 
 // checkNUL names the first element of argv that holds a NUL byte.
@@ -42,10 +42,15 @@ func checkNUL(argv []string) error {
 }
 
 // Format renders argv as an operator would type it, for messages and logs
-// (never for a shell to run: use ShellJoin). It quotes as ShellJoin does;
-// a NUL byte, which ShellJoin refuses, shows as ␀ so a message about it
-// does not put one on a terminal.
+// (never for a shell to run: use ShellJoin). It quotes as ShellJoin does,
+// with secrets Redacted (see Redact); a NUL byte, which ShellJoin
+// refuses, shows as ␀ so a message about it does not put one on a terminal.
 func Format(argv []string) string {
+	return join(Redact(argv))
+}
+
+// join quotes each element of argv, showing a NUL byte as ␀.
+func join(argv []string) string {
 	var b strings.Builder
 	for i, a := range argv {
 		if i > 0 {
