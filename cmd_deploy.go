@@ -85,7 +85,7 @@ func (c *deployCmd) run(ctx context.Context, g *globals, s session) error {
 // returns them by node name. Any node left without a system stops the
 // deploy before a host is touched.
 func build(ctx context.Context, s session, eng *fleet.Engine, p *printer, nodes []*fleet.Node, rootDir string) (map[string]string, error) {
-	res, err := fleet.CollectDiffs(nodes, p.tee(eng.Build(ctx, nodes, rootDir).All()))
+	res, err := fleet.CollectDiffs(nodes, p.tee(eng.BuildToDeploy(ctx, nodes, rootDir).All()))
 	if err != nil {
 		return nil, fmt.Errorf("build: %w; no host was touched", err)
 	}

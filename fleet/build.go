@@ -38,20 +38,33 @@ func (f *Fleet) BuildRequest(attrs map[string]string, rootDir string) (nix.Build
 // build_where.go): on this machine in one Nix invocation, each distinct
 // attribute once, with gc roots in rootDir (which the caller removes when
 // it is done with the systems); on the targets; on builders, one build
-// per builder, its outputs rooted there until the Engine closes. Then,
-// when the fleet has a cache to push to, the systems' closures are pushed
-// to it once (CachePushEvents; a failed push fails no node: the hosts
-// then get their paths from the operator, and the last event says why).
-// The stream carries Nix's output as
-// operation-level LogEvents from "build", a BuiltEvent for each node that
-// got its system, and every node's DoneEvent: a node left without one
-// fails with its own error (its step and Nix's message). OpFinished.Err
-// is set when the build failed as a whole (Nix missing, a flake that does
-// not evaluate at all).
+// per builder, its outputs rooted there until the Engine closes. The
+// stream carries Nix's output as operation-level LogEvents from "build",
+// a BuiltEvent for each node that got its system, and every node's
+// DoneEvent: a node left without one fails with its own error (its step
+// and Nix's message). OpFinished.Err is set when the build failed as a
+// whole (Nix missing, a flake that does not evaluate at all). It pushes
+// nothing to the fleet's cache: a build made only to look (the console's
+// drift check, a diff) must not write to a shared cache; see
+// BuildToDeploy.
 func (e *Engine) Build(ctx context.Context, nodes []*Node, rootDir string) *Stream {
+	return e.buildOp(ctx, nodes, rootDir, false)
+}
+
+// BuildToDeploy builds as Build does, then, when the fleet has a cache
+// to push to (cache.push), pushes the built systems' closures to it once
+// (CachePushEvents; a failed push fails no node: the hosts then get
+// their paths from the operator, and the last event says why). It is
+// the build of a deployment, whose targets may then substitute.
+func (e *Engine) BuildToDeploy(ctx context.Context, nodes []*Node, rootDir string) *Stream {
+	return e.buildOp(ctx, nodes, rootDir, true)
+}
+
+// buildOp is the build operation, pushing to the cache when push is set.
+func (e *Engine) buildOp(ctx context.Context, nodes []*Node, rootDir string, push bool) *Stream {
 	return e.start(ctx, "build", nodes, func(ctx context.Context, o *op) error {
 		built, failed, err := o.build(ctx, nodes, rootDir)
-		if err == nil && len(built) > 0 {
+		if push && err == nil && len(built) > 0 {
 			o.push(ctx, nodes, built)
 		}
 		for _, n := range nodes {

@@ -48,7 +48,7 @@ func TestBuildPushesSignedToCache(t *testing.T) {
 			}
 			systems := map[string]string{}
 			var pushes []fleet.CachePushEvent
-			for e := range o.eng.Build(ctx, nodes, t.TempDir()).All() {
+			for e := range o.eng.BuildToDeploy(ctx, nodes, t.TempDir()).All() {
 				switch e := e.(type) {
 				case fleet.BuiltEvent:
 					systems[e.Host()] = e.System

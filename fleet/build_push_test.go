@@ -55,7 +55,7 @@ func TestPushKeepsTheKeySecret(t *testing.T) {
 			defer e.Close()
 			var last CachePushEvent
 			var shown []string
-			for ev := range e.Build(context.Background(), nodes("web1"), "").All() {
+			for ev := range e.BuildToDeploy(context.Background(), nodes("web1"), "").All() {
 				shown = append(shown, fmt.Sprintf("%+v", ev))
 				if _, text, ok := logLine(ev); ok {
 					shown = append(shown, text)

@@ -114,7 +114,7 @@ func (m *Model) prepBuild(msg prepDirMsg) tea.Cmd {
 		m.byName[n.Name].building = true
 	}
 	nodes := p.nodes
-	return m.start(opPrepare, func(ctx context.Context) Events { return m.cfg.Engine.Build(ctx, nodes, msg.dir) })
+	return m.start(opPrepare, func(ctx context.Context) Events { return m.cfg.Engine.Build(ctx, nodes, msg.dir, true) })
 }
 
 // apply takes in one event of the action's build or diff.

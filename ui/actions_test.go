@@ -34,7 +34,7 @@ func TestSwitchBuildsDiffsAsksThenRollsOut(t *testing.T) {
 	d.resize(160, 48)
 	d.press("j", "space", "end", "space", "s")
 	calls := d.eng.called()
-	if got := calls[len(calls)-2:]; !slices.Equal(got, []string{"Build web01,web02", "Diff(built) web01,web02"}) {
+	if got := calls[len(calls)-2:]; !slices.Equal(got, []string{"Build to deploy web01,web02", "Diff(built) web01,web02"}) {
 		t.Fatalf("s called %q, want the build then the diff of the built systems", got)
 	}
 	d.shows("Switch 2 hosts?", "switch on 2 hosts; one wave", "web01", "web02", "+3.0KiB", "yes: kernel")
@@ -109,7 +109,7 @@ func TestActionKinds(t *testing.T) {
 func TestRollbackKey(t *testing.T) {
 	d := start(t, testFleet(), withDiffs)
 	d.press("j", "space", "j", "space", "r")
-	if c := d.eng.called(); c[len(c)-1] != "DiffRollback(0) web01,db01" || slices.Contains(c, "Build web01,db01") {
+	if c := d.eng.called(); c[len(c)-1] != "DiffRollback(0) web01,db01" || slices.Contains(c, "Build to deploy web01,db01") {
 		t.Fatalf("r called %q", c)
 	}
 	d.shows("Roll back 2 hosts to the previous generation?", "rollback (switch) on 2 hosts")

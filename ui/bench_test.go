@@ -43,7 +43,7 @@ func rolloutConsole(tb testing.TB, n, lines, w, h int) (*Model, *stream, *hub) {
 	// The start's reads, answered at once, straight into Update: no
 	// Program here, only the model.
 	ctx := context.Background()
-	for _, s := range []Events{eng.ReadStates(ctx, f.Nodes), eng.Build(ctx, f.Nodes, "")} {
+	for _, s := range []Events{eng.ReadStates(ctx, f.Nodes), eng.Build(ctx, f.Nodes, "", false)} {
 		b, _ := s.NextBatch(ctx, 1<<20)
 		m.applyBatch(opStates, b)
 	}

@@ -13,8 +13,10 @@ import (
 type Engine interface {
 	// ReadStates reads the state of nodes (fleet.Engine.ReadStates).
 	ReadStates(ctx context.Context, nodes []*fleet.Node) Events
-	// Build builds the systems of nodes with gc roots in rootDir.
-	Build(ctx context.Context, nodes []*fleet.Node, rootDir string) Events
+	// Build builds the systems of nodes with gc roots in rootDir; for a
+	// deployment (deploy) it also pushes them to the fleet's cache
+	// (fleet.Engine.BuildToDeploy), a build only to look (drift) does not.
+	Build(ctx context.Context, nodes []*fleet.Node, rootDir string, deploy bool) Events
 	// Diff diffs each node's running system against its built one.
 	Diff(ctx context.Context, nodes []*fleet.Node, opts fleet.DiffOptions) Events
 	// DiffRollback diffs each node's running system against the
@@ -54,7 +56,10 @@ func (f fleetEngine) ReadStates(ctx context.Context, nodes []*fleet.Node) Events
 	return f.e.ReadStates(ctx, nodes)
 }
 
-func (f fleetEngine) Build(ctx context.Context, nodes []*fleet.Node, rootDir string) Events {
+func (f fleetEngine) Build(ctx context.Context, nodes []*fleet.Node, rootDir string, deploy bool) Events {
+	if deploy {
+		return f.e.BuildToDeploy(ctx, nodes, rootDir)
+	}
 	return f.e.Build(ctx, nodes, rootDir)
 }
 

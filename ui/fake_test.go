@@ -169,8 +169,12 @@ func (f *fakeEngine) ReadStates(ctx context.Context, nodes []*fleet.Node) Events
 	return f.perHost("status", nodes, func(h string) fleet.Event { return f.states[h] })
 }
 
-func (f *fakeEngine) Build(ctx context.Context, nodes []*fleet.Node, rootDir string) Events {
-	if s := f.record("Build", nodes); s != nil {
+func (f *fakeEngine) Build(ctx context.Context, nodes []*fleet.Node, rootDir string, deploy bool) Events {
+	call := "Build"
+	if deploy {
+		call = "Build to deploy"
+	}
+	if s := f.record(call, nodes); s != nil {
 		return s
 	}
 	return f.perHost("build", nodes, func(h string) fleet.Event {

@@ -94,7 +94,7 @@ func (m *Model) buildForDrift() tea.Cmd {
 		nodes = append(nodes, r.node)
 	}
 	dir := m.cfg.RootDir
-	return m.start(opDrift, func(ctx context.Context) Events { return m.cfg.Engine.Build(ctx, nodes, dir) })
+	return m.start(opDrift, func(ctx context.Context) Events { return m.cfg.Engine.Build(ctx, nodes, dir, false) })
 }
 
 // applyDrift takes in one event of the drift build.
