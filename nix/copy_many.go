@@ -70,13 +70,33 @@ func CopyMany(ctx context.Context, local Runner, targets []CopyTarget, req CopyR
 	if err != nil {
 		return failAll(err)
 	}
+	// Each host's session is started and greeted while this machine
+	// finds the closure: starting a process over SSH takes as long as
+	// the query, and neither needs the other.
+	sessions := make([]*serveSession, len(targets))
+	logs := make([]*substLog, len(targets))
+	greetings := make([]chan error, len(targets))
+	for i, t := range targets {
+		logs[i] = &substLog{}
+		sessions[i] = startServe(ctx, t.Runner, serveWriteArgv, true, 0, logs[i])
+		greetings[i] = make(chan error, 1)
+		go func() { greetings[i] <- sessions[i].handshake() }()
+	}
 	plan, err := planCopy(ctx, local, targets, req)
 	if err != nil {
+		// Stopped, not waited for: a host may never answer its greeting.
+		var stop sync.WaitGroup
+		for i, s := range sessions {
+			stop.Go(func() {
+				s.abort()
+				<-greetings[i]
+			})
+		}
+		stop.Wait()
 		return failAll(err)
 	}
-	// The paths' records are asked for while the hosts are greeted (and,
-	// when they all have the same closure, checked): the local command
-	// then costs no time of its own.
+	// The paths' records are asked for while the hosts are checked: the
+	// local command then costs no time of its own.
 	var infos []PathInfo
 	var infosErr error
 	infosDone := make(chan struct{})
@@ -84,29 +104,30 @@ func CopyMany(ctx context.Context, local Runner, targets []CopyTarget, req CopyR
 		defer close(infosDone)
 		infos, infosErr = PathInfos(ctx, local, plan.closure)
 	}()
-	sessions := make([]*serveSession, len(targets))
-	logs := make([]*substLog, len(targets))
 	waitInfos := func() ([]PathInfo, error) {
 		<-infosDone
 		return infos, infosErr
 	}
+	src := &source{ctx: ctx, local: local}
 	var wg sync.WaitGroup
 	for i, t := range targets {
 		wg.Go(func() {
-			logs[i] = &substLog{}
-			s := startServe(ctx, t.Runner, serveWriteArgv, true, 0, logs[i])
+			s := sessions[i]
 			substitute := req.Substitute || t.Substitute
 			o := &out[i]
-			o.Missing, o.Closure, o.FromCache, o.Err = lacking(s, plan, i, substitute, waitInfos)
+			o.Missing, o.Closure, o.FromCache, o.Err = lacking(s, plan, i, substitute, waitInfos, greeted(greetings[i]))
 			if substitute {
 				s, o.Err = afterSubstitute(ctx, s, t, logs[i], &o.CopyResult, o.Err, func(s *serveSession) ([]string, error) {
-					missing, _, _, err := lacking(s, plan, i, false, waitInfos)
+					missing, _, _, err := lacking(s, plan, i, false, waitInfos, s.handshake)
 					return missing, err
 				})
 			}
 			sessions[i] = s
 			if o.Err == nil && len(o.Missing) == 0 {
 				o.Err = s.closeRooted(ctx, t, roots[i], plan.roots[i])
+			}
+			if o.Err == nil && len(o.Missing) > 0 {
+				src.start() // something will be sent
 			}
 		})
 	}
@@ -117,7 +138,7 @@ func CopyMany(ctx context.Context, local Runner, targets []CopyTarget, req CopyR
 			targets[i].Progress(CopyProgress{})
 		}
 	}
-	sendMissing(ctx, local, targets, roots, plan, out, sessions, infos, infosErr)
+	sendMissing(ctx, src, targets, roots, plan, out, sessions, infos, infosErr)
 	// Every session has ended: all that the hosts said is in their logs.
 	for i := range out {
 		if (req.Substitute || targets[i].Substitute) && len(out[i].Missing) > 0 && out[i].CacheProblem == "" {
@@ -137,7 +158,7 @@ func CopyMany(ctx context.Context, local Runner, targets []CopyTarget, req CopyR
 
 // sendMissing sends the paths the hosts lack, in one stream (see
 // sendGroup), and records how each host's part ended in out.
-func sendMissing(ctx context.Context, local Runner, targets []CopyTarget, roots []string, plan *copyPlan,
+func sendMissing(ctx context.Context, src *source, targets []CopyTarget, roots []string, plan *copyPlan,
 	out []CopyOutcome, sessions []*serveSession, infos []PathInfo, infosErr error) {
 	var needy []int
 	need := map[string]bool{}
@@ -156,6 +177,7 @@ func sendMissing(ctx context.Context, local Runner, targets []CopyTarget, roots 
 		}
 	}
 	if len(needy) == 0 {
+		src.stop()
 		return
 	}
 	var stream []PathInfo // what some host lacks, in dependency order
@@ -185,7 +207,7 @@ func sendMissing(ctx context.Context, local Runner, targets []CopyTarget, roots 
 		}
 		members[k] = m
 	}
-	sendGroup(ctx, local, members, stream)
+	sendGroup(src, members, stream)
 	for k, i := range needy {
 		out[i].Bytes, out[i].Err = members[k].c.sent(), members[k].err
 	}
@@ -209,6 +231,9 @@ func copyRoots(targets []CopyTarget, req CopyRequest) ([]string, error) {
 	return roots, nil
 }
 
+// greeted returns a wait for the greeting whose outcome c will carry.
+func greeted(c <-chan error) func() error { return func() error { return <-c } }
+
 // closeRooted makes root (when set) a GC root of paths[0] while the
 // session still holds the closure against the host's garbage collector,
 // then ends the session.
@@ -230,13 +255,13 @@ func (t CopyTarget) makeRoot(ctx context.Context, root, path string) error {
 	return makeRoot(ctx, t.Runner, root, path)
 }
 
-// lacking greets the host and returns the paths of target i's closure
-// that it lacks (after substituting what it can, when substitute), the
-// size of that closure, and how many paths it substituted. infos waits
-// for the records of the whole closure, which a target's own closure is
-// found from when the targets differ.
-func lacking(s *serveSession, plan *copyPlan, i int, substitute bool, infos func() ([]PathInfo, error)) ([]string, int, int, error) {
-	if err := s.handshake(); err != nil {
+// lacking waits for greet (the host's greeting) and returns the paths
+// of target i's closure that it lacks (after substituting what it can,
+// when substitute), the size of that closure, and how many paths it
+// substituted. infos waits for the records of the whole closure, which a
+// target's own closure is found from when the targets differ.
+func lacking(s *serveSession, plan *copyPlan, i int, substitute bool, infos func() ([]PathInfo, error), greet func() error) ([]string, int, int, error) {
+	if err := greet(); err != nil {
 		return nil, 0, 0, fmt.Errorf("check which paths the host lacks: %w", err)
 	}
 	closure := plan.closure

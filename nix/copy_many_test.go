@@ -219,15 +219,17 @@ func TestCopyManyFailuresStayWithTheirHost(t *testing.T) {
 }
 
 // TestCopyManyLocalFailureFailsEveryHost: without the closure nothing is
-// sent and no host is asked anything; every host says why.
+// sent and no host is asked anything (the sessions started meanwhile are
+// stopped); every host says why.
 func TestCopyManyLocalFailureFailsEveryHost(t *testing.T) {
 	local := newFakeStore(t)
 	local.cmds.expect("nix-store", "--query", "--requisites", pTop).errout("error: path '" + pTop + "' is not valid\n").exit(1)
 	hosts := []*fakeStore{newFakeStore(t), newFakeStore(t)}
 	out := CopyMany(context.Background(), local, []CopyTarget{{Runner: hosts[0]}, {Runner: hosts[1]}}, CopyRequest{Paths: []string{pTop}})
 	for i, o := range out {
-		if o.Err == nil || !strings.Contains(o.Err.Error(), "closure of "+pTop) || hosts[i].serves != 0 {
-			t.Errorf("host %d: %v (%d sessions)", i, o.Err, hosts[i].serves)
+		h := hosts[i]
+		if o.Err == nil || !strings.Contains(o.Err.Error(), "closure of "+pTop) || h.serving != 0 || len(h.locked) != 0 || len(h.added) != 0 {
+			t.Errorf("host %d: %v (%d sessions running, asked about %v, sent %v)", i, o.Err, h.serving, h.locked, h.added)
 		}
 	}
 }

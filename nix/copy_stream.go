@@ -30,13 +30,59 @@ type member struct {
 // localServeArgv reads this machine's store: NARs on request.
 var localServeArgv = []string{"nix-store", "--serve"}
 
+// source is the `nix-store --serve` on this machine that a copy reads
+// NARs from. It is started as soon as one host is known to lack a path,
+// while the other hosts are still answering and the paths' records are
+// still being read: its start-up and greeting (tens of milliseconds, a
+// process of its own) are then off the copy's path. A copy that sends
+// nothing starts none.
+type source struct {
+	ctx   context.Context
+	local Runner
+	once  sync.Once
+	s     *serveSession
+	ready chan struct{} // closed once the greeting is exchanged
+	err   error         // the greeting's failure, once ready is closed
+}
+
+// start starts the process and greets it in the background, once;
+// callers may race.
+func (src *source) start() {
+	src.once.Do(func() {
+		src.s = startServe(src.ctx, src.local, localServeArgv, false, proc.NoOutputLimit, nil)
+		src.ready = make(chan struct{})
+		go func() {
+			defer close(src.ready)
+			if err := src.s.handshake(); err != nil {
+				src.err = fmt.Errorf("read paths from this machine's store: %w", err)
+			}
+		}()
+	})
+}
+
+// greeted starts the process if need be and waits for its greeting.
+func (src *source) greeted() error {
+	src.start()
+	<-src.ready
+	return src.err
+}
+
+// stop ends a process that was started but will not be read from.
+func (src *source) stop() {
+	src.once.Do(func() {}) // none may start after this
+	if src.s != nil {
+		src.s.abort() // first: a source may never answer its greeting
+		<-src.ready
+	}
+}
+
 // sendGroup sends infos (dependency order) to the members: one local
 // `nix-store --serve` reads each path's NAR once, and each path goes to
 // the members that need it, all at once, as an add-to-store request
 // followed by its NAR (a member's share of a dependency order is one
 // too). Each member's session acknowledges every path it added; once all
 // are, the session is closed. A member that fails keeps its own error.
-func sendGroup(ctx context.Context, local Runner, members []*member, infos []PathInfo) {
+func sendGroup(src *source, members []*member, infos []PathInfo) {
 	acks := make([]chan error, len(members))
 	fo := &fanout{}
 	for i, m := range members {
@@ -48,7 +94,7 @@ func sendGroup(ctx context.Context, local Runner, members []*member, infos []Pat
 		}
 		go func() { acks[i] <- m.readAcks(n) }()
 	}
-	srcErr := stream(ctx, local, fo, infos)
+	srcErr := stream(src, fo, infos)
 	var wg sync.WaitGroup
 	for i, m := range members {
 		wg.Add(1)
@@ -85,14 +131,16 @@ func sendGroup(ctx context.Context, local Runner, members []*member, infos []Pat
 	wg.Wait()
 }
 
-// stream reads infos' NARs from this machine's store and writes each
-// path's request and NAR into fo. It returns why reading failed, or nil
-// (also when every host dropped out: each has its own error).
-func stream(ctx context.Context, local Runner, fo *fanout, infos []PathInfo) error {
-	src := startServe(ctx, local, localServeArgv, false, proc.NoOutputLimit, nil)
-	if err := src.handshake(); err != nil {
-		return fmt.Errorf("read paths from this machine's store: %w", err)
+// stream reads infos' NARs from this machine's store through source and
+// writes each path's request and NAR into fo. It returns why reading
+// failed, or nil (also when every host dropped out: each has its own
+// error).
+func stream(source *source, fo *fanout, infos []PathInfo) error {
+	if err := source.greeted(); err != nil {
+		source.stop()
+		return err
 	}
+	src := source.s
 	read := false
 	defer func() {
 		if read {
