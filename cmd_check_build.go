@@ -41,14 +41,17 @@ func writeBuilders(w io.Writer, f *fleet.Fleet) {
 	fmt.Fprintf(w, "\ncache\t%s\n\t%s\n", push, pull)
 }
 
-// signKeyWarning warns when the cache's secret key is readable by other
-// users: whoever reads it can sign paths every target trusts. "" when
-// there is no key or it is private.
+// signKeyWarning warns when the cache's secret key is missing here, or
+// readable by other users: whoever reads it can sign paths every target
+// trusts. "" when there is no key or it is private.
 func signKeyWarning(c *fleet.Cache) string {
 	if c == nil || c.SignKey == "" {
 		return ""
 	}
 	st, err := os.Stat(c.SignKey)
+	if os.IsNotExist(err) {
+		return fmt.Sprintf("sign_key %s does not exist: a deploy from here pushes nothing to the cache", c.SignKey)
+	}
 	if err != nil || st.Mode().Perm()&0o077 == 0 {
 		return ""
 	}

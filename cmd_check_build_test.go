@@ -65,6 +65,12 @@ nodes:
 		t.Errorf("stderr:\n%s\nwant:\n%s", errOut, wantWarn)
 	}
 
+	// A key that is not on this machine: the file loads, check warns.
+	write("fleet.yaml", "flake: ./\ncache: {push: 'file:///srv/cache', sign_key: ./absent.sec}\nnodes:\n  a: {host: h}\n", 0o644)
+	if _, errOut, err := checkOutput(t, fleetFile); err != nil || !strings.Contains(errOut, "warning: sign_key "+dir+"/absent.sec does not exist: a deploy from here pushes nothing to the cache\n") {
+		t.Errorf("check without the key: %v, stderr:\n%s", err, errOut)
+	}
+
 	write("fleet.yaml", "flake: ./\ncache: {substituter: 'https://c', public_key: 'c:AAAA'}\nnodes:\n  a: {host: h, build_on: builder:none}\n", 0o644)
 	out, errOut, err = checkOutput(t, fleetFile)
 	wantExit(t, err, 2)

@@ -2,7 +2,9 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -59,6 +61,16 @@ func (o *op) push(ctx context.Context, nodes []*Node, built map[string]string) {
 	}
 	cache := cacheName(c.Push)
 	var sum CachePushEvent
+	if c.SignKey != "" {
+		// The fleet file loads without its key (regularFile): an unsigned
+		// push would only fill the cache with paths every target refuses.
+		if _, err := os.Stat(c.SignKey); err != nil {
+			sum.EventBase, sum.Cache, sum.Done = o.base(""), cache, true
+			sum.Err = fmt.Errorf("the fleet file's sign_key cannot be read here (%w): nothing pushed", errors.Unwrap(err))
+			o.s.emit(sum)
+			return
+		}
+	}
 	report := func(p nix.PushProgress, base CachePushEvent) {
 		o.s.emit(CachePushEvent{EventBase: o.base(""), Cache: cache, Paths: base.Paths + p.Paths,
 			PathsTotal: base.PathsTotal + p.PathsTotal, Bytes: base.Bytes + p.Bytes})

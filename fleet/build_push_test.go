@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -18,9 +19,10 @@ import (
 // cache through the engine with real Nix (the build alone is faked): the
 // key file's path goes to Nix on the command line, and to no event, log
 // line or error the operation reports: when the push works, when Nix
-// fails without a word (its error is then the command's own), and when
-// Nix names the key in its error (a key file gone since the fleet file
-// was checked).
+// fails without a word (its error is then the command's own), when Nix
+// fails on the key (a key path that is a directory; proc.HideSecrets's
+// own tests cover Nix quoting the path), and
+// when the key is not on this machine at all: then Nix is not run.
 func TestPushKeepsTheKeySecret(t *testing.T) {
 	nixtest.NeedNix(t)
 	sys := nixtest.LargeClosure(t, 3)
@@ -29,10 +31,16 @@ func TestPushKeepsTheKeySecret(t *testing.T) {
 	if out, err := exec.Command("nix-store", "--generate-binary-cache-key", "c-1", key, filepath.Join(dir, "k.pub")).CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	for _, tc := range []string{"pushed", "nix says nothing", "nix names the key"} {
+	if err := os.Mkdir(filepath.Join(dir, "dir-key.sec"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []string{"pushed", "nix says nothing", "nix fails on the key", "no key here"} {
 		t.Run(tc, func(t *testing.T) {
 			key, silent, fails := key, tc == "nix says nothing", tc != "pushed"
-			if tc == "nix names the key" {
+			switch tc {
+			case "nix fails on the key":
+				key = filepath.Join(dir, "dir-key.sec")
+			case "no key here":
 				key = filepath.Join(dir, "gone-key.sec")
 			}
 			var copies []string
@@ -68,6 +76,18 @@ func TestPushKeepsTheKeySecret(t *testing.T) {
 						shown = append(shown, ev.Err.Error())
 					}
 				}
+			}
+			if tc == "no key here" {
+				// Nothing to sign with: nothing is pushed, unsigned or otherwise.
+				if len(copies) != 0 || last.Err == nil || !strings.Contains(last.Err.Error(), "sign_key cannot be read here") || last.Paths != 0 {
+					t.Errorf("without its key: copies %q, last push event %+v", copies, last)
+				}
+				for _, s := range shown {
+					if strings.Contains(s, key) || strings.Contains(s, "key.sec") {
+						t.Errorf("the key's path shows in %s", s)
+					}
+				}
+				return
 			}
 			if len(copies) != 1 || !strings.Contains(copies[0], "?secret-key="+key) {
 				t.Fatalf("Nix was not given the key: %q", copies)

@@ -100,6 +100,9 @@ const maxKeyFile = 4096
 // Errors never quote the file's content.
 func (d *decoder) secretKey(v *yaml.Node, key, p, public string) {
 	fh, err := os.Open(p)
+	if os.IsNotExist(err) {
+		return // see regularFile
+	}
 	if err != nil {
 		d.errorf(v, key, "%v", err)
 		return
@@ -218,9 +221,12 @@ func checkNixKey(s string, size int) error {
 	return nil
 }
 
-// regularFile decodes a path that must name an existing regular file (a
-// secret key: a directory, a FIFO or a device would hang or fail the
-// push much later).
+// regularFile decodes a path that must name a regular file when it
+// exists (a secret key: a directory, a FIFO or a device would hang or
+// fail the push much later). A file that is not there is no error: the
+// fleet file is shared, and an operator or a CI job without the key must
+// still read status and history; `check` warns, and a push without it
+// pushes nothing (fleet/build_push.go).
 func (d *decoder) regularFile(v *yaml.Node, key string) (string, bool) {
 	p, ok := d.path(v, key)
 	if !ok {
@@ -229,7 +235,7 @@ func (d *decoder) regularFile(v *yaml.Node, key string) (string, bool) {
 	st, err := os.Stat(p)
 	switch {
 	case os.IsNotExist(err):
-		d.errorf(v, key, "%s does not exist", p)
+		return p, true
 	case err != nil:
 		d.errorf(v, key, "%v", err)
 	case st.IsDir():
