@@ -100,25 +100,7 @@ func testBuildOnBuilder(t *testing.T, opts lab.Options) {
 	}
 
 	// The diff reads the new systems on the builder.
-	diffs, err := fleet.CollectDiffs(nodes, o.eng.Diff(ctx, nodes, fleet.DiffOptions{Systems: systems}).All())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range diffs {
-		if d.Err != nil || d.Diff == nil {
-			t.Errorf("%s: diff %v", d.Node.Name, d.Err)
-		}
-	}
-
-	run := o.deploy(t, ctx, systems, nil, names...)
-	for _, h := range names {
-		if oc := run.outcomes[h]; oc.Outcome != fleet.OutcomeDone {
-			t.Errorf("%s: %s, commands %q", h, run.outcome(h), run.commands[h])
-		}
-		if st := o.state(t, ctx, h); st.Current != systems[h] {
-			t.Errorf("%s runs %s, want %s", h, st.Current, systems[h])
-		}
-	}
+	o.diffAndDeploy(t, ctx, nodes, fleet.DiffOptions{Systems: systems}, names)
 	// Still only the derivations here after the relay.
 	invalid, err = exec.CommandContext(ctx, "nix-store", append([]string{"--check-validity", "--print-invalid"}, outs...)...).Output()
 	if err != nil || len(strings.Fields(string(invalid))) != len(outs) {
@@ -179,5 +161,30 @@ func TestRelayLargeClosure(t *testing.T) {
 	}
 	if out, err := l.Exec(ctx, "canary", []string{"nix-store", "--check-validity", sys}, nil); err != nil {
 		t.Errorf("the host lacks the closure: %v %s", err, out)
+	}
+}
+
+// diffAndDeploy diffs nodes against opts.Systems, which must work for
+// each, then deploys them to names, each of which must end done and
+// running its system, wherever that system was built.
+func (o *opsLab) diffAndDeploy(t *testing.T, ctx context.Context, nodes []*fleet.Node, opts fleet.DiffOptions, names []string) {
+	t.Helper()
+	diffs, err := fleet.CollectDiffs(nodes, o.eng.Diff(ctx, nodes, opts).All())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range diffs {
+		if d.Err != nil || d.Diff == nil {
+			t.Errorf("%s: diff %v", d.Node.Name, d.Err)
+		}
+	}
+	run := o.deploy(t, ctx, opts.Systems, nil, names...)
+	for _, h := range names {
+		if oc := run.outcomes[h]; oc.Outcome != fleet.OutcomeDone {
+			t.Errorf("%s: %s, commands %q", h, run.outcome(h), run.commands[h])
+		}
+		if st := o.state(t, ctx, h); st.Current != opts.Systems[h] {
+			t.Errorf("%s runs %s, want %s", h, st.Current, opts.Systems[h])
+		}
 	}
 }

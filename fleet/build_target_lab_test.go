@@ -51,22 +51,5 @@ func TestBuildOnTargetDeploys(t *testing.T) {
 			t.Errorf("%s's system is in this machine's store", h)
 		}
 	}
-	diffs, err := fleet.CollectDiffs(nodes, o.eng.Diff(ctx, nodes, fleet.DiffOptions{Systems: systems, Files: true}).All())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range diffs {
-		if d.Err != nil || d.Diff == nil {
-			t.Errorf("%s: diff %v", d.Node.Name, d.Err)
-		}
-	}
-	run := o.deploy(t, ctx, systems, nil, names...)
-	for _, h := range names {
-		if oc := run.outcomes[h]; oc.Outcome != fleet.OutcomeDone {
-			t.Errorf("%s: %s, commands %q", h, run.outcome(h), run.commands[h])
-		}
-		if st := o.state(t, ctx, h); st.Current != systems[h] {
-			t.Errorf("%s runs %s, want %s", h, st.Current, systems[h])
-		}
-	}
+	o.diffAndDeploy(t, ctx, nodes, fleet.DiffOptions{Systems: systems, Files: true}, names)
 }
